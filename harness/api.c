@@ -1,0 +1,193 @@
+/* The level-2 API: backend list, contexts, and the checks every backend relies on. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "syncop.h"
+
+#define MAX_BACKENDS 16
+
+static struct iolens_backend_info infos[MAX_BACKENDS];
+static size_t ninfos;
+static pthread_once_t infos_once = PTHREAD_ONCE_INIT;
+
+static void probe_all(void)
+{
+	for (unsigned i = 0; i < iolens__registry_len && i < MAX_BACKENDS; i++) {
+		const struct iolens__registry_entry *e = &iolens__registry[i];
+		struct iolens_backend_info *in = &infos[ninfos++];
+
+		if (!e->be) {
+			in->name = e->name;
+			in->model = e->model;
+			in->summary = "not built";
+			in->reason = e->missing;
+			continue;
+		}
+		in->name = e->be->name;
+		in->model = e->be->model;
+		in->summary = e->be->summary;
+		in->caps = e->be->caps;
+		in->options = e->be->options;
+		in->available = 1;
+		if (e->be->probe && e->be->probe(&in->reason) < 0)
+			in->available = 0;
+	}
+}
+
+size_t iolens_backends(const struct iolens_backend_info **out)
+{
+	pthread_once(&infos_once, probe_all);
+	if (out)
+		*out = infos;
+	return ninfos;
+}
+
+const struct iolens_backend_info *iolens_backend_find(const char *name)
+{
+	const struct iolens_backend_info *all;
+	size_t n = iolens_backends(&all);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(all[i].name, name) == 0)
+			return &all[i];
+	return NULL;
+}
+
+static const struct iolens_backend *backend_impl(const char *name)
+{
+	for (unsigned i = 0; i < iolens__registry_len; i++)
+		if (iolens__registry[i].be && strcmp(iolens__registry[i].be->name, name) == 0)
+			return iolens__registry[i].be;
+	return NULL;
+}
+
+static int check_opts(const struct iolens_backend *be, const struct iolens_backend_opts *o)
+{
+	if (o->depth < 1 || o->depth > 65536)
+		return -EINVAL;
+	if (o->flags & ~be->options)
+		return -EINVAL;
+	if ((o->flags & IOLENS_BOPT_FIXED_FILES) && (!o->files || !o->nfiles))
+		return -EINVAL;
+	if ((o->flags & IOLENS_BOPT_FIXED_BUFS) && (!o->bufs || !o->nbufs))
+		return -EINVAL;
+	return 0;
+}
+
+int iolens_ctx_open(struct iolens_ctx **out, const char *name,
+		    const struct iolens_backend_opts *opts)
+{
+	static const struct iolens_backend_opts defaults = { .depth = 1 };
+	const struct iolens_backend_info *info = iolens_backend_find(name);
+	const struct iolens_backend *be;
+	struct iolens_ctx *ctx;
+	int err;
+
+	*out = NULL;
+	if (!info)
+		return -ENOENT;
+	be = backend_impl(name);
+	if (!be || !info->available)
+		return -ENOSYS;
+	if (!opts)
+		opts = &defaults;
+	err = check_opts(be, opts);
+	if (err)
+		return err;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->be = be;
+	ctx->info = info;
+	ctx->opts = *opts;
+	err = be->init(ctx);
+	if (err) {
+		free(ctx);
+		return err;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int iolens_ctx_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
+{
+	int r;
+
+	if (n == 0)
+		return 0;
+	if (!iolens__ops_supported(ctx->be->caps, ops, n))
+		return -EOPNOTSUPP;
+	if (n > ctx->opts.depth - ctx->inflight)
+		n = ctx->opts.depth - ctx->inflight;
+	if (n == 0)
+		return 0;
+	ctx->stats.submit_calls++;
+	r = ctx->be->submit(ctx, ops, n);
+	if (r > 0) {
+		ctx->stats.submitted += (unsigned)r;
+		ctx->inflight += (unsigned)r;
+	}
+	return r;
+}
+
+int iolens_ctx_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
+		    unsigned max, int64_t timeout_ns)
+{
+	int r;
+
+	if (min > ctx->inflight)
+		min = ctx->inflight;
+	if (max == 0)
+		return 0;
+	if (min > max)
+		min = max;
+	ctx->stats.reap_calls++;
+	r = ctx->be->reap(ctx, out, min, max, timeout_ns);
+	if (r > 0) {
+		ctx->stats.completed += (unsigned)r;
+		ctx->inflight -= (unsigned)r;
+	}
+	return r;
+}
+
+void iolens_ctx_stats(const struct iolens_ctx *ctx, struct iolens_backend_stats *out)
+{
+	*out = ctx->stats;
+}
+
+const struct iolens_backend_info *iolens_ctx_backend(const struct iolens_ctx *ctx)
+{
+	return ctx->info;
+}
+
+void iolens_ctx_close(struct iolens_ctx *ctx)
+{
+	struct iolens_op *done[64];
+
+	if (!ctx)
+		return;
+	while (ctx->inflight) {
+		unsigned want = ctx->inflight < 64 ? ctx->inflight : 64;
+
+		if (iolens_ctx_reap(ctx, done, want, want, -1) < 0)
+			break;
+	}
+	ctx->be->destroy(ctx);
+	free(ctx);
+}
+
+const char *iolens_version(void)
+{
+	return IOLENS_VERSION_STRING;
+}
+
+const char *iolens_strerror(int err)
+{
+	const char *s = strerrordesc_np(err < 0 ? -err : err);
+
+	return s ? s : "Unknown error";
+}

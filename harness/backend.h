@@ -1,0 +1,68 @@
+/*
+ * The backend contract. A backend is one file backends/<name>.c whose
+ * functions are all static and which exports exactly one
+ * `const struct iolens_backend iolens_backend_<name>`, listed in
+ * backends/registry.c.
+ *
+ * The contract is completion-shaped:
+ *  - init(ctx): ctx->opts is filled and checked (depth >= 1, only options
+ *    listed in .options). Allocate private state into ctx->priv. Return 0 or
+ *    a negative errno; -ENOSYS / -EOPNOTSUPP mean "cannot run here".
+ *  - destroy(ctx): free ctx->priv. Ops may still be in flight; wait for them.
+ *  - submit(ctx, ops, n): take ops from the front; return how many were
+ *    accepted (busy is not an error). A synchronous backend performs each op
+ *    before returning, sets op->result and IOLENS_OPF_INLINE, and queues it
+ *    for reap. An op kind the backend cannot do is refused with -EOPNOTSUPP
+ *    before anything of the batch is accepted (the caller checks caps first).
+ *    Per-op failures go into op->result as -errno, never into the return.
+ *  - reap(ctx, out, min, max, timeout_ns): store up to max completed ops,
+ *    waiting for min (timeout_ns < 0: forever; 0: no wait). Never wait for
+ *    more than are in flight. EINTR is retried inside the backend.
+ *  - Counters: bump ctx->stats fields that mean something for the backend
+ *    (completed_inline, fallbacks, ready_at_once, waits, nowait_*); the
+ *    wrapper counts submit_calls, reap_calls, submitted and completed.
+ *    Write what was in effect into ctx->stats.setup during init.
+ *
+ * Backends never print, exit, or allocate per operation.
+ */
+#ifndef IOLENS_BACKEND_H
+#define IOLENS_BACKEND_H
+
+#include "iolens/iolens.h"
+
+struct iolens_ctx {
+	const struct iolens_backend *be;
+	const struct iolens_backend_info *info;
+	void *priv;
+	struct iolens_backend_opts opts;
+	struct iolens_backend_stats stats;
+	unsigned inflight; /* kept by the wrapper: submitted - completed */
+};
+
+struct iolens_backend {
+	const char *name;
+	const char *model;   /* declared model */
+	const char *summary; /* one line */
+	uint32_t caps;       /* IOLENS_CAP_* */
+	uint32_t options;    /* IOLENS_BOPT_* accepted */
+	/* Optional: 0 if the kernel can run this backend, else -errno and *why. */
+	int (*probe)(const char **why);
+	int (*init)(struct iolens_ctx *ctx);
+	void (*destroy)(struct iolens_ctx *ctx);
+	int (*submit)(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n);
+	int (*reap)(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
+		    unsigned max, int64_t timeout_ns);
+};
+
+/* One registry row: a backend, or a name the build left out and why. */
+struct iolens__registry_entry {
+	const struct iolens_backend *be; /* NULL when not built */
+	const char *name;
+	const char *model;
+	const char *missing; /* why it is not built, when be is NULL */
+};
+
+extern const struct iolens__registry_entry iolens__registry[];
+extern const unsigned iolens__registry_len;
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * iolens — one workload, many Linux I/O interfaces, measured.
+ *
+ * This header is the whole public surface of libiolens. It has two levels:
+ *
+ *  1. Drive a backend directly: open a context on a named backend, submit
+ *     operations on your own descriptors and buffers, reap their completions,
+ *     read the backend's counters (iolens_ctx_*).
+ *  2. Run a described workload on a backend and get a result
+ *     (iolens_workload_*, iolens_run, iolens_result_*).
+ *
+ * Conventions:
+ *  - Every function that can fail returns a negative errno value (-EINVAL,
+ *    -ENOMEM, ...) and never sets errno for the caller to read. 0 or a
+ *    non-negative count means success. iolens_strerror() turns either kind
+ *    of code into text.
+ *  - The library never prints, exits or aborts.
+ *  - Thread safety: a context (struct iolens_ctx) belongs to one thread at a
+ *    time; different contexts may be used from different threads at once.
+ *    Results are immutable once returned and may be read from any thread.
+ *    iolens_backends(), iolens_strerror() and iolens_version() are safe from
+ *    any thread.
+ */
+#ifndef IOLENS_IOLENS_H
+#define IOLENS_IOLENS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOLENS_VERSION_MAJOR 0
+#define IOLENS_VERSION_MINOR 1
+#define IOLENS_VERSION_PATCH 0
+#define IOLENS_VERSION_STRING "0.1.0"
+/* Bumped whenever a public struct layout or a function signature changes. */
+#define IOLENS_ABI_VERSION 1
+
+#if defined(IOLENS_BUILDING) && defined(__GNUC__)
+#define IOLENS_EXPORT __attribute__((visibility("default")))
+#else
+#define IOLENS_EXPORT
+#endif
+
+/* Library version, "MAJOR.MINOR.PATCH". Never NULL. */
+IOLENS_EXPORT const char *iolens_version(void);
+
+/*
+ * Text for an iolens return code: a negative errno (or a positive one) gives
+ * the C library's strerror text. Never NULL; the string is static.
+ */
+IOLENS_EXPORT const char *iolens_strerror(int err);
+
+/* ---------------------------------------------------------------------------
+ * Operations
+ */
+
+enum iolens_op_kind {
+	IOLENS_OP_READ = 0, /* pread-like: len bytes at offset into buf */
+	IOLENS_OP_WRITE,    /* pwrite-like: len bytes from buf at offset */
+	IOLENS_OP_FSYNC,    /* fsync(fd); buf, len and offset unused */
+	IOLENS_OP_SEND,     /* send on a connected socket */
+	IOLENS_OP_RECV,     /* recv on a connected socket */
+	IOLENS_OP_ACCEPT,   /* accept on a listening socket; result = new fd */
+	IOLENS_OP_CONNECT,  /* connect; buf = sockaddr, len = its length */
+	IOLENS_OP__COUNT
+};
+
+/* Set by the backend on a completed operation (iolens_op.flags). */
+#define IOLENS_OPF_INLINE 0x1u   /* completed inside the submit call */
+#define IOLENS_OPF_FALLBACK 0x2u /* readiness API refused the fd: plain call */
+#define IOLENS_OPF_WOULDBLOCK 0x4u /* RWF_NOWAIT said it would block first */
+
+/*
+ * One I/O operation. The caller fills kind, fd, buf, len, offset (and
+ * buf_index when the backend was given registered buffers, else -1) and
+ * keeps the struct alive and unmoved until it is reaped. The backend sets
+ * result and flags. user_data and t_submit are the caller's: backends never
+ * touch them.
+ */
+struct iolens_op {
+	uint16_t kind;     /* enum iolens_op_kind */
+	uint16_t flags;    /* IOLENS_OPF_*, set by the backend */
+	int32_t fd;
+	uint32_t len;
+	int32_t buf_index; /* index into iolens_backend_opts.bufs, or -1 */
+	uint64_t offset;
+	void *buf;
+	int64_t result;    /* bytes transferred (or new fd), or -errno */
+	uint64_t t_submit; /* caller's timestamp, ns */
+	void *user_data;
+};
+
+/* ---------------------------------------------------------------------------
+ * Backends
+ */
+
+/* Capability bits (iolens_backend_info.caps). */
+#define IOLENS_CAP_OP(kind) (1u << (kind)) /* supports that operation kind */
+#define IOLENS_CAP_THREAD_PER_OP (1u << 16) /* depth D means D threads of depth 1 */
+#define IOLENS_CAP_NONBLOCK_FD (1u << 17)   /* wants descriptors opened O_NONBLOCK */
+#define IOLENS_CAP_ASYNC_NEEDS_DIRECT (1u << 18) /* async only with O_DIRECT */
+
+/* Backend options (iolens_backend_opts.flags, iolens_backend_info.options). */
+#define IOLENS_BOPT_SQPOLL (1u << 0)      /* io_uring: kernel submission thread */
+#define IOLENS_BOPT_FIXED_FILES (1u << 1) /* io_uring: register opts.files */
+#define IOLENS_BOPT_FIXED_BUFS (1u << 2)  /* io_uring: register opts.bufs */
+#define IOLENS_BOPT_NOWAIT (1u << 3)      /* poll: try preadv2(RWF_NOWAIT) first */
+#define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio: opts.aio_threads is set */
+
+struct iolens_backend_info {
+	const char *name;    /* e.g. "io_uring" */
+	const char *model;   /* declared model, e.g. "async completion" */
+	const char *summary; /* one line: what the backend does */
+	int available;       /* 1 if it can run on this build and kernel */
+	const char *reason;  /* why not, when available == 0; else NULL */
+	uint32_t caps;       /* IOLENS_CAP_* */
+	uint32_t options;    /* IOLENS_BOPT_* it accepts */
+};
+
+/*
+ * The backends this library knows, available or not, in a fixed order.
+ * Stores a pointer to a static array in *out and returns its length. The
+ * first call probes the kernel (io_uring_setup, io_setup); later calls
+ * return the cached answer.
+ */
+IOLENS_EXPORT size_t iolens_backends(const struct iolens_backend_info **out);
+
+/* The info of backend `name`, or NULL if no backend has that name. */
+IOLENS_EXPORT const struct iolens_backend_info *iolens_backend_find(const char *name);
+
+struct iolens_backend_opts {
+	unsigned depth;            /* most operations in flight, >= 1 */
+	uint32_t flags;            /* IOLENS_BOPT_* */
+	unsigned aio_threads;      /* posix-aio: aio_init() thread count, 0 = default */
+	unsigned sqpoll_idle_ms;   /* io_uring SQPOLL idle time, 0 = default */
+	const int *files;          /* IOLENS_BOPT_FIXED_FILES: descriptors to register */
+	unsigned nfiles;
+	const struct iovec *bufs;  /* IOLENS_BOPT_FIXED_BUFS: buffers to register */
+	unsigned nbufs;
+};
+
+/* Counters a backend keeps; read them with iolens_ctx_stats(). */
+struct iolens_backend_stats {
+	uint64_t submit_calls;     /* calls of submit */
+	uint64_t reap_calls;       /* calls of reap */
+	uint64_t submitted;        /* operations accepted */
+	uint64_t completed;        /* operations returned by reap */
+	uint64_t completed_inline; /* of those, completed inside submit */
+	uint64_t fallbacks;        /* done by a plain call: readiness API refused the fd */
+	uint64_t ready_at_once;    /* readiness checks that found work without waiting */
+	uint64_t waits;            /* readiness/completion waits that had to sleep */
+	uint64_t nowait_tries;     /* RWF_NOWAIT attempts */
+	uint64_t nowait_eagain;    /* of those, would have blocked */
+	char setup[128];           /* what was in effect, e.g. io_uring setup flags */
+};
+
+struct iolens_ctx;
+
+/*
+ * Open a context on backend `name` with `opts` (NULL: depth 1, no options).
+ * Returns 0 and stores the context in *out, or:
+ *   -ENOENT      no backend has that name
+ *   -ENOSYS      the backend is not built in or the kernel lacks it
+ *   -EINVAL      bad opts (depth 0, an option the backend does not accept,
+ *                FIXED_FILES without files, FIXED_BUFS without bufs)
+ *   -ENOMEM      out of memory
+ *   other        the errno of the kernel call that set the backend up
+ */
+IOLENS_EXPORT int iolens_ctx_open(struct iolens_ctx **out, const char *name,
+				  const struct iolens_backend_opts *opts);
+
+/*
+ * Hand n operations to the backend. Returns how many of them, from the
+ * front, were accepted (0..n); busy is not an error, resubmit the rest after
+ * reaping. A synchronous backend performs them before it returns. Returns
+ * -EOPNOTSUPP if an op kind is not supported (no op of the batch accepted),
+ * or another negative errno if the backend itself failed. Failures of a
+ * single operation are not returned here: they land in that op's result.
+ */
+IOLENS_EXPORT int iolens_ctx_submit(struct iolens_ctx *ctx,
+				    struct iolens_op *const *ops, unsigned n);
+
+/*
+ * Store up to `max` completed operations in out[] and return their number.
+ * Waits until at least `min` are complete or `timeout_ns` passes (< 0: no
+ * limit, 0: do not wait). Returns fewer than min only on timeout, or when
+ * fewer than min are in flight. Negative errno if the wait itself failed.
+ */
+IOLENS_EXPORT int iolens_ctx_reap(struct iolens_ctx *ctx, struct iolens_op **out,
+				  unsigned min, unsigned max, int64_t timeout_ns);
+
+/* Copy the backend's counters into *out. */
+IOLENS_EXPORT void iolens_ctx_stats(const struct iolens_ctx *ctx,
+				    struct iolens_backend_stats *out);
+
+/* Info of the backend behind ctx. */
+IOLENS_EXPORT const struct iolens_backend_info *iolens_ctx_backend(const struct iolens_ctx *ctx);
+
+/* Close a context. Operations still in flight are waited for first. NULL is ignored. */
+IOLENS_EXPORT void iolens_ctx_close(struct iolens_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "iolens/workload.h"
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * iolens level 1: describe a workload, run it on a backend, read the result.
+ * Included by iolens/iolens.h; do not include on its own.
+ */
+#ifndef IOLENS_WORKLOAD_H
+#define IOLENS_WORKLOAD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum iolens_workload_kind {
+	IOLENS_WL_READ = 0,  /* sequential read */
+	IOLENS_WL_WRITE,     /* sequential write */
+	IOLENS_WL_RANDREAD,  /* uniform random read */
+	IOLENS_WL_RANDWRITE, /* uniform random write */
+	IOLENS_WL_RANDRW,    /* uniform random, rwmix percent reads */
+	IOLENS_WL__COUNT
+};
+
+enum iolens_cache_mode {
+	IOLENS_CACHE_WARM = 0, /* read the file into the page cache before each run */
+	IOLENS_CACHE_COLD,     /* drop the file's cached pages before each run */
+};
+
+/* Name of a workload kind ("randread"), or NULL. */
+IOLENS_EXPORT const char *iolens_workload_name(int kind);
+/* Kind for a name, or -EINVAL. */
+IOLENS_EXPORT int iolens_workload_parse(const char *name);
+
+/*
+ * A disk workload. Fill it with iolens_workload_init() and change what you
+ * need. Strings are borrowed: they must outlive every call that uses them.
+ */
+struct iolens_workload {
+	int kind;             /* enum iolens_workload_kind */
+	unsigned rwmix;       /* randrw: percent of reads, 0..100 (default 50) */
+	uint32_t bs;          /* block size in bytes (default 4096) */
+	uint64_t size;        /* file size in bytes (default 1 GiB) */
+	const char *file;     /* NULL: a temporary file in $TMPDIR, removed after */
+	int direct;           /* open with O_DIRECT */
+	unsigned depth;       /* operations in flight per job (default 1) */
+	unsigned jobs;        /* threads, each with its own backend context (default 1) */
+	unsigned batch;       /* reap at least this many before refilling (default 1) */
+	double time_s;        /* measured window in seconds; 0 = count ops instead */
+	uint64_t ops;         /* operations to measure over all jobs; 0 = use time_s */
+	double warmup_s;      /* run this long before the window opens (default 0) */
+	int cache;            /* enum iolens_cache_mode (default warm) */
+	unsigned fsync_every; /* an fsync after every N writes of a job, 0 = never */
+	int verify;           /* check every block read; write checkable blocks */
+	uint64_t seed;        /* random offsets are a function of this (default 1) */
+	int overwrite;        /* allow writes to an existing `file` */
+	int allow_device;     /* allow `file` to be a block device */
+	volatile int *stop;   /* optional: set non-zero (e.g. from SIGINT) to stop early */
+};
+
+/* Defaults: randread, 4 KiB blocks, 1 GiB temporary file, depth 1, 1 job, 5 s. */
+IOLENS_EXPORT void iolens_workload_init(struct iolens_workload *w);
+
+/*
+ * The file a workload runs on: created and filled (temporary) or opened and
+ * checked (user's). Open it once, run any number of backends on it, close it.
+ */
+struct iolens_target;
+
+/*
+ * Check `w`, then create (or open) its file. On bad input returns -EINVAL,
+ * -ENOENT, -EACCES, -EEXIST or -ENOTBLK and writes a one-line message naming
+ * the option and what it accepts into err (errlen bytes, may be 0); nothing
+ * is left on disk. Other negative errno: the failing system call's.
+ */
+IOLENS_EXPORT int iolens_target_open(struct iolens_target **out,
+				     const struct iolens_workload *w,
+				     char *err, size_t errlen);
+/* Close the file; a temporary file is removed. NULL is ignored. */
+IOLENS_EXPORT void iolens_target_close(struct iolens_target *t);
+/* Path of the target's file (valid until close). */
+IOLENS_EXPORT const char *iolens_target_path(const struct iolens_target *t);
+
+enum iolens_status {
+	IOLENS_STATUS_OK = 0,
+	IOLENS_STATUS_SKIPPED, /* backend unavailable or cannot run this workload */
+	IOLENS_STATUS_ERROR,   /* an operation or the backend failed: see reason */
+};
+
+struct iolens_latency {
+	uint64_t min, p50, p90, p99, p99_9, p99_99, max; /* ns */
+	double mean;                                     /* ns */
+};
+
+struct iolens_kind_result {
+	uint64_t ops;
+	struct iolens_latency lat;
+};
+
+struct iolens_hist;
+
+/* What one backend did on one workload. Read-only once returned. */
+struct iolens_result {
+	char backend[32];      /* backend name */
+	char variant[96];      /* options, e.g. "sqpoll+fixed-files"; "" for none */
+	int status;            /* enum iolens_status */
+	int error;             /* negative errno when status is ERROR, else 0 */
+	char reason[256];      /* why skipped or failed; "" when ok */
+	int interrupted;       /* stopped early through workload.stop */
+	struct iolens_workload workload; /* as run (file = the real path) */
+	char file[256];        /* path the workload ran on */
+	const char *model_declared;
+	unsigned threads;      /* job threads that ran */
+	int thread_per_op;     /* depth was realised as threads of depth 1 */
+	uint64_t ops, bytes;   /* in the measured window */
+	double seconds, iops, mib_s;
+	struct iolens_latency lat;                   /* reads and writes */
+	struct iolens_kind_result by_kind[3];        /* read, write, fsync */
+	double cpu_user_s, cpu_sys_s, cpu_per_op_ns; /* whole process, window */
+	uint64_t vcsw, ivcsw;  /* voluntary/involuntary context switches, window */
+	double resident_before, resident_after; /* page-cache share of the file, -1 = not measured */
+	struct iolens_backend_stats stats;      /* summed over jobs */
+	const struct iolens_hist *hist;         /* latency of reads and writes */
+};
+
+/*
+ * Run workload `w` on the target with backend `spec`: a name, optionally
+ * followed by ':' and '+'-separated options — "io_uring:sqpoll+fixed-bufs",
+ * "poll:nowait", "posix-aio:threads=4". Always stores a result in *out (free
+ * with iolens_result_free) unless it returns -ENOMEM or -EINVAL for a bad
+ * spec (message in err). A failed or skipped backend is a result, not an
+ * error: the return value is 0 and result->status says which.
+ */
+IOLENS_EXPORT int iolens_run(struct iolens_target *t, const struct iolens_workload *w,
+			     const char *spec, struct iolens_result **out,
+			     char *err, size_t errlen);
+
+IOLENS_EXPORT void iolens_result_free(struct iolens_result *r);
+
+/* Write one result as a JSON object (the items of "results" in the CLI). */
+IOLENS_EXPORT int iolens_result_json(FILE *f, const struct iolens_result *r);
+
+/* ---------------------------------------------------------------------------
+ * Latency histogram: log-linear, relative error <= 1/256, constant memory.
+ */
+IOLENS_EXPORT struct iolens_hist *iolens_hist_new(void);
+IOLENS_EXPORT void iolens_hist_free(struct iolens_hist *h);
+IOLENS_EXPORT void iolens_hist_add(struct iolens_hist *h, uint64_t ns);
+/* Add every sample of src to dst. */
+IOLENS_EXPORT void iolens_hist_merge(struct iolens_hist *dst, const struct iolens_hist *src);
+IOLENS_EXPORT uint64_t iolens_hist_count(const struct iolens_hist *h);
+/* Value at percentile p (0 < p <= 100), 0 if empty. */
+IOLENS_EXPORT uint64_t iolens_hist_percentile(const struct iolens_hist *h, double p);
+/*
+ * Walk the non-empty buckets: start with *cursor = 0; each call stores one
+ * bucket [lo, hi] and its count and returns 1, or returns 0 at the end.
+ */
+IOLENS_EXPORT int iolens_hist_next_bucket(const struct iolens_hist *h, size_t *cursor,
+					  uint64_t *lo, uint64_t *hi, uint64_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
