@@ -1,1 +1,105 @@
-/* placeholder */
+#include <math.h>
+#include <string.h>
+
+#include "report.h"
+
+static const char *const status_names[] = { "ok", "skipped", "error" };
+static const char *const cache_names[] = { "warm", "cold" };
+
+static void latency(const struct iolens__visitor *vis, void *v, const char *key,
+		    const struct iolens_latency *l, int have)
+{
+	vis->begin(v, key);
+	vis->num(v, "min", have ? (double)l->min : NAN);
+	vis->num(v, "mean", have ? l->mean : NAN);
+	vis->num(v, "p50", have ? (double)l->p50 : NAN);
+	vis->num(v, "p90", have ? (double)l->p90 : NAN);
+	vis->num(v, "p99", have ? (double)l->p99 : NAN);
+	vis->num(v, "p99_9", have ? (double)l->p99_9 : NAN);
+	vis->num(v, "p99_99", have ? (double)l->p99_99 : NAN);
+	vis->num(v, "max", have ? (double)l->max : NAN);
+	vis->end(v);
+}
+
+static void workload(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
+{
+	const struct iolens_workload *w = &r->workload;
+
+	vis->begin(v, "workload");
+	vis->str(v, "name", iolens_workload_name(w->kind));
+	vis->num(v, "rwmix", w->kind == IOLENS_WL_RANDRW ? w->rwmix : NAN);
+	vis->num(v, "bs", w->bs);
+	vis->num(v, "size", (double)w->size);
+	vis->str(v, "file", r->file);
+	vis->boolean(v, "direct", w->direct);
+	vis->num(v, "depth", w->depth);
+	vis->num(v, "jobs", w->jobs);
+	vis->num(v, "batch", w->batch);
+	vis->num(v, "time_s", w->ops ? NAN : w->time_s);
+	vis->num(v, "ops", w->ops ? (double)w->ops : NAN);
+	vis->num(v, "warmup_s", w->warmup_s);
+	vis->str(v, "cache", w->direct ? "direct" : cache_names[w->cache]);
+	vis->num(v, "fsync", w->fsync_every);
+	vis->boolean(v, "verify", w->verify);
+	vis->num(v, "seed", (double)w->seed);
+	vis->end(v);
+}
+
+void iolens__report_walk(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
+{
+	static const char *const kinds[3] = { "read", "write", "fsync" };
+	int ran = r->status != IOLENS_STATUS_SKIPPED;
+	const struct iolens_backend_stats *s = &r->stats;
+
+	vis->str(v, "backend", r->backend);
+	vis->str(v, "variant", r->variant);
+	workload(r, vis, v);
+	vis->str(v, "status", status_names[r->status]);
+	vis->str(v, "reason", r->reason[0] ? r->reason : NULL);
+	vis->boolean(v, "interrupted", r->interrupted);
+	vis->num(v, "threads", ran ? r->threads : NAN);
+	vis->boolean(v, "thread_per_op", r->thread_per_op);
+	vis->num(v, "ops", ran ? (double)r->ops : NAN);
+	vis->num(v, "bytes", ran ? (double)r->bytes : NAN);
+	vis->num(v, "seconds", ran ? r->seconds : NAN);
+	vis->num(v, "iops", ran ? r->iops : NAN);
+	vis->num(v, "mib_s", ran ? r->mib_s : NAN);
+	latency(vis, v, "latency_ns", &r->lat, ran && r->ops);
+	vis->begin(v, "by_kind");
+	for (unsigned k = 0; k < 3; k++) {
+		vis->begin(v, kinds[k]);
+		vis->num(v, "ops", ran ? (double)r->by_kind[k].ops : NAN);
+		latency(vis, v, "latency_ns", &r->by_kind[k].lat, ran && r->by_kind[k].ops);
+		vis->end(v);
+	}
+	vis->end(v);
+	if (vis->hist)
+		vis->hist(v, "histogram", ran ? r->hist : NULL);
+	vis->begin(v, "cpu");
+	vis->num(v, "user_s", ran ? r->cpu_user_s : NAN);
+	vis->num(v, "sys_s", ran ? r->cpu_sys_s : NAN);
+	vis->num(v, "per_op_ns", ran && r->ops ? r->cpu_per_op_ns : NAN);
+	vis->end(v);
+	vis->begin(v, "ctx_switches");
+	vis->num(v, "voluntary", ran ? (double)r->vcsw : NAN);
+	vis->num(v, "involuntary", ran ? (double)r->ivcsw : NAN);
+	vis->end(v);
+	vis->begin(v, "model");
+	vis->str(v, "declared", r->model_declared);
+	vis->end(v);
+	vis->begin(v, "cache");
+	vis->num(v, "resident_before", r->resident_before >= 0 ? r->resident_before : NAN);
+	vis->num(v, "resident_after", r->resident_after >= 0 ? r->resident_after : NAN);
+	vis->end(v);
+	vis->begin(v, "backend_stats");
+	vis->str(v, "setup", ran ? s->setup : NULL);
+	vis->num(v, "submit_calls", ran ? (double)s->submit_calls : NAN);
+	vis->num(v, "reap_calls", ran ? (double)s->reap_calls : NAN);
+	vis->num(v, "completed_inline", ran ? (double)s->completed_inline : NAN);
+	vis->num(v, "fallbacks", ran ? (double)s->fallbacks : NAN);
+	vis->num(v, "ready_at_once", ran ? (double)s->ready_at_once : NAN);
+	vis->num(v, "waits", ran ? (double)s->waits : NAN);
+	vis->num(v, "nowait_tries", ran ? (double)s->nowait_tries : NAN);
+	vis->num(v, "nowait_eagain", ran ? (double)s->nowait_eagain : NAN);
+	vis->end(v);
+}

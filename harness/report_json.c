@@ -1,1 +1,175 @@
-/* placeholder */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "hist.h"
+#include "iolens_config.h"
+#include "report.h"
+
+struct json {
+	FILE *f;
+	int depth;
+	int first[16]; /* no member written yet at this depth */
+};
+
+void iolens__json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void key(struct json *j, const char *k)
+{
+	if (!j->first[j->depth])
+		fputc(',', j->f);
+	j->first[j->depth] = 0;
+	fprintf(j->f, "\n%*s", 2 * (j->depth + 1), "");
+	if (k) {
+		iolens__json_string(j->f, k);
+		fputs(": ", j->f);
+	}
+}
+
+static void number(FILE *f, double x)
+{
+	if (isnan(x) || isinf(x))
+		fputs("null", f);
+	else if (x == floor(x) && fabs(x) < 9007199254740992.0)
+		fprintf(f, "%.0f", x);
+	else
+		fprintf(f, "%.6g", x);
+}
+
+static void j_begin(void *v, const char *k)
+{
+	struct json *j = v;
+
+	key(j, k);
+	fputc('{', j->f);
+	j->first[++j->depth] = 1;
+}
+
+static void j_end(void *v)
+{
+	struct json *j = v;
+
+	j->depth--;
+	fprintf(j->f, "\n%*s}", 2 * (j->depth + 1), "");
+}
+
+static void j_num(void *v, const char *k, double x)
+{
+	struct json *j = v;
+
+	key(j, k);
+	number(j->f, x);
+}
+
+static void j_str(void *v, const char *k, const char *s)
+{
+	struct json *j = v;
+
+	key(j, k);
+	if (s)
+		iolens__json_string(j->f, s);
+	else
+		fputs("null", j->f);
+}
+
+static void j_bool(void *v, const char *k, int b)
+{
+	struct json *j = v;
+
+	key(j, k);
+	fputs(b ? "true" : "false", j->f);
+}
+
+static void j_hist(void *v, const char *k, const struct iolens_hist *h)
+{
+	struct json *j = v;
+	uint64_t lo, hi, count;
+	size_t cur = 0;
+	int first = 1;
+
+	key(j, k);
+	if (!h) {
+		fputs("null", j->f);
+		return;
+	}
+	fprintf(j->f, "{\"unit\": \"ns\", \"relative_error\": %.6g, \"buckets\": [",
+		IOLENS_HIST_REL_ERROR);
+	while (iolens_hist_next_bucket(h, &cur, &lo, &hi, &count)) {
+		fprintf(j->f, "%s[%llu, %llu, %llu]", first ? "" : ", ", (unsigned long long)lo,
+			(unsigned long long)hi, (unsigned long long)count);
+		first = 0;
+	}
+	fputs("]}", j->f);
+}
+
+static const struct iolens__visitor json_visitor = {
+	.begin = j_begin,
+	.end = j_end,
+	.num = j_num,
+	.str = j_str,
+	.boolean = j_bool,
+	.hist = j_hist,
+};
+
+static void result_object(struct json *j, const struct iolens_result *r)
+{
+	j_begin(j, NULL);
+	iolens__report_walk(r, &json_visitor, j);
+	j_end(j);
+}
+
+int iolens_result_json(FILE *f, const struct iolens_result *r)
+{
+	struct json j = { .f = f, .depth = 0, .first = { 1 } };
+
+	result_object(&j, r);
+	fputc('\n', f);
+	return ferror(f) ? -EIO : 0;
+}
+
+int iolens__json_document(FILE *f, const struct iolens_meta *m, struct iolens_result *const *rs,
+			  size_t n)
+{
+	struct json j = { .f = f, .depth = 0, .first = { 1 } };
+
+	fputc('{', f);
+	j_str(&j, "schema", "iolens/1");
+	j_begin(&j, "meta");
+	j_str(&j, "iolens_version", iolens_version());
+	j_str(&j, "kernel", m->kernel);
+	j_str(&j, "cpu_model", m->cpu_model);
+	j_num(&j, "cores", m->cores);
+	j_str(&j, "hostname", m->hostname);
+	j_str(&j, "liburing_version", IOLENS_HAVE_LIBURING ? IOLENS_LIBURING_VERSION : NULL);
+	j_str(&j, "libaio_version", IOLENS_HAVE_LIBAIO ? IOLENS_LIBAIO_VERSION : NULL);
+	j_str(&j, "command_line", m->command_line);
+	j_str(&j, "start_time", m->start_time);
+	j_bool(&j, "interrupted", m->interrupted);
+	j_end(&j);
+	key(&j, "results");
+	fputc('[', f);
+	j.first[++j.depth] = 1;
+	for (size_t i = 0; i < n; i++)
+		result_object(&j, rs[i]);
+	j.depth--;
+	fprintf(f, "\n  ]\n}\n");
+	return ferror(f) ? -EIO : 0;
+}

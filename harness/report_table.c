@@ -1,1 +1,86 @@
-/* placeholder */
+#include <string.h>
+
+#include "report_table.h"
+
+static const char *const status_names[] = { "ok", "skipped", "error" };
+
+static void us(FILE *f, uint64_t ns)
+{
+	fprintf(f, " %9.1f", (double)ns / 1000.0);
+}
+
+static void cache_cell(FILE *f, const struct iolens_result *r)
+{
+	char cell[24];
+
+	if (r->workload.direct)
+		snprintf(cell, sizeof(cell), "direct");
+	else if (r->resident_before < 0 || r->resident_after < 0)
+		snprintf(cell, sizeof(cell), "n/a");
+	else
+		snprintf(cell, sizeof(cell), "%.0f%%->%.0f%%", r->resident_before * 100,
+			 r->resident_after * 100);
+	fprintf(f, " %-11s", cell);
+}
+
+static void row(FILE *f, const struct iolens_result *r)
+{
+	char name[160];
+
+	snprintf(name, sizeof(name), "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
+	fprintf(f, "%-22s %-7s", name, status_names[r->status]);
+	if (r->status == IOLENS_STATUS_SKIPPED || !r->ops) {
+		fprintf(f, " %10s %9s %9s %9s %9s %9s %8s %-11s %s\n", "-", "-", "-", "-", "-", "-",
+			"-", "-", r->model_declared ? r->model_declared : "");
+		return;
+	}
+	fprintf(f, " %10.0f %9.1f", r->iops, r->mib_s);
+	us(f, r->lat.p50);
+	us(f, r->lat.p99);
+	us(f, r->lat.max);
+	fprintf(f, " %9.2f %8.3f", r->cpu_per_op_ns / 1000.0, (double)r->vcsw / (double)r->ops);
+	cache_cell(f, r);
+	fprintf(f, " %s\n", r->model_declared);
+}
+
+static void notes(FILE *f, const struct iolens_result *r)
+{
+	const struct iolens_backend_stats *s = &r->stats;
+	const char *b = r->backend;
+
+	if (r->reason[0])
+		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
+	if (r->status == IOLENS_STATUS_SKIPPED)
+		return;
+	if (r->interrupted)
+		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);
+	if (r->thread_per_op)
+		fprintf(f, "  %s: depth %u ran as %u threads at depth 1 (thread per request)\n", b,
+			r->workload.depth, r->threads);
+	if (s->fallbacks)
+		fprintf(f, "  %s: %llu of %llu ops fell back to a plain call (the readiness API refused the file)\n",
+			b, (unsigned long long)s->fallbacks, (unsigned long long)s->completed);
+	if (s->ready_at_once || s->waits)
+		fprintf(f, "  %s: readiness checks: %llu found work ready at once, %llu had to wait\n", b,
+			(unsigned long long)s->ready_at_once, (unsigned long long)s->waits);
+	if (s->nowait_tries)
+		fprintf(f, "  %s: RWF_NOWAIT would have blocked %llu of %llu reads\n", b,
+			(unsigned long long)s->nowait_eagain, (unsigned long long)s->nowait_tries);
+	if (s->setup[0])
+		fprintf(f, "  %s: setup: %s\n", b, s->setup);
+}
+
+void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
+{
+	if (!n)
+		return;
+	fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
+		iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs, rs[0]->workload.depth,
+		rs[0]->workload.jobs, rs[0]->workload.direct ? "O_DIRECT" : "buffered");
+	fprintf(f, "%-22s %-7s %10s %9s %9s %9s %9s %9s %8s %-11s %s\n", "backend", "status", "IOPS",
+		"MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op", "cache", "model (declared)");
+	for (size_t i = 0; i < n; i++)
+		row(f, rs[i]);
+	for (size_t i = 0; i < n; i++)
+		notes(f, rs[i]);
+}

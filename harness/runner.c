@@ -1,1 +1,677 @@
-/* placeholder */
+/*
+ * Runs one workload on one backend: job threads, each with its own backend
+ * context, keep `depth` operations in flight; the main thread opens and
+ * closes the measured window and reads CPU and context-switch counters at
+ * its edges. The per-operation path allocates nothing, takes no lock and
+ * makes no system call of its own: one clock read per submitted batch and
+ * one per reaped batch.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blockfmt.h"
+#include "hist.h"
+#include "spec.h"
+#include "target.h"
+
+enum { PHASE_WAIT, PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP, PHASE_ABORT };
+enum { K_READ = IOLENS_OP_READ, K_WRITE = IOLENS_OP_WRITE, K_FSYNC = IOLENS_OP_FSYNC, K__COUNT };
+_Static_assert(K__COUNT == 3 && IOLENS_OP_FSYNC == 2, "hist index is the op kind");
+
+#define MAX_THREADS 4096
+#define REAP_TIMEOUT_NS 200000000LL
+#define TPO_STACK (256u << 10)
+
+struct slot {
+	struct iolens_op op; /* first: a slot is found from its op */
+	int measured;        /* submitted inside the window */
+	int busy;            /* in flight (verify mode offset collision check) */
+};
+
+struct run;
+
+struct job {
+	pthread_t tid;
+	struct run *run;
+	unsigned depth;
+	uint64_t quota;      /* ops to measure in ops mode */
+	int fd;
+	struct slot *slots;
+	struct iolens_op **freelist, **batch, **done;
+	unsigned nfree, npending;
+	char *bufs;
+	struct iovec *iov;
+	struct iolens_hist *hist[K__COUNT]; /* NULL for kinds the workload never issues */
+	uint64_t rng;
+	uint64_t region_start, region_blocks, seq_next;
+	uint64_t writes_since_fsync, stamp;
+	uint64_t ops, bytes;
+	uint64_t t_end;
+	int err;
+	char errmsg[256];
+	struct iolens_backend_stats stats;
+};
+
+struct run {
+	const struct iolens_workload *w;
+	const struct iolens_target *t;
+	const struct iolens__spec *spec;
+	int ops_mode;
+	int writes;
+	int issues[K__COUNT]; /* op kinds the workload issues */
+	_Atomic int phase;
+	atomic_uint ready, finished;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t next_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n) without division. */
+static inline uint64_t below(uint64_t *s, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)next_rand(s) * n) >> 64);
+}
+
+static const char *op_name(int kind)
+{
+	return kind == IOLENS_OP_READ ? "read" : kind == IOLENS_OP_WRITE ? "write" : "fsync";
+}
+
+static void job_fail(struct job *j, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->err)
+		return;
+	j->err = err;
+	va_start(ap, fmt);
+	vsnprintf(j->errmsg, sizeof(j->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+static int op_kind_for(struct job *j)
+{
+	const struct iolens_workload *w = j->run->w;
+
+	if (w->fsync_every && j->writes_since_fsync >= w->fsync_every) {
+		j->writes_since_fsync = 0;
+		return IOLENS_OP_FSYNC;
+	}
+	switch (w->kind) {
+	case IOLENS_WL_READ:
+	case IOLENS_WL_RANDREAD:
+		return IOLENS_OP_READ;
+	case IOLENS_WL_RANDRW:
+		return below(&j->rng, 100) < w->rwmix ? IOLENS_OP_READ : IOLENS_OP_WRITE;
+	default:
+		return IOLENS_OP_WRITE;
+	}
+}
+
+static int offset_in_flight(const struct job *j, uint64_t off)
+{
+	for (unsigned i = 0; i < j->depth; i++)
+		if (j->slots[i].busy && j->slots[i].op.offset == off &&
+		    j->slots[i].op.kind != IOLENS_OP_FSYNC)
+			return 1;
+	return 0;
+}
+
+static uint64_t next_offset(struct job *j)
+{
+	const struct iolens_workload *w = j->run->w;
+	uint64_t block;
+
+	if (w->kind == IOLENS_WL_READ || w->kind == IOLENS_WL_WRITE) {
+		block = j->seq_next;
+		if (++j->seq_next == j->region_blocks)
+			j->seq_next = 0;
+	} else {
+		block = below(&j->rng, j->region_blocks);
+	}
+	return (j->region_start + block) * w->bs;
+}
+
+static void prepare(struct job *j, struct slot *s, int measured)
+{
+	const struct iolens_workload *w = j->run->w;
+	struct iolens_op *op = &s->op;
+	int tries = 0;
+
+	op->kind = (uint16_t)op_kind_for(j);
+	op->flags = 0;
+	op->result = 0;
+	op->len = op->kind == IOLENS_OP_FSYNC ? 0 : w->bs;
+	op->offset = op->kind == IOLENS_OP_FSYNC ? 0 : next_offset(j);
+	/*
+	 * With verification, two in-flight operations on one block could tear
+	 * it; draw again (a handful of tries covers any depth below the file's
+	 * block count).
+	 */
+	if (w->verify && op->kind != IOLENS_OP_FSYNC && j->region_blocks > j->depth)
+		while (offset_in_flight(j, op->offset) && tries++ < 64)
+			op->offset = next_offset(j);
+	if (op->kind == IOLENS_OP_WRITE) {
+		j->writes_since_fsync++;
+		if (w->verify)
+			iolens__block_fill(op->buf, w->bs, op->offset, ++j->stamp);
+	}
+	s->measured = measured;
+	s->busy = 1;
+}
+
+static int complete(struct job *j, struct iolens_op *op, uint64_t now)
+{
+	const struct iolens_workload *w = j->run->w;
+	struct slot *s = (struct slot *)op;
+	int64_t want = op->kind == IOLENS_OP_FSYNC ? 0 : (int64_t)op->len;
+	const char *what;
+
+	s->busy = 0;
+	j->freelist[j->nfree++] = op;
+	if (op->result != want) {
+		if (op->result < 0)
+			job_fail(j, (int)op->result, "%s at offset %llu: %s", op_name(op->kind),
+				 (unsigned long long)op->offset, iolens_strerror((int)op->result));
+		else
+			job_fail(j, -EIO, "short %s at offset %llu: %lld of %u bytes",
+				 op_name(op->kind), (unsigned long long)op->offset,
+				 (long long)op->result, op->len);
+		return -1;
+	}
+	if (w->verify && op->kind == IOLENS_OP_READ &&
+	    iolens__block_check(op->buf, op->len, op->offset, &what)) {
+		job_fail(j, -EILSEQ, "verify: block at offset %llu: %s",
+			 (unsigned long long)op->offset, what);
+		return -1;
+	}
+	if (!s->measured)
+		return 0;
+	iolens__hist_record(j->hist[op->kind], now - op->t_submit);
+	if (op->kind != IOLENS_OP_FSYNC) {
+		j->ops++;
+		j->bytes += (uint64_t)op->result;
+	}
+	return 0;
+}
+
+static void job_loop(struct job *j, struct iolens_ctx *ctx)
+{
+	struct run *run = j->run;
+	const unsigned batch = run->w->batch < j->depth ? run->w->batch : j->depth;
+	uint64_t submitted = 0, measured_done = 0;
+	unsigned inflight = 0;
+
+	for (;;) {
+		int ph = atomic_load_explicit(&run->phase, memory_order_relaxed);
+		int measuring = ph == PHASE_MEASURE;
+		int quota_left = !(run->ops_mode && measuring && submitted >= j->quota);
+		unsigned n = j->npending;
+		int r, got;
+		uint64_t now;
+
+		if (ph >= PHASE_STOP)
+			return;
+		if (run->ops_mode && measuring && measured_done >= j->quota) {
+			j->t_end = now_ns();
+			return;
+		}
+		if (quota_left && j->nfree && (inflight == 0 || j->nfree >= batch)) {
+			now = now_ns();
+			while (j->nfree && (!run->ops_mode || !measuring || submitted < j->quota)) {
+				struct slot *s = (struct slot *)j->freelist[--j->nfree];
+
+				prepare(j, s, measuring);
+				s->op.t_submit = now;
+				j->batch[n++] = &s->op;
+				submitted += (uint64_t)measuring;
+			}
+		}
+		if (n) {
+			r = iolens_ctx_submit(ctx, j->batch, n);
+			if (r < 0) {
+				job_fail(j, r, "submit: %s", iolens_strerror(r));
+				return;
+			}
+			inflight += (unsigned)r;
+			j->npending = n - (unsigned)r;
+			memmove(j->batch, j->batch + r, j->npending * sizeof(*j->batch));
+		}
+		if (!inflight) {
+			if (j->npending) {
+				job_fail(j, -EAGAIN, "submit: backend accepted nothing with nothing in flight");
+				return;
+			}
+			continue;
+		}
+		got = iolens_ctx_reap(ctx, j->done, batch < inflight ? batch : inflight, j->depth,
+				      REAP_TIMEOUT_NS);
+		if (got < 0) {
+			job_fail(j, got, "reap: %s", iolens_strerror(got));
+			return;
+		}
+		now = now_ns();
+		inflight -= (unsigned)got;
+		for (int i = 0; i < got; i++) {
+			if (complete(j, j->done[i], now))
+				return;
+			measured_done += (uint64_t)((struct slot *)j->done[i])->measured;
+		}
+	}
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	struct run *run = j->run;
+	const struct iolens__spec *spec = run->spec;
+	struct iolens_backend_opts o = {
+		.depth = j->depth,
+		.flags = spec->flags,
+		.aio_threads = spec->aio_threads,
+		.sqpoll_idle_ms = spec->sqpoll_idle_ms,
+		.files = &j->fd,
+		.nfiles = 1,
+		.bufs = j->iov,
+		.nbufs = j->depth,
+	};
+	struct iolens_ctx *ctx = NULL;
+	int r = iolens_ctx_open(&ctx, spec->info->name, &o);
+
+	if (r)
+		job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
+	pthread_mutex_lock(&run->lock);
+	atomic_fetch_add(&run->ready, 1);
+	pthread_cond_broadcast(&run->cond);
+	while (atomic_load(&run->phase) == PHASE_WAIT)
+		pthread_cond_wait(&run->cond, &run->lock);
+	pthread_mutex_unlock(&run->lock);
+	if (!r && atomic_load(&run->phase) != PHASE_ABORT)
+		job_loop(j, ctx);
+	if (!j->t_end)
+		j->t_end = now_ns();
+	atomic_fetch_add(&run->finished, 1);
+	if (ctx) {
+		iolens_ctx_stats(ctx, &j->stats);
+		iolens_ctx_close(ctx);
+	}
+	return NULL;
+}
+
+static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nthreads,
+		     unsigned depth, int open_flags)
+{
+	const struct iolens_workload *w = run->w;
+	uint64_t nblocks = run->t->size / w->bs;
+	size_t align = run->t->dio_align > 4096 ? run->t->dio_align : 4096;
+
+	j->run = run;
+	j->depth = depth;
+	j->fd = -1;
+	j->rng = w->seed * 0x2545f4914f6cdd1dULL + index + 1;
+	if (run->ops_mode)
+		j->quota = w->ops / nthreads + (index < w->ops % nthreads);
+	if (w->verify && run->writes && nblocks >= nthreads) {
+		/* Writers with verification own disjoint regions: no torn blocks. */
+		j->region_start = nblocks * index / nthreads;
+		j->region_blocks = nblocks * (index + 1) / nthreads - j->region_start;
+	} else {
+		j->region_blocks = nblocks;
+		j->seq_next = nblocks * index / nthreads;
+	}
+	j->slots = calloc(depth, sizeof(*j->slots));
+	j->freelist = calloc(depth, sizeof(*j->freelist));
+	j->batch = calloc(depth, sizeof(*j->batch));
+	j->done = calloc(depth, sizeof(*j->done));
+	j->iov = calloc(depth, sizeof(*j->iov));
+	if (!j->slots || !j->freelist || !j->batch || !j->done || !j->iov ||
+	    posix_memalign((void **)&j->bufs, align, (size_t)depth * w->bs))
+		return -ENOMEM;
+	for (unsigned k = 0; k < K__COUNT; k++)
+		if (run->issues[k] && !(j->hist[k] = iolens_hist_new()))
+			return -ENOMEM;
+	for (unsigned i = 0; i < depth; i++) {
+		char *buf = j->bufs + (size_t)i * w->bs;
+
+		/* Any valid block: writes without --verify carry recognisable data. */
+		iolens__block_fill(buf, w->bs, 0, i);
+		j->slots[i].op.buf = buf;
+		j->slots[i].op.buf_index = (int32_t)i;
+		j->iov[i].iov_base = buf;
+		j->iov[i].iov_len = w->bs;
+		j->freelist[j->nfree++] = &j->slots[i].op;
+	}
+	j->fd = open(run->t->path, open_flags);
+	if (j->fd < 0)
+		return -errno;
+	for (unsigned i = 0; i < depth; i++)
+		j->slots[i].op.fd = j->fd;
+	return 0;
+}
+
+static void job_free(struct job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	for (unsigned k = 0; k < K__COUNT; k++)
+		iolens_hist_free(j->hist[k]);
+	free(j->slots);
+	free(j->freelist);
+	free(j->batch);
+	free(j->done);
+	free(j->iov);
+	free(j->bufs);
+}
+
+static double tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void add_stats(struct iolens_backend_stats *dst, const struct iolens_backend_stats *src)
+{
+	dst->submit_calls += src->submit_calls;
+	dst->reap_calls += src->reap_calls;
+	dst->submitted += src->submitted;
+	dst->completed += src->completed;
+	dst->completed_inline += src->completed_inline;
+	dst->fallbacks += src->fallbacks;
+	dst->ready_at_once += src->ready_at_once;
+	dst->waits += src->waits;
+	dst->nowait_tries += src->nowait_tries;
+	dst->nowait_eagain += src->nowait_eagain;
+	if (!dst->setup[0])
+		memcpy(dst->setup, src->setup, sizeof(dst->setup));
+}
+
+static void set_status(struct iolens_result *r, int status, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	r->error = err;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Sleep until `deadline` (ns) or until the stop flag or all jobs finished. */
+static int wait_until(struct run *run, uint64_t deadline, unsigned nthreads)
+{
+	volatile int *stop = run->w->stop;
+
+	for (;;) {
+		uint64_t now = now_ns(), until;
+		struct timespec ts;
+
+		if (stop && *stop)
+			return 1;
+		if (atomic_load(&run->finished) == nthreads || now >= deadline)
+			return 0;
+		until = deadline - now > 20000000ull ? now + 20000000ull : deadline;
+		ts.tv_sec = (time_t)(until / 1000000000ull);
+		ts.tv_nsec = (long)(until % 1000000000ull);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+}
+
+static const char *unsupported_need(const struct run *run, uint32_t caps)
+{
+	static const char *const what[K__COUNT] = { "file reads", "file writes", "fsync" };
+
+	for (unsigned k = 0; k < K__COUNT; k++)
+		if (run->issues[k] && !(caps & IOLENS_CAP_OP(k)))
+			return what[k];
+	return NULL;
+}
+
+static void summarise(struct iolens_result *r, struct job *jobs, unsigned n, struct iolens_hist *all)
+{
+	for (unsigned k = 0; k < K__COUNT; k++) {
+		struct iolens_hist *h = NULL;
+
+		for (unsigned i = 0; i < n; i++) {
+			if (!jobs[i].hist[k])
+				continue;
+			if (!h)
+				h = iolens_hist_new();
+			if (!h)
+				break;
+			iolens_hist_merge(h, jobs[i].hist[k]);
+		}
+		if (!h)
+			continue;
+		r->by_kind[k].ops = h->count;
+		iolens__hist_summary(h, &r->by_kind[k].lat);
+		if (k != K_FSYNC)
+			iolens_hist_merge(all, h);
+		iolens_hist_free(h);
+	}
+	iolens__hist_summary(all, &r->lat);
+	for (unsigned i = 0; i < n; i++) {
+		r->ops += jobs[i].ops;
+		r->bytes += jobs[i].bytes;
+		add_stats(&r->stats, &jobs[i].stats);
+		if (jobs[i].err && r->status == IOLENS_STATUS_OK)
+			set_status(r, IOLENS_STATUS_ERROR, jobs[i].err, "%s", jobs[i].errmsg);
+	}
+	if (r->seconds > 0) {
+		r->iops = (double)r->ops / r->seconds;
+		r->mib_s = (double)r->bytes / r->seconds / (1024.0 * 1024.0);
+	}
+	if (r->ops)
+		r->cpu_per_op_ns = (r->cpu_user_s + r->cpu_sys_s) * 1e9 / (double)r->ops;
+}
+
+static void execute(struct iolens_result *r, struct run *run, struct iolens_hist *all)
+{
+	const struct iolens_workload *w = run->w;
+	uint32_t caps = run->spec->info->caps;
+	int tpo = (caps & IOLENS_CAP_THREAD_PER_OP) && w->depth > 1;
+	unsigned nthreads = w->jobs * (tpo ? w->depth : 1), created = 0;
+	int flags = O_CLOEXEC | (run->writes ? O_RDWR : O_RDONLY) | (w->direct ? O_DIRECT : 0) |
+		    ((caps & IOLENS_CAP_NONBLOCK_FD) ? O_NONBLOCK : 0);
+	struct rusage ru0, ru1;
+	struct job *jobs;
+	pthread_attr_t attr;
+	uint64_t t0, t1 = 0;
+	int err = 0, interrupted = 0;
+
+	r->thread_per_op = tpo;
+	if (nthreads > MAX_THREADS) {
+		set_status(r, IOLENS_STATUS_ERROR, -EINVAL,
+			   "%u threads (--jobs x --depth, thread per request) is over the limit of %u",
+			   nthreads, MAX_THREADS);
+		return;
+	}
+	jobs = calloc(nthreads, sizeof(*jobs));
+	if (!jobs) {
+		set_status(r, IOLENS_STATUS_ERROR, -ENOMEM, "out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < nthreads && !err; i++)
+		err = job_setup(&jobs[i], run, i, nthreads, tpo ? 1 : w->depth, flags);
+	if (err) {
+		set_status(r, IOLENS_STATUS_ERROR, err, "setting up jobs on '%s': %s", run->t->path,
+			   iolens_strerror(err));
+		goto out;
+	}
+	if (!w->direct) {
+		err = iolens__target_prepare_cache((struct iolens_target *)run->t, w->cache);
+		if (err) {
+			set_status(r, IOLENS_STATUS_ERROR, err, "preparing the page cache: %s",
+				   iolens_strerror(err));
+			goto out;
+		}
+	}
+	r->resident_before = iolens__target_residency(run->t);
+	pthread_attr_init(&attr);
+	if (tpo)
+		pthread_attr_setstacksize(&attr, TPO_STACK);
+	for (; created < nthreads; created++) {
+		err = pthread_create(&jobs[created].tid, &attr, job_main, &jobs[created]);
+		if (err) {
+			err = -err;
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	pthread_mutex_lock(&run->lock);
+	while (atomic_load(&run->ready) < created)
+		pthread_cond_wait(&run->cond, &run->lock);
+	for (unsigned i = 0; i < created && !err; i++)
+		err = jobs[i].err;
+	atomic_store(&run->phase, err ? PHASE_ABORT : PHASE_WARMUP);
+	pthread_cond_broadcast(&run->cond);
+	pthread_mutex_unlock(&run->lock);
+	if (err) {
+		for (unsigned i = 0; i < created; i++)
+			pthread_join(jobs[i].tid, NULL);
+		if (created < nthreads)
+			set_status(r, IOLENS_STATUS_ERROR, err,
+				   "could start only %u of %u threads: %s", created, nthreads,
+				   iolens_strerror(err));
+		else
+			for (unsigned i = 0; i < nthreads; i++)
+				if (jobs[i].err) {
+					set_status(r, jobs[i].err == -ENOSYS || jobs[i].err == -EOPNOTSUPP
+							      ? IOLENS_STATUS_SKIPPED
+							      : IOLENS_STATUS_ERROR,
+						   jobs[i].err, "%s", jobs[i].errmsg);
+					break;
+				}
+		goto out;
+	}
+	interrupted = wait_until(run, now_ns() + (uint64_t)(w->warmup_s * 1e9), nthreads);
+	getrusage(RUSAGE_SELF, &ru0);
+	t0 = now_ns();
+	atomic_store(&run->phase, PHASE_MEASURE);
+	if (!interrupted)
+		interrupted = wait_until(run, run->ops_mode ? UINT64_MAX : t0 + (uint64_t)(w->time_s * 1e9),
+					 nthreads);
+	if (run->ops_mode && !interrupted) {
+		for (unsigned i = 0; i < nthreads; i++)
+			if (jobs[i].t_end > t1)
+				t1 = jobs[i].t_end;
+	} else {
+		t1 = now_ns();
+	}
+	getrusage(RUSAGE_SELF, &ru1);
+	atomic_store(&run->phase, PHASE_STOP);
+	for (unsigned i = 0; i < nthreads; i++)
+		pthread_join(jobs[i].tid, NULL);
+	r->resident_after = iolens__target_residency(run->t);
+	r->interrupted = interrupted;
+	r->seconds = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
+	r->cpu_user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
+	r->cpu_sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
+	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw);
+	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
+	summarise(r, jobs, nthreads, all);
+	if (w->verify && run->writes && r->status == IOLENS_STATUS_OK) {
+		uint64_t bad = 0;
+		const char *what = "";
+		int v = iolens__target_verify(run->t, &bad, &what);
+
+		if (v)
+			set_status(r, IOLENS_STATUS_ERROR, v, "verify after writing: block at offset %llu: %s",
+				   (unsigned long long)bad, what);
+	}
+out:
+	for (unsigned i = 0; i < nthreads; i++)
+		job_free(&jobs[i]);
+	free(jobs);
+}
+
+int iolens_run(struct iolens_target *t, const struct iolens_workload *w, const char *spec,
+	       struct iolens_result **out, char *err, size_t errlen)
+{
+	struct iolens__spec sp;
+	struct iolens_result *r;
+	struct iolens_hist *all;
+	struct run run = { .w = w, .t = t, .spec = &sp };
+	const char *need;
+	int e;
+
+	*out = NULL;
+	e = iolens__spec_parse(spec, &sp, err, errlen);
+	if (e)
+		return e;
+	r = calloc(1, sizeof(*r));
+	all = iolens_hist_new();
+	if (!r || !all) {
+		free(r);
+		iolens_hist_free(all);
+		return -ENOMEM;
+	}
+	r->hist = all;
+	snprintf(r->backend, sizeof(r->backend), "%s", sp.info->name);
+	snprintf(r->variant, sizeof(r->variant), "%s", sp.variant);
+	snprintf(r->file, sizeof(r->file), "%s", t->path);
+	r->workload = *w;
+	r->workload.file = NULL;
+	r->workload.stop = NULL;
+	r->model_declared = sp.info->model;
+	r->resident_before = r->resident_after = -1;
+	run.ops_mode = w->ops > 0;
+	run.writes = w->kind == IOLENS_WL_WRITE || w->kind == IOLENS_WL_RANDWRITE ||
+		     w->kind == IOLENS_WL_RANDRW;
+	run.issues[K_READ] = w->kind != IOLENS_WL_WRITE && w->kind != IOLENS_WL_RANDWRITE;
+	run.issues[K_WRITE] = run.writes;
+	run.issues[K_FSYNC] = w->fsync_every != 0;
+	need = unsupported_need(&run, sp.info->caps);
+	if (!sp.info->available)
+		set_status(r, IOLENS_STATUS_SKIPPED, -ENOSYS, "unavailable: %s", sp.info->reason);
+	else if (need)
+		set_status(r, IOLENS_STATUS_SKIPPED, -EOPNOTSUPP, "%s cannot do %s", sp.info->name,
+			   need);
+	else if (w->verify && strcmp(sp.info->name, "null") == 0)
+		set_status(r, IOLENS_STATUS_SKIPPED, -EOPNOTSUPP,
+			   "null does no I/O: nothing to verify");
+	if (r->status != IOLENS_STATUS_OK) {
+		*out = r;
+		return 0;
+	}
+	pthread_mutex_init(&run.lock, NULL);
+	pthread_cond_init(&run.cond, NULL);
+	execute(r, &run, all);
+	r->threads = r->thread_per_op ? w->jobs * w->depth : w->jobs;
+	pthread_cond_destroy(&run.cond);
+	pthread_mutex_destroy(&run.lock);
+	*out = r;
+	return 0;
+}
+
+void iolens_result_free(struct iolens_result *r)
+{
+	if (!r)
+		return;
+	iolens_hist_free((struct iolens_hist *)r->hist);
+	free(r);
+}

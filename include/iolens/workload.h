@@ -107,7 +107,7 @@ struct iolens_result {
 	char reason[256];      /* why skipped or failed; "" when ok */
 	int interrupted;       /* stopped early through workload.stop */
 	struct iolens_workload workload; /* as run (file = the real path) */
-	char file[256];        /* path the workload ran on */
+	char file[4096];       /* path the workload ran on */
 	const char *model_declared;
 	unsigned threads;      /* job threads that ran */
 	int thread_per_op;     /* depth was realised as threads of depth 1 */

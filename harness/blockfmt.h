@@ -1,0 +1,23 @@
+/*
+ * The verifiable block: every block iolens writes starts with a header that
+ * names its own offset and carries a checksum of the offset, a stamp and the
+ * rest of the block, so a read can tell a correct block from a stale,
+ * misplaced or torn one without knowing what was written last.
+ */
+#ifndef IOLENS_BLOCKFMT_H
+#define IOLENS_BLOCKFMT_H
+
+#include <stdint.h>
+
+#define IOLENS_BLOCK_MIN 512u /* smallest block that holds a header */
+
+/* Fill bs bytes at buf with the block for `offset`, contents seeded by stamp. */
+void iolens__block_fill(void *buf, uint32_t bs, uint64_t offset, uint64_t stamp);
+
+/*
+ * 0 if buf holds a well-formed block for `offset`; -EILSEQ otherwise, with a
+ * short description of what is wrong in *what.
+ */
+int iolens__block_check(const void *buf, uint32_t bs, uint64_t offset, const char **what);
+
+#endif

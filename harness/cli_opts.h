@@ -1,0 +1,14 @@
+/* Parsers for command-line values. Each returns 0 or -EINVAL. */
+#ifndef IOLENS_CLI_OPTS_H
+#define IOLENS_CLI_OPTS_H
+
+#include <stdint.h>
+
+/* Bytes: a whole number with an optional k, m, g or t suffix (powers of 1024). */
+int iolens__parse_size(const char *s, uint64_t *out);
+/* Seconds: a number with an optional unit us, ms, s, m or h (default s). */
+int iolens__parse_duration(const char *s, double *out);
+/* A count: a whole number with an optional k, m or g suffix (powers of 1000). */
+int iolens__parse_count(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,116 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec.h"
+
+static const struct {
+	const char *name;
+	uint32_t flag;
+	int takes_value;
+} known[] = {
+	{ "sqpoll", IOLENS_BOPT_SQPOLL, 0 },
+	{ "sqpoll-idle", IOLENS_BOPT_SQPOLL, 1 },
+	{ "fixed-files", IOLENS_BOPT_FIXED_FILES, 0 },
+	{ "fixed-bufs", IOLENS_BOPT_FIXED_BUFS, 0 },
+	{ "nowait", IOLENS_BOPT_NOWAIT, 0 },
+	{ "threads", IOLENS_BOPT_THREADS, 1 },
+};
+
+#define NKNOWN (sizeof(known) / sizeof(known[0]))
+
+static void list_accepted(uint32_t options, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < NKNOWN; i++) {
+		if (!(options & known[i].flag))
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s%s", used ? ", " : "",
+					 known[i].name, known[i].takes_value ? "=N" : "");
+		if (used >= len)
+			break;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "no options");
+}
+
+static void list_backends(char *buf, size_t len)
+{
+	const struct iolens_backend_info *all;
+	size_t n = iolens_backends(&all), used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s, ", all[i].name);
+	snprintf(buf + (used < len ? used : len - 1), len - (used < len ? used : len - 1), "all");
+}
+
+static int parse_value(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > 100000)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, size_t errlen)
+{
+	char name[64], opts[128], accepted[160];
+	const char *colon = strchr(spec, ':');
+	size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
+	char *save = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (nlen >= sizeof(name) || (colon && strlen(colon + 1) >= sizeof(opts))) {
+		snprintf(err, errlen, "--backend: '%s' is too long", spec);
+		return -EINVAL;
+	}
+	memcpy(name, spec, nlen);
+	name[nlen] = '\0';
+	out->info = iolens_backend_find(name);
+	if (!out->info) {
+		list_backends(accepted, sizeof(accepted));
+		snprintf(err, errlen, "--backend: '%s' is not a backend (accepts %s)", name,
+			 accepted);
+		return -EINVAL;
+	}
+	if (!colon)
+		return 0;
+	strcpy(opts, colon + 1);
+	list_accepted(out->info->options, accepted, sizeof(accepted));
+	for (char *tok = strtok_r(opts, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+		char *eq = strchr(tok, '=');
+		unsigned i, value = 0;
+
+		if (eq)
+			*eq++ = '\0';
+		for (i = 0; i < NKNOWN; i++)
+			if (strcmp(known[i].name, tok) == 0)
+				break;
+		if (i == NKNOWN || !(out->info->options & known[i].flag) ||
+		    known[i].takes_value != (eq != NULL) ||
+		    (eq && parse_value(eq, &value))) {
+			snprintf(err, errlen,
+				 "--backend: '%s%s%s' is not an option of %s (accepts %s; values 1 to 100000)",
+				 tok, eq ? "=" : "", eq ? eq : "", name, accepted);
+			return -EINVAL;
+		}
+		out->flags |= known[i].flag;
+		if (known[i].flag == IOLENS_BOPT_THREADS)
+			out->aio_threads = value;
+		else if (eq)
+			out->sqpoll_idle_ms = value;
+	}
+	snprintf(out->variant, sizeof(out->variant), "%s", colon + 1);
+	return 0;
+}

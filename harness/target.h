@@ -1,0 +1,28 @@
+/* The file a workload runs on (internal view of struct iolens_target). */
+#ifndef IOLENS_TARGET_H
+#define IOLENS_TARGET_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "iolens/iolens.h"
+
+struct iolens_target {
+	char path[PATH_MAX];
+	int temporary;    /* created by iolens, removed at close */
+	int device;       /* a block device */
+	uint64_t size;    /* bytes the workload covers, a multiple of bs */
+	uint32_t bs;
+	uint32_t dio_align; /* O_DIRECT offset/length alignment */
+};
+
+/* Apply the workload's cache mode to the file: read it in (warm) or drop it (cold). */
+int iolens__target_prepare_cache(struct iolens_target *t, int mode);
+
+/* Share of the target's pages in the page cache, 0..1, or -1 if it cannot be measured. */
+double iolens__target_residency(const struct iolens_target *t);
+
+/* Read every block back and check it; 0, -EILSEQ (offset in *bad_off, *what) or -errno. */
+int iolens__target_verify(const struct iolens_target *t, uint64_t *bad_off, const char **what);
+
+#endif

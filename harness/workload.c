@@ -1,0 +1,40 @@
+#include <errno.h>
+#include <string.h>
+
+#include "iolens/iolens.h"
+
+static const char *const names[IOLENS_WL__COUNT] = {
+	[IOLENS_WL_READ] = "read",
+	[IOLENS_WL_WRITE] = "write",
+	[IOLENS_WL_RANDREAD] = "randread",
+	[IOLENS_WL_RANDWRITE] = "randwrite",
+	[IOLENS_WL_RANDRW] = "randrw",
+};
+
+const char *iolens_workload_name(int kind)
+{
+	return kind >= 0 && kind < IOLENS_WL__COUNT ? names[kind] : NULL;
+}
+
+int iolens_workload_parse(const char *name)
+{
+	for (int i = 0; i < IOLENS_WL__COUNT; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -EINVAL;
+}
+
+void iolens_workload_init(struct iolens_workload *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->kind = IOLENS_WL_RANDREAD;
+	w->rwmix = 50;
+	w->bs = 4096;
+	w->size = 1ull << 30;
+	w->depth = 1;
+	w->jobs = 1;
+	w->batch = 1;
+	w->time_s = 5;
+	w->cache = IOLENS_CACHE_WARM;
+	w->seed = 1;
+}
