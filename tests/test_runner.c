@@ -1,0 +1,327 @@
+/*
+ * The level-1 API end to end on every available backend: described
+ * workloads run with several jobs, data verified, exact operation counts,
+ * failures carried into the result, bad input refused with nothing left on
+ * disk.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "iolens/iolens.h"
+
+static char tmpdir[] = "/tmp/iolens-test-runner-XXXXXX";
+
+static int dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static void small_workload(struct iolens_workload *w, int kind)
+{
+	iolens_workload_init(w);
+	w->kind = kind;
+	w->size = 8 << 20;
+	w->depth = 8;
+	w->jobs = 2;
+	w->time_s = 0;
+	w->ops = 4000;
+	w->verify = 1;
+}
+
+/* Run w on backend `name`; returns the result (never NULL). */
+static struct iolens_result *run_one(const struct iolens_workload *w, const char *name,
+				     struct iolens_target **keep)
+{
+	struct iolens_target *t;
+	struct iolens_result *r;
+	char err[256];
+
+	assert_int_equal(iolens_target_open(&t, w, err, sizeof(err)), 0);
+	assert_int_equal(iolens_run(t, w, name, &r, err, sizeof(err)), 0);
+	assert_non_null(r);
+	if (keep)
+		*keep = t;
+	else
+		iolens_target_close(t);
+	return r;
+}
+
+static void check_ok(const struct iolens_result *r, const struct iolens_workload *w)
+{
+	if (r->status != IOLENS_STATUS_OK)
+		fail_msg("%s: status %d: %s", r->backend, r->status, r->reason);
+	assert_int_equal(r->ops, w->ops);
+	assert_int_equal(r->bytes, r->ops * w->bs);
+	assert_int_equal(iolens_hist_count(r->hist), r->ops);
+	assert_true(r->seconds > 0);
+	assert_true(r->lat.min <= r->lat.p50 && r->lat.p50 <= r->lat.p99 && r->lat.p99 <= r->lat.max);
+	assert_true(r->stats.completed >= r->ops);
+	assert_int_equal(r->stats.submitted, r->stats.completed);
+}
+
+static int skip_unavailable(const char *name)
+{
+	const struct iolens_backend_info *b = iolens_backend_find(name);
+
+	if (!b->available) {
+		print_message("%s unavailable: %s\n", name, b->reason);
+		return 1;
+	}
+	return 0;
+}
+
+static void verified_randread(void **state)
+{
+	const char *name = *state;
+	struct iolens_workload w;
+	struct iolens_result *r;
+
+	if (skip_unavailable(name) || strcmp(name, "null") == 0)
+		skip();
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	r = run_one(&w, name, NULL);
+	check_ok(r, &w);
+	assert_int_equal(r->by_kind[IOLENS_OP_READ].ops, w.ops);
+	assert_int_equal(r->by_kind[IOLENS_OP_WRITE].ops, 0);
+	assert_true(r->threads >= 2);
+	iolens_result_free(r);
+}
+
+static void verified_randwrite(void **state)
+{
+	const char *name = *state;
+	struct iolens_workload w;
+	struct iolens_result *r;
+
+	if (skip_unavailable(name) || strcmp(name, "null") == 0)
+		skip();
+	small_workload(&w, IOLENS_WL_RANDWRITE);
+	r = run_one(&w, name, NULL);
+	check_ok(r, &w);
+	assert_int_equal(r->by_kind[IOLENS_OP_WRITE].ops, w.ops);
+	iolens_result_free(r);
+}
+
+static void mixed_with_fsync(void **state)
+{
+	const char *name = *state;
+	struct iolens_workload w;
+	struct iolens_result *r;
+
+	if (skip_unavailable(name) || strcmp(name, "null") == 0)
+		skip();
+	small_workload(&w, IOLENS_WL_RANDRW);
+	w.rwmix = 30;
+	w.fsync_every = 16;
+	r = run_one(&w, name, NULL);
+	check_ok(r, &w);
+	assert_int_equal(r->by_kind[IOLENS_OP_READ].ops + r->by_kind[IOLENS_OP_WRITE].ops, w.ops);
+	assert_true(r->by_kind[IOLENS_OP_READ].ops > 0 && r->by_kind[IOLENS_OP_WRITE].ops > 0);
+	assert_true(r->by_kind[IOLENS_OP_FSYNC].ops > 0);
+	iolens_result_free(r);
+}
+
+static void null_counts_exactly(void **state)
+{
+	struct iolens_workload w;
+	struct iolens_result *r;
+
+	(void)state;
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	w.verify = 0;
+	w.depth = 32;
+	w.ops = 100000;
+	r = run_one(&w, "null", NULL);
+	check_ok(r, &w);
+	assert_int_equal(r->stats.completed_inline, r->stats.completed);
+	iolens_result_free(r);
+}
+
+/* A file that shrinks under the run: reads past the new end come back short. */
+static void short_read_is_an_error(void **state)
+{
+	const char *name = *state;
+	struct iolens_workload w;
+	struct iolens_target *t;
+	struct iolens_result *r;
+	char err[256];
+
+	if (skip_unavailable(name) || strcmp(name, "null") == 0)
+		skip();
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	w.verify = 0;
+	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), 0);
+	assert_int_equal(truncate(iolens_target_path(t), 1 << 20), 0);
+	assert_int_equal(iolens_run(t, &w, name, &r, err, sizeof(err)), 0);
+	assert_int_equal(r->status, IOLENS_STATUS_ERROR);
+	assert_int_equal(r->error, -EIO);
+	assert_non_null(strstr(r->reason, "short read"));
+	iolens_result_free(r);
+	iolens_target_close(t);
+}
+
+/* A corrupted block is found and named by its offset. */
+static void corruption_is_found(void **state)
+{
+	const char *name = *state;
+	struct iolens_workload w;
+	struct iolens_target *t;
+	struct iolens_result *r;
+	char err[256], junk[4096];
+	int fd;
+
+	if (skip_unavailable(name) || strcmp(name, "null") == 0)
+		skip();
+	small_workload(&w, IOLENS_WL_READ);
+	w.jobs = 1;
+	w.ops = (8 << 20) / 4096;
+	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), 0);
+	memset(junk, 0x5a, sizeof(junk));
+	fd = open(iolens_target_path(t), O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, junk, sizeof(junk), 4096 * 77), (ssize_t)sizeof(junk));
+	close(fd);
+	assert_int_equal(iolens_run(t, &w, name, &r, err, sizeof(err)), 0);
+	assert_int_equal(r->status, IOLENS_STATUS_ERROR);
+	assert_int_equal(r->error, -EILSEQ);
+	assert_non_null(strstr(r->reason, "offset 315392"));
+	iolens_result_free(r);
+	iolens_target_close(t);
+}
+
+/* Case i of the bad-input table: change w, return the option the message must name. */
+static const char *bad_case(size_t i, struct iolens_workload *w)
+{
+	switch (i) {
+	case 0: w->bs = 0; return "--bs";
+	case 1: w->bs = 128u << 20; return "--bs";
+	case 2: w->depth = 0; return "--depth";
+	case 3: w->depth = 1000000; return "--depth";
+	case 4: w->jobs = 0; return "--jobs";
+	case 5: w->size = 1024; return "--size";
+	case 6: w->rwmix = 101; return "--rwmix";
+	case 7: w->ops = 10; return "--time/--ops";
+	case 8: w->time_s = 0; return "--time/--ops";
+	case 9: w->batch = 2; return "--batch";
+	case 10: w->fsync_every = 4; return "--fsync";
+	case 11: w->kind = 99; return "--workload";
+	case 12: w->file = "/nonexistent/iolens-file"; return "--file";
+	case 13: w->file = "/"; return "--file";
+	case 14: w->direct = 1; w->bs = 1000; return "--bs";
+	default: return NULL;
+	}
+}
+
+static void bad_input_leaves_nothing(void **state)
+{
+	(void)state;
+	for (size_t i = 0;; i++) {
+		struct iolens_workload w;
+		struct iolens_target *t = (void *)1;
+		const char *option;
+		char err[256] = "";
+
+		iolens_workload_init(&w);
+		w.size = 1 << 20;
+		option = bad_case(i, &w);
+		if (!option)
+			break;
+		if (iolens_target_open(&t, &w, err, sizeof(err)) >= 0)
+			fail_msg("case %zu (%s) was accepted", i, option);
+		assert_null(t);
+		if (!strstr(err, option))
+			fail_msg("case %zu: message '%s' does not name %s", i, err, option);
+		assert_null(strchr(err, '\n'));
+		assert_int_equal(dir_entries(tmpdir), 0);
+	}
+}
+
+static void bad_spec(void **state)
+{
+	struct iolens_workload w;
+	struct iolens_target *t;
+	struct iolens_result *r = (void *)1;
+	char err[256];
+
+	(void)state;
+	iolens_workload_init(&w);
+	w.size = 1 << 20;
+	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), 0);
+	assert_int_equal(iolens_run(t, &w, "nosuch", &r, err, sizeof(err)), -EINVAL);
+	assert_null(r);
+	assert_non_null(strstr(err, "--backend"));
+	assert_int_equal(iolens_run(t, &w, "poll:sqpoll", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "nowait"));
+	assert_int_equal(iolens_run(t, &w, "posix-aio:threads=0", &r, err, sizeof(err)), -EINVAL);
+	iolens_target_close(t);
+	assert_int_equal(dir_entries(tmpdir), 0);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CMUnitTestFunction fn;
+	} per_backend[] = {
+		{ "verified_randread", verified_randread },
+		{ "verified_randwrite", verified_randwrite },
+		{ "mixed_with_fsync", mixed_with_fsync },
+		{ "short_read_is_an_error", short_read_is_an_error },
+		{ "corruption_is_found", corruption_is_found },
+	};
+	const struct iolens_backend_info *b;
+	size_t nb = iolens_backends(&b), n = 0;
+	size_t cap = nb * 5 + 3;
+	struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
+	char **names = calloc(cap, sizeof(*names));
+	int rc;
+
+	if (!mkdtemp(tmpdir) || !tests || !names)
+		return 1;
+	setenv("TMPDIR", tmpdir, 1);
+	for (size_t i = 0; i < nb; i++) {
+		for (size_t k = 0; k < 5; k++) {
+			if (asprintf(&names[n], "%s/%s", b[i].name, per_backend[k].name) < 0)
+				return 1;
+			tests[n].name = names[n];
+			tests[n].test_func = per_backend[k].fn;
+			tests[n].initial_state = (void *)b[i].name;
+			n++;
+		}
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(null_counts_exactly);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(bad_input_leaves_nothing);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(bad_spec);
+	rc = _cmocka_run_group_tests("runner", tests, n, NULL, NULL);
+	if (dir_entries(tmpdir) != 0) {
+		fprintf(stderr, "files left behind in %s\n", tmpdir);
+		rc = 1;
+	}
+	rmdir(tmpdir);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(tests);
+	return rc;
+}
