@@ -1,9 +1,62 @@
-/* placeholder until the backend lands */
-#include <errno.h>
+/*
+ * blocking: pread/pwrite/fsync in the calling thread. The harness realises
+ * depth D as D threads at depth 1 each (the thread-per-request model).
+ */
+#include <stdlib.h>
+
 #include "backend.h"
-static int ph_init(struct iolens_ctx *ctx) { (void)ctx; return -ENOSYS; }
-static void ph_destroy(struct iolens_ctx *ctx) { (void)ctx; }
-static int ph_submit(struct iolens_ctx *c, struct iolens_op *const *o, unsigned n) { (void)c; (void)o; (void)n; return -ENOSYS; }
-static int ph_reap(struct iolens_ctx *c, struct iolens_op **o, unsigned a, unsigned b, int64_t t) { (void)c; (void)o; (void)a; (void)b; (void)t; return -ENOSYS; }
-static int ph_probe(const char **why) { *why = "not implemented yet"; return -ENOSYS; }
-const struct iolens_backend iolens_backend_blocking = { .name = "blocking", .model = "?", .summary = "?", .probe = ph_probe, .init = ph_init, .destroy = ph_destroy, .submit = ph_submit, .reap = ph_reap };
+#include "cq.h"
+#include "syncop.h"
+
+static int blocking_init(struct iolens_ctx *ctx)
+{
+	struct iolens__cq *q = malloc(sizeof(*q));
+	int err;
+
+	if (!q)
+		return -ENOMEM;
+	err = iolens__cq_init(q, ctx->opts.depth);
+	if (err) {
+		free(q);
+		return err;
+	}
+	ctx->priv = q;
+	return 0;
+}
+
+static void blocking_destroy(struct iolens_ctx *ctx)
+{
+	iolens__cq_free(ctx->priv);
+	free(ctx->priv);
+}
+
+static int blocking_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		iolens__syncop(ops[i]);
+		ops[i]->flags = IOLENS_OPF_INLINE;
+		iolens__cq_push(ctx->priv, ops[i]);
+	}
+	ctx->stats.completed_inline += n;
+	return (int)n;
+}
+
+static int blocking_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
+			 unsigned max, int64_t timeout_ns)
+{
+	(void)min;
+	(void)timeout_ns;
+	return (int)iolens__cq_pop(ctx->priv, out, max);
+}
+
+const struct iolens_backend iolens_backend_blocking = {
+	.name = "blocking",
+	.model = "sync, blocking",
+	.summary = "pread/pwrite/fsync in the calling thread; depth D = D threads",
+	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_THREAD_PER_OP,
+	.init = blocking_init,
+	.destroy = blocking_destroy,
+	.submit = blocking_submit,
+	.reap = blocking_reap,
+};

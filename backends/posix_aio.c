@@ -1,9 +1,193 @@
-/* placeholder until the backend lands */
+/*
+ * posix-aio: glibc's aio_read/aio_write/aio_fsync. glibc performs each
+ * request with an ordinary blocking call on a helper thread of its own, so
+ * this is asynchronous I/O emulated with threads in user space.
+ */
+#define _GNU_SOURCE
+#include <aio.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "backend.h"
-static int ph_init(struct iolens_ctx *ctx) { (void)ctx; return -ENOSYS; }
-static void ph_destroy(struct iolens_ctx *ctx) { (void)ctx; }
-static int ph_submit(struct iolens_ctx *c, struct iolens_op *const *o, unsigned n) { (void)c; (void)o; (void)n; return -ENOSYS; }
-static int ph_reap(struct iolens_ctx *c, struct iolens_op **o, unsigned a, unsigned b, int64_t t) { (void)c; (void)o; (void)a; (void)b; (void)t; return -ENOSYS; }
-static int ph_probe(const char **why) { *why = "not implemented yet"; return -ENOSYS; }
-const struct iolens_backend iolens_backend_posix_aio = { .name = "posix-aio", .model = "?", .summary = "?", .probe = ph_probe, .init = ph_init, .destroy = ph_destroy, .submit = ph_submit, .reap = ph_reap };
+#include "cq.h"
+
+struct aio_state {
+	struct aiocb *cbs;
+	struct iolens_op **owner;  /* slot -> op, NULL when free */
+	unsigned *free_slots;
+	unsigned nfree;
+	unsigned *busy;            /* slots in flight */
+	unsigned nbusy;
+	const struct aiocb **list; /* for aio_suspend */
+	struct iolens__cq failed;  /* refused at submit, result already set */
+};
+
+static void aio_state_free(struct aio_state *s)
+{
+	iolens__cq_free(&s->failed);
+	free(s->cbs);
+	free(s->owner);
+	free(s->free_slots);
+	free(s->busy);
+	free(s->list);
+	free(s);
+}
+
+static int paio_init(struct iolens_ctx *ctx)
+{
+	unsigned depth = ctx->opts.depth;
+	struct aio_state *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->cbs = calloc(depth, sizeof(*s->cbs));
+	s->owner = calloc(depth, sizeof(*s->owner));
+	s->free_slots = calloc(depth, sizeof(*s->free_slots));
+	s->busy = calloc(depth, sizeof(*s->busy));
+	s->list = calloc(depth, sizeof(*s->list));
+	if (!s->cbs || !s->owner || !s->free_slots || !s->busy || !s->list ||
+	    iolens__cq_init(&s->failed, depth)) {
+		aio_state_free(s);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < depth; i++)
+		s->free_slots[s->nfree++] = depth - 1 - i;
+	if (ctx->opts.flags & IOLENS_BOPT_THREADS) {
+		/* Process-wide: affects glibc's pool for every context from now on. */
+		struct aioinit ai = { .aio_threads = (int)ctx->opts.aio_threads,
+				      .aio_num = (int)depth };
+
+		aio_init(&ai);
+		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "aio_threads=%u",
+			 ctx->opts.aio_threads);
+	} else {
+		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "aio_threads=glibc default");
+	}
+	ctx->priv = s;
+	return 0;
+}
+
+static int start(struct aiocb *cb, int kind)
+{
+	switch (kind) {
+	case IOLENS_OP_READ:
+		return aio_read(cb);
+	case IOLENS_OP_WRITE:
+		return aio_write(cb);
+	default:
+		return aio_fsync(O_SYNC, cb);
+	}
+}
+
+static int paio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
+{
+	struct aio_state *s = ctx->priv;
+	unsigned i;
+
+	for (i = 0; i < n && s->nfree; i++) {
+		struct iolens_op *op = ops[i];
+		unsigned slot = s->free_slots[s->nfree - 1];
+		struct aiocb *cb = &s->cbs[slot];
+
+		memset(cb, 0, sizeof(*cb));
+		cb->aio_fildes = op->fd;
+		cb->aio_buf = op->buf;
+		cb->aio_nbytes = op->len;
+		cb->aio_offset = (off_t)op->offset;
+		cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+		op->flags = 0;
+		if (start(cb, op->kind)) {
+			if (errno == EAGAIN)
+				break; /* busy: the caller resubmits the rest */
+			op->result = -errno;
+			iolens__cq_push(&s->failed, op);
+			continue;
+		}
+		s->nfree--;
+		s->owner[slot] = op;
+		s->busy[s->nbusy++] = slot;
+	}
+	return (int)i;
+}
+
+/* Move finished requests to out[]; returns how many. */
+static unsigned collect(struct aio_state *s, struct iolens_op **out, unsigned max)
+{
+	unsigned got = iolens__cq_pop(&s->failed, out, max), kept = 0;
+
+	for (unsigned i = 0; i < s->nbusy; i++) {
+		unsigned slot = s->busy[i];
+		struct aiocb *cb = &s->cbs[slot];
+		int err = got < max ? aio_error(cb) : EINPROGRESS;
+		struct iolens_op *op = s->owner[slot];
+
+		if (err == EINPROGRESS) {
+			s->busy[kept++] = slot;
+			continue;
+		}
+		op->result = err ? -err : (int64_t)aio_return(cb);
+		out[got++] = op;
+		s->owner[slot] = NULL;
+		s->free_slots[s->nfree++] = slot;
+	}
+	s->nbusy = kept;
+	return got;
+}
+
+static int paio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
+		     unsigned max, int64_t timeout_ns)
+{
+	struct aio_state *s = ctx->priv;
+	unsigned got = collect(s, out, max);
+
+	while (got < min && s->nbusy) {
+		struct timespec ts = { .tv_sec = timeout_ns / 1000000000,
+				       .tv_nsec = timeout_ns % 1000000000 };
+
+		for (unsigned i = 0; i < s->nbusy; i++)
+			s->list[i] = &s->cbs[s->busy[i]];
+		ctx->stats.waits++;
+		if (aio_suspend(s->list, (int)s->nbusy, timeout_ns < 0 ? NULL : &ts)) {
+			if (errno == EAGAIN)
+				return (int)(got + collect(s, out + got, max - got));
+			if (errno != EINTR)
+				return got ? (int)got : -errno;
+		}
+		got += collect(s, out + got, max - got);
+	}
+	return (int)got;
+}
+
+static void paio_destroy(struct iolens_ctx *ctx)
+{
+	struct aio_state *s = ctx->priv;
+
+	/* glibc threads still write into our aiocbs and buffers: wait them out. */
+	for (unsigned i = 0; i < s->nbusy; i++)
+		aio_cancel(s->cbs[s->busy[i]].aio_fildes, &s->cbs[s->busy[i]]);
+	while (s->nbusy) {
+		struct iolens_op *sink[64];
+
+		for (unsigned i = 0; i < s->nbusy; i++)
+			s->list[i] = &s->cbs[s->busy[i]];
+		aio_suspend(s->list, (int)s->nbusy, NULL);
+		collect(s, sink, 64);
+	}
+	aio_state_free(s);
+}
+
+const struct iolens_backend iolens_backend_posix_aio = {
+	.name = "posix-aio",
+	.model = "async over threads (glibc)",
+	.summary = "glibc aio_read/aio_write/aio_fsync + aio_suspend: user-space threads",
+	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC),
+	.options = IOLENS_BOPT_THREADS,
+	.init = paio_init,
+	.destroy = paio_destroy,
+	.submit = paio_submit,
+	.reap = paio_reap,
+};
