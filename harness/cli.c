@@ -357,39 +357,43 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 	return 0;
 }
 
-/* Split the --backend list into specs, checking each. */
+static int add_spec(char **specs, size_t *n, const char *spec)
+{
+	if (*n == MAX_SPECS)
+		return usage_error("--backend: at most %d backends in one run", MAX_SPECS);
+	specs[*n] = strdup(spec);
+	if (!specs[*n])
+		return usage_error("out of memory");
+	(*n)++;
+	return 0;
+}
+
+/* Split the --backend list into specs, checking each; "all" stands for every backend. */
 static int parse_specs(const char *list, char **specs, size_t *n)
 {
 	const struct iolens_backend_info *all;
-	char err[256], *copy, *save = NULL;
+	size_t count = iolens_backends(&all);
+	char err[256], *copy = strdup(list), *save = NULL;
 	struct iolens__spec sp;
+	int r = 0;
 
 	*n = 0;
-	if (strcmp(list, "all") == 0) {
-		size_t count = iolens_backends(&all);
-
-		for (size_t i = 0; i < count && *n < MAX_SPECS; i++)
-			specs[(*n)++] = strdup(all[i].name);
-		return 0;
-	}
-	copy = strdup(list);
 	if (!copy)
 		return usage_error("out of memory");
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (iolens__spec_parse(tok, &sp, err, sizeof(err))) {
-			free(copy);
-			return usage_error("%s", err);
+	for (char *tok = strtok_r(copy, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "all") == 0) {
+			for (size_t i = 0; i < count && !r; i++)
+				r = add_spec(specs, n, all[i].name);
+		} else if (iolens__spec_parse(tok, &sp, err, sizeof(err))) {
+			r = usage_error("%s", err);
+		} else {
+			r = add_spec(specs, n, tok);
 		}
-		if (*n == MAX_SPECS) {
-			free(copy);
-			return usage_error("--backend: at most %d backends in one run", MAX_SPECS);
-		}
-		specs[(*n)++] = strdup(tok);
 	}
 	free(copy);
-	if (!*n)
-		return usage_error("--backend: empty list (accepts names separated by commas, or all)");
-	return 0;
+	if (!r && !*n)
+		r = usage_error("--backend: empty list (accepts names separated by commas, or all)");
+	return r;
 }
 
 static char *join_args(int argc, char **argv)

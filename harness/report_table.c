@@ -23,12 +23,17 @@ static void cache_cell(FILE *f, const struct iolens_result *r)
 	fprintf(f, " %-11s", cell);
 }
 
-static void row(FILE *f, const struct iolens_result *r)
+static void spec_name(const struct iolens_result *r, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
+}
+
+static void row(FILE *f, const struct iolens_result *r, int width)
 {
 	char name[160];
 
-	snprintf(name, sizeof(name), "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
-	fprintf(f, "%-22s %-7s", name, status_names[r->status]);
+	spec_name(r, name, sizeof(name));
+	fprintf(f, "%-*s %-7s", width, name, status_names[r->status]);
 	if (r->status == IOLENS_STATUS_SKIPPED || !r->ops) {
 		fprintf(f, " %10s %9s %9s %9s %9s %9s %8s %-11s %s\n", "-", "-", "-", "-", "-", "-",
 			"-", "-", r->model_declared ? r->model_declared : "");
@@ -46,7 +51,9 @@ static void row(FILE *f, const struct iolens_result *r)
 static void notes(FILE *f, const struct iolens_result *r)
 {
 	const struct iolens_backend_stats *s = &r->stats;
-	const char *b = r->backend;
+	char b[160];
+
+	spec_name(r, b, sizeof(b));
 
 	if (r->reason[0])
 		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
@@ -60,9 +67,13 @@ static void notes(FILE *f, const struct iolens_result *r)
 	if (s->fallbacks)
 		fprintf(f, "  %s: %llu of %llu ops fell back to a plain call (the readiness API refused the file)\n",
 			b, (unsigned long long)s->fallbacks, (unsigned long long)s->completed);
-	if (s->ready_at_once || s->waits)
+	if (r->model_declared && strstr(r->model_declared, "readiness") &&
+	    (s->ready_at_once || s->waits))
 		fprintf(f, "  %s: readiness checks: %llu found work ready at once, %llu had to wait\n", b,
 			(unsigned long long)s->ready_at_once, (unsigned long long)s->waits);
+	else if (s->waits)
+		fprintf(f, "  %s: %llu of %llu reap calls entered the kernel to wait for completions\n", b,
+			(unsigned long long)s->waits, (unsigned long long)s->reap_calls);
 	if (s->nowait_tries)
 		fprintf(f, "  %s: RWF_NOWAIT would have blocked %llu of %llu reads\n", b,
 			(unsigned long long)s->nowait_eagain, (unsigned long long)s->nowait_tries);
@@ -72,15 +83,24 @@ static void notes(FILE *f, const struct iolens_result *r)
 
 void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 {
+	int width = 7;
+
 	if (!n)
 		return;
+	for (size_t i = 0; i < n; i++) {
+		char name[160];
+
+		spec_name(rs[i], name, sizeof(name));
+		if ((int)strlen(name) > width)
+			width = (int)strlen(name);
+	}
 	fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
 		iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs, rs[0]->workload.depth,
 		rs[0]->workload.jobs, rs[0]->workload.direct ? "O_DIRECT" : "buffered");
-	fprintf(f, "%-22s %-7s %10s %9s %9s %9s %9s %9s %8s %-11s %s\n", "backend", "status", "IOPS",
+	fprintf(f, "%-*s %-7s %10s %9s %9s %9s %9s %9s %8s %-11s %s\n", width, "backend", "status", "IOPS",
 		"MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op", "cache", "model (declared)");
 	for (size_t i = 0; i < n; i++)
-		row(f, rs[i]);
+		row(f, rs[i], width);
 	for (size_t i = 0; i < n; i++)
 		notes(f, rs[i]);
 }
