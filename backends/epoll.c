@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "cq.h"
+#include "readiness.h"
 #include "syncop.h"
 
 #define MAX_FDS 64
@@ -21,14 +21,15 @@ struct fd_entry {
 };
 
 struct epoll_state {
+	struct iolens__readiness rd; /* first: the shared reap loop reads it */
 	int epfd;
 	struct fd_entry fds[MAX_FDS];
 	unsigned nfds;
 	struct iolens_op **pending;
-	unsigned npending;
 	struct epoll_event *events;
-	struct iolens__cq done;
 };
+
+static int wait_ready(struct iolens_ctx *ctx, int timeout_ms);
 
 static void epoll_destroy(struct iolens_ctx *ctx)
 {
@@ -38,7 +39,7 @@ static void epoll_destroy(struct iolens_ctx *ctx)
 		return;
 	if (s->epfd >= 0)
 		close(s->epfd);
-	iolens__cq_free(&s->done);
+	iolens__cq_free(&s->rd.done);
 	free(s->pending);
 	free(s->events);
 	free(s);
@@ -51,11 +52,12 @@ static int epoll_init(struct iolens_ctx *ctx)
 	if (!s)
 		return -ENOMEM;
 	ctx->priv = s;
+	s->rd.check = wait_ready;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->pending = calloc(ctx->opts.depth, sizeof(*s->pending));
 	s->events = calloc(ctx->opts.depth, sizeof(*s->events));
 	if (s->epfd < 0 || !s->pending || !s->events ||
-	    iolens__cq_init(&s->done, ctx->opts.depth)) {
+	    iolens__cq_init(&s->rd.done, ctx->opts.depth)) {
 		int err = s->epfd < 0 ? -errno : -ENOMEM;
 
 		epoll_destroy(ctx);
@@ -94,7 +96,7 @@ static int epoll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 		op->flags = 0;
 		if (e && !e->refused) {
 			e->npending++;
-			s->pending[s->npending++] = op;
+			s->pending[s->rd.npending++] = op;
 			continue;
 		}
 		/* Refused (EPERM for a regular file, EBADF for a closed fd): plain call. */
@@ -102,7 +104,7 @@ static int epoll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 		op->flags = IOLENS_OPF_INLINE | IOLENS_OPF_FALLBACK;
 		ctx->stats.fallbacks++;
 		ctx->stats.completed_inline++;
-		iolens__cq_push(&s->done, op);
+		iolens__cq_push(&s->rd.done, op);
 	}
 	return (int)n;
 }
@@ -112,7 +114,7 @@ static void serve(struct epoll_state *s, int nev)
 {
 	unsigned kept = 0;
 
-	for (unsigned i = 0; i < s->npending; i++) {
+	for (unsigned i = 0; i < s->rd.npending; i++) {
 		struct iolens_op *op = s->pending[i];
 		uint32_t want = op->kind == IOLENS_OP_READ ? EPOLLIN : EPOLLOUT;
 		int ready = 0;
@@ -125,13 +127,14 @@ static void serve(struct epoll_state *s, int nev)
 			continue;
 		}
 		iolens__syncop(op);
-		iolens__cq_push(&s->done, op);
+		iolens__cq_push(&s->rd.done, op);
 	}
-	s->npending = kept;
+	s->rd.npending = kept;
 }
 
-static int wait_ready(struct iolens_ctx *ctx, struct epoll_state *s, int timeout_ms)
+static int wait_ready(struct iolens_ctx *ctx, int timeout_ms)
 {
+	struct epoll_state *s = ctx->priv;
 	int r;
 
 	do
@@ -143,32 +146,6 @@ static int wait_ready(struct iolens_ctx *ctx, struct epoll_state *s, int timeout
 	return r;
 }
 
-static int epoll_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
-		      unsigned max, int64_t timeout_ns)
-{
-	struct epoll_state *s = ctx->priv;
-	int r;
-
-	if (s->npending) {
-		r = wait_ready(ctx, s, 0);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			ctx->stats.ready_at_once++;
-	}
-	while (iolens__cq_len(&s->done) < min && s->npending) {
-		int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-
-		ctx->stats.waits++;
-		r = wait_ready(ctx, s, ms);
-		if (r < 0)
-			return r;
-		if (r == 0 && timeout_ns >= 0)
-			break;
-	}
-	return (int)iolens__cq_pop(&s->done, out, max);
-}
-
 const struct iolens_backend iolens_backend_epoll = {
 	.name = "epoll",
 	.model = "sync, non-blocking readiness",
@@ -178,5 +155,5 @@ const struct iolens_backend iolens_backend_epoll = {
 	.init = epoll_init,
 	.destroy = epoll_destroy,
 	.submit = epoll_submit,
-	.reap = epoll_reap,
+	.reap = iolens__readiness_reap,
 };

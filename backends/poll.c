@@ -12,16 +12,17 @@
 #include <sys/uio.h>
 
 #include "backend.h"
-#include "cq.h"
+#include "readiness.h"
 #include "syncop.h"
 
 struct poll_state {
+	struct iolens__readiness rd; /* first: the shared reap loop reads it */
 	struct iolens_op **pending;
-	unsigned npending;
 	struct pollfd *fds;
-	struct iolens__cq done;
 	int nowait; /* RWF_NOWAIT still worth trying */
 };
+
+static int poll_once(struct iolens_ctx *ctx, int timeout_ms);
 
 static void poll_destroy(struct iolens_ctx *ctx)
 {
@@ -29,7 +30,7 @@ static void poll_destroy(struct iolens_ctx *ctx)
 
 	if (!s)
 		return;
-	iolens__cq_free(&s->done);
+	iolens__cq_free(&s->rd.done);
 	free(s->pending);
 	free(s->fds);
 	free(s);
@@ -44,11 +45,12 @@ static int poll_init(struct iolens_ctx *ctx)
 	ctx->priv = s;
 	s->pending = calloc(ctx->opts.depth, sizeof(*s->pending));
 	s->fds = calloc(ctx->opts.depth, sizeof(*s->fds));
-	if (!s->pending || !s->fds || iolens__cq_init(&s->done, ctx->opts.depth)) {
+	if (!s->pending || !s->fds || iolens__cq_init(&s->rd.done, ctx->opts.depth)) {
 		poll_destroy(ctx);
 		ctx->priv = NULL;
 		return -ENOMEM;
 	}
+	s->rd.check = poll_once;
 	s->nowait = !!(ctx->opts.flags & IOLENS_BOPT_NOWAIT);
 	if (s->nowait)
 		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "nowait");
@@ -61,7 +63,7 @@ static int poll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 
 	for (unsigned i = 0; i < n; i++) {
 		ops[i]->flags = 0;
-		s->pending[s->npending++] = ops[i];
+		s->pending[s->rd.npending++] = ops[i];
 	}
 	return (int)n;
 }
@@ -108,16 +110,17 @@ static void perform(struct iolens_ctx *ctx, struct poll_state *s, struct iolens_
 		nowait_read(ctx, s, op);
 	else
 		iolens__syncop(op);
-	iolens__cq_push(&s->done, op);
+	iolens__cq_push(&s->rd.done, op);
 }
 
 /* Poll the distinct fds of the pending ops once; perform what is ready. */
-static int poll_once(struct iolens_ctx *ctx, struct poll_state *s, int timeout_ms)
+static int poll_once(struct iolens_ctx *ctx, int timeout_ms)
 {
+	struct poll_state *s = ctx->priv;
 	unsigned nfds = 0, kept = 0;
 	int r;
 
-	for (unsigned i = 0; i < s->npending; i++) {
+	for (unsigned i = 0; i < s->rd.npending; i++) {
 		struct iolens_op *op = s->pending[i];
 		short ev = op->kind == IOLENS_OP_READ ? POLLIN : POLLOUT;
 		unsigned f;
@@ -135,7 +138,7 @@ static int poll_once(struct iolens_ctx *ctx, struct poll_state *s, int timeout_m
 		return -errno;
 	if (r == 0)
 		return 0;
-	for (unsigned i = 0; i < s->npending; i++) {
+	for (unsigned i = 0; i < s->rd.npending; i++) {
 		struct iolens_op *op = s->pending[i];
 		short want = op->kind == IOLENS_OP_READ ? POLLIN : POLLOUT;
 		unsigned f;
@@ -148,34 +151,8 @@ static int poll_once(struct iolens_ctx *ctx, struct poll_state *s, int timeout_m
 		else
 			s->pending[kept++] = op;
 	}
-	s->npending = kept;
+	s->rd.npending = kept;
 	return r;
-}
-
-static int poll_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
-		     unsigned max, int64_t timeout_ns)
-{
-	struct poll_state *s = ctx->priv;
-	int r;
-
-	if (s->npending) {
-		r = poll_once(ctx, s, 0);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			ctx->stats.ready_at_once++;
-	}
-	while (iolens__cq_len(&s->done) < min && s->npending) {
-		int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-
-		ctx->stats.waits++;
-		r = poll_once(ctx, s, ms);
-		if (r < 0)
-			return r;
-		if (r == 0 && timeout_ns >= 0)
-			break;
-	}
-	return (int)iolens__cq_pop(&s->done, out, max);
 }
 
 const struct iolens_backend iolens_backend_poll = {
@@ -188,5 +165,5 @@ const struct iolens_backend iolens_backend_poll = {
 	.init = poll_init,
 	.destroy = poll_destroy,
 	.submit = poll_submit,
-	.reap = poll_reap,
+	.reap = iolens__readiness_reap,
 };

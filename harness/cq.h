@@ -60,4 +60,15 @@ static inline unsigned iolens__cq_pop(struct iolens__cq *q, struct iolens_op **o
 	return n;
 }
 
+
+/*
+ * Hooks for backends whose whole state is one completion ring (null,
+ * blocking): init allocates it into ctx->priv, reap pops it, destroy frees it.
+ */
+struct iolens_ctx;
+int iolens__cq_backend_init(struct iolens_ctx *ctx);
+void iolens__cq_backend_destroy(struct iolens_ctx *ctx);
+int iolens__cq_backend_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
+			    unsigned max, int64_t timeout_ns);
+
 #endif

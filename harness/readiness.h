@@ -1,0 +1,24 @@
+/*
+ * The reap loop shared by readiness backends (poll, epoll): look once
+ * without waiting (counted as ready_at_once when it finds work), then wait
+ * while fewer than min operations are done (each wait counted). A backend's
+ * private state starts with this struct; check() waits up to timeout_ms for
+ * readiness, performs what is ready into `done`, and returns how many
+ * descriptors were ready (0 on timeout) or -errno.
+ */
+#ifndef IOLENS_READINESS_H
+#define IOLENS_READINESS_H
+
+#include "cq.h"
+
+struct iolens__readiness {
+	struct iolens__cq done;
+	unsigned npending; /* queued, waiting for readiness */
+	int (*check)(struct iolens_ctx *ctx, int timeout_ms);
+};
+
+/* A backend's .reap: ctx->priv points at a struct iolens__readiness. */
+int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
+			   unsigned max, int64_t timeout_ns);
+
+#endif
