@@ -139,6 +139,17 @@ static int open_temporary(struct iolens_target *t, const struct iolens_workload 
 			    strerror(errno));
 	t->temporary = 1;
 	t->size = w->size - w->size % w->bs;
+	{
+		struct stat st;
+
+		r = fstat(fd, &st) ? -errno : 0;
+		t->dio_align = r ? 512 : direct_alignment(fd, &st);
+	}
+	/* Refuse a misaligned --direct before spending time on the fill. */
+	if (w->direct && w->bs % t->dio_align) {
+		r = -EINVAL;
+		goto out;
+	}
 	r = posix_fallocate(fd, 0, (off_t)t->size);
 	if (r && r != EOPNOTSUPP) {
 		r = fail(err, errlen, -r, "--size: cannot allocate %llu bytes in '%s': %s",
@@ -148,12 +159,6 @@ static int open_temporary(struct iolens_target *t, const struct iolens_workload 
 	r = fill(fd, t->size, w->bs, w->stop);
 	if (r)
 		fail(err, errlen, r, "filling '%s': %s", t->path, strerror(-r));
-	if (!r) {
-		struct stat st;
-
-		fstat(fd, &st);
-		t->dio_align = direct_alignment(fd, &st);
-	}
 out:
 	close(fd);
 	if (r)
@@ -225,11 +230,11 @@ int iolens_target_open(struct iolens_target **out, const struct iolens_workload 
 		return -ENOMEM;
 	t->bs = w->bs;
 	r = w->file ? open_existing(t, w, err, errlen) : open_temporary(t, w, err, errlen);
-	if (!r && w->direct && (w->bs % t->dio_align)) {
+	if ((!r || r == -EINVAL) && w->direct && t->dio_align && (w->bs % t->dio_align)) {
 		r = fail(err, errlen, -EINVAL,
 			 "--bs: %u is not a multiple of the logical block size (%u) that --direct needs",
 			 w->bs, t->dio_align);
-		if (t->temporary)
+		if (t->temporary && !access(t->path, F_OK))
 			unlink(t->path);
 	}
 	if (r) {
