@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 iolens_install_deps
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DIOLENS_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build --target iolens_cli -j"$(nproc)" >/dev/null
 ./build/iolens list
 echo
 
