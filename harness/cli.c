@@ -380,6 +380,11 @@ static int parse_specs(const char *list, char **specs, size_t *n)
 	*n = 0;
 	if (!copy)
 		return usage_error("out of memory");
+	if (!*list || list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,")) {
+		free(copy);
+		return usage_error("--backend: '%s' has an empty name (accepts names separated by commas, or all)",
+				   list);
+	}
 	for (char *tok = strtok_r(copy, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
 		if (strcmp(tok, "all") == 0) {
 			for (size_t i = 0; i < count && !r; i++)

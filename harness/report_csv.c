@@ -10,6 +10,8 @@ struct csv {
 	int header;
 	int first;
 	char prefix[128];
+	size_t mark[8]; /* prefix length before each open object */
+	int depth;
 };
 
 static void cell(struct csv *c, const char *k)
@@ -26,19 +28,15 @@ static void c_begin(void *v, const char *k)
 	struct csv *c = v;
 	size_t len = strlen(c->prefix);
 
+	c->mark[c->depth++] = len;
 	snprintf(c->prefix + len, sizeof(c->prefix) - len, "%s_", k);
 }
 
 static void c_end(void *v)
 {
 	struct csv *c = v;
-	size_t len = strlen(c->prefix);
 
-	/* Drop the last "key_" component. */
-	if (len)
-		c->prefix[--len] = '\0';
-	while (len && c->prefix[len - 1] != '_')
-		c->prefix[--len] = '\0';
+	c->prefix[c->mark[--c->depth]] = '\0';
 }
 
 static void c_num(void *v, const char *k, double x)

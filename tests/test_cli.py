@@ -1,0 +1,310 @@
+"""End-to-end tests of the iolens command.
+
+Usage: test_cli.py PATH-TO-IOLENS. Every test runs the CLI with its own empty
+TMPDIR and checks afterwards that nothing was left in it.
+"""
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+IOLENS = None
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def flatten(obj, prefix=""):
+    """JSON keys joined by '_' as the CSV names them (the histogram is JSON-only)."""
+    out = []
+    for key, value in obj.items():
+        if key == "histogram":
+            continue
+        if isinstance(value, dict):
+            out += flatten(value, prefix + key + "_")
+        else:
+            out.append(prefix + key)
+    return out
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+BACKENDS = ["null", "blocking", "poll", "epoll", "io_uring", "posix-aio", "libaio"]
+SMALL = ["--size", "16m", "--time", "300ms"]
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="iolens-cli-tmp-")
+        self.out = tempfile.mkdtemp(prefix="iolens-cli-out-")
+        self.env = dict(os.environ, TMPDIR=self.tmp)
+
+    def tearDown(self):
+        left = os.listdir(self.tmp)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        shutil.rmtree(self.out, ignore_errors=True)
+        self.assertEqual(left, [], "files left behind in TMPDIR")
+
+    def run_cli(self, *args, timeout=300):
+        return subprocess.run([IOLENS, *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def path(self, name):
+        return os.path.join(self.out, name)
+
+    def check_result(self, r):
+        for key in ("backend", "workload", "status", "reason", "ops", "bytes", "seconds",
+                    "iops", "mib_s", "latency_ns", "histogram", "cpu", "ctx_switches",
+                    "model"):
+            self.assertIn(key, r)
+        for key in ("name", "bs", "size", "depth", "jobs", "direct", "cache", "seed"):
+            self.assertIn(key, r["workload"])
+        self.assertIn(r["status"], ("ok", "skipped", "error"))
+        self.assertTrue(r["model"]["declared"])
+        if r["status"] == "skipped":
+            self.assertIsInstance(r["reason"], str)
+            self.assertTrue(r["reason"])
+            self.assertIsNone(r["ops"])
+            return
+        self.assertEqual(r["status"], "ok", r["reason"])
+        lat = r["latency_ns"]
+        self.assertGreater(r["ops"], 0)
+        self.assertEqual(r["bytes"], r["ops"] * r["workload"]["bs"])
+        self.assertGreater(r["seconds"], 0)
+        self.assertAlmostEqual(r["iops"], r["ops"] / r["seconds"], delta=r["iops"] * 0.01)
+        order = [lat[k] for k in ("min", "p50", "p90", "p99", "p99_9", "p99_99", "max")]
+        self.assertEqual(order, sorted(order), lat)
+        self.assertLessEqual(lat["min"], lat["mean"])
+        self.assertLessEqual(lat["mean"], lat["max"])
+        buckets = r["histogram"]["buckets"]
+        self.assertEqual(sum(b[2] for b in buckets), r["ops"])
+        for lo, hi, count in buckets:
+            self.assertLessEqual(lo, hi)
+            self.assertGreater(count, 0)
+        self.assertEqual([b[0] for b in buckets], sorted(b[0] for b in buckets))
+        for key in ("user_s", "sys_s", "per_op_ns"):
+            self.assertGreaterEqual(r["cpu"][key], 0)
+        for key in ("voluntary", "involuntary"):
+            self.assertGreaterEqual(r["ctx_switches"][key], 0)
+
+    def test_json_and_csv(self):
+        j, c = self.path("r.json"), self.path("r.csv")
+        p = self.run_cli("run", "--backend", "all", "--depth", "4", *SMALL,
+                         "--json", j, "--csv", c)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = load_json(j)
+        self.assertEqual(doc["schema"], "iolens/1")
+        meta = doc["meta"]
+        for key in ("kernel", "cpu_model", "hostname", "liburing_version", "iolens_version",
+                    "command_line", "start_time"):
+            self.assertIn(key, meta)
+        self.assertIsInstance(meta["cores"], int)
+        self.assertGreaterEqual(meta["cores"], 1)
+        self.assertFalse(meta["interrupted"])
+        self.assertEqual([r["backend"] for r in doc["results"]], BACKENDS)
+        for r in doc["results"]:
+            self.check_result(r)
+        rows = read_csv(c)
+        self.assertEqual(len(rows), len(doc["results"]))
+        for key in ("backend", "status", "iops", "latency_ns_p50", "cpu_per_op_ns",
+                    "ctx_switches_voluntary", "model_declared"):
+            self.assertIn(key, rows[0])
+        for row, r in zip(rows, doc["results"]):
+            self.assertEqual(list(row.keys()), flatten(r))
+            self.assertEqual(row["backend"], r["backend"])
+            self.assertEqual(row["status"], r["status"])
+            self.assertEqual(row["ops"], "" if r["ops"] is None else str(r["ops"]))
+
+    def test_machine_formats_alone_on_stdout(self):
+        p = self.run_cli("run", "--backend", "null,blocking", *SMALL, "--json", "-")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(len(doc["results"]), 2)
+        p = self.run_cli("run", "--backend", "null,io_uring:fixed-bufs", *SMALL, "--csv", "-")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = list(csv.DictReader(io.StringIO(p.stdout)))
+        self.assertEqual([r["backend"] for r in rows], ["null", "io_uring"])
+        self.assertEqual(rows[1]["variant"], "fixed-bufs")
+
+    def test_table(self):
+        p = self.run_cli("run", "--backend", "all", *SMALL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        header = [l for l in lines if l.startswith("backend")]
+        self.assertEqual(len(header), 1)
+        self.assertIn("IOPS", header[0])
+        for name in BACKENDS:
+            self.assertEqual(len([l for l in lines if l.split()[:1] == [name]]), 1, name)
+
+    def assert_usage_error(self, args, option, env=None):
+        p = subprocess.run([IOLENS, *args], env=env or self.env, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 2, f"{args}: {p.stderr}")
+        err = p.stderr.strip().splitlines()
+        self.assertEqual(len(err), 1, f"{args}: {p.stderr!r}")
+        self.assertIn(option, err[0], args)
+        self.assertEqual(p.stdout, "", args)
+        self.assertEqual(os.listdir(self.tmp), [], args)
+        self.assertEqual(os.listdir(self.out), [], args)
+
+    def test_bad_input(self):
+        t = ["--time", "1s"]
+        cases = [
+            (["run", "--backend", "nosuch", *t], "--backend"),
+            (["run", "--backend", "io_uring:bogus", *t], "--backend"),
+            (["run", "--backend", "poll,", *t], "--backend"),
+            (["run", "--workload", "nosuch", *t], "--workload"),
+            (["run", "--bs", "4q", *t], "--bs"),
+            (["run", "--bs", "0", *t], "--bs"),
+            (["run", "--depth", "0", *t], "--depth"),
+            (["run", "--depth", "1000000", *t], "--depth"),
+            (["run", "--jobs", "0", *t], "--jobs"),
+            (["run", "--rwmix", "101", *t], "--rwmix"),
+            (["run", "--cache", "lukewarm", *t], "--cache"),
+            (["run", "--time", "1s", "--ops", "100"], "--time/--ops"),
+            (["run"], "--time/--ops"),
+            (["run", "--time", "soon"], "--time"),
+            (["run", "--direct", "--bs", "1000", *t], "--bs"),
+            (["run", "--size", "1k", *t], "--size"),
+            (["run", "--file", "/nonexistent/x", *t], "--file"),
+            (["run", "--file", "/", *t], "--file"),
+            (["run", "--json", "/nonexistent-dir/out.json", *t], "--json"),
+            (["run", "--json", "-", "--csv", "-", *t], "--json"),
+            (["run", "--frobnicate", *t], "--frobnicate"),
+            (["run", *t, "--bs"], "--bs"),
+            (["run", "--fsync", "4", *t], "--fsync"),
+            (["frob"], "frob"),
+        ]
+        for args, option in cases:
+            with self.subTest(args=args):
+                self.assert_usage_error(args, option)
+
+    def test_existing_file_needs_overwrite(self):
+        f = self.path("data")
+        content = os.urandom(1 << 20)
+        with open(f, "wb") as fh:
+            fh.write(content)
+        self.assert_usage_error_keep(["run", "--file", f, "--workload", "randwrite",
+                                      "--time", "1s"], "--overwrite", keep=[f])
+        self.assertEqual(read_bytes(f), content)
+
+    def assert_usage_error_keep(self, args, option, keep):
+        p = self.run_cli(*args)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn(option, p.stderr)
+        self.assertEqual(sorted(os.path.join(self.out, n) for n in os.listdir(self.out)),
+                         sorted(keep))
+
+    @unittest.skipUnless(os.geteuid() == 0, "creating a block device node needs root")
+    def test_block_device_needs_allow_device(self):
+        node = self.path("blk")
+        os.mknod(node, stat.S_IFBLK | 0o600, os.makedev(7, 200))
+        self.assert_usage_error_keep(["run", "--file", node, "--time", "1s"],
+                                     "--allow-device", keep=[node])
+
+    def test_unreadable_file(self):
+        f = self.path("secret")
+        with open(f, "wb") as fh:
+            fh.write(b"x" * 65536)
+        os.chmod(f, 0)
+        cmd = [IOLENS, "run", "--file", f, "--bs", "4k", "--time", "1s", "--backend", "null"]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if not setpriv:
+                self.skipTest("running as root and setpriv is missing")
+            os.chmod(self.tmp, 0o777)
+            os.chmod(self.out, 0o755)
+            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        p = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--file", p.stderr)
+        self.assertIn("Permission denied", p.stderr)
+        self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_verified_writes(self):
+        for extra in (["--workload", "randwrite"],
+                      ["--workload", "randrw", "--rwmix", "30", "--fsync", "16"]):
+            with self.subTest(extra=extra):
+                j = self.path("w.json")
+                p = self.run_cli("run", "--backend", "all", *extra, "--verify", "--jobs", "2",
+                                 "--depth", "8", "--ops", "4000", "--size", "16m",
+                                 "--json", j)
+                self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+                for r in load_json(j)["results"]:
+                    if r["backend"] == "null":
+                        self.assertEqual(r["status"], "skipped")
+                        self.assertIn("verify", r["reason"])
+                        continue
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    self.assertEqual(r["ops"], 4000)
+                os.unlink(j)
+
+    def test_sigint_writes_marked_output(self):
+        j = self.path("int.json")
+        p = subprocess.Popen([IOLENS, "run", "--backend", "null", "--time", "60s",
+                              "--size", "16m", "--json", j], env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            self.fail("iolens did not stop within 15 s of SIGINT")
+        self.assertEqual(p.returncode, 130)
+        doc = load_json(j)
+        self.assertTrue(doc["meta"]["interrupted"])
+        self.assertEqual(len(doc["results"]), 1)
+        r = doc["results"][0]
+        self.assertTrue(r["interrupted"])
+        self.assertGreater(r["ops"], 0)
+        self.assertLess(r["seconds"], 30)
+
+    def test_list_version_usage(self):
+        p = self.run_cli("list")
+        self.assertEqual(p.returncode, 0)
+        for name in BACKENDS:
+            line = [l for l in p.stdout.splitlines() if l.split()[:1] == [name]]
+            self.assertEqual(len(line), 1, name)
+            self.assertIn(line[0].split()[1], ("yes", "no"))
+        p = self.run_cli("--version")
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"^iolens \d+\.\d+\.\d+")
+        self.assertEqual(self.run_cli().returncode, 2)
+
+    def test_existing_file_read(self):
+        f = self.path("input")
+        content = os.urandom(4 << 20)
+        with open(f, "wb") as fh:
+            fh.write(content)
+        p = self.run_cli("run", "--file", f, "--workload", "randread", "--ops", "1000",
+                         "--backend", "null,blocking", "--json", self.path("x.json"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(read_bytes(f), content)
+        doc = load_json(self.path("x.json"))
+        self.assertEqual([r["ops"] for r in doc["results"]], [1000, 1000])
+        self.assertEqual(doc["results"][1]["workload"]["file"], f)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: test_cli.py PATH-TO-IOLENS")
+    IOLENS = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
