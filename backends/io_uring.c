@@ -1,93 +1,141 @@
 /*
- * io_uring through liburing: one ring sized to the depth, every batch
- * prepared into SQEs and submitted with one call, completions peeked in a
- * batch and the CQ advanced once. Setup flags are the best this kernel
- * takes; what was in effect goes into stats.setup.
+ * io_uring through liburing: a batch becomes SQEs and one io_uring_submit,
+ * completions are peeked in a batch and the CQ is advanced once. The ring
+ * takes the best setup flags this kernel accepts; stats.setup says which.
+ *
+ * The ring is bound to the thread that opened the context: SINGLE_ISSUER,
+ * DEFER_TASKRUN and the registered ring fd are all per task.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 
+#define SQ_MAX 32768u /* the kernel's IORING_MAX_ENTRIES */
+#define SQPOLL_IDLE_MS 1000u
+
 struct uring_state {
 	struct io_uring ring;
-	int fixed_files;
+	struct io_uring_cqe **cqes; /* one peeked batch */
+	unsigned ncqes;
 	int sqpoll;
-	int defer_taskrun; /* completions appear only when we enter the kernel */
-	struct io_uring_cqe **cqes;
+	int files_registered;
+	int bufs_registered;
+	/* DEFER_TASKRUN without TASKRUN_FLAG: nothing completes until we enter. */
+	int enter_to_peek;
+};
+
+struct setup_rung {
+	unsigned flags;
+	const char *name;
+};
+
+/*
+ * Best first; -EINVAL moves down a rung. SUBMIT_ALL (5.18) keeps one bad SQE
+ * from stopping the rest of a batch; TASKRUN_FLAG lets a peek see that
+ * deferred completions are waiting, so polling needs no syscall.
+ */
+static const struct setup_rung plain_ladder[] = {
+	{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+		  IORING_SETUP_SUBMIT_ALL,
+	  "SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL" },
+	{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	  "SINGLE_ISSUER|DEFER_TASKRUN|SUBMIT_ALL" },
+	{ IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
+	  "COOP_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL" },
+	{ IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL" },
+	{ 0, "default" },
+};
+
+/* DEFER_TASKRUN needs a task entering the kernel: never with SQPOLL. */
+static const struct setup_rung sqpoll_ladder[] = {
+	{ IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL,
+	  "|SINGLE_ISSUER|SUBMIT_ALL" },
+	{ IORING_SETUP_SQPOLL | IORING_SETUP_SUBMIT_ALL, "|SUBMIT_ALL" },
+	{ IORING_SETUP_SQPOLL, "" },
 };
 
 static int uring_probe(const char **why)
 {
-	static char reason[160];
+	static char reason[128];
 	struct io_uring ring;
+	const char *hint = "";
 	int r = io_uring_queue_init(2, &ring, 0);
 
-	if (r < 0) {
-		snprintf(reason, sizeof(reason),
-			 "io_uring_setup failed: %s (kernel without io_uring, or kernel.io_uring_disabled set)",
-			 strerror(-r));
-		*why = reason;
-		return r;
+	if (!r) {
+		io_uring_queue_exit(&ring);
+		return 0;
 	}
-	io_uring_queue_exit(&ring);
-	return 0;
+	if (r == -EPERM)
+		hint = " (kernel.io_uring_disabled, or a seccomp filter?)";
+	else if (r == -ENOSYS)
+		hint = " (kernel built without io_uring)";
+	else if (r == -ENOMEM)
+		hint = " (locked-memory limit?)";
+	snprintf(reason, sizeof(reason), "io_uring_setup failed: %s%s", iolens_strerror(r), hint);
+	*why = reason;
+	return r;
+}
+
+static void setup_append(struct iolens_ctx *ctx, const char *fmt, const char *arg)
+{
+	size_t len = strlen(ctx->stats.setup);
+
+	snprintf(ctx->stats.setup + len, sizeof(ctx->stats.setup) - len, fmt, arg);
 }
 
 static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 {
-	static const struct {
-		unsigned flags;
-		const char *name;
-	} ladder[] = {
-		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-		  "SINGLE_ISSUER|DEFER_TASKRUN" },
-		{ IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN" },
-		{ 0, "default" },
-	};
-	unsigned entries = ctx->opts.depth;
+	int sqpoll = !!(ctx->opts.flags & IOLENS_BOPT_SQPOLL);
+	const struct setup_rung *ladder = sqpoll ? sqpoll_ladder : plain_ladder;
+	size_t rungs = sqpoll ? sizeof(sqpoll_ladder) / sizeof(sqpoll_ladder[0])
+			      : sizeof(plain_ladder) / sizeof(plain_ladder[0]);
+	unsigned idle = ctx->opts.sqpoll_idle_ms ? ctx->opts.sqpoll_idle_ms : SQPOLL_IDLE_MS;
+	/*
+	 * The CQ gets the kernel default of twice the SQ, enough for depth
+	 * completions. Under SQPOLL the poller posts CQEs before it publishes
+	 * the SQ head it consumed: an SQ of twice the depth never looks full
+	 * to a batch the wrapper allowed.
+	 */
+	unsigned entries = sqpoll ? 2 * ctx->opts.depth : ctx->opts.depth;
 	int r = -EINVAL;
 
-	if (ctx->opts.flags & IOLENS_BOPT_SQPOLL) {
-		unsigned idle = ctx->opts.sqpoll_idle_ms ? ctx->opts.sqpoll_idle_ms : 1000;
-		struct io_uring_params p = { .flags = IORING_SETUP_SQPOLL, .sq_thread_idle = idle };
-
-		p.flags |= IORING_SETUP_SINGLE_ISSUER;
-		r = io_uring_queue_init_params(entries, &s->ring, &p);
-		if (r == -EINVAL) {
-			p = (struct io_uring_params){ .flags = IORING_SETUP_SQPOLL,
-						      .sq_thread_idle = idle };
-			r = io_uring_queue_init_params(entries, &s->ring, &p);
-		}
-		s->sqpoll = !r;
-		if (!r)
-			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "SQPOLL(idle=%ums)%s",
-				 idle, (p.flags & IORING_SETUP_SINGLE_ISSUER) ? "|SINGLE_ISSUER" : "");
-		return r;
-	}
-	for (unsigned i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++) {
+	if (entries > SQ_MAX)
+		entries = SQ_MAX;
+	for (size_t i = 0; i < rungs; i++) {
 		struct io_uring_params p = { .flags = ladder[i].flags };
 
+		if (sqpoll)
+			p.sq_thread_idle = idle;
 		r = io_uring_queue_init_params(entries, &s->ring, &p);
 		if (r == -EINVAL)
 			continue;
-		if (!r) {
-			s->defer_taskrun = !!(ladder[i].flags & IORING_SETUP_DEFER_TASKRUN);
-			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s", ladder[i].name);
-		}
-		break;
+		if (r)
+			return r;
+		s->sqpoll = sqpoll;
+		s->enter_to_peek = (ladder[i].flags & IORING_SETUP_DEFER_TASKRUN) &&
+				   !(ladder[i].flags & IORING_SETUP_TASKRUN_FLAG);
+		if (sqpoll)
+			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
+				 "SQPOLL(idle=%ums)%s sq=%u cq=%u", idle, ladder[i].name,
+				 p.sq_entries, p.cq_entries);
+		else
+			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s sq=%u cq=%u",
+				 ladder[i].name, p.sq_entries, p.cq_entries);
+		return 0;
 	}
 	return r;
 }
 
-static void append(struct iolens_ctx *ctx, const char *what)
+static void state_free(struct uring_state *s)
 {
-	size_t len = strlen(ctx->stats.setup);
-
-	snprintf(ctx->stats.setup + len, sizeof(ctx->stats.setup) - len, " %s", what);
+	free(s->cqes);
+	free(s);
 }
 
 static int uring_init(struct iolens_ctx *ctx)
@@ -97,51 +145,78 @@ static int uring_init(struct iolens_ctx *ctx)
 
 	if (!s)
 		return -ENOMEM;
-	s->cqes = calloc(ctx->opts.depth, sizeof(*s->cqes));
+	s->ncqes = ctx->opts.depth;
+	s->cqes = calloc(s->ncqes, sizeof(*s->cqes));
 	if (!s->cqes) {
 		free(s);
 		return -ENOMEM;
 	}
 	r = setup_ring(ctx, s);
 	if (r) {
-		free(s->cqes);
-		free(s);
+		state_free(s);
 		return r;
 	}
-	if (io_uring_register_ring_fd(&s->ring) == 1)
-		append(ctx, "ring-fd");
+	/* Saves an fget/fput per io_uring_enter; the ring works without it. */
+	r = io_uring_register_ring_fd(&s->ring);
+	if (r == 1)
+		setup_append(ctx, " %s", "ring-fd");
+	else
+		setup_append(ctx, " no-ring-fd(%s)",
+			     strerrorname_np(-r) ? strerrorname_np(-r) : "?");
 	if (ctx->opts.flags & IOLENS_BOPT_FIXED_FILES) {
 		r = io_uring_register_files(&s->ring, ctx->opts.files, ctx->opts.nfiles);
 		if (r)
 			goto fail;
-		s->fixed_files = 1;
-		append(ctx, "fixed-files");
+		s->files_registered = 1;
+		setup_append(ctx, " %s", "fixed-files");
 	}
 	if (ctx->opts.flags & IOLENS_BOPT_FIXED_BUFS) {
 		r = io_uring_register_buffers(&s->ring, ctx->opts.bufs, ctx->opts.nbufs);
 		if (r)
 			goto fail;
-		append(ctx, "fixed-bufs");
+		s->bufs_registered = 1;
+		setup_append(ctx, " %s", "fixed-bufs");
 	}
 	ctx->priv = s;
 	return 0;
 fail:
 	io_uring_queue_exit(&s->ring);
-	free(s->cqes);
-	free(s);
+	state_free(s);
 	return r;
 }
 
 static void uring_destroy(struct iolens_ctx *ctx)
 {
 	struct uring_state *s = ctx->priv;
+	unsigned left = ctx->inflight;
 
+	/*
+	 * Completions the caller did not reap: wait for them so no read lands
+	 * in a buffer after close, but leave the ops alone.
+	 */
+	while (left) {
+		struct io_uring_cqe *cqe;
+		unsigned n;
+		int r = io_uring_wait_cqe(&s->ring, &cqe);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n = io_uring_peek_batch_cqe(&s->ring, s->cqes, s->ncqes);
+		for (unsigned i = 0; i < n && left; i++)
+			left -= s->cqes[i]->user_data != LIBURING_UDATA_TIMEOUT;
+		io_uring_cq_advance(&s->ring, n);
+	}
+	if (s->bufs_registered)
+		io_uring_unregister_buffers(&s->ring);
+	if (s->files_registered)
+		io_uring_unregister_files(&s->ring);
 	io_uring_queue_exit(&s->ring);
-	free(s->cqes);
-	free(s);
+	state_free(s);
 }
 
-static int fixed_index(const struct iolens_ctx *ctx, int fd)
+static int file_index(const struct iolens_ctx *ctx, int fd)
 {
 	for (unsigned i = 0; i < ctx->opts.nfiles; i++)
 		if (ctx->opts.files[i] == fd)
@@ -149,12 +224,12 @@ static int fixed_index(const struct iolens_ctx *ctx, int fd)
 	return -1;
 }
 
-static void prep(struct iolens_ctx *ctx, struct uring_state *s, struct io_uring_sqe *sqe,
-		 struct iolens_op *op)
+static void prep(const struct iolens_ctx *ctx, const struct uring_state *s,
+		 struct io_uring_sqe *sqe, struct iolens_op *op)
 {
-	int fixed_buf = (ctx->opts.flags & IOLENS_BOPT_FIXED_BUFS) && op->buf_index >= 0;
-	int idx = s->fixed_files ? fixed_index(ctx, op->fd) : -1;
+	int idx = s->files_registered ? file_index(ctx, op->fd) : -1;
 	int fd = idx >= 0 ? idx : op->fd;
+	int fixed_buf = s->bufs_registered && op->buf_index >= 0;
 
 	switch (op->kind) {
 	case IOLENS_OP_READ:
@@ -181,76 +256,124 @@ static void prep(struct iolens_ctx *ctx, struct uring_state *s, struct io_uring_
 	op->flags = 0;
 }
 
+/*
+ * Take back the last k SQEs, which the kernel did not consume (no memory
+ * for requests, or an SQE it could not prepare without SUBMIT_ALL), so the
+ * caller can submit those ops again. Safe only without SQPOLL: then the
+ * kernel reads the SQ tail only inside io_uring_enter, from this thread.
+ */
+static void sq_unqueue(struct io_uring *ring, unsigned k)
+{
+	ring->sq.sqe_tail -= k;
+	ring->sq.sqe_head = ring->sq.sqe_tail;
+	*ring->sq.ktail = ring->sq.sqe_tail;
+}
+
 static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
 {
 	struct uring_state *s = ctx->priv;
-	unsigned queued = 0;
+	unsigned queued, left;
 	int r;
 
-	for (; queued < n; queued++) {
+	for (queued = 0; queued < n; queued++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
-		/*
-		 * SQPOLL: the poller can post completions before it publishes the
-		 * SQ head it consumed, so a ring we emptied may look full for a
-		 * moment. Wait for the space instead of reporting busy.
-		 */
+		/* Only when the SQ was clamped below twice the depth. */
 		if (!sqe && !queued && s->sqpoll && io_uring_sqring_wait(&s->ring) >= 0)
 			sqe = io_uring_get_sqe(&s->ring);
 		if (!sqe)
 			break;
 		prep(ctx, s, sqe, ops[queued]);
 	}
+	if (!queued)
+		return 0;
 	do
 		r = io_uring_submit(&s->ring);
 	while (r == -EINTR);
-	/*
-	 * -EAGAIN/-EBUSY: the kernel is short of resources or the CQ is full;
-	 * the SQEs stay queued and go with the next submit.
-	 */
-	if (r < 0 && r != -EAGAIN && r != -EBUSY)
+	if (s->sqpoll) {
+		/* The poller takes whatever is in the ring; r only reports the wakeup. */
+		if (r < 0 && r != -EAGAIN && r != -EBUSY)
+			return r;
+		return (int)queued;
+	}
+	left = io_uring_sq_ready(&s->ring);
+	if (left)
+		sq_unqueue(&s->ring, left);
+	/* -EAGAIN/-EBUSY: the kernel is short of resources; busy, not an error. */
+	if (r < 0 && r != -EAGAIN && r != -EBUSY && left == queued)
 		return r;
-	return (int)queued;
+	return (int)(queued - left);
 }
 
 static unsigned take(struct uring_state *s, struct iolens_op **out, unsigned max)
 {
-	unsigned n = io_uring_peek_batch_cqe(&s->ring, s->cqes, max);
+	unsigned n = io_uring_peek_batch_cqe(&s->ring, s->cqes, max < s->ncqes ? max : s->ncqes);
+	unsigned got = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct iolens_op *op = io_uring_cqe_get_data(s->cqes[i]);
+		struct iolens_op *op;
 
+		/* Kernels without EXT_ARG: liburing's own timeout for a timed wait. */
+		if (s->cqes[i]->user_data == LIBURING_UDATA_TIMEOUT)
+			continue;
+		op = io_uring_cqe_get_data(s->cqes[i]);
 		op->result = s->cqes[i]->res;
-		out[i] = op;
+		out[got++] = op;
 	}
 	io_uring_cq_advance(&s->ring, n);
-	return n;
+	return got;
 }
 
-static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
-		      unsigned max, int64_t timeout_ns)
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Wait until nr CQEs are visible or the deadline (< 0: none) passes. */
+static int wait_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	int64_t left;
+
+	if (deadline < 0)
+		return io_uring_wait_cqe_nr(&s->ring, &cqe, nr);
+	left = deadline - now_ns();
+	if (left <= 0)
+		return -ETIME;
+	ts.tv_sec = left / 1000000000;
+	ts.tv_nsec = left % 1000000000;
+	return io_uring_wait_cqes(&s->ring, &cqe, nr, &ts, NULL);
+}
+
+static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min, unsigned max,
+		      int64_t timeout_ns)
 {
 	struct uring_state *s = ctx->priv;
 	unsigned got = take(s, out, max);
+	int64_t deadline;
 
-	if (!got && !min && s->defer_taskrun) {
-		io_uring_get_events(&s->ring);
-		got = take(s, out, max);
+	if (got >= min || timeout_ns == 0) {
+		if (s->enter_to_peek && got < max && (!got || got < min)) {
+			io_uring_get_events(&s->ring);
+			got += take(s, out + got, max - got);
+		}
+		return (int)got;
 	}
+	deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
 	while (got < min) {
-		struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000,
-						.tv_nsec = timeout_ns % 1000000000 };
-		struct io_uring_cqe *cqe;
 		int r;
 
 		ctx->stats.waits++;
-		r = io_uring_wait_cqes(&s->ring, &cqe, min - got, timeout_ns < 0 ? NULL : &ts,
-				       NULL);
-		if (r == -ETIME)
-			break;
-		if (r < 0 && r != -EINTR)
+		r = wait_cqes(s, min - got, deadline);
+		if (r < 0 && r != -EINTR && r != -ETIME)
 			return got ? (int)got : r;
 		got += take(s, out + got, max - got);
+		if (r == -ETIME)
+			break;
 	}
 	return (int)got;
 }
@@ -258,7 +381,7 @@ static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned m
 const struct iolens_backend iolens_backend_io_uring = {
 	.name = "io_uring",
 	.model = "async completion (kernel)",
-	.summary = "liburing: batched SQEs, one submit per batch, CQEs reaped in batches",
+	.summary = "liburing: one submit per batch, completions peeked in batches",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC),
 	.options = IOLENS_BOPT_SQPOLL | IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS,

@@ -1,49 +1,64 @@
 /*
- * libaio: Linux native AIO through io_setup/io_submit/io_getevents. Only
- * O_DIRECT file I/O is queued in the kernel; on a buffered file io_submit
- * does the read or write itself before it returns.
+ * libaio: Linux native AIO, io_setup/io_submit/io_getevents. The kernel
+ * queues only O_DIRECT file I/O; on a buffered file io_submit performs the
+ * read or write itself before it returns. libaio returns -errno directly.
  */
 #include <errno.h>
 #include <libaio.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "cq.h"
 
-struct aio_ctx_state {
+struct laio_state {
 	io_context_t io;
-	struct iocb *cbs;
-	struct iocb **batch;
-	unsigned *free_slots;
+	unsigned depth;
+	struct iocb *cbs;    /* the pool; cbs[i].data is the op */
+	struct iocb **batch; /* one io_submit's iocbs */
+	unsigned *free_idx;  /* stack of free pool indexes */
 	unsigned nfree;
 	struct io_event *events;
 	struct iolens__cq failed; /* refused by io_submit, result already set */
 };
 
+static const char *setup_hint(int err)
+{
+	switch (err) {
+	case -EAGAIN:
+		return " (fs.aio-max-nr exhausted?)";
+	case -ENOSYS:
+		return " (kernel built without AIO)";
+	case -EPERM:
+		return " (a seccomp filter?)";
+	default:
+		return "";
+	}
+}
+
 static int laio_probe(const char **why)
 {
-	static char reason[160];
+	static char reason[128];
 	io_context_t io = 0;
 	int r = io_setup(1, &io);
 
-	if (r < 0) {
-		snprintf(reason, sizeof(reason), "io_setup failed: %s (fs.aio-max-nr exhausted?)",
-			 strerror(-r));
-		*why = reason;
-		return r;
+	if (!r) {
+		io_destroy(io);
+		return 0;
 	}
-	io_destroy(io);
-	return 0;
+	snprintf(reason, sizeof(reason), "io_setup failed: %s%s", iolens_strerror(r),
+		 setup_hint(r));
+	*why = reason;
+	return r;
 }
 
-static void state_free(struct aio_ctx_state *s)
+static void state_free(struct laio_state *s)
 {
 	iolens__cq_free(&s->failed);
 	free(s->cbs);
 	free(s->batch);
-	free(s->free_slots);
+	free(s->free_idx);
 	free(s->events);
 	free(s);
 }
@@ -51,16 +66,17 @@ static void state_free(struct aio_ctx_state *s)
 static int laio_init(struct iolens_ctx *ctx)
 {
 	unsigned depth = ctx->opts.depth;
-	struct aio_ctx_state *s = calloc(1, sizeof(*s));
+	struct laio_state *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
 		return -ENOMEM;
+	s->depth = depth;
 	s->cbs = calloc(depth, sizeof(*s->cbs));
 	s->batch = calloc(depth, sizeof(*s->batch));
-	s->free_slots = calloc(depth, sizeof(*s->free_slots));
+	s->free_idx = calloc(depth, sizeof(*s->free_idx));
 	s->events = calloc(depth, sizeof(*s->events));
-	if (!s->cbs || !s->batch || !s->free_slots || !s->events ||
+	if (!s->cbs || !s->batch || !s->free_idx || !s->events ||
 	    iolens__cq_init(&s->failed, depth)) {
 		state_free(s);
 		return -ENOMEM;
@@ -70,44 +86,58 @@ static int laio_init(struct iolens_ctx *ctx)
 		state_free(s);
 		return r;
 	}
-	for (unsigned i = 0; i < depth; i++)
-		s->free_slots[s->nfree++] = i;
+	while (s->nfree < depth) {
+		s->free_idx[s->nfree] = depth - 1 - s->nfree;
+		s->nfree++;
+	}
 	snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "io_setup(%u)", depth);
 	ctx->priv = s;
 	return 0;
 }
 
-static void prep(struct iocb *cb, struct iolens_op *op)
+static void release(struct laio_state *s, struct iocb *cb)
 {
-	switch (op->kind) {
-	case IOLENS_OP_READ:
-		io_prep_pread(cb, op->fd, op->buf, op->len, (long long)op->offset);
-		break;
-	case IOLENS_OP_WRITE:
-		io_prep_pwrite(cb, op->fd, op->buf, op->len, (long long)op->offset);
-		break;
-	default:
-		io_prep_fsync(cb, op->fd);
-		break;
-	}
-	cb->data = op;
-	op->flags = 0;
+	s->free_idx[s->nfree++] = (unsigned)(cb - s->cbs);
 }
 
-static void release(struct aio_ctx_state *s, struct iocb *cb)
+/* Consume n events; store their ops and results unless ops is NULL (destroy). */
+static unsigned harvest(struct laio_state *s, int n, struct iolens_op **ops)
 {
-	s->free_slots[s->nfree++] = (unsigned)(cb - s->cbs);
+	for (int i = 0; i < n; i++) {
+		struct iolens_op *op = s->events[i].data;
+
+		if (ops) {
+			/* res is unsigned long; an error is -errno in it. */
+			op->result = (long)s->events[i].res;
+			ops[i] = op;
+		}
+		release(s, s->events[i].obj);
+	}
+	return n > 0 ? (unsigned)n : 0;
 }
 
 static int laio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
 {
-	struct aio_ctx_state *s = ctx->priv;
+	struct laio_state *s = ctx->priv;
 	unsigned prepared = 0, done = 0;
 
 	for (; prepared < n && s->nfree; prepared++) {
-		struct iocb *cb = &s->cbs[s->free_slots[--s->nfree]];
+		struct iocb *cb = &s->cbs[s->free_idx[--s->nfree]];
+		struct iolens_op *op = ops[prepared];
 
-		prep(cb, ops[prepared]);
+		switch (op->kind) {
+		case IOLENS_OP_READ:
+			io_prep_pread(cb, op->fd, op->buf, op->len, (long long)op->offset);
+			break;
+		case IOLENS_OP_WRITE:
+			io_prep_pwrite(cb, op->fd, op->buf, op->len, (long long)op->offset);
+			break;
+		default:
+			io_prep_fsync(cb, op->fd);
+			break;
+		}
+		cb->data = op;
+		op->flags = 0;
 		s->batch[prepared] = cb;
 	}
 	while (done < prepared) {
@@ -115,10 +145,10 @@ static int laio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 
 		if (r == -EINTR)
 			continue;
-		if (r == -EAGAIN)
+		if (r == -EAGAIN || r == 0)
 			break;
 		if (r < 0) {
-			/* The first iocb was refused: its error is that op's result. */
+			/* The error is the first iocb's: it becomes that op's result. */
 			struct iolens_op *op = s->batch[done]->data;
 
 			op->result = r;
@@ -129,46 +159,86 @@ static int laio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 		}
 		done += (unsigned)r;
 	}
-	for (unsigned i = done; i < prepared; i++)
-		release(s, s->batch[i]);
+	for (unsigned i = prepared; i > done; i--)
+		release(s, s->batch[i - 1]);
 	return (int)done;
 }
 
-static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
-		     unsigned max, int64_t timeout_ns)
+static int64_t now_ns(void)
 {
-	struct aio_ctx_state *s = ctx->priv;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The timeout for io_getevents: NULL waits forever, zero does not wait. */
+static struct timespec *wait_time(struct timespec *ts, unsigned want, int64_t deadline)
+{
+	int64_t left = 0;
+
+	if (want && deadline < 0)
+		return NULL;
+	if (want)
+		left = deadline - now_ns();
+	if (left < 0)
+		left = 0;
+	ts->tv_sec = left / 1000000000;
+	ts->tv_nsec = left % 1000000000;
+	return ts;
+}
+
+static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min, unsigned max,
+		     int64_t timeout_ns)
+{
+	struct laio_state *s = ctx->priv;
 	unsigned got = iolens__cq_pop(&s->failed, out, max);
-	struct timespec ts = { .tv_sec = timeout_ns / 1000000000,
-			       .tv_nsec = timeout_ns % 1000000000 };
-	long want_min = got >= min ? 0 : (long)(min - got);
+	unsigned busy = s->depth - s->nfree; /* in the kernel */
+	unsigned want = got < min && timeout_ns ? min - got : 0;
+	int64_t deadline = -1;
 	int r;
 
-	if (got == max || (!want_min && s->nfree == ctx->opts.depth))
+	if (got == max || !busy)
 		return (int)got;
-	if (want_min)
+	if (max - got > busy)
+		max = got + busy;
+	if (want > busy)
+		want = busy;
+	if (want) {
 		ctx->stats.waits++;
-	do
-		r = io_getevents(s->io, want_min, (long)(max - got), s->events,
-				 timeout_ns < 0 ? NULL : &ts);
-	while (r == -EINTR);
+		if (timeout_ns > 0)
+			deadline = now_ns() + timeout_ns;
+	}
+	/* Not waiting: a zero timeout lets libaio look at the ring without a syscall. */
+	do {
+		struct timespec ts;
+
+		r = io_getevents(s->io, (long)want, (long)(max - got), s->events,
+				 wait_time(&ts, want, deadline));
+	} while (r == -EINTR);
 	if (r < 0)
 		return got ? (int)got : r;
-	for (int i = 0; i < r; i++) {
-		struct iolens_op *op = s->events[i].data;
-
-		op->result = (long)s->events[i].res;
-		release(s, s->events[i].obj);
-		out[got++] = op;
-	}
-	return (int)got;
+	return (int)(got + harvest(s, r, out + got));
 }
 
 static void laio_destroy(struct iolens_ctx *ctx)
 {
-	struct aio_ctx_state *s = ctx->priv;
+	struct laio_state *s = ctx->priv;
 
-	/* io_destroy waits for requests still in flight. */
+	/*
+	 * Completions nobody reaped: consume them so no read lands in a buffer
+	 * after close, but leave the ops alone.
+	 */
+	while (s->nfree < s->depth) {
+		unsigned busy = s->depth - s->nfree;
+		int r = io_getevents(s->io, (long)busy, (long)busy, s->events, NULL);
+
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		harvest(s, r, NULL);
+	}
 	io_destroy(s->io);
 	state_free(s);
 }
@@ -176,9 +246,10 @@ static void laio_destroy(struct iolens_ctx *ctx)
 const struct iolens_backend iolens_backend_libaio = {
 	.name = "libaio",
 	.model = "async completion (kernel)",
-	.summary = "io_submit/io_getevents; async only with O_DIRECT",
+	.summary = "io_submit/io_getevents; queued in the kernel only with O_DIRECT",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_ASYNC_NEEDS_DIRECT,
+	.options = 0,
 	.probe = laio_probe,
 	.init = laio_init,
 	.destroy = laio_destroy,
