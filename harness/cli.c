@@ -144,6 +144,9 @@ static const char run_help[] =
 	"  --fsync N          an fsync after every N writes of a job\n"
 	"  --verify           check every block read; write checkable blocks\n"
 	"  --seed N           seed of the random offsets (default 1)\n"
+	"  --count MODE       syscall counting: separate (default: a second pass with\n"
+	"                     kernel counters; the timed pass runs without them),\n"
+	"                     inline (count while timing), off\n"
 	"  --json PATH|-      write JSON (schema iolens/1)\n"
 	"  --csv PATH|-       write CSV, one row per backend\n"
 	"\n"
@@ -172,7 +175,7 @@ static int cmd_list(void)
 enum {
 	OPT_BACKEND = 256, OPT_WORKLOAD, OPT_RWMIX, OPT_BS, OPT_SIZE, OPT_FILE, OPT_OVERWRITE, OPT_DEVICE,
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
-	OPT_VERIFY, OPT_SEED, OPT_JSON, OPT_CSV, OPT_HELP,
+	OPT_VERIFY, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -195,6 +198,7 @@ static const struct option run_options[] = {
 	{ "fsync", required_argument, NULL, OPT_FSYNC },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "help", no_argument, NULL, 'h' },
@@ -323,6 +327,16 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_SEED:
 			r = parse_uint_opt("seed", optarg, 0, UINT64_MAX, &a->w.seed);
+			break;
+		case OPT_COUNT:
+			if (strcmp(optarg, "separate") == 0)
+				a->w.count = IOLENS_COUNT_SEPARATE;
+			else if (strcmp(optarg, "inline") == 0)
+				a->w.count = IOLENS_COUNT_INLINE;
+			else if (strcmp(optarg, "off") == 0)
+				a->w.count = IOLENS_COUNT_OFF;
+			else
+				r = usage_error("--count: '%s' is not a counting mode (accepts separate, inline or off)", optarg);
 			break;
 		case OPT_JSON:
 			json_out.path = optarg;
@@ -462,21 +476,20 @@ static int cmd_run(int argc, char **argv, char *cmdline)
 		goto out;
 	}
 	to_stdout = json_out.f == stdout || csv_out.f == stdout;
-	for (size_t i = 0; i < nspecs && !stop_flag; i++) {
-		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "\riolens: running %s (%zu/%zu)...\033[K", specs[i], i + 1,
-				nspecs);
-		r = iolens_run(t, &a.w, specs[i], &results[nres], err, sizeof(err));
-		if (r) {
-			fprintf(stderr, "iolens: %s: %s\n", specs[i], r == -EINVAL ? err : iolens_strerror(r));
-			failed = 1;
-			continue;
-		}
-		failed |= results[nres]->status == IOLENS_STATUS_ERROR;
-		nres++;
-	}
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "iolens: running %zu backend%s...", nspecs, nspecs == 1 ? "" : "s");
+	r = iolens_run_many(t, &a.w, (const char *const *)specs, nspecs, results, err, sizeof(err));
 	if (isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
+	if (r) {
+		fprintf(stderr, "iolens: %s\n", r == -EINVAL ? err : iolens_strerror(r));
+		cleanup_outputs();
+		r = 1;
+		goto out;
+	}
+	nres = nspecs;
+	for (size_t i = 0; i < nres; i++)
+		failed |= results[i]->status == IOLENS_STATUS_ERROR;
 	meta.interrupted = stop_flag;
 	if (!to_stdout)
 		iolens__table(stdout, results, nres);

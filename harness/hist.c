@@ -67,13 +67,19 @@ uint64_t iolens_hist_count(const struct iolens_hist *h)
 uint64_t iolens_hist_percentile(const struct iolens_hist *h, double p)
 {
 	uint64_t rank, seen = 0, lo, hi, mid;
+	double x;
 
 	if (!h->count || !(p > 0))
 		return h->count ? h->min : 0;
 	if (p >= 100)
 		return h->max;
-	rank = (uint64_t)(p / 100.0 * (double)h->count);
-	if ((double)rank < p / 100.0 * (double)h->count)
+	/*
+	 * ceil(p/100 * count), forgiving the last bits of floating point:
+	 * 99.9/100 * 1000 is 999.0000000000001, and its rank is 999.
+	 */
+	x = p / 100.0 * (double)h->count;
+	rank = (uint64_t)x;
+	if ((double)rank < x - x * 1e-12)
 		rank++;
 	if (rank < 1)
 		rank = 1;

@@ -5,6 +5,7 @@
 
 static const char *const status_names[] = { "ok", "skipped", "error" };
 static const char *const cache_names[] = { "warm", "cold" };
+static const char *const pass_names[] = { "separate", "inline", "off" };
 
 static void latency(const struct iolens__visitor *vis, void *v, const char *key,
 		    const struct iolens_latency *l, int have)
@@ -42,6 +43,39 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "fsync", w->fsync_every);
 	vis->boolean(v, "verify", w->verify);
 	vis->num(v, "seed", (double)w->seed);
+	vis->str(v, "count", pass_names[w->count]);
+	vis->end(v);
+}
+
+/* Syscall figures: null throughout when they were not counted, with the reason. */
+static void syscalls(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
+{
+	const struct iolens_syscalls *s = &r->syscalls;
+	int have = s->measured && r->status != IOLENS_STATUS_SKIPPED;
+	int iou = have && s->io_uring;
+
+	vis->begin(v, "syscalls");
+	vis->num(v, "total", have ? (double)s->total : NAN);
+	vis->num(v, "per_op", have && s->ops ? s->per_op : NAN);
+	vis->begin(v, "by_name");
+	for (unsigned i = 0; i < IOLENS_SYSCALL_NAMES; i++)
+		vis->num(v, iolens_syscall_name(i), have ? (double)s->by_name[i] : NAN);
+	vis->num(v, "other", have ? (double)s->other : NAN);
+	vis->end(v);
+	vis->num(v, "offloaded", have ? (double)s->offloaded : NAN);
+	vis->num(v, "ops", have ? (double)s->ops : NAN);
+	vis->str(v, "method", have ? s->method : NULL);
+	vis->str(v, "pass", have ? pass_names[s->pass] : NULL);
+	vis->str(v, "why", have || r->status == IOLENS_STATUS_SKIPPED ? NULL : s->why);
+	vis->end(v);
+	vis->begin(v, "helper_threads");
+	vis->num(v, "count", have ? s->helper_threads : NAN);
+	vis->num(v, "cpu_s", have ? s->helper_cpu_s : NAN);
+	vis->end(v);
+	vis->begin(v, "io_uring");
+	vis->num(v, "inline", iou ? (double)(s->iou_submitted - s->iou_punted) : NAN);
+	vis->num(v, "punted", iou ? (double)s->iou_punted : NAN);
+	vis->num(v, "completed", iou ? (double)s->iou_completed : NAN);
 	vis->end(v);
 }
 
@@ -84,6 +118,7 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->num(v, "voluntary", ran ? (double)r->vcsw : NAN);
 	vis->num(v, "involuntary", ran ? (double)r->ivcsw : NAN);
 	vis->end(v);
+	syscalls(r, vis, v);
 	vis->begin(v, "model");
 	vis->str(v, "declared", r->model_declared);
 	vis->end(v);

@@ -35,8 +35,8 @@ static void row(FILE *f, const struct iolens_result *r, int width)
 	spec_name(r, name, sizeof(name));
 	fprintf(f, "%-*s %-7s", width, name, status_names[r->status]);
 	if (r->status == IOLENS_STATUS_SKIPPED || !r->ops) {
-		fprintf(f, " %10s %9s %9s %9s %9s %9s %8s %-11s %s\n", "-", "-", "-", "-", "-", "-",
-			"-", "-", r->model_declared ? r->model_declared : "");
+		fprintf(f, " %10s %9s %9s %9s %9s %9s %8s %10s %-11s %s\n", "-", "-", "-", "-", "-",
+			"-", "-", "-", "-", r->model_declared ? r->model_declared : "");
 		return;
 	}
 	fprintf(f, " %10.0f %9.1f", r->iops, r->mib_s);
@@ -44,8 +44,42 @@ static void row(FILE *f, const struct iolens_result *r, int width)
 	us(f, r->lat.p99);
 	us(f, r->lat.max);
 	fprintf(f, " %9.2f %8.3f", r->cpu_per_op_ns / 1000.0, (double)r->vcsw / (double)r->ops);
+	if (r->syscalls.measured && r->syscalls.ops)
+		fprintf(f, " %10.3f", r->syscalls.per_op);
+	else
+		fprintf(f, " %10s", "n/a");
 	cache_cell(f, r);
 	fprintf(f, " %s\n", r->model_declared);
+}
+
+/* The syscalls that make up most of the count, and where the count came from. */
+static void notes_syscalls(FILE *f, const struct iolens_result *r, const char *b)
+{
+	const struct iolens_syscalls *sc = &r->syscalls;
+	char list[256] = "";
+	size_t used = 0;
+
+	if (!sc->measured) {
+		fprintf(f, "  %s: syscalls: %s\n", b, sc->why[0] ? sc->why : "not counted");
+		return;
+	}
+	if (!sc->ops)
+		return;
+	for (unsigned i = 0; i < IOLENS_SYSCALL_NAMES && used < sizeof(list); i++)
+		if ((double)sc->by_name[i] / (double)sc->ops >= 0.01)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, " %s %.3f",
+						 iolens_syscall_name(i),
+						 (double)sc->by_name[i] / (double)sc->ops);
+	fprintf(f, "  %s: syscalls/op (%s pass):%s other %.3f; offloaded %.3f\n", b,
+		sc->pass == IOLENS_COUNT_SEPARATE ? "separate counting" : "timed",
+		list, (double)sc->other / (double)sc->ops, (double)sc->offloaded / (double)sc->ops);
+	if (sc->io_uring)
+		fprintf(f, "  %s: io_uring requests: %llu issued inline, %llu punted to io-wq, %llu completed\n",
+			b, (unsigned long long)(sc->iou_submitted - sc->iou_punted),
+			(unsigned long long)sc->iou_punted, (unsigned long long)sc->iou_completed);
+	if (sc->helper_threads)
+		fprintf(f, "  %s: io_uring kernel helper threads: %u, %.2f s CPU\n", b,
+			sc->helper_threads, sc->helper_cpu_s);
 }
 
 static void notes(FILE *f, const struct iolens_result *r)
@@ -79,6 +113,7 @@ static void notes(FILE *f, const struct iolens_result *r)
 			(unsigned long long)s->nowait_eagain, (unsigned long long)s->nowait_tries);
 	if (s->setup[0])
 		fprintf(f, "  %s: setup: %s\n", b, s->setup);
+	notes_syscalls(f, r, b);
 }
 
 void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
@@ -97,8 +132,8 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 	fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
 		iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs, rs[0]->workload.depth,
 		rs[0]->workload.jobs, rs[0]->workload.direct ? "O_DIRECT" : "buffered");
-	fprintf(f, "%-*s %-7s %10s %9s %9s %9s %9s %9s %8s %-11s %s\n", width, "backend", "status", "IOPS",
-		"MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op", "cache", "model (declared)");
+	fprintf(f, "%-*s %-7s %10s %9s %9s %9s %9s %9s %8s %10s %-11s %s\n", width, "backend", "status", "IOPS",
+		"MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op", "syscall/op", "cache", "model (declared)");
 	for (size_t i = 0; i < n; i++)
 		row(f, rs[i], width);
 	for (size_t i = 0; i < n; i++)

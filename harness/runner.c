@@ -22,6 +22,7 @@
 #include "blockfmt.h"
 #include "hist.h"
 #include "spec.h"
+#include "syscount.h"
 #include "target.h"
 
 enum { PHASE_WAIT, PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP, PHASE_ABORT };
@@ -60,6 +61,8 @@ struct job {
 	int err;
 	char errmsg[256];
 	struct iolens_backend_stats stats;
+	int sc_fd;              /* this thread's syscalls, counting pass only */
+	uint64_t sc_start, sc_end;
 };
 
 struct run {
@@ -69,6 +72,9 @@ struct run {
 	int ops_mode;
 	int writes;
 	int issues[K__COUNT]; /* op kinds the workload issues */
+	struct iolens__syscount *sc; /* open counters when this pass counts, else NULL */
+	int stale_threads;           /* user threads older than the counters existed */
+	int counting;                /* this pass counts syscalls */
 	_Atomic int phase;
 	atomic_uint ready, finished;
 	pthread_mutex_t lock;
@@ -304,8 +310,11 @@ static void *job_main(void *arg)
 		.nbufs = j->depth,
 	};
 	struct iolens_ctx *ctx = NULL;
-	int r = iolens_ctx_open(&ctx, spec->info->name, &o);
+	int r;
 
+	if (run->counting)
+		j->sc_fd = iolens__syscount_thread();
+	r = iolens_ctx_open(&ctx, spec->info->name, &o);
 	if (r)
 		job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
 	pthread_mutex_lock(&run->lock);
@@ -319,6 +328,11 @@ static void *job_main(void *arg)
 	if (!j->t_end)
 		j->t_end = now_ns();
 	atomic_fetch_add(&run->finished, 1);
+	/* Tear nothing down inside the window: wait for the main thread's end snapshot. */
+	pthread_mutex_lock(&run->lock);
+	while (atomic_load(&run->phase) < PHASE_STOP)
+		pthread_cond_wait(&run->cond, &run->lock);
+	pthread_mutex_unlock(&run->lock);
 	if (ctx) {
 		/* Drain (outside the window) so the counters describe whole operations. */
 		while (iolens_ctx_reap(ctx, j->done, j->depth, j->depth, REAP_TIMEOUT_NS) > 0)
@@ -339,6 +353,7 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 	j->run = run;
 	j->depth = depth;
 	j->fd = -1;
+	j->sc_fd = -1;
 	j->rng = w->seed * 0x2545f4914f6cdd1dULL + index + 1;
 	if (run->ops_mode)
 		j->quota = w->ops / nthreads + (index < w->ops % nthreads);
@@ -384,6 +399,8 @@ static void job_free(struct job *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->sc_fd >= 0)
+		close(j->sc_fd);
 	for (unsigned k = 0; k < K__COUNT; k++)
 		iolens_hist_free(j->hist[k]);
 	free(j->slots);
@@ -494,6 +511,53 @@ static void summarise(struct iolens_result *r, struct job *jobs, unsigned n, str
 		r->cpu_per_op_ns = (r->cpu_user_s + r->cpu_sys_s) * 1e9 / (double)r->ops;
 }
 
+static void account_syscalls(struct iolens_result *r, const struct run *run, const struct job *jobs,
+			     unsigned n, const struct iolens__sc_snap *a, const struct iolens__sc_snap *b,
+			     const struct iolens__helpers *h0, const struct iolens__helpers *h1)
+{
+	struct iolens_syscalls *s = &r->syscalls;
+	uint64_t named = 0, own = 0;
+
+	s->measured = 1;
+	snprintf(s->method, sizeof(s->method), "perf tracepoints raw_syscalls:sys_enter, syscalls:sys_enter_*");
+	s->ops = r->ops;
+	s->total = b->total - a->total;
+	for (unsigned i = 0; i < iolens__sc_nnames; i++) {
+		s->by_name[i] = b->name[i] - a->name[i];
+		named += s->by_name[i];
+	}
+	/* Counters are read one after another while jobs run: clamp the skew. */
+	s->other = s->total > named ? s->total - named : 0;
+	for (unsigned i = 0; i < n; i++)
+		own += jobs[i].sc_end - jobs[i].sc_start;
+	s->offloaded = s->total > own ? s->total - own : 0;
+	s->per_op = s->ops ? (double)s->total / (double)s->ops : 0;
+	s->io_uring = strcmp(run->spec->info->name, "io_uring") == 0 && run->sc->fd_iou[0] >= 0;
+	if (s->io_uring) {
+		s->iou_submitted = b->iou[IOLENS_IOU_SUBMIT] - a->iou[IOLENS_IOU_SUBMIT];
+		s->iou_punted = b->iou[IOLENS_IOU_PUNT] - a->iou[IOLENS_IOU_PUNT];
+		s->iou_completed = b->iou[IOLENS_IOU_COMPLETE] - a->iou[IOLENS_IOU_COMPLETE];
+	}
+	s->helper_threads = h1->n;
+	s->helper_cpu_s = iolens__helpers_cpu(h0, h1);
+}
+
+/* Whether this pass can count; if not, the result says why. */
+static int can_count(struct iolens_result *r, const struct run *run)
+{
+	/*
+	 * glibc keeps idle AIO threads for a second; one created before the
+	 * counters would serve this pass's requests unseen. Other leftover
+	 * threads do no work for us.
+	 */
+	if (run->stale_threads && strcmp(run->spec->info->name, "posix-aio") == 0) {
+		snprintf(r->syscalls.why, sizeof(r->syscalls.why),
+			 "helper threads older than the counters were still alive: their syscalls could not be counted");
+		return 0;
+	}
+	return run->sc != NULL;
+}
+
 static void execute(struct iolens_result *r, struct run *run, struct iolens_hist *all)
 {
 	const struct iolens_workload *w = run->w;
@@ -503,12 +567,15 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	int flags = O_CLOEXEC | (run->writes ? O_RDWR : O_RDONLY) | (w->direct ? O_DIRECT : 0) |
 		    ((caps & IOLENS_CAP_NONBLOCK_FD) ? O_NONBLOCK : 0);
 	struct rusage ru0, ru1;
+	struct iolens__sc_snap sc0, sc1;
+	struct iolens__helpers h0 = { 0 }, h1 = { 0 };
 	struct job *jobs;
 	pthread_attr_t attr;
 	uint64_t t0, t1 = 0;
 	int err = 0, interrupted = 0;
 
 	r->thread_per_op = tpo;
+	run->counting = can_count(r, run);
 	if (nthreads > MAX_THREADS) {
 		set_status(r, IOLENS_STATUS_ERROR, -EINVAL,
 			   "%u threads (--jobs x --depth, thread per request) is over the limit of %u",
@@ -552,8 +619,11 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 		pthread_cond_wait(&run->cond, &run->lock);
 	for (unsigned i = 0; i < created && !err; i++)
 		err = jobs[i].err;
-	atomic_store(&run->phase, err ? PHASE_ABORT : PHASE_WARMUP);
-	pthread_cond_broadcast(&run->cond);
+	/* Without a warm-up the jobs stay parked until the window opens: no op escapes it. */
+	if (err || w->warmup_s > 0) {
+		atomic_store(&run->phase, err ? PHASE_ABORT : PHASE_WARMUP);
+		pthread_cond_broadcast(&run->cond);
+	}
 	pthread_mutex_unlock(&run->lock);
 	if (err) {
 		for (unsigned i = 0; i < created; i++)
@@ -574,9 +644,22 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 		goto out;
 	}
 	interrupted = wait_until(run, now_ns() + (uint64_t)(w->warmup_s * 1e9), nthreads);
+	/*
+	 * The edges read the same counters in the same order, so the main
+	 * thread's own reads cancel out of the deltas (see syscount.h).
+	 */
 	getrusage(RUSAGE_SELF, &ru0);
+	if (run->counting) {
+		iolens__helpers_scan(&h0);
+		for (unsigned i = 0; i < nthreads; i++)
+			jobs[i].sc_start = iolens__counter_value(jobs[i].sc_fd);
+		iolens__syscount_read(run->sc, &sc0);
+	}
+	pthread_mutex_lock(&run->lock);
 	t0 = now_ns();
 	atomic_store(&run->phase, PHASE_MEASURE);
+	pthread_cond_broadcast(&run->cond);
+	pthread_mutex_unlock(&run->lock);
 	if (!interrupted)
 		interrupted = wait_until(run, run->ops_mode ? UINT64_MAX : t0 + (uint64_t)(w->time_s * 1e9),
 					 nthreads);
@@ -587,8 +670,18 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	} else {
 		t1 = now_ns();
 	}
+	if (run->counting)
+		for (unsigned i = 0; i < nthreads; i++)
+			jobs[i].sc_end = iolens__counter_value(jobs[i].sc_fd);
+	if (run->counting)
+		iolens__syscount_read(run->sc, &sc1);
 	getrusage(RUSAGE_SELF, &ru1);
+	if (run->counting)
+		iolens__helpers_scan(&h1);
+	pthread_mutex_lock(&run->lock);
 	atomic_store(&run->phase, PHASE_STOP);
+	pthread_cond_broadcast(&run->cond);
+	pthread_mutex_unlock(&run->lock);
 	for (unsigned i = 0; i < nthreads; i++)
 		pthread_join(jobs[i].tid, NULL);
 	r->resident_after = iolens__target_residency(run->t);
@@ -599,6 +692,8 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw);
 	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
 	summarise(r, jobs, nthreads, all);
+	if (run->counting)
+		account_syscalls(r, run, jobs, nthreads, &sc0, &sc1, &h0, &h1);
 	if (w->verify && run->writes && r->status == IOLENS_STATUS_OK) {
 		uint64_t bad = 0;
 		const char *what = "";
@@ -614,63 +709,189 @@ out:
 	free(jobs);
 }
 
-int iolens_run(struct iolens_target *t, const struct iolens_workload *w, const char *spec,
-	       struct iolens_result **out, char *err, size_t errlen)
+static void one_pass(struct iolens_result *r, struct run *run, struct iolens_hist *all)
 {
-	struct iolens__spec sp;
-	struct iolens_result *r;
-	struct iolens_hist *all;
-	struct run run = { .w = w, .t = t, .spec = &sp };
-	const char *need;
-	int e;
+	atomic_store(&run->phase, PHASE_WAIT);
+	atomic_store(&run->ready, 0);
+	atomic_store(&run->finished, 0);
+	pthread_mutex_init(&run->lock, NULL);
+	pthread_cond_init(&run->cond, NULL);
+	execute(r, run, all);
+	r->threads = r->thread_per_op ? run->w->jobs * run->w->depth : run->w->jobs;
+	pthread_cond_destroy(&run->cond);
+	pthread_mutex_destroy(&run->lock);
+}
 
-	*out = NULL;
-	e = iolens__spec_parse(spec, &sp, err, errlen);
+/*
+ * The counting pass: the same workload again with the counters on. Only its
+ * syscall figures are kept (with the ops of its own window); a failure in it
+ * fails the result as any pass would.
+ */
+static void counting_pass(struct iolens_result *r, const struct iolens_result *fresh,
+			  struct run *run)
+{
+	struct iolens_result *c = malloc(sizeof(*c));
+	struct iolens_hist *scratch = iolens_hist_new();
+
+	if (!c || !scratch) {
+		free(c);
+		iolens_hist_free(scratch);
+		snprintf(r->syscalls.why, sizeof(r->syscalls.why), "counting pass: out of memory");
+		return;
+	}
+	*c = *fresh;
+	c->hist = scratch;
+	one_pass(c, run, scratch);
+	if (c->interrupted) {
+		/* Interrupted while counting: keep the timing figures, say so. */
+		snprintf(r->syscalls.why, sizeof(r->syscalls.why), "not counted: interrupted");
+		r->interrupted = 1;
+	} else {
+		r->syscalls = c->syscalls;
+		r->syscalls.pass = IOLENS_COUNT_SEPARATE;
+		if (c->status != IOLENS_STATUS_OK) {
+			r->status = c->status;
+			r->error = c->error;
+			snprintf(r->reason, sizeof(r->reason), "counting pass: %.200s", c->reason);
+		}
+	}
+	free(c);
+	iolens_hist_free(scratch);
+}
+
+/* One spec's run: its parsed spec, its run state and its result. */
+struct spec_run {
+	struct iolens__spec sp;
+	struct run run;
+	struct iolens_result *r;
+	struct iolens_result fresh; /* r before any pass: the counting pass starts from it */
+	struct iolens_hist *all;
+};
+
+/* Parse the spec and set up the result; skips are decided here. */
+static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struct iolens_workload *w,
+		   const char *spec, char *err, size_t errlen)
+{
+	struct run *run = &x->run;
+	struct iolens_result *r;
+	const char *need;
+	int e = iolens__spec_parse(spec, &x->sp, err, errlen);
+
 	if (e)
 		return e;
-	r = calloc(1, sizeof(*r));
-	all = iolens_hist_new();
-	if (!r || !all) {
+	r = x->r = calloc(1, sizeof(*r));
+	x->all = iolens_hist_new();
+	if (!r || !x->all) {
 		free(r);
-		iolens_hist_free(all);
+		iolens_hist_free(x->all);
+		x->r = NULL;
 		return -ENOMEM;
 	}
-	r->hist = all;
-	snprintf(r->backend, sizeof(r->backend), "%s", sp.info->name);
-	snprintf(r->variant, sizeof(r->variant), "%s", sp.variant);
+	r->hist = x->all;
+	snprintf(r->backend, sizeof(r->backend), "%s", x->sp.info->name);
+	snprintf(r->variant, sizeof(r->variant), "%s", x->sp.variant);
 	snprintf(r->file, sizeof(r->file), "%s", t->path);
 	r->workload = *w;
 	r->workload.file = NULL;
 	r->workload.stop = NULL;
-	r->model_declared = sp.info->model;
+	r->model_declared = x->sp.info->model;
 	r->resident_before = r->resident_after = -1;
-	run.ops_mode = w->ops > 0;
-	run.writes = w->kind == IOLENS_WL_WRITE || w->kind == IOLENS_WL_RANDWRITE ||
-		     w->kind == IOLENS_WL_RANDRW;
-	run.issues[K_READ] = w->kind != IOLENS_WL_WRITE && w->kind != IOLENS_WL_RANDWRITE;
-	run.issues[K_WRITE] = run.writes;
-	run.issues[K_FSYNC] = w->fsync_every != 0;
-	need = unsupported_need(&run, sp.info->caps);
-	if (!sp.info->available)
-		set_status(r, IOLENS_STATUS_SKIPPED, -ENOSYS, "unavailable: %s", sp.info->reason);
+	*run = (struct run){ .w = w, .t = t, .spec = &x->sp };
+	run->ops_mode = w->ops > 0;
+	run->writes = w->kind == IOLENS_WL_WRITE || w->kind == IOLENS_WL_RANDWRITE ||
+		      w->kind == IOLENS_WL_RANDRW;
+	run->issues[K_READ] = w->kind != IOLENS_WL_WRITE && w->kind != IOLENS_WL_RANDWRITE;
+	run->issues[K_WRITE] = run->writes;
+	run->issues[K_FSYNC] = w->fsync_every != 0;
+	need = unsupported_need(run, x->sp.info->caps);
+	if (!x->sp.info->available)
+		set_status(r, IOLENS_STATUS_SKIPPED, -ENOSYS, "unavailable: %s", x->sp.info->reason);
 	else if (need)
-		set_status(r, IOLENS_STATUS_SKIPPED, -EOPNOTSUPP, "%s cannot do %s", sp.info->name,
-			   need);
-	else if (w->verify && strcmp(sp.info->name, "null") == 0)
+		set_status(r, IOLENS_STATUS_SKIPPED, -EOPNOTSUPP, "%s cannot do %s",
+			   x->sp.info->name, need);
+	else if (w->verify && strcmp(x->sp.info->name, "null") == 0)
 		set_status(r, IOLENS_STATUS_SKIPPED, -EOPNOTSUPP,
 			   "null does no I/O: nothing to verify");
-	if (r->status != IOLENS_STATUS_OK) {
-		*out = r;
-		return 0;
-	}
-	pthread_mutex_init(&run.lock, NULL);
-	pthread_cond_init(&run.cond, NULL);
-	execute(r, &run, all);
-	r->threads = r->thread_per_op ? w->jobs * w->depth : w->jobs;
-	pthread_cond_destroy(&run.cond);
-	pthread_mutex_destroy(&run.lock);
-	*out = r;
+	x->fresh = *r;
 	return 0;
+}
+
+/* Open one set of counters for every counting pass; 0 or -errno with why. */
+static int open_session(struct iolens__syscount *sc, int *stale, char *why, size_t len)
+{
+	*stale = !iolens__wait_single_thread(3000);
+	return iolens__syscount_open(sc, why, len);
+}
+
+static int interrupted(const struct iolens_workload *w)
+{
+	return w->stop && *w->stop;
+}
+
+/*
+ * Every timing pass runs first, with no counter open anywhere (a perf
+ * tracepoint slows every syscall of the process while it exists); then one
+ * set of counters serves every counting pass, because closing them costs
+ * the kernel a grace period per counter.
+ */
+int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
+		    const char *const *specs, size_t n, struct iolens_result **out, char *err,
+		    size_t errlen)
+{
+	struct spec_run *x = calloc(n ? n : 1, sizeof(*x));
+	struct iolens__syscount sc;
+	char why[192] = "";
+	int e = 0, stale = 0, have_sc = 0;
+
+	if (!x)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !e; i++)
+		e = prepare_spec(&x[i], t, w, specs[i], err, errlen);
+	if (e) {
+		for (size_t i = 0; i < n; i++)
+			iolens_result_free(x[i].r);
+		free(x);
+		return e;
+	}
+	if (w->count == IOLENS_COUNT_INLINE)
+		have_sc = !open_session(&sc, &stale, why, sizeof(why));
+	for (size_t i = 0; i < n; i++) {
+		x[i].run.sc = have_sc ? &sc : NULL;
+		x[i].run.stale_threads = stale;
+		if (x[i].r->status == IOLENS_STATUS_OK && !interrupted(w))
+			one_pass(x[i].r, &x[i].run, x[i].all);
+		x[i].r->syscalls.pass = w->count;
+	}
+	if (w->count == IOLENS_COUNT_SEPARATE && !interrupted(w))
+		have_sc = !open_session(&sc, &stale, why, sizeof(why));
+	for (size_t i = 0; w->count == IOLENS_COUNT_SEPARATE && i < n; i++) {
+		x[i].run.sc = have_sc ? &sc : NULL;
+		x[i].run.stale_threads = stale;
+		if (x[i].r->status == IOLENS_STATUS_OK && !x[i].r->interrupted && !interrupted(w))
+			counting_pass(x[i].r, &x[i].fresh, &x[i].run);
+	}
+	if (have_sc)
+		iolens__syscount_close(&sc);
+	for (size_t i = 0; i < n; i++) {
+		struct iolens_syscalls *s = &x[i].r->syscalls;
+
+		if (!s->measured && !s->why[0])
+			snprintf(s->why, sizeof(s->why), "%s",
+				 w->count == IOLENS_COUNT_OFF ? "not counted (--count off)"
+				 : why[0]		       ? why
+				 : interrupted(w)	       ? "not counted: interrupted"
+							       : "not counted");
+		out[i] = x[i].r;
+	}
+	free(x);
+	return 0;
+}
+
+int iolens_run(struct iolens_target *t, const struct iolens_workload *w, const char *spec,
+	       struct iolens_result **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	return iolens_run_many(t, w, &spec, 1, out, err, errlen);
 }
 
 void iolens_result_free(struct iolens_result *r)

@@ -277,6 +277,30 @@ class CliTest(unittest.TestCase):
         self.assertGreater(r["ops"], 0)
         self.assertLess(r["seconds"], 30)
 
+    def test_syscall_total_matches_strace(self):
+        """The kernel-counted total of a window equals what strace -f counts for the run."""
+        strace = shutil.which("strace")
+        if not strace:
+            self.skipTest("strace is not installed")
+        j = self.path("s.json")
+        ops = 100000
+        p = subprocess.run([strace, "-f", "-c", "-o", self.path("strace.txt"), IOLENS, "run",
+                            "--backend", "blocking", "--ops", str(ops), "--size", "16m",
+                            "--count", "inline", "--json", j],
+                           env=self.env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        sc = load_json(j)["results"][0]["syscalls"]
+        if sc["total"] is None:
+            self.skipTest("syscall counters unavailable: " + str(sc["why"]))
+        with open(self.path("strace.txt")) as f:
+            total_line = [l for l in f if l.strip().endswith("total")][-1].split()
+        calls = int(total_line[3])  # % time, seconds, usecs/call, calls[, errors], total
+        # strace sees the whole run; the window holds all but its set-up and tear-down.
+        self.assertLessEqual(sc["total"], calls)
+        self.assertGreaterEqual(sc["total"], calls * 0.99, (sc["total"], calls))
+        self.assertEqual(sc["by_name"]["pread64"], ops)
+        os.unlink(self.path("strace.txt"))
+
     def test_list_version_usage(self):
         p = self.run_cli("list")
         self.assertEqual(p.returncode, 0)

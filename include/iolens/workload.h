@@ -54,10 +54,12 @@ struct iolens_workload {
 	uint64_t seed;        /* random offsets are a function of this (default 1) */
 	int overwrite;        /* allow writes to an existing `file` */
 	int allow_device;     /* allow `file` to be a block device */
+	int count;            /* enum iolens_count_mode (default separate) */
 	volatile int *stop;   /* optional: set non-zero (e.g. from SIGINT) to stop early */
 };
 
-/* Defaults: randread, 4 KiB blocks, 1 GiB temporary file, depth 1, 1 job, 5 s. */
+/* Defaults: randread, 4 KiB blocks, 1 GiB temporary file, depth 1, 1 job, 5 s,
+ * syscalls counted in a separate pass. */
 IOLENS_EXPORT void iolens_workload_init(struct iolens_workload *w);
 
 /*
@@ -79,6 +81,34 @@ IOLENS_EXPORT int iolens_target_open(struct iolens_target **out,
 IOLENS_EXPORT void iolens_target_close(struct iolens_target *t);
 /* Path of the target's file (valid until close). */
 IOLENS_EXPORT const char *iolens_target_path(const struct iolens_target *t);
+
+enum iolens_count_mode {
+	IOLENS_COUNT_SEPARATE = 0, /* count syscalls in a second pass; time the other */
+	IOLENS_COUNT_INLINE,       /* count while timing (counting slows every syscall) */
+	IOLENS_COUNT_OFF,          /* no syscall counting */
+};
+
+/* Names of the syscalls counted one by one (the rest are "other"). */
+#define IOLENS_SYSCALL_NAMES 32
+IOLENS_EXPORT const char *iolens_syscall_name(unsigned i);
+
+/* Syscalls counted by the kernel over the measured window of the counting pass. */
+struct iolens_syscalls {
+	int measured;         /* 0: not counted; why says so */
+	char why[192];
+	char method[64];      /* how they were counted */
+	int pass;             /* enum iolens_count_mode that produced them */
+	uint64_t ops;         /* operations in the counted window (per_op divides by it) */
+	uint64_t total;       /* every thread but the harness's main thread */
+	double per_op;
+	uint64_t by_name[IOLENS_SYSCALL_NAMES];
+	uint64_t other;       /* total minus the named ones */
+	uint64_t offloaded;   /* issued by threads other than the job threads */
+	int io_uring;         /* the io_uring figures below were counted */
+	uint64_t iou_submitted, iou_punted, iou_completed;
+	unsigned helper_threads; /* io_uring kernel helpers (iou-sqp-*, iou-wrk-*) seen */
+	double helper_cpu_s;     /* their CPU time in the window */
+};
 
 enum iolens_status {
 	IOLENS_STATUS_OK = 0,
@@ -119,6 +149,7 @@ struct iolens_result {
 	uint64_t vcsw, ivcsw;  /* voluntary/involuntary context switches, window */
 	double resident_before, resident_after; /* page-cache share of the file, -1 = not measured */
 	struct iolens_backend_stats stats;      /* summed over jobs */
+	struct iolens_syscalls syscalls;
 	const struct iolens_hist *hist;         /* latency of reads and writes */
 };
 
@@ -133,6 +164,18 @@ struct iolens_result {
 IOLENS_EXPORT int iolens_run(struct iolens_target *t, const struct iolens_workload *w,
 			     const char *spec, struct iolens_result **out,
 			     char *err, size_t errlen);
+
+/*
+ * iolens_run for n specs at once, results in out[0..n). With syscall
+ * counting "separate" this is the efficient form: every timing pass runs
+ * first with no counter open, then one set of counters serves every counting
+ * pass (opening and closing tracepoint counters costs the kernel a grace
+ * period each). Returns 0, or -EINVAL (message in err) / -ENOMEM with no
+ * result stored.
+ */
+IOLENS_EXPORT int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
+				  const char *const *specs, size_t n, struct iolens_result **out,
+				  char *err, size_t errlen);
 
 IOLENS_EXPORT void iolens_result_free(struct iolens_result *r);
 

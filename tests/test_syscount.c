@@ -1,0 +1,212 @@
+/*
+ * What the kernel counted must match what each backend really does: one
+ * pread64 per blocking read, no I/O syscalls for null, batched io_uring
+ * entering the kernel rarely, glibc AIO doing its reads on helper threads,
+ * epoll never adding a regular file. Skips with the reason where this
+ * machine cannot open tracepoint counters.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "iolens/iolens.h"
+#include "syscount.h"
+
+static struct iolens_target *target;
+
+static unsigned name_index(const char *name)
+{
+	for (unsigned i = 0; i < IOLENS_SYSCALL_NAMES; i++)
+		if (strcmp(iolens_syscall_name(i), name) == 0)
+			return i;
+	fail_msg("no counter for %s", name);
+	return 0;
+}
+
+static uint64_t count(const struct iolens_result *r, const char *name)
+{
+	return r->syscalls.by_name[name_index(name)];
+}
+
+static struct iolens_result *run(const char *spec, unsigned depth, unsigned batch, uint64_t ops)
+{
+	struct iolens_workload w;
+	struct iolens_result *r;
+	char err[256];
+
+	iolens_workload_init(&w);
+	w.size = 16 << 20;
+	w.depth = depth;
+	w.batch = batch;
+	w.time_s = 0;
+	w.ops = ops;
+	assert_int_equal(iolens_run(target, &w, spec, &r, err, sizeof(err)), 0);
+	if (r->status != IOLENS_STATUS_OK)
+		fail_msg("%s: %s", spec, r->reason);
+	if (!r->syscalls.measured)
+		fail_msg("%s: syscalls not counted: %s", spec, r->syscalls.why);
+	assert_int_equal(r->syscalls.ops, ops);
+	assert_int_equal(r->syscalls.pass, IOLENS_COUNT_SEPARATE);
+	return r;
+}
+
+/* Page-cached reads through pread: exactly one pread64 each, little else. */
+static void blocking_one_pread_per_op(void **state)
+{
+	struct iolens_result *r = run("blocking", 1, 1, 20000);
+
+	(void)state;
+	assert_int_equal(count(r, "pread64"), 20000);
+	/* Parking and waking the job thread at the window's edges: a few futex calls. */
+	assert_true(r->syscalls.total - 20000 <= 8);
+	assert_int_equal(r->syscalls.offloaded, 0);
+	iolens_result_free(r);
+}
+
+static void blocking_threads_each_pread(void **state)
+{
+	struct iolens_result *r = run("blocking", 8, 1, 20000);
+
+	(void)state;
+	assert_int_equal(count(r, "pread64"), 20000);
+	assert_int_equal(r->syscalls.offloaded, 0);
+	iolens_result_free(r);
+}
+
+static void null_no_io_syscalls(void **state)
+{
+	static const char *const io[] = { "read", "write", "pread64", "pwrite64", "preadv2",
+					  "io_uring_enter", "io_submit", "io_getevents", "poll",
+					  "epoll_wait", "fsync" };
+	struct iolens_result *r = run("null", 32, 1, 200000);
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(io) / sizeof(io[0]); i++)
+		assert_int_equal(count(r, io[i]), 0);
+	assert_true(r->syscalls.total <= 8);
+	iolens_result_free(r);
+}
+
+static void io_uring_batched_enters_rarely(void **state)
+{
+	struct iolens_result *r = run("io_uring", 32, 32, 64000);
+
+	(void)state;
+	assert_int_equal(count(r, "pread64"), 0);
+	assert_true((double)count(r, "io_uring_enter") / 64000.0 <= 0.2);
+	assert_true(r->syscalls.io_uring);
+	assert_int_equal(r->syscalls.iou_completed, 64000);
+	iolens_result_free(r);
+}
+
+static void io_uring_sqpoll_submits_without_entering(void **state)
+{
+	struct iolens_result *r = run("io_uring:sqpoll", 32, 32, 64000);
+
+	(void)state;
+	/* The kernel thread submits; the job thread only enters to wait. */
+	assert_true((double)count(r, "io_uring_enter") / 64000.0 <= 0.05);
+	assert_true(r->syscalls.helper_threads >= 1);
+	iolens_result_free(r);
+}
+
+static void posix_aio_reads_on_helper_threads(void **state)
+{
+	struct iolens_result *r = run("posix-aio", 8, 1, 20000);
+	uint64_t preads = count(r, "pread64");
+
+	(void)state;
+	assert_int_equal(preads, 20000);
+	/* Every pread64 came from a glibc thread, not the job thread. */
+	assert_true(r->syscalls.offloaded >= preads);
+	assert_true(count(r, "futex") > 0);
+	iolens_result_free(r);
+}
+
+static void epoll_regular_file_falls_back(void **state)
+{
+	struct iolens_result *r = run("epoll", 8, 1, 20000);
+
+	(void)state;
+	assert_int_equal(count(r, "pread64"), 20000);
+	assert_int_equal(count(r, "epoll_wait"), 0);
+	assert_int_equal(r->stats.fallbacks, r->stats.completed);
+	iolens_result_free(r);
+}
+
+static void poll_regular_file_never_waits(void **state)
+{
+	struct iolens_result *r = run("poll", 8, 1, 20000);
+
+	(void)state;
+	assert_int_equal(count(r, "pread64"), 20000);
+	assert_true(count(r, "poll") > 0);
+	assert_int_equal(r->stats.waits, 0);
+	iolens_result_free(r);
+}
+
+static void count_off_reports_null(void **state)
+{
+	struct iolens_workload w;
+	struct iolens_result *r;
+	char err[256];
+
+	(void)state;
+	iolens_workload_init(&w);
+	w.size = 16 << 20;
+	w.time_s = 0;
+	w.ops = 1000;
+	w.count = IOLENS_COUNT_OFF;
+	assert_int_equal(iolens_run(target, &w, "blocking", &r, err, sizeof(err)), 0);
+	assert_int_equal(r->syscalls.measured, 0);
+	assert_non_null(strstr(r->syscalls.why, "--count off"));
+	iolens_result_free(r);
+}
+
+static int setup(void **state)
+{
+	struct iolens_workload w;
+	char err[256];
+
+	(void)state;
+	iolens_workload_init(&w);
+	w.size = 16 << 20;
+	w.time_s = 0;
+	w.ops = 1;
+	return iolens_target_open(&target, &w, err, sizeof(err));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	iolens_target_close(target);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(blocking_one_pread_per_op),
+		cmocka_unit_test(blocking_threads_each_pread),
+		cmocka_unit_test(null_no_io_syscalls),
+		cmocka_unit_test(io_uring_batched_enters_rarely),
+		cmocka_unit_test(io_uring_sqpoll_submits_without_entering),
+		cmocka_unit_test(posix_aio_reads_on_helper_threads),
+		cmocka_unit_test(epoll_regular_file_falls_back),
+		cmocka_unit_test(poll_regular_file_never_waits),
+		cmocka_unit_test(count_off_reports_null),
+	};
+	char why[192];
+
+	if (iolens__syscount_probe(why, sizeof(why))) {
+		printf("skipping: syscall counters unavailable here: %s\n", why);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
