@@ -108,12 +108,17 @@ struct run {
 	uint64_t tag;                  /* for written_block() */
 	uint32_t op_len;
 
-	/* Slots: depth ops, each with its own 4 KiB-aligned buffer. */
-	struct iolens_op *slot;
-	struct iolens_op *shadow; /* the slot as submitted, to compare on reap */
-	unsigned *slot_seq;
-	unsigned char *busy;
-	unsigned *free_stack;
+	/*
+	 * One op struct per operation of the current drive() (so a completion
+	 * delivered twice is caught even after its buffer was reused), and
+	 * depth 4 KiB-aligned buffers that are reused as ops complete.
+	 */
+	struct iolens_op *ops;
+	struct iolens_op *shadow; /* each op as submitted, to compare on reap */
+	unsigned char *op_state;  /* OP_NEW, OP_INFLIGHT, OP_DONE */
+	unsigned *op_buf;         /* buffer slot of each op */
+	unsigned nops;
+	unsigned *free_bufs;
 	struct iolens_op **pend, **done;
 	unsigned char *bufs, *expect;
 
@@ -144,27 +149,37 @@ static int is_null(const struct iolens_backend_info *b)
 	return strcmp(b->name, "null") == 0;
 }
 
+enum { OP_NEW, OP_INFLIGHT, OP_DONE };
+
+static void free_ops(struct run *r)
+{
+	free(r->ops);
+	free(r->shadow);
+	free(r->op_state);
+	free(r->op_buf);
+	r->ops = r->shadow = NULL;
+	r->op_state = NULL;
+	r->op_buf = NULL;
+	r->nops = 0;
+}
+
 static void run_free(struct run *r)
 {
 	/* The context first: it waits for ops still writing into the buffers. */
 	iolens_ctx_close(r->ctx);
 	r->ctx = NULL;
-	free(r->slot);
-	free(r->shadow);
-	free(r->slot_seq);
-	free(r->busy);
-	free(r->free_stack);
+	free_ops(r);
+	free(r->free_bufs);
 	free(r->pend);
 	free(r->done);
 	free(r->bufs);
 	free(r->expect);
-	r->slot = r->shadow = NULL;
-	r->slot_seq = r->free_stack = NULL;
-	r->busy = r->bufs = r->expect = NULL;
+	r->free_bufs = NULL;
 	r->pend = r->done = NULL;
+	r->bufs = r->expect = NULL;
 }
 
-/* Allocate slots for `depth` and open a context of that depth. */
+/* Allocate buffers for `depth` and open a context of that depth. */
 static int run_init(struct run *r, const struct iolens_backend_info *b, unsigned depth)
 {
 	struct iolens_backend_opts o = { .depth = depth };
@@ -177,20 +192,15 @@ static int run_init(struct run *r, const struct iolens_backend_info *b, unsigned
 	r->verify = !is_null(b);
 	r->fd = -1;
 	r->op_len = BS;
-	r->slot = calloc(depth, sizeof(*r->slot));
-	r->shadow = calloc(depth, sizeof(*r->shadow));
-	r->slot_seq = calloc(depth, sizeof(*r->slot_seq));
-	r->busy = calloc(depth, 1);
-	r->free_stack = calloc(depth, sizeof(*r->free_stack));
+	r->free_bufs = calloc(depth, sizeof(*r->free_bufs));
 	r->pend = calloc(depth, sizeof(*r->pend));
 	r->done = calloc(depth, sizeof(*r->done));
 	if (posix_memalign(&bufs, 4096, (size_t)depth * BS) == 0)
 		r->bufs = bufs;
 	if (posix_memalign(&expect, 4096, BS) == 0)
 		r->expect = expect;
-	if (!r->slot || !r->shadow || !r->slot_seq || !r->busy || !r->free_stack || !r->pend ||
-	    !r->done || !r->bufs || !r->expect)
-		return run_fail(r, "out of memory for %u slots", depth);
+	if (!r->free_bufs || !r->pend || !r->done || !r->bufs || !r->expect)
+		return run_fail(r, "out of memory for depth %u", depth);
 	err = iolens_ctx_open(&r->ctx, b->name, &o);
 	if (err)
 		return run_fail(r, "iolens_ctx_open(depth %u): %d (%s)", depth, err,
@@ -208,59 +218,70 @@ static int same_request(const struct iolens_op *a, const struct iolens_op *b)
 /* Account for one op returned by reap; 0 if it is one we had in flight. */
 static int take_back(struct run *r, struct iolens_op *op, unsigned *nfree)
 {
-	size_t i;
+	unsigned seq;
 
-	if (op < r->slot || op >= r->slot + r->depth)
+	if (op < r->ops || op >= r->ops + r->nops)
 		return run_fail(r, "reap returned %p, which is not one of the submitted ops",
 				(void *)op);
-	i = (size_t)(op - r->slot);
-	if (!r->busy[i])
-		return run_fail(r, "reap returned op #%u twice or before it was accepted",
-				r->slot_seq[i]);
-	if (!same_request(op, &r->shadow[i]))
+	seq = (unsigned)(op - r->ops);
+	if (r->op_state[seq] == OP_DONE)
+		return run_fail(r, "reap returned op #%u a second time", seq);
+	if (r->op_state[seq] != OP_INFLIGHT)
+		return run_fail(r, "reap returned op #%u, which submit had not accepted", seq);
+	if (!same_request(op, &r->shadow[seq]))
 		return run_fail(r, "op #%u came back with caller-owned fields changed "
-				"(kind/fd/len/offset/buf/buf_index/user_data/t_submit)",
-				r->slot_seq[i]);
+				"(kind/fd/len/offset/buf/buf_index/user_data/t_submit)", seq);
 	if (op->result == RESULT_UNSET)
-		return run_fail(r, "op #%u was reaped without a result", r->slot_seq[i]);
+		return run_fail(r, "op #%u was reaped without a result", seq);
 	if (op->flags & IOLENS_OPF_INLINE)
 		r->n_inline++;
 	if (op->flags & IOLENS_OPF_FALLBACK)
 		r->n_fallback++;
-	r->busy[i] = 0;
-	r->free_stack[(*nfree)++] = (unsigned)i;
+	r->op_state[seq] = OP_DONE;
 	r->completed++;
-	return r->check ? r->check(r, op, r->slot_seq[i]) : 0;
+	if (r->check && r->check(r, op, seq))
+		return -1;
+	/* Checked: its buffer may be reused. */
+	r->free_bufs[(*nfree)++] = r->op_buf[seq];
+	return 0;
 }
 
 /*
- * Run `total` ops, keeping up to depth in flight: fill free slots, submit
- * what is pending (what is not accepted stays pending, in order), reap at
- * least one, repeat. Afterwards nothing more may come out of reap.
+ * Run `total` ops, keeping up to depth in flight: prepare ops while there are
+ * free buffers, submit what is pending (what is not accepted stays pending,
+ * in order), reap at least one, repeat. Afterwards nothing more may come out
+ * of reap.
  */
 static int drive(struct run *r, unsigned total)
 {
 	unsigned issued = 0, inflight = 0, npend = 0, nfree = 0, start = r->completed;
 	int n;
 
+	/* The previous drive() completed all of its ops: their structs can go. */
+	free_ops(r);
+	r->ops = calloc(total, sizeof(*r->ops));
+	r->shadow = calloc(total, sizeof(*r->shadow));
+	r->op_state = calloc(total, 1);
+	r->op_buf = calloc(total, sizeof(*r->op_buf));
+	if (!r->ops || !r->shadow || !r->op_state || !r->op_buf)
+		return run_fail(r, "out of memory for %u ops", total);
+	r->nops = total;
 	for (unsigned i = 0; i < r->depth; i++)
-		r->free_stack[nfree++] = r->depth - 1 - i;
+		r->free_bufs[nfree++] = r->depth - 1 - i;
 	while (r->completed - start < total) {
 		while (nfree && issued < total) {
-			unsigned i = r->free_stack[--nfree];
-			struct iolens_op *op = &r->slot[i];
+			unsigned seq = issued++, slot = r->free_bufs[--nfree];
+			struct iolens_op *op = &r->ops[seq];
 
-			memset(op, 0, sizeof(*op));
-			op->buf = r->bufs + (size_t)i * BS;
+			op->buf = r->bufs + (size_t)slot * BS;
 			op->buf_index = -1;
-			r->prep(r, op, issued);
+			r->prep(r, op, seq);
 			op->result = RESULT_UNSET;
 			op->flags = 0;
-			op->user_data = (void *)(uintptr_t)(0x1000 + issued);
-			op->t_submit = 0xabcdef00ULL + issued;
-			r->shadow[i] = *op;
-			r->slot_seq[i] = issued++;
-			r->busy[i] = 1;
+			op->user_data = (void *)(uintptr_t)(0x1000 + seq);
+			op->t_submit = 0xabcdef00ULL + seq;
+			r->shadow[seq] = *op;
+			r->op_buf[seq] = slot;
 			r->pend[npend++] = op;
 		}
 		if (npend) {
@@ -271,6 +292,8 @@ static int drive(struct run *r, unsigned total)
 						iolens_strerror(n));
 			if ((unsigned)n > npend)
 				return run_fail(r, "submit of %u ops said it accepted %d", npend, n);
+			for (int k = 0; k < n; k++)
+				r->op_state[r->pend[k] - r->ops] = OP_INFLIGHT;
 			npend -= (unsigned)n;
 			memmove(r->pend, r->pend + n, npend * sizeof(*r->pend));
 			inflight += (unsigned)n;
@@ -283,8 +306,8 @@ static int drive(struct run *r, unsigned total)
 			return run_fail(r, "reap returned %d (%s) with %u in flight", n,
 					iolens_strerror(n), inflight);
 		if (n == 0)
-			return run_fail(r, "reap(min 1) returned nothing in 10 s with %u in flight",
-					inflight);
+			return run_fail(r, "reap(min 1, max %u, timeout 10 s) returned 0 with %u "
+					"in flight", r->depth, inflight);
 		if ((unsigned)n > inflight)
 			return run_fail(r, "reap returned %d ops with only %u in flight", n,
 					inflight);

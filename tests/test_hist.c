@@ -358,6 +358,50 @@ static void percentile_rank_exact(void **state)
 			 (unsigned)(MAXN * ARRAY_LEN(pct_hundredths)));
 }
 
+/*
+ * The rank at larger counts, from both sides: with r = ceil(p/100 * n)
+ * copies of a small value A and the rest a far larger B, percentile p is A;
+ * with r - 1 copies of A it is B. Counts where p/100 * n is whole (round
+ * numbers) and where it is not.
+ */
+static void percentile_rank_large_counts(void **state)
+{
+	static const uint64_t counts[] = { 10000, 100000, 1000000, 123457, 999999, 1000001 };
+	const uint64_t a = 1000, b = 1000000;
+	struct iolens_hist *h = new_hist();
+	unsigned misses = 0;
+
+	(void)state;
+	for (size_t c = 0; c < ARRAY_LEN(counts); c++) {
+		uint64_t n = counts[c];
+
+		for (size_t i = 0; i < ARRAY_LEN(pct_hundredths); i++) {
+			uint64_t r = (pct_hundredths[i] * n + 9999) / 10000;
+			double p = pct_hundredths[i] / 100.0;
+
+			for (int below = 0; below <= 1; below++) {
+				uint64_t na = r - (uint64_t)below, want = below ? b : a, got;
+
+				iolens__hist_reset(h);
+				for (uint64_t k = 0; k < n; k++)
+					iolens_hist_add(h, k < na ? a : b);
+				got = iolens_hist_percentile(h, p);
+				if (fabs((double)got - (double)want) <=
+				    (double)want * IOLENS_HIST_REL_ERROR + 1)
+					continue;
+				print_error("n=%llu p%g with %llu samples of %llu below %llu: "
+					    "histogram says %llu, expected %llu\n",
+					    (unsigned long long)n, p, (unsigned long long)na,
+					    (unsigned long long)a, (unsigned long long)b,
+					    (unsigned long long)got, (unsigned long long)want);
+				misses++;
+			}
+		}
+	}
+	if (misses)
+		fail_msg("%u (n, p) cases report the wrong rank", misses);
+}
+
 /* Percentiles never decrease as p grows. */
 static void percentile_monotonic(void **state)
 {
@@ -619,6 +663,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(accuracy_against_exact, release_owned),
 		cmocka_unit_test_teardown(percentile_rank_exact, release_owned),
+		cmocka_unit_test_teardown(percentile_rank_large_counts, release_owned),
 		cmocka_unit_test_teardown(percentile_monotonic, release_owned),
 		cmocka_unit_test_teardown(merge_equals_whole, release_owned),
 		cmocka_unit_test_teardown(empty_histogram, release_owned),
