@@ -22,6 +22,7 @@
 #include "report.h"
 #include "report_table.h"
 #include "spec.h"
+#include "syscount.h"
 
 #define MAX_SPECS 64
 
@@ -157,6 +158,7 @@ static const char main_help[] =
 	"usage: iolens COMMAND [options]\n"
 	"\n"
 	"  iolens list         every backend, available or not, with its declared model\n"
+	"  iolens doctor       what this machine lets iolens measure, and how to enable the rest\n"
 	"  iolens run [opts]   run a workload on backends (iolens run --help)\n"
 	"  iolens --version    print the version\n";
 
@@ -169,6 +171,52 @@ static int cmd_list(void)
 	for (size_t i = 0; i < n; i++)
 		printf("%-10s %-10s %-32s %s\n", b[i].name, b[i].available ? "yes" : "no",
 		       b[i].model, b[i].available ? b[i].summary : b[i].reason);
+	return 0;
+}
+
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	snprintf(buf, len, "unknown");
+	if (f) {
+		if (fgets(buf, (int)len, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static int cmd_doctor(void)
+{
+	const struct iolens_backend_info *b;
+	size_t n = iolens_backends(&b);
+	const char *tracefs = iolens__tracefs();
+	char why[192], paranoid[32], aio_nr[32], aio_max[32], uring[32];
+	int counters = iolens__syscount_probe(why, sizeof(why)) == 0;
+
+	read_line("/proc/sys/kernel/perf_event_paranoid", paranoid, sizeof(paranoid));
+	read_line("/proc/sys/fs/aio-nr", aio_nr, sizeof(aio_nr));
+	read_line("/proc/sys/fs/aio-max-nr", aio_max, sizeof(aio_max));
+	read_line("/proc/sys/kernel/io_uring_disabled", uring, sizeof(uring));
+	printf("running as:           %s\n", geteuid() == 0 ? "root" : "an unprivileged user");
+	printf("tracefs:              %s\n", tracefs ? tracefs : "not mounted, or not readable by this user");
+	printf("perf_event_paranoid:  %s\n", paranoid);
+	printf("syscall counters:     %s\n", counters ? "available (syscalls are counted)" : why);
+	printf("io_uring_disabled:    %s\n", uring);
+	printf("aio-nr / aio-max-nr:  %s / %s\n", aio_nr, aio_max);
+	for (size_t i = 0; i < n; i++)
+		printf("backend %-12s  %s%s\n", b[i].name, b[i].available ? "available" : "unavailable: ",
+		       b[i].available ? "" : b[i].reason);
+	printf("hardware counters:    not used (iolens counts syscalls with tracepoints only)\n");
+	if (!counters) {
+		printf("\nTo count syscalls:\n");
+		if (!tracefs && geteuid() == 0)
+			printf("  mount -t tracefs nodev /sys/kernel/tracing\n");
+		if (geteuid() != 0)
+			printf("  run iolens as root (tracefs event ids are readable by root only),\n"
+			       "  or as root: sysctl -w kernel.perf_event_paranoid=-1 and make\n"
+			       "  /sys/kernel/tracing/events readable to this user\n");
+	}
 	return 0;
 }
 
@@ -527,8 +575,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "list"))
 		return cmd_list();
+	if (!strcmp(argv[1], "doctor"))
+		return cmd_doctor();
 	if (strcmp(argv[1], "run") != 0) {
-		fprintf(stderr, "iolens: unknown command '%s' (accepts list, run; see iolens --help)\n",
+		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run; see iolens --help)\n",
 			argv[1]);
 		return 2;
 	}

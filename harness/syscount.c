@@ -91,7 +91,9 @@ uint64_t iolens__counter_value(int fd)
 static int explain(int err, char *why, size_t len)
 {
 	if (!iolens__tracefs())
-		snprintf(why, len, "no tracefs: mount it (mount -t tracefs nodev /sys/kernel/tracing)");
+		snprintf(why, len, access("/sys/kernel/tracing", F_OK) == 0 && geteuid() != 0
+				   ? "tracefs is not readable by this user: run as root (iolens doctor)"
+				   : "no tracefs: mount it (mount -t tracefs nodev /sys/kernel/tracing)");
 	else if (err == -EACCES || err == -EPERM)
 		snprintf(why, len,
 			 "perf_event_open refused tracepoint counters (%s): run as root or lower kernel.perf_event_paranoid",

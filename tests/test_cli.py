@@ -301,6 +301,34 @@ class CliTest(unittest.TestCase):
         self.assertEqual(sc["by_name"]["pread64"], ops)
         os.unlink(self.path("strace.txt"))
 
+    def test_doctor(self):
+        p = self.run_cli("doctor")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for key in ("tracefs:", "perf_event_paranoid:", "syscall counters:", "io_uring_disabled:"):
+            self.assertIn(key, p.stdout)
+        for name in BACKENDS:
+            self.assertIn("backend " + name, p.stdout)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to drop to an unprivileged user")
+    def test_unprivileged_run_reports_null_syscalls(self):
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            self.skipTest("setpriv is missing")
+        os.chmod(self.tmp, 0o777)
+        os.chmod(self.out, 0o777)
+        j = self.path("u.json")
+        p = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", IOLENS,
+                            "run", "--backend", "blocking", "--ops", "1000", "--size", "4m",
+                            "--json", j], env=self.env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = load_json(j)["results"][0]
+        self.assertEqual(r["status"], "ok")
+        self.assertGreater(r["ops"], 0)
+        self.assertIsNone(r["syscalls"]["total"])
+        self.assertIsNone(r["syscalls"]["per_op"])
+        self.assertIsNone(r["syscalls"]["by_name"]["pread64"])
+        self.assertTrue(r["syscalls"]["why"])
+
     def test_list_version_usage(self):
         p = self.run_cli("list")
         self.assertEqual(p.returncode, 0)
