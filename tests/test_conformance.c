@@ -956,9 +956,11 @@ static void api_errors(void **state)
 	struct iolens_backend_opts o = { .depth = 0 };
 	struct iolens_ctx *ctx = (struct iolens_ctx *)&o;
 	struct iolens_backend_stats s;
-	struct iolens_op ops[2], *list[2] = { &ops[0], &ops[1] }, *out[2];
+	/* Static: teardown closes the context, which may still hold them, after a failure. */
+	static struct iolens_op ops[2];
 	static char buf[BS];
-	int r, bad_kind = -1;
+	struct iolens_op *list[2] = { &ops[0], &ops[1] }, *out[2];
+	int r, fd, bad_kind = -1;
 
 	if (!b->available) {
 		r = iolens_ctx_open(&ctx, b->name, NULL);
@@ -1013,24 +1015,25 @@ static void api_errors(void **state)
 	}
 	if (bad_kind < 0)
 		return;
+	/* A real file, so that wrongly accepted ops still complete when the context closes. */
+	make_file(t);
+	fd = open_file_or_fail(t, O_RDWR);
 	o.flags = 0;
-	r = iolens_ctx_open(&ctx, b->name, &o);
-	assert_int_equal(r, 0);
-	ops[0] = (struct iolens_op){ .kind = IOLENS_OP_READ, .fd = -1, .len = BS, .buf = buf,
-				     .buf_index = -1 };
-	ops[1] = (struct iolens_op){ .kind = (uint16_t)bad_kind, .fd = -1, .len = BS,
-				     .buf = buf, .buf_index = -1 };
-	r = iolens_ctx_submit(ctx, list, 2);
-	iolens_ctx_stats(ctx, &s);
-	if (r != -EOPNOTSUPP) {
-		/* Drain whatever was accepted before failing. */
-		iolens_ctx_close(ctx);
+	assert_int_equal(iolens_ctx_open(&t->run.ctx, b->name, &o), 0);
+	ops[0] = (struct iolens_op){ .kind = IOLENS_OP_READ, .fd = fd, .len = BS, .buf = buf,
+				     .buf_index = -1, .result = RESULT_UNSET };
+	ops[1] = (struct iolens_op){ .kind = (uint16_t)bad_kind, .fd = fd, .len = BS,
+				     .buf = buf, .buf_index = -1, .result = RESULT_UNSET };
+	r = iolens_ctx_submit(t->run.ctx, list, 2);
+	if (r != -EOPNOTSUPP)
 		fail_msg("%s: a batch with op kind %d (not in caps) gave %d, expected -EOPNOTSUPP",
 			 b->name, bad_kind, r);
-	}
+	iolens_ctx_stats(t->run.ctx, &s);
 	assert_int_equal(s.submitted, 0);
-	assert_int_equal(iolens_ctx_reap(ctx, out, 0, 2, 0), 0);
-	iolens_ctx_close(ctx);
+	assert_int_equal(iolens_ctx_reap(t->run.ctx, out, 0, 2, 0), 0);
+	/* Nothing of the batch was performed. */
+	assert_true(ops[0].result == RESULT_UNSET);
+	assert_true(ops[1].result == RESULT_UNSET);
 }
 
 /* Not per backend: the list itself and names nobody has. */
