@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -107,6 +108,10 @@ struct run {
 	const unsigned *seq_of;        /* seq that wrote each block, for reads back */
 	uint64_t tag;                  /* for written_block() */
 	uint32_t op_len;
+
+	/* How reap is called: min (default 1), max (default depth), timeout (0 polls). */
+	unsigned reap_min, reap_max;
+	int64_t reap_timeout;
 
 	/*
 	 * One op struct per operation of the current drive() (so a completion
@@ -192,6 +197,7 @@ static int run_init(struct run *r, const struct iolens_backend_info *b, unsigned
 	r->verify = !is_null(b);
 	r->fd = -1;
 	r->op_len = BS;
+	r->reap_timeout = REAP_TIMEOUT_NS;
 	r->free_bufs = calloc(depth, sizeof(*r->free_bufs));
 	r->pend = calloc(depth, sizeof(*r->pend));
 	r->done = calloc(depth, sizeof(*r->done));
@@ -246,6 +252,51 @@ static int take_back(struct run *r, struct iolens_op *op, unsigned *nfree)
 	return 0;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * One reap as the run asks for it. Returns how many came back, or -1 with
+ * r->err set: on an error, on more than max or than were in flight, on
+ * fewer than min before the timeout passed, or after 10 s without progress.
+ * A polling run (timeout 0) may get nothing back; 0 then means "again".
+ */
+static int reap_some(struct run *r, unsigned inflight, int64_t *last_progress)
+{
+	unsigned max = r->reap_max ? r->reap_max : r->depth;
+	unsigned min = r->reap_min ? r->reap_min : 1;
+	unsigned must = min < inflight ? min : inflight;
+	int64_t t0 = now_ns(), waited;
+	int n = iolens_ctx_reap(r->ctx, r->done, min, max, r->reap_timeout);
+
+	waited = now_ns() - t0;
+	if (n < 0)
+		return run_fail(r, "reap returned %d (%s) with %u in flight", n,
+				iolens_strerror(n), inflight);
+	if ((unsigned)n > max)
+		return run_fail(r, "reap(max %u) returned %d", max, n);
+	if ((unsigned)n > inflight)
+		return run_fail(r, "reap returned %d ops with only %u in flight", n, inflight);
+	if (r->reap_timeout > 0 && waited < r->reap_timeout && (unsigned)n < must)
+		return run_fail(r, "reap(min %u, max %u, timeout %lld ns) returned %d after %lld ns "
+				"with %u in flight", min, max, (long long)r->reap_timeout, n,
+				(long long)waited, inflight);
+	if (n > 0) {
+		*last_progress = t0 + waited;
+		return n;
+	}
+	if (now_ns() - *last_progress > REAP_TIMEOUT_NS)
+		return run_fail(r, "no completion in 10 s with %u in flight (reap min %u, max %u, "
+				"timeout %lld ns)", inflight, min, max,
+				(long long)r->reap_timeout);
+	return 0;
+}
+
 /*
  * Run `total` ops, keeping up to depth in flight: prepare ops while there are
  * free buffers, submit what is pending (what is not accepted stays pending,
@@ -255,6 +306,7 @@ static int take_back(struct run *r, struct iolens_op *op, unsigned *nfree)
 static int drive(struct run *r, unsigned total)
 {
 	unsigned issued = 0, inflight = 0, npend = 0, nfree = 0, start = r->completed;
+	int64_t last_progress = now_ns();
 	int n;
 
 	/* The previous drive() completed all of its ops: their structs can go. */
@@ -301,16 +353,9 @@ static int drive(struct run *r, unsigned total)
 		if (!inflight)
 			return run_fail(r, "submit accepted none of %u ops with nothing in flight",
 					npend);
-		n = iolens_ctx_reap(r->ctx, r->done, 1, r->depth, REAP_TIMEOUT_NS);
+		n = reap_some(r, inflight, &last_progress);
 		if (n < 0)
-			return run_fail(r, "reap returned %d (%s) with %u in flight", n,
-					iolens_strerror(n), inflight);
-		if (n == 0)
-			return run_fail(r, "reap(min 1, max %u, timeout 10 s) returned 0 with %u "
-					"in flight", r->depth, inflight);
-		if ((unsigned)n > inflight)
-			return run_fail(r, "reap returned %d ops with only %u in flight", n,
-					inflight);
+			return -1;
 		inflight -= (unsigned)n;
 		for (int k = 0; k < n; k++)
 			if (take_back(r, r->done[k], &nfree))
@@ -583,7 +628,15 @@ static void start_run(struct tcase *t, unsigned depth)
 /* ---------------------------------------------------------------------------
  * Cases.
  */
-static void randread_case(struct tcase *t, unsigned depth, int extra_flags, uint64_t seed)
+struct reap_mode {
+	unsigned min, max; /* 0: 1 and depth */
+	int64_t timeout;   /* 0: poll without waiting */
+};
+
+static const struct reap_mode reap_default = { 0, 0, REAP_TIMEOUT_NS };
+
+static void randread_case(struct tcase *t, unsigned depth, int extra_flags, uint64_t seed,
+			  const struct reap_mode *mode)
 {
 	struct run *r = &t->run;
 
@@ -594,6 +647,9 @@ static void randread_case(struct tcase *t, unsigned depth, int extra_flags, uint
 	r->rng = seed;
 	r->first_block = 0;
 	r->nblocks = NBLOCKS;
+	r->reap_min = mode->min;
+	r->reap_max = mode->max;
+	r->reap_timeout = mode->timeout;
 	run_or_fail(r, 2000);
 	assert_int_equal(r->completed, 2000);
 }
@@ -604,7 +660,7 @@ static void randread_depth1(void **state)
 
 	skip_unavailable(t);
 	make_file(t);
-	randread_case(t, 1, 0, 101);
+	randread_case(t, 1, 0, 101, &reap_default);
 }
 
 static void randread_depth32(void **state)
@@ -613,12 +669,55 @@ static void randread_depth32(void **state)
 
 	skip_unavailable(t);
 	make_file(t);
-	randread_case(t, 32, 0, 102);
+	randread_case(t, 32, 0, 102, &reap_default);
 }
 
-static void direct_randread_depth32(void **state)
+/* Deep queue: more in flight than a backend's helper threads or first guess of a ring. */
+static void randread_depth256(void **state)
 {
 	struct tcase *t = *state;
+
+	skip_unavailable(t);
+	make_file(t);
+	randread_case(t, 256, 0, 105, &reap_default);
+}
+
+/* Reap one completion per call while 32 are in flight. */
+static void randread_depth32_reap1(void **state)
+{
+	static const struct reap_mode one = { 1, 1, REAP_TIMEOUT_NS };
+	struct tcase *t = *state;
+
+	skip_unavailable(t);
+	make_file(t);
+	randread_case(t, 32, 0, 106, &one);
+}
+
+/* Batched reaping: at least 8 per call (the workload's batch option). */
+static void randread_depth32_batch8(void **state)
+{
+	static const struct reap_mode batch = { 8, 32, REAP_TIMEOUT_NS };
+	struct tcase *t = *state;
+
+	skip_unavailable(t);
+	make_file(t);
+	randread_case(t, 32, 0, 107, &batch);
+}
+
+/* Polling: reap never waits (timeout 0); completions must still show up. */
+static void randread_depth32_polling(void **state)
+{
+	static const struct reap_mode polling = { 1, 32, 0 };
+	struct tcase *t = *state;
+
+	skip_unavailable(t);
+	make_file(t);
+	randread_case(t, 32, 0, 108, &polling);
+}
+
+/* O_DIRECT reads (where io_uring and libaio are truly asynchronous); skipped where refused. */
+static void direct_randread(struct tcase *t, const struct reap_mode *mode, uint64_t seed)
+{
 	int fd;
 
 	skip_unavailable(t);
@@ -632,7 +731,26 @@ static void direct_randread_depth32(void **state)
 	if (fd < 0)
 		fail_msg("open(O_DIRECT): %s", strerror(errno));
 	close(fd);
-	randread_case(t, 32, O_DIRECT, 103);
+	randread_case(t, 32, O_DIRECT, seed, mode);
+}
+
+static void direct_randread_depth32(void **state)
+{
+	direct_randread(*state, &reap_default, 103);
+}
+
+static void direct_randread_depth32_polling(void **state)
+{
+	static const struct reap_mode polling = { 1, 32, 0 };
+
+	direct_randread(*state, &polling, 109);
+}
+
+static void direct_randread_depth32_batch8(void **state)
+{
+	static const struct reap_mode batch = { 8, 32, REAP_TIMEOUT_NS };
+
+	direct_randread(*state, &batch, 110);
 }
 
 /* 1,000 distinct random blocks at distinct offsets, read back with pread. */
@@ -1072,9 +1190,15 @@ int main(void)
 	} cases[] = {
 		{ "randread_depth1", randread_depth1 },
 		{ "randread_depth32", randread_depth32 },
+		{ "randread_depth256", randread_depth256 },
+		{ "randread_depth32_reap1", randread_depth32_reap1 },
+		{ "randread_depth32_batch8", randread_depth32_batch8 },
+		{ "randread_depth32_polling", randread_depth32_polling },
 		{ "write_depth32", write_depth32 },
 		{ "fsync", fsync_after_writes },
 		{ "direct_randread_depth32", direct_randread_depth32 },
+		{ "direct_randread_depth32_polling", direct_randread_depth32_polling },
+		{ "direct_randread_depth32_batch8", direct_randread_depth32_batch8 },
 		{ "closed_fd_ebadf", closed_fd_ebadf },
 		{ "two_contexts_two_threads", two_contexts_two_threads },
 		{ "stats", stats_match_model },
