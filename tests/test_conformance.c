@@ -88,12 +88,23 @@ static void written_block(uint64_t tag, uint64_t seq, unsigned char *out)
  * The driver. Thread-safe: it never calls cmocka, it returns -1 with a
  * message in r->err, and the calling thread turns that into a failure.
  */
+/*
+ * A backend with some of its options switched on, e.g. "io_uring+sqpoll".
+ * Every backend also runs plain (flags 0).
+ */
+struct variant {
+	const struct iolens_backend_info *b;
+	uint32_t flags; /* IOLENS_BOPT_* */
+	char label[64];
+};
+
 struct run;
 typedef void (*prep_fn)(struct run *r, struct iolens_op *op, unsigned seq);
 typedef int (*check_fn)(struct run *r, const struct iolens_op *op, unsigned seq);
 
 struct run {
 	const struct iolens_backend_info *b;
+	const struct variant *v;
 	struct iolens_ctx *ctx;
 	unsigned depth;
 	int verify; /* compare data (not for null) */
@@ -126,6 +137,8 @@ struct run {
 	unsigned *free_bufs;
 	struct iolens_op **pend, **done;
 	unsigned char *bufs, *expect;
+	struct iovec *iov; /* the buffers, registered under IOLENS_BOPT_FIXED_BUFS */
+	int files[1];      /* registered under IOLENS_BOPT_FIXED_FILES */
 
 	/* What happened. */
 	unsigned completed;
@@ -142,7 +155,7 @@ static int run_fail(struct run *r, const char *fmt, ...)
 
 	if (r->err[0])
 		return -1;
-	len = snprintf(r->err, sizeof(r->err), "%s: ", r->b->name);
+	len = snprintf(r->err, sizeof(r->err), "%s: ", r->v ? r->v->label : r->b->name);
 	va_start(ap, fmt);
 	vsnprintf(r->err + len, sizeof(r->err) - (size_t)len, fmt, ap);
 	va_end(ap);
@@ -179,38 +192,59 @@ static void run_free(struct run *r)
 	free(r->done);
 	free(r->bufs);
 	free(r->expect);
+	free(r->iov);
 	r->free_bufs = NULL;
 	r->pend = r->done = NULL;
 	r->bufs = r->expect = NULL;
+	r->iov = NULL;
 }
 
-/* Allocate buffers for `depth` and open a context of that depth. */
-static int run_init(struct run *r, const struct iolens_backend_info *b, unsigned depth)
+/*
+ * Allocate buffers for `depth` and open a context of that depth with the
+ * variant's options, on descriptor fd (registered when the variant has
+ * FIXED_FILES; the ops of the run use r->fd, which starts as fd).
+ */
+static int run_init(struct run *r, const struct variant *v, unsigned depth, int fd)
 {
-	struct iolens_backend_opts o = { .depth = depth };
+	struct iolens_backend_opts o = { .depth = depth, .flags = v->flags };
 	void *bufs = NULL, *expect = NULL;
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	r->b = b;
+	r->b = v->b;
+	r->v = v;
 	r->depth = depth;
-	r->verify = !is_null(b);
-	r->fd = -1;
+	r->verify = !is_null(v->b);
+	r->fd = fd;
+	r->files[0] = fd;
 	r->op_len = BS;
 	r->reap_timeout = REAP_TIMEOUT_NS;
 	r->free_bufs = calloc(depth, sizeof(*r->free_bufs));
 	r->pend = calloc(depth, sizeof(*r->pend));
 	r->done = calloc(depth, sizeof(*r->done));
+	r->iov = calloc(depth, sizeof(*r->iov));
 	if (posix_memalign(&bufs, 4096, (size_t)depth * BS) == 0)
 		r->bufs = bufs;
 	if (posix_memalign(&expect, 4096, BS) == 0)
 		r->expect = expect;
-	if (!r->free_bufs || !r->pend || !r->done || !r->bufs || !r->expect)
+	if (!r->free_bufs || !r->pend || !r->done || !r->iov || !r->bufs || !r->expect)
 		return run_fail(r, "out of memory for depth %u", depth);
-	err = iolens_ctx_open(&r->ctx, b->name, &o);
+	for (unsigned i = 0; i < depth; i++)
+		r->iov[i] = (struct iovec){ r->bufs + (size_t)i * BS, BS };
+	if (v->flags & IOLENS_BOPT_FIXED_BUFS) {
+		o.bufs = r->iov;
+		o.nbufs = depth;
+	}
+	if (v->flags & IOLENS_BOPT_FIXED_FILES) {
+		o.files = r->files;
+		o.nfiles = 1;
+	}
+	if (v->flags & IOLENS_BOPT_THREADS)
+		o.aio_threads = 4;
+	err = iolens_ctx_open(&r->ctx, v->b->name, &o);
 	if (err)
-		return run_fail(r, "iolens_ctx_open(depth %u): %d (%s)", depth, err,
-				iolens_strerror(err));
+		return run_fail(r, "iolens_ctx_open(depth %u, options 0x%x): %d (%s)", depth,
+				v->flags, err, iolens_strerror(err));
 	return 0;
 }
 
@@ -326,7 +360,7 @@ static int drive(struct run *r, unsigned total)
 			struct iolens_op *op = &r->ops[seq];
 
 			op->buf = r->bufs + (size_t)slot * BS;
-			op->buf_index = -1;
+			op->buf_index = (r->v->flags & IOLENS_BOPT_FIXED_BUFS) ? (int32_t)slot : -1;
 			r->prep(r, op, seq);
 			op->result = RESULT_UNSET;
 			op->flags = 0;
@@ -458,6 +492,7 @@ static unsigned *permutation(unsigned first, unsigned n, uint64_t seed)
  */
 struct tcase {
 	const struct iolens_backend_info *b;
+	const struct variant *v;
 	char name[96];
 	char path[PATH_MAX];
 	int fd[4];
@@ -603,7 +638,7 @@ static void verify_file(struct tcase *t, const unsigned *written_seq, uint64_t t
 			close(fd);
 			free(got);
 			free(want);
-			fail_msg("%s: block %u of the file %s (pread returned %zd)", t->b->name, blk,
+			fail_msg("%s: block %u of the file %s (pread returned %zd)", t->v->label, blk,
 				 written ? "is not what was written there" : "changed though no "
 				 "write was aimed at it", n);
 		}
@@ -619,9 +654,9 @@ static void run_or_fail(struct run *r, unsigned total)
 		fail_msg("%s", r->err);
 }
 
-static void start_run(struct tcase *t, unsigned depth)
+static void start_run(struct tcase *t, unsigned depth, int fd)
 {
-	if (run_init(&t->run, t->b, depth))
+	if (run_init(&t->run, t->v, depth, fd))
 		fail_msg("%s", t->run.err);
 }
 
@@ -640,8 +675,7 @@ static void randread_case(struct tcase *t, unsigned depth, int extra_flags, uint
 {
 	struct run *r = &t->run;
 
-	start_run(t, depth);
-	r->fd = open_file_or_fail(t, O_RDONLY | extra_flags);
+	start_run(t, depth, open_file_or_fail(t, O_RDONLY | extra_flags));
 	r->prep = prep_randread;
 	r->check = check_pattern_read;
 	r->rng = seed;
@@ -768,8 +802,7 @@ static void write_depth32(void **state)
 	perm = permutation(0, NBLOCKS, 7);
 	assert_non_null(perm);
 	keep_mem(t, perm);
-	start_run(t, 32);
-	r->fd = open_file_or_fail(t, O_RDWR);
+	start_run(t, 32, open_file_or_fail(t, O_RDWR));
 	r->prep = prep_write;
 	r->check = check_full_len;
 	r->perm = perm;
@@ -799,8 +832,7 @@ static void fsync_after_writes(void **state)
 	perm = permutation(0, NBLOCKS, 8);
 	assert_non_null(perm);
 	keep_mem(t, perm);
-	start_run(t, 8);
-	r->fd = open_file_or_fail(t, O_RDWR);
+	start_run(t, 8, open_file_or_fail(t, O_RDWR));
 	r->perm = perm;
 	r->tag = 2;
 	r->prep = prep_write;
@@ -847,8 +879,12 @@ static void closed_fd_ebadf(void **state)
 
 	skip_unavailable(t);
 	make_file(t);
-	/* The context first, so its own descriptors cannot take the number. */
-	start_run(t, 4);
+	/*
+	 * The context first, so its own descriptors cannot take the number. It
+	 * gets the open file, for variants that register one; the ops use the
+	 * closed number, which is in no table.
+	 */
+	start_run(t, 4, open_file_or_fail(t, O_RDWR));
 	fd = open(t->path, O_RDWR | O_CLOEXEC |
 			   ((t->b->caps & IOLENS_CAP_NONBLOCK_FD) ? O_NONBLOCK : 0));
 	assert_true(fd >= 0);
@@ -879,7 +915,7 @@ static int check_written_read(struct run *r, const struct iolens_op *op, unsigne
 
 /* Two contexts of one backend, one per thread, at the same time (jobs 2). */
 struct job {
-	const struct iolens_backend_info *b;
+	const struct variant *v;
 	const char *path;
 	pthread_barrier_t *start;
 	unsigned index;
@@ -901,11 +937,11 @@ static void *job_main(void *p)
 	unsigned *seq_of = malloc(NBLOCKS * sizeof(*seq_of));
 	struct run r;
 	int fd = open(j->path, O_RDWR | O_CLOEXEC |
-				       ((j->b->caps & IOLENS_CAP_NONBLOCK_FD) ? O_NONBLOCK : 0));
+				       ((j->v->b->caps & IOLENS_CAP_NONBLOCK_FD) ? O_NONBLOCK : 0));
 	int open_errno = errno;
 
 	/* Opened in this thread: some backends bind a context to the opening task. */
-	run_init(&r, j->b, 8);
+	run_init(&r, j->v, 8, fd);
 	if (fd < 0)
 		run_fail(&r, "job %u: open: %s", j->index, strerror(open_errno));
 	if (!perm || !seq_of)
@@ -915,7 +951,6 @@ static void *job_main(void *p)
 		goto out;
 	for (unsigned i = 0; i < HALF; i++)
 		seq_of[perm[i]] = i;
-	r.fd = fd;
 	r.perm = perm;
 	r.seq_of = seq_of;
 	r.tag = JOB_TAG(j->index);
@@ -957,7 +992,7 @@ static void two_contexts_two_threads(void **state)
 	make_file(t);
 	assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
 	for (unsigned i = 0; i < 2; i++) {
-		jobs[i] = (struct job){ .b = t->b, .path = t->path, .start = &start, .index = i };
+		jobs[i] = (struct job){ .v = t->v, .path = t->path, .start = &start, .index = i };
 		assert_int_equal(pthread_create(&th[i], NULL, job_main, &jobs[i]), 0);
 	}
 	for (unsigned i = 0; i < 2; i++)
@@ -1009,13 +1044,13 @@ static void stats_match_model(void **state)
 	struct tcase *t = *state;
 	struct run *r = &t->run;
 	const struct iolens_backend_info *b = t->b;
+	const char *label = t->v->label;
 	enum { OPS = 1200 };
 	struct iolens_backend_stats s;
 
 	skip_unavailable(t);
 	make_file(t);
-	start_run(t, 16);
-	r->fd = open_file_or_fail(t, O_RDWR);
+	start_run(t, 16, open_file_or_fail(t, O_RDWR));
 	r->prep = prep_mixed;
 	r->check = check_mixed;
 	r->rng = 104;
@@ -1024,26 +1059,29 @@ static void stats_match_model(void **state)
 	memset(&s, 0xee, sizeof(s));
 	iolens_ctx_stats(r->ctx, &s);
 	print_message("%s: submit_calls %llu reap_calls %llu inline %llu fallbacks %llu "
-		      "ready_at_once %llu waits %llu setup \"%.*s\"\n",
-		      b->name, (unsigned long long)s.submit_calls,
+		      "ready_at_once %llu waits %llu nowait %llu/%llu setup \"%.*s\"\n",
+		      label, (unsigned long long)s.submit_calls,
 		      (unsigned long long)s.reap_calls, (unsigned long long)s.completed_inline,
 		      (unsigned long long)s.fallbacks, (unsigned long long)s.ready_at_once,
-		      (unsigned long long)s.waits, (int)sizeof(s.setup), s.setup);
+		      (unsigned long long)s.waits, (unsigned long long)s.nowait_eagain,
+		      (unsigned long long)s.nowait_tries, (int)sizeof(s.setup), s.setup);
 	assert_int_equal(s.submitted, OPS);
 	assert_int_equal(s.completed, OPS);
 	assert_true(s.submit_calls >= 1);
 	assert_true(s.reap_calls >= 1);
 	assert_true(s.completed_inline <= s.completed);
 	assert_true(s.fallbacks <= s.completed);
-	/* No NOWAIT option was given. */
-	assert_int_equal(s.nowait_tries, 0);
-	assert_int_equal(s.nowait_eagain, 0);
+	/* RWF_NOWAIT is tried only when asked for, at most once per read. */
+	if (!(t->v->flags & IOLENS_BOPT_NOWAIT))
+		assert_int_equal(s.nowait_tries, 0);
+	assert_true(s.nowait_tries <= OPS);
+	assert_true(s.nowait_eagain <= s.nowait_tries);
 	/* The per-op flags and the counters describe the same ops. */
 	if (r->n_inline != s.completed_inline)
 		fail_msg("%s: %u ops carried IOLENS_OPF_INLINE but completed_inline is %llu",
-			 b->name, r->n_inline, (unsigned long long)s.completed_inline);
+			 label, r->n_inline, (unsigned long long)s.completed_inline);
 	if (r->n_fallback != s.fallbacks)
-		fail_msg("%s: %u ops carried IOLENS_OPF_FALLBACK but fallbacks is %llu", b->name,
+		fail_msg("%s: %u ops carried IOLENS_OPF_FALLBACK but fallbacks is %llu", label,
 			 r->n_fallback, (unsigned long long)s.fallbacks);
 	/* A synchronous model on a regular file never has to sleep for readiness. */
 	if (strncmp(b->model, "sync", 4) == 0)
@@ -1182,54 +1220,93 @@ static void backend_list_and_unknown_name(void **state)
 	assert_null(ctx);
 }
 
+/*
+ * The variants of one backend: plain, then each option that needs nothing
+ * but the flag (and the descriptor and buffers every run has) on its own.
+ */
+static size_t variants_of(const struct iolens_backend_info *b, struct variant *out)
+{
+	static const struct {
+		uint32_t flags;
+		const char *suffix;
+	} opts[] = {
+		{ IOLENS_BOPT_SQPOLL, "+sqpoll" },
+		{ IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS, "+fixed-files+fixed-bufs" },
+		{ IOLENS_BOPT_NOWAIT, "+nowait" },
+		{ IOLENS_BOPT_THREADS, "+threads=4" },
+	};
+	size_t n = 0;
+
+	out[n] = (struct variant){ .b = b };
+	snprintf(out[n++].label, sizeof(out[0].label), "%s", b->name);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if ((b->options & opts[i].flags) != opts[i].flags)
+			continue;
+		out[n] = (struct variant){ .b = b, .flags = opts[i].flags };
+		snprintf(out[n++].label, sizeof(out[0].label), "%s%s", b->name, opts[i].suffix);
+	}
+	return n;
+}
+
+#define MAX_VARIANTS 5
+
 int main(void)
 {
 	static const struct {
 		const char *name;
 		CMUnitTestFunction fn;
+		int plain_only; /* about the backend, not its options */
 	} cases[] = {
-		{ "randread_depth1", randread_depth1 },
-		{ "randread_depth32", randread_depth32 },
-		{ "randread_depth256", randread_depth256 },
-		{ "randread_depth32_reap1", randread_depth32_reap1 },
-		{ "randread_depth32_batch8", randread_depth32_batch8 },
-		{ "randread_depth32_polling", randread_depth32_polling },
-		{ "write_depth32", write_depth32 },
-		{ "fsync", fsync_after_writes },
-		{ "direct_randread_depth32", direct_randread_depth32 },
-		{ "direct_randread_depth32_polling", direct_randread_depth32_polling },
-		{ "direct_randread_depth32_batch8", direct_randread_depth32_batch8 },
-		{ "closed_fd_ebadf", closed_fd_ebadf },
-		{ "two_contexts_two_threads", two_contexts_two_threads },
-		{ "stats", stats_match_model },
-		{ "api_errors", api_errors },
+		{ "randread_depth1", randread_depth1, 0 },
+		{ "randread_depth32", randread_depth32, 0 },
+		{ "randread_depth256", randread_depth256, 0 },
+		{ "randread_depth32_reap1", randread_depth32_reap1, 0 },
+		{ "randread_depth32_batch8", randread_depth32_batch8, 0 },
+		{ "randread_depth32_polling", randread_depth32_polling, 0 },
+		{ "write_depth32", write_depth32, 0 },
+		{ "fsync", fsync_after_writes, 0 },
+		{ "direct_randread_depth32", direct_randread_depth32, 0 },
+		{ "direct_randread_depth32_polling", direct_randread_depth32_polling, 0 },
+		{ "direct_randread_depth32_batch8", direct_randread_depth32_batch8, 0 },
+		{ "closed_fd_ebadf", closed_fd_ebadf, 0 },
+		{ "two_contexts_two_threads", two_contexts_two_threads, 0 },
+		{ "stats", stats_match_model, 0 },
+		{ "api_errors", api_errors, 1 },
 	};
 	const size_t ncases = sizeof(cases) / sizeof(cases[0]);
 	const struct iolens_backend_info *all;
-	size_t nb = iolens_backends(&all), n = 0;
-	struct tcase *tc = calloc(nb * ncases, sizeof(*tc));
-	struct CMUnitTest *tests = calloc(nb * ncases + 1, sizeof(*tests));
+	size_t nb = iolens_backends(&all), nv = 0, n = 0;
+	struct variant *vs = calloc(nb * MAX_VARIANTS, sizeof(*vs));
+	struct tcase *tc = calloc(nb * MAX_VARIANTS * ncases, sizeof(*tc));
+	struct CMUnitTest *tests = calloc(nb * MAX_VARIANTS * ncases + 1, sizeof(*tests));
 	int rc;
 
-	if (!tc || !tests) {
+	if (!vs || !tc || !tests) {
 		fprintf(stderr, "out of memory\n");
 		return 1;
 	}
-	for (size_t i = 0; i < nb; i++) {
-		for (size_t k = 0; k < ncases; k++, n++) {
-			tc[n].b = &all[i];
-			snprintf(tc[n].name, sizeof(tc[n].name), "%s/%s", all[i].name,
+	for (size_t i = 0; i < nb; i++)
+		nv += variants_of(&all[i], vs + nv);
+	for (size_t i = 0; i < nv; i++) {
+		for (size_t k = 0; k < ncases; k++) {
+			if (cases[k].plain_only && vs[i].flags)
+				continue;
+			tc[n].b = vs[i].b;
+			tc[n].v = &vs[i];
+			snprintf(tc[n].name, sizeof(tc[n].name), "%s/%s", vs[i].label,
 				 cases[k].name);
 			tests[n] = (struct CMUnitTest){ .name = tc[n].name,
 							.test_func = cases[k].fn,
 							.setup_func = tc_setup,
 							.teardown_func = tc_teardown,
 							.initial_state = &tc[n] };
+			n++;
 		}
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(backend_list_and_unknown_name);
 	rc = _cmocka_run_group_tests("conformance", tests, n, NULL, NULL);
 	free(tests);
 	free(tc);
+	free(vs);
 	return rc;
 }
