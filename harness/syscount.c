@@ -205,6 +205,23 @@ void iolens__syscount_read(const struct iolens__syscount *sc, struct iolens__sc_
 		out->name[i] = all[i] - iolens__counter_value(sc->main_name[i]);
 }
 
+/* Read /proc/self/task/<tid>/<file> into buf as a string; its length, or 0. */
+static size_t read_task_file(const char *tid, const char *file, char *buf, size_t len)
+{
+	char p[300];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/self/task/%s/%s", tid, file);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
+}
+
 void iolens__helpers_scan(struct iolens__helpers *h)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -214,22 +231,11 @@ void iolens__helpers_scan(struct iolens__helpers *h)
 	if (!d)
 		return;
 	while ((e = readdir(d)) && h->n < IOLENS_MAX_HELPERS) {
-		char p[300], buf[512], *close_paren;
+		char buf[512], *close_paren;
 		unsigned long ut, st;
-		ssize_t len;
-		int fd;
 
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || !read_task_file(e->d_name, "stat", buf, sizeof(buf)))
 			continue;
-		snprintf(p, sizeof(p), "/proc/self/task/%s/stat", e->d_name);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
 		/* "tid (comm) state ..." with utime and stime the 14th and 15th fields. */
 		close_paren = strrchr(buf, ')');
 		if (!strstr(buf, "(iou-") || !close_paren ||
@@ -267,19 +273,12 @@ static int other_user_threads(void)
 	if (!d)
 		return -1;
 	while ((e = readdir(d))) {
-		char p[300], comm[32] = "";
-		ssize_t len;
-		int fd;
+		char comm[32];
 
 		if (e->d_name[0] == '.' || atoi(e->d_name) == self)
 			continue;
-		snprintf(p, sizeof(p), "/proc/self/task/%s/comm", e->d_name);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, comm, sizeof(comm) - 1);
-		close(fd);
-		if (len > 0 && strncmp(comm, "iou-", 4) == 0)
+		if (read_task_file(e->d_name, "comm", comm, sizeof(comm)) &&
+		    strncmp(comm, "iou-", 4) == 0)
 			continue;
 		n++;
 	}
