@@ -106,7 +106,7 @@ static void notes(FILE *f, const struct iolens_result *r)
 		fprintf(f, "  %s: readiness checks: %llu found work ready at once, %llu had to wait\n", b,
 			(unsigned long long)s->ready_at_once, (unsigned long long)s->waits);
 	else if (s->waits)
-		fprintf(f, "  %s: %llu of %llu reap calls entered the kernel to wait for completions\n", b,
+		fprintf(f, "  %s: %llu waits for completions in the kernel over %llu reap calls\n", b,
 			(unsigned long long)s->waits, (unsigned long long)s->reap_calls);
 	if (s->nowait_tries)
 		fprintf(f, "  %s: RWF_NOWAIT would have blocked %llu of %llu reads\n", b,
