@@ -10,7 +10,8 @@
  * once, and the counters must agree with what happened and with the
  * backend's declared model. Whatever a backend hands back from reap is
  * checked too: an operation that was in flight, returned once, with the
- * caller's fields untouched.
+ * caller's fields untouched. Each option a backend accepts (io_uring+sqpoll,
+ * poll+nowait, ...) runs the same cases as a variant of it.
  *
  * The null backend does no I/O: its data comparisons are skipped (its
  * results and counters are still checked, and the file must stay as it was).
