@@ -1133,39 +1133,6 @@ static void two_contexts_two_threads(void **state)
 }
 
 /*
- * A context belongs to one thread at a time, not to the thread that opened
- * it: opened here, driven by another thread, then driven and closed here.
- */
-static void *drive_elsewhere(void *p)
-{
-	struct run *r = p;
-
-	drive(r, 1000);
-	return NULL;
-}
-
-static void handoff_between_threads(void **state)
-{
-	struct tcase *t = *state;
-	struct run *r = &t->run;
-	pthread_t th;
-
-	skip_unavailable(t);
-	make_file(t);
-	start_run(t, 8, open_file_or_fail(t, O_RDONLY));
-	r->prep = prep_randread;
-	r->check = check_pattern_read;
-	r->rng = 112;
-	r->nblocks = NBLOCKS;
-	assert_int_equal(pthread_create(&th, NULL, drive_elsewhere, r), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	if (r->err[0])
-		fail_msg("in a thread other than the opener: %s", r->err);
-	run_or_fail(r, 500);
-	assert_int_equal(r->completed, 1500);
-}
-
-/*
  * The counters after a run of reads and writes on a regular file: exact
  * submitted/completed, per-op flags matching the counters, and the figures
  * the backend's model implies.
@@ -1424,7 +1391,6 @@ int main(void)
 		{ "close_with_ops_in_flight", close_with_ops_in_flight, 0 },
 		{ "closed_fd_ebadf", closed_fd_ebadf, 0 },
 		{ "two_contexts_two_threads", two_contexts_two_threads, 0 },
-		{ "handoff_between_threads", handoff_between_threads, 0 },
 		{ "stats", stats_match_model, 0 },
 		{ "api_errors", api_errors, 1 },
 	};

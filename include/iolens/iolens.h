@@ -15,8 +15,10 @@
  *    non-negative count means success. iolens_strerror() turns either kind
  *    of code into text.
  *  - The library never prints, exits or aborts.
- *  - Thread safety: a context (struct iolens_ctx) belongs to one thread at a
- *    time; different contexts may be used from different threads at once.
+ *  - Thread safety: a context (struct iolens_ctx) is used only by the thread
+ *    that opened it (io_uring ties its ring to that thread: SINGLE_ISSUER,
+ *    DEFER_TASKRUN and the registered ring descriptor); different contexts
+ *    may be used from different threads at once.
  *    Results are immutable once returned and may be read from any thread.
  *    iolens_backends(), iolens_strerror() and iolens_version() are safe from
  *    any thread.
