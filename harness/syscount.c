@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +26,42 @@ _Static_assert(sizeof(iolens__sc_names) / sizeof(iolens__sc_names[0]) == IOLENS_
 const char *iolens_syscall_name(unsigned i)
 {
 	return i < IOLENS_SYSCALL_NAMES ? iolens__sc_names[i] : NULL;
+}
+
+/*
+ * The calls that move data or hand I/O to the kernel, with their numbers on
+ * the architecture this was built for: offload is measured on these.
+ */
+static const struct {
+	const char *name;
+	long nr;
+} io_calls[] = {
+	{ "read", SYS_read },		{ "write", SYS_write },
+	{ "pread64", SYS_pread64 },	{ "pwrite64", SYS_pwrite64 },
+	{ "readv", SYS_readv },		{ "writev", SYS_writev },
+	{ "preadv2", SYS_preadv2 },	{ "pwritev2", SYS_pwritev2 },
+	{ "recvfrom", SYS_recvfrom },	{ "sendto", SYS_sendto },
+	{ "recvmsg", SYS_recvmsg },	{ "sendmsg", SYS_sendmsg },
+	{ "accept4", SYS_accept4 },	{ "connect", SYS_connect },
+	{ "fsync", SYS_fsync },		{ "fdatasync", SYS_fdatasync },
+	{ "io_submit", SYS_io_submit }, { "io_uring_enter", SYS_io_uring_enter },
+};
+
+int iolens__sc_class(unsigned i)
+{
+	static const char *const readiness[] = { "poll", "ppoll", "select", "pselect6",
+						 "epoll_wait", "epoll_pwait" };
+	const char *n = i < iolens__sc_nnames ? iolens__sc_names[i] : "";
+
+	if (!strcmp(n, "io_submit") || !strcmp(n, "io_uring_enter"))
+		return IOLENS_SC_QUEUE;
+	for (unsigned k = 0; k < sizeof(io_calls) / sizeof(io_calls[0]); k++)
+		if (!strcmp(n, io_calls[k].name))
+			return IOLENS_SC_DATA;
+	for (unsigned k = 0; k < sizeof(readiness) / sizeof(readiness[0]); k++)
+		if (!strcmp(n, readiness[k]))
+			return IOLENS_SC_READINESS;
+	return IOLENS_SC_OTHER;
 }
 
 static const char *const iou_events[IOLENS_IOU__COUNT] = {
@@ -127,6 +164,26 @@ int iolens__syscount_thread(void)
 	long id = root ? tracepoint_id(root, "raw_syscalls/sys_enter") : -ENOENT;
 
 	return id < 0 ? (int)id : open_counter(id, 0);
+}
+
+int iolens__syscount_thread_io(void)
+{
+	char filter[512];
+	size_t used = 0;
+	int fd = iolens__syscount_thread();
+
+	if (fd < 0)
+		return fd;
+	for (unsigned k = 0; k < sizeof(io_calls) / sizeof(io_calls[0]); k++)
+		used += (size_t)snprintf(filter + used, sizeof(filter) - used, "%sid == %ld",
+					 k ? " || " : "", io_calls[k].nr);
+	if (used >= sizeof(filter) || ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) != 0) {
+		int err = used >= sizeof(filter) ? -ENAMETOOLONG : -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 void iolens__syscount_close(struct iolens__syscount *sc)

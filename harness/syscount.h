@@ -53,6 +53,15 @@ void iolens__syscount_read(const struct iolens__syscount *sc, struct iolens__sc_
 /* A raw_syscalls counter on the calling thread alone (a job thread), or -errno. */
 int iolens__syscount_thread(void);
 uint64_t iolens__counter_value(int fd);
+/*
+ * The same, counting only the I/O calls (data movers, io_submit,
+ * io_uring_enter) through a tracepoint filter on the syscall number.
+ */
+int iolens__syscount_thread_io(void);
+
+/* What the i-th counted name is, for the measured model. */
+enum { IOLENS_SC_OTHER, IOLENS_SC_DATA, IOLENS_SC_QUEUE, IOLENS_SC_READINESS };
+int iolens__sc_class(unsigned i);
 
 
 /* io_uring's kernel helper threads (iou-sqp-*, iou-wrk-*) and their CPU ticks. */
