@@ -19,7 +19,7 @@ static int blocking_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops,
 
 const struct iolens_backend iolens_backend_blocking = {
 	.name = "blocking",
-	.model = "sync, blocking",
+	.model = IOLENS_MODEL_SYNC_BLOCKING,
 	.summary = "pread/pwrite/fsync in the calling thread; depth D = D threads",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_THREAD_PER_OP,

@@ -148,7 +148,7 @@ static int wait_ready(struct iolens_ctx *ctx, int timeout_ms)
 
 const struct iolens_backend iolens_backend_epoll = {
 	.name = "epoll",
-	.model = "sync, non-blocking readiness",
+	.model = IOLENS_MODEL_SYNC_READINESS,
 	.summary = "epoll_wait, then the plain call; regular files fall back (EPERM)",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_NONBLOCK_FD,

@@ -380,7 +380,7 @@ static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned m
 
 const struct iolens_backend iolens_backend_io_uring = {
 	.name = "io_uring",
-	.model = "async completion (kernel)",
+	.model = IOLENS_MODEL_ASYNC_KERNEL,
 	.summary = "liburing: one submit per batch, completions peeked in batches",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC),

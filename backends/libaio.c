@@ -245,7 +245,7 @@ static void laio_destroy(struct iolens_ctx *ctx)
 
 const struct iolens_backend iolens_backend_libaio = {
 	.name = "libaio",
-	.model = "async completion (kernel)",
+	.model = IOLENS_MODEL_ASYNC_KERNEL,
 	.summary = "io_submit/io_getevents; queued in the kernel only with O_DIRECT",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_ASYNC_NEEDS_DIRECT,

@@ -19,7 +19,7 @@ static int null_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 
 const struct iolens_backend iolens_backend_null = {
 	.name = "null",
-	.model = "sync, no I/O (harness floor)",
+	.model = IOLENS_MODEL_NO_IO,
 	.summary = "completes every operation at once: the harness's own cost",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC),

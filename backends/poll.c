@@ -157,7 +157,7 @@ static int poll_once(struct iolens_ctx *ctx, int timeout_ms)
 
 const struct iolens_backend iolens_backend_poll = {
 	.name = "poll",
-	.model = "sync, non-blocking readiness",
+	.model = IOLENS_MODEL_SYNC_READINESS,
 	.summary = "O_NONBLOCK + poll(), then the plain call; files are always ready",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_NONBLOCK_FD,

@@ -181,7 +181,7 @@ static void paio_destroy(struct iolens_ctx *ctx)
 
 const struct iolens_backend iolens_backend_posix_aio = {
 	.name = "posix-aio",
-	.model = "async over threads (glibc)",
+	.model = IOLENS_MODEL_ASYNC_THREADS,
 	.summary = "glibc aio_read/aio_write/aio_fsync + aio_suspend: user-space threads",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC),

@@ -28,13 +28,13 @@ const struct iolens__registry_entry iolens__registry[] = {
 #if IOLENS_HAVE_LIBURING
 	BUILT(iolens_backend_io_uring),
 #else
-	{ NULL, "io_uring", "async completion (kernel)", IOLENS_LIBURING_MISSING },
+	{ NULL, "io_uring", IOLENS_MODEL_ASYNC_KERNEL, IOLENS_LIBURING_MISSING },
 #endif
 	BUILT(iolens_backend_posix_aio),
 #if IOLENS_HAVE_LIBAIO
 	BUILT(iolens_backend_libaio),
 #else
-	{ NULL, "libaio", "async completion (kernel)", IOLENS_LIBAIO_MISSING },
+	{ NULL, "libaio", IOLENS_MODEL_ASYNC_KERNEL, IOLENS_LIBAIO_MISSING },
 #endif
 };
 

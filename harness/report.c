@@ -79,6 +79,32 @@ static void syscalls(const struct iolens_result *r, const struct iolens__visitor
 	vis->end(v);
 }
 
+/* Declared and measured model; measured figures null where not measured. */
+static void model(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
+{
+	const struct iolens_model *m = &r->model;
+	int ran = r->status != IOLENS_STATUS_SKIPPED;
+	int have = ran && m->measured[0];
+
+	vis->begin(v, "model");
+	vis->str(v, "declared", m->declared);
+	vis->str(v, "measured", have ? m->measured : NULL);
+	if (have)
+		vis->boolean(v, "mismatch", m->mismatch);
+	else
+		vis->str(v, "mismatch", NULL);
+	vis->str(v, "why", ran && m->why[0] ? m->why : NULL);
+	vis->num(v, "sync_share", have ? m->sync_share : NAN);
+	vis->num(v, "vcsw_per_op_submit", have ? m->vcsw_per_op_submit : NAN);
+	vis->num(v, "vcsw_per_op_wait", have ? m->vcsw_per_op_wait : NAN);
+	vis->num(v, "offload_share", have ? m->offload_share : NAN);
+	vis->num(v, "offload_cpu_share", have ? m->offload_cpu_share : NAN);
+	vis->num(v, "io_per_op", have ? m->io_per_op : NAN);
+	vis->num(v, "concurrency", ran ? m->concurrency : NAN);
+	vis->num(v, "concurrency_requested", r->workload.depth * r->workload.jobs);
+	vis->end(v);
+}
+
 void iolens__report_walk(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
 {
 	static const char *const kinds[3] = { "read", "write", "fsync" };
@@ -119,9 +145,7 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->num(v, "involuntary", ran ? (double)r->ivcsw : NAN);
 	vis->end(v);
 	syscalls(r, vis, v);
-	vis->begin(v, "model");
-	vis->str(v, "declared", r->model_declared);
-	vis->end(v);
+	model(r, vis, v);
 	vis->begin(v, "cache");
 	vis->num(v, "resident_before", r->resident_before >= 0 ? r->resident_before : NAN);
 	vis->num(v, "resident_after", r->resident_after >= 0 ? r->resident_after : NAN);

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <string.h>
 
 #include "report_table.h"
@@ -30,26 +31,38 @@ static void spec_name(const struct iolens_result *r, char *out, size_t len)
 
 static void row(FILE *f, const struct iolens_result *r, int width)
 {
+	const struct iolens_model *m = &r->model;
 	char name[160];
 
 	spec_name(r, name, sizeof(name));
 	fprintf(f, "%-*s %-7s", width, name, status_names[r->status]);
 	if (r->status == IOLENS_STATUS_SKIPPED || !r->ops) {
-		fprintf(f, " %10s %9s %9s %9s %9s %9s %8s %10s %-11s %s\n", "-", "-", "-", "-", "-",
-			"-", "-", "-", "-", r->model_declared ? r->model_declared : "");
+		fprintf(f, " %10s %9s %9s %9s %9s %9s %11s %10s %-11s %s\n", "-", "-", "-", "-", "-",
+			"-", "-", "-", "-", "-");
 		return;
 	}
 	fprintf(f, " %10.0f %9.1f", r->iops, r->mib_s);
 	us(f, r->lat.p50);
 	us(f, r->lat.p99);
 	us(f, r->lat.max);
-	fprintf(f, " %9.2f %8.3f", r->cpu_per_op_ns / 1000.0, (double)r->vcsw / (double)r->ops);
+	fprintf(f, " %9.2f", r->cpu_per_op_ns / 1000.0);
+	if (m->measured[0]) {
+		char sw[32];
+
+		snprintf(sw, sizeof(sw), "%.2f|%.2f", m->vcsw_per_op_submit, m->vcsw_per_op_wait);
+		fprintf(f, " %11s", sw);
+	} else {
+		fprintf(f, " %11s", "n/a");
+	}
 	if (r->syscalls.measured && r->syscalls.ops)
 		fprintf(f, " %10.3f", r->syscalls.per_op);
 	else
 		fprintf(f, " %10s", "n/a");
 	cache_cell(f, r);
-	fprintf(f, " %s\n", r->model_declared);
+	if (m->measured[0])
+		fprintf(f, " %s%s\n", m->measured, m->mismatch ? " (!)" : "");
+	else
+		fprintf(f, " n/a\n");
 }
 
 /* The syscalls that make up most of the count, and where the count came from. */
@@ -82,6 +95,21 @@ static void notes_syscalls(FILE *f, const struct iolens_result *r, const char *b
 			sc->helper_threads, sc->helper_cpu_s);
 }
 
+/* Declared against measured model, and why; concurrency against the depth asked for. */
+static void notes_model(FILE *f, const struct iolens_result *r, const char *b)
+{
+	const struct iolens_model *m = &r->model;
+
+	if (m->measured[0])
+		fprintf(f, "  %s: model: measured %s, declared %s%s: %s\n", b, m->measured, m->declared,
+			m->mismatch ? " (MISMATCH)" : "", m->why);
+	else
+		fprintf(f, "  %s: model: declared %s; %s\n", b, m->declared, m->why);
+	if (!isnan(m->concurrency))
+		fprintf(f, "  %s: %.1f ops in flight on average (Little's law) of %u requested\n", b,
+			m->concurrency, r->workload.depth * r->workload.jobs);
+}
+
 static void notes(FILE *f, const struct iolens_result *r)
 {
 	const struct iolens_backend_stats *s = &r->stats;
@@ -101,7 +129,7 @@ static void notes(FILE *f, const struct iolens_result *r)
 	if (s->fallbacks)
 		fprintf(f, "  %s: %llu of %llu ops fell back to a plain call (the readiness API refused the file)\n",
 			b, (unsigned long long)s->fallbacks, (unsigned long long)s->completed);
-	if (r->model_declared && strstr(r->model_declared, "readiness") &&
+	if (r->model.declared && !strcmp(r->model.declared, IOLENS_MODEL_SYNC_READINESS) &&
 	    (s->ready_at_once || s->waits))
 		fprintf(f, "  %s: readiness checks: %llu found work ready at once, %llu had to wait\n", b,
 			(unsigned long long)s->ready_at_once, (unsigned long long)s->waits);
@@ -114,6 +142,7 @@ static void notes(FILE *f, const struct iolens_result *r)
 	if (s->setup[0])
 		fprintf(f, "  %s: setup: %s\n", b, s->setup);
 	notes_syscalls(f, r, b);
+	notes_model(f, r, b);
 }
 
 void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
@@ -132,8 +161,8 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 	fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
 		iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs, rs[0]->workload.depth,
 		rs[0]->workload.jobs, rs[0]->workload.direct ? "O_DIRECT" : "buffered");
-	fprintf(f, "%-*s %-7s %10s %9s %9s %9s %9s %9s %8s %10s %-11s %s\n", width, "backend", "status", "IOPS",
-		"MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op", "syscall/op", "cache", "model (declared)");
+	fprintf(f, "%-*s %-7s %10s %9s %9s %9s %9s %9s %11s %10s %-11s %s\n", width, "backend", "status", "IOPS",
+		"MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op s|w", "syscall/op", "cache", "model (measured)");
 	for (size_t i = 0; i < n; i++)
 		row(f, rs[i], width);
 	for (size_t i = 0; i < n; i++)

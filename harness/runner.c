@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -21,11 +22,17 @@
 
 #include "blockfmt.h"
 #include "hist.h"
+#include "model.h"
 #include "spec.h"
 #include "syscount.h"
 #include "target.h"
 
-enum { PHASE_WAIT, PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP, PHASE_ABORT };
+/*
+ * HALT ends the job loops but keeps contexts open, so a counting pass can
+ * read its end snapshot with no job thread inside a call; STOP lets them
+ * drain and close.
+ */
+enum { PHASE_WAIT, PHASE_WARMUP, PHASE_MEASURE, PHASE_HALT, PHASE_STOP, PHASE_ABORT };
 enum { K_READ = IOLENS_OP_READ, K_WRITE = IOLENS_OP_WRITE, K_FSYNC = IOLENS_OP_FSYNC, K__COUNT };
 _Static_assert(K__COUNT == 3 && IOLENS_OP_FSYNC == 2, "hist index is the op kind");
 
@@ -37,6 +44,8 @@ struct slot {
 	struct iolens_op op; /* first: a slot is found from its op */
 	int measured;        /* submitted inside the window */
 	int busy;            /* in flight (verify mode offset collision check) */
+	uint64_t sync_ns;    /* counting pass: time inside the submit call that took it */
+	uint64_t instr_mark; /* counting pass: the job's instrumentation time at submit */
 };
 
 struct run;
@@ -63,6 +72,14 @@ struct job {
 	struct iolens_backend_stats stats;
 	int sc_fd;              /* this thread's syscalls, counting pass only */
 	uint64_t sc_start, sc_end;
+	int io_fd;              /* this thread's I/O calls, counting pass only */
+	uint64_t io_start, io_end;
+	double cpu_start, cpu_end; /* this thread's CPU seconds at the window's edges */
+	/* Per-call instrumentation of the counting pass, inside the window only. */
+	uint64_t sync_ns, lat_ns;  /* over measured ops: time in their submit call, latency */
+	uint64_t vcsw_submit, vcsw_wait;
+	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
+	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
 };
 
 struct run {
@@ -220,11 +237,52 @@ static int complete(struct job *j, struct iolens_op *op, uint64_t now)
 	if (!s->measured)
 		return 0;
 	iolens__hist_record(j->hist[op->kind], now - op->t_submit);
+	if (j->run->counting) {
+		j->sync_ns += s->sync_ns;
+		j->lat_ns += now - op->t_submit - (j->instr_ns - s->instr_mark);
+	}
 	if (op->kind != IOLENS_OP_FSYNC) {
 		j->ops++;
 		j->bytes += (uint64_t)op->result;
 	}
 	return 0;
+}
+
+/* Voluntary context switches of the calling thread so far. */
+static uint64_t thread_vcsw(struct job *j)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	j->instr_calls++;
+	return (uint64_t)ru.ru_nvcsw;
+}
+
+/*
+ * One call into the backend, timed and bracketed by the thread's switch
+ * count when `probe` (counting pass, inside the window). The bracket's own
+ * time goes to instr_ns, so op latencies can leave it out.
+ */
+struct probe {
+	uint64_t v0, t0, t_in;
+};
+
+static void probe_begin(struct job *j, struct probe *p)
+{
+	p->t0 = now_ns();
+	p->v0 = thread_vcsw(j);
+	p->t_in = now_ns();
+	j->instr_ns += p->t_in - p->t0;
+}
+
+/* Time inside the call; adds its switches to *vcsw. */
+static uint64_t probe_end(struct job *j, const struct probe *p, uint64_t *vcsw)
+{
+	uint64_t t_out = now_ns(), v1 = thread_vcsw(j);
+
+	*vcsw += v1 - p->v0;
+	j->instr_ns += now_ns() - t_out;
+	return t_out - p->t_in;
 }
 
 static void job_loop(struct job *j, struct iolens_ctx *ctx)
@@ -238,11 +296,13 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 		int ph = atomic_load_explicit(&run->phase, memory_order_relaxed);
 		int measuring = ph == PHASE_MEASURE;
 		int quota_left = !(run->ops_mode && measuring && submitted >= j->quota);
+		int probing = measuring && run->counting;
 		unsigned n = j->npending;
 		int r, got;
 		uint64_t now;
+		struct probe pr;
 
-		if (ph >= PHASE_STOP)
+		if (ph >= PHASE_HALT)
 			return;
 		if (run->ops_mode && measuring && measured_done >= j->quota) {
 			j->t_end = now_ns();
@@ -255,13 +315,23 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 
 				prepare(j, s, measuring);
 				s->op.t_submit = now;
+				s->instr_mark = j->instr_ns;
+				s->sync_ns = 0;
 				j->batch[n++] = &s->op;
 				/* --ops counts reads and writes; fsyncs ride along. */
 				submitted += (uint64_t)(measuring && s->op.kind != IOLENS_OP_FSYNC);
 			}
 		}
 		if (n) {
+			if (probing)
+				probe_begin(j, &pr);
 			r = iolens_ctx_submit(ctx, j->batch, n);
+			if (probing) {
+				uint64_t in_call = probe_end(j, &pr, &j->vcsw_submit);
+
+				for (int i = 0; i < r; i++)
+					((struct slot *)j->batch[i])->sync_ns = in_call;
+			}
 			if (r < 0) {
 				job_fail(j, r, "submit: %s", iolens_strerror(r));
 				return;
@@ -277,8 +347,12 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 			}
 			continue;
 		}
+		if (probing)
+			probe_begin(j, &pr);
 		got = iolens_ctx_reap(ctx, j->done, batch < inflight ? batch : inflight, j->depth,
 				      REAP_TIMEOUT_NS);
+		if (probing)
+			probe_end(j, &pr, &j->vcsw_wait);
 		if (got < 0) {
 			job_fail(j, got, "reap: %s", iolens_strerror(got));
 			return;
@@ -312,8 +386,10 @@ static void *job_main(void *arg)
 	struct iolens_ctx *ctx = NULL;
 	int r;
 
-	if (run->counting)
+	if (run->counting) {
 		j->sc_fd = iolens__syscount_thread();
+		j->io_fd = iolens__syscount_thread_io();
+	}
 	r = iolens_ctx_open(&ctx, spec->info->name, &o);
 	if (r)
 		job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
@@ -327,9 +403,10 @@ static void *job_main(void *arg)
 		job_loop(j, ctx);
 	if (!j->t_end)
 		j->t_end = now_ns();
-	atomic_fetch_add(&run->finished, 1);
 	/* Tear nothing down inside the window: wait for the main thread's end snapshot. */
 	pthread_mutex_lock(&run->lock);
+	atomic_fetch_add(&run->finished, 1);
+	pthread_cond_broadcast(&run->cond);
 	while (atomic_load(&run->phase) < PHASE_STOP)
 		pthread_cond_wait(&run->cond, &run->lock);
 	pthread_mutex_unlock(&run->lock);
@@ -354,6 +431,7 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 	j->depth = depth;
 	j->fd = -1;
 	j->sc_fd = -1;
+	j->io_fd = -1;
 	j->rng = w->seed * 0x2545f4914f6cdd1dULL + index + 1;
 	if (run->ops_mode)
 		j->quota = w->ops / nthreads + (index < w->ops % nthreads);
@@ -401,6 +479,8 @@ static void job_free(struct job *j)
 		close(j->fd);
 	if (j->sc_fd >= 0)
 		close(j->sc_fd);
+	if (j->io_fd >= 0)
+		close(j->io_fd);
 	for (unsigned k = 0; k < K__COUNT; k++)
 		iolens_hist_free(j->hist[k]);
 	free(j->slots);
@@ -511,17 +591,58 @@ static void summarise(struct iolens_result *r, struct job *jobs, unsigned n, str
 		r->cpu_per_op_ns = (r->cpu_user_s + r->cpu_sys_s) * 1e9 / (double)r->ops;
 }
 
+/* CPU seconds a thread has used, or NaN. */
+static double thread_cpu(pthread_t t)
+{
+	struct timespec ts;
+	clockid_t c;
+
+	if (pthread_getcpuclockid(t, &c) || clock_gettime(c, &ts))
+		return NAN;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The measured model from the counting pass's figures (see model.h). */
+static void measure_model(struct iolens_result *r, const struct job *jobs, unsigned n,
+			  double cpu_all)
+{
+	struct iolens__model_in in = {
+		.declared = r->model.declared,
+		.sc = &r->syscalls,
+		.have_io_own = 1,
+		.cpu_all = cpu_all,
+		.fallbacks = r->stats.fallbacks,
+		.ready_waits = r->stats.waits,
+		.ready_now = r->stats.ready_at_once,
+	};
+
+	for (unsigned i = 0; i < n; i++) {
+		in.have_io_own &= jobs[i].io_fd >= 0;
+		in.io_own += jobs[i].io_end - jobs[i].io_start;
+		in.sync_ns += jobs[i].sync_ns;
+		in.lat_ns += jobs[i].lat_ns;
+		in.vcsw_submit += jobs[i].vcsw_submit;
+		in.vcsw_wait += jobs[i].vcsw_wait;
+		in.cpu_jobs += jobs[i].cpu_end - jobs[i].cpu_start;
+	}
+	iolens__model_measure(&r->model, &in);
+}
+
 static void account_syscalls(struct iolens_result *r, const struct run *run, const struct job *jobs,
 			     unsigned n, const struct iolens__sc_snap *a, const struct iolens__sc_snap *b,
 			     const struct iolens__helpers *h0, const struct iolens__helpers *h1)
 {
 	struct iolens_syscalls *s = &r->syscalls;
-	uint64_t named = 0, own = 0;
+	uint64_t named = 0, own = 0, instr = 0;
 
 	s->measured = 1;
 	snprintf(s->method, sizeof(s->method), "perf tracepoints raw_syscalls:sys_enter, syscalls:sys_enter_*");
 	s->ops = r->ops;
+	/* The per-call getrusage brackets are the job threads' only calls of the harness's own. */
+	for (unsigned i = 0; i < n; i++)
+		instr += jobs[i].instr_calls;
 	s->total = b->total - a->total;
+	s->total = s->total > instr ? s->total - instr : 0;
 	for (unsigned i = 0; i < iolens__sc_nnames; i++) {
 		s->by_name[i] = b->name[i] - a->name[i];
 		named += s->by_name[i];
@@ -530,6 +651,7 @@ static void account_syscalls(struct iolens_result *r, const struct run *run, con
 	s->other = s->total > named ? s->total - named : 0;
 	for (unsigned i = 0; i < n; i++)
 		own += jobs[i].sc_end - jobs[i].sc_start;
+	own = own > instr ? own - instr : 0;
 	s->offloaded = s->total > own ? s->total - own : 0;
 	s->per_op = s->ops ? (double)s->total / (double)s->ops : 0;
 	s->io_uring = strcmp(run->spec->info->name, "io_uring") == 0 && run->sc->fd_iou[0] >= 0;
@@ -569,6 +691,7 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	struct rusage ru0, ru1;
 	struct iolens__sc_snap sc0, sc1;
 	struct iolens__helpers h0 = { 0 }, h1 = { 0 };
+	double main_cpu0 = 0, main_cpu1 = 0;
 	struct job *jobs;
 	pthread_attr_t attr;
 	uint64_t t0, t1 = 0;
@@ -650,9 +773,13 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	 */
 	getrusage(RUSAGE_SELF, &ru0);
 	if (run->counting) {
+		main_cpu0 = thread_cpu(pthread_self());
 		iolens__helpers_scan(&h0);
-		for (unsigned i = 0; i < nthreads; i++)
+		for (unsigned i = 0; i < nthreads; i++) {
+			jobs[i].cpu_start = thread_cpu(jobs[i].tid);
+			jobs[i].io_start = iolens__counter_value(jobs[i].io_fd);
 			jobs[i].sc_start = iolens__counter_value(jobs[i].sc_fd);
+		}
 		iolens__syscount_read(run->sc, &sc0);
 	}
 	pthread_mutex_lock(&run->lock);
@@ -670,14 +797,27 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	} else {
 		t1 = now_ns();
 	}
-	if (run->counting)
-		for (unsigned i = 0; i < nthreads; i++)
+	if (run->counting) {
+		/* Every job out of its loop, so no call is half counted at the edge. */
+		pthread_mutex_lock(&run->lock);
+		atomic_store(&run->phase, PHASE_HALT);
+		pthread_cond_broadcast(&run->cond);
+		while (atomic_load(&run->finished) < nthreads)
+			pthread_cond_wait(&run->cond, &run->lock);
+		pthread_mutex_unlock(&run->lock);
+		for (unsigned i = 0; i < nthreads; i++) {
 			jobs[i].sc_end = iolens__counter_value(jobs[i].sc_fd);
-	if (run->counting)
+			jobs[i].io_end = iolens__counter_value(jobs[i].io_fd);
+		}
 		iolens__syscount_read(run->sc, &sc1);
+		for (unsigned i = 0; i < nthreads; i++)
+			jobs[i].cpu_end = thread_cpu(jobs[i].tid);
+	}
 	getrusage(RUSAGE_SELF, &ru1);
-	if (run->counting)
+	if (run->counting) {
+		main_cpu1 = thread_cpu(pthread_self());
 		iolens__helpers_scan(&h1);
+	}
 	pthread_mutex_lock(&run->lock);
 	atomic_store(&run->phase, PHASE_STOP);
 	pthread_cond_broadcast(&run->cond);
@@ -692,8 +832,11 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw);
 	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
 	summarise(r, jobs, nthreads, all);
-	if (run->counting)
+	if (run->counting) {
 		account_syscalls(r, run, jobs, nthreads, &sc0, &sc1, &h0, &h1);
+		measure_model(r, jobs, nthreads,
+			      r->cpu_user_s + r->cpu_sys_s - (main_cpu1 - main_cpu0));
+	}
 	if (w->verify && run->writes && r->status == IOLENS_STATUS_OK) {
 		uint64_t bad = 0;
 		const char *what = "";
@@ -749,6 +892,7 @@ static void counting_pass(struct iolens_result *r, const struct iolens_result *f
 	} else {
 		r->syscalls = c->syscalls;
 		r->syscalls.pass = IOLENS_COUNT_SEPARATE;
+		r->model = c->model;
 		if (c->status != IOLENS_STATUS_OK) {
 			r->status = c->status;
 			r->error = c->error;
@@ -794,7 +938,9 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	r->workload = *w;
 	r->workload.file = NULL;
 	r->workload.stop = NULL;
-	r->model_declared = x->sp.info->model;
+	r->model.declared = x->sp.info->model;
+	iolens__model_unmeasured(&r->model, "");
+	r->model.concurrency = NAN;
 	r->resident_before = r->resident_after = -1;
 	*run = (struct run){ .w = w, .t = t, .spec = &x->sp };
 	run->ops_mode = w->ops > 0;
@@ -875,12 +1021,18 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 	for (size_t i = 0; i < n; i++) {
 		struct iolens_syscalls *s = &x[i].r->syscalls;
 
+		struct iolens_model *m = &x[i].r->model;
+
 		if (!s->measured && !s->why[0])
 			snprintf(s->why, sizeof(s->why), "%s",
 				 w->count == IOLENS_COUNT_OFF ? "not counted (--count off)"
 				 : why[0]		       ? why
 				 : interrupted(w)	       ? "not counted: interrupted"
 							       : "not counted");
+		if (!m->measured[0] && !m->why[0])
+			snprintf(m->why, sizeof(m->why), "not measured: %s", s->why);
+		if (x[i].r->status != IOLENS_STATUS_SKIPPED && x[i].r->ops)
+			m->concurrency = iolens__model_concurrency(x[i].r->iops, x[i].r->lat.mean);
 		out[i] = x[i].r;
 	}
 	free(x);

@@ -113,9 +113,23 @@ struct iolens_op {
 #define IOLENS_BOPT_NOWAIT (1u << 3)      /* poll: try preadv2(RWF_NOWAIT) first */
 #define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio: opts.aio_threads is set */
 
+/*
+ * The I/O models, declared by each backend and measured by a run (the
+ * result's model.measured): the operation done inside the call that issued
+ * it, by a call that may sleep; done inside a call made once the descriptor
+ * was reported ready; queued to the kernel and completed later; handed to
+ * user-space threads that make the blocking call. "no I/O" is the null
+ * backend's.
+ */
+#define IOLENS_MODEL_SYNC_BLOCKING "sync blocking"
+#define IOLENS_MODEL_SYNC_READINESS "sync non-blocking (readiness)"
+#define IOLENS_MODEL_ASYNC_KERNEL "async (kernel completion)"
+#define IOLENS_MODEL_ASYNC_THREADS "async (emulated with threads)"
+#define IOLENS_MODEL_NO_IO "no I/O"
+
 struct iolens_backend_info {
 	const char *name;    /* e.g. "io_uring" */
-	const char *model;   /* declared model, e.g. "async completion" */
+	const char *model;   /* declared model: one of IOLENS_MODEL_* */
 	const char *summary; /* one line: what the backend does */
 	int available;       /* 1 if it can run on this build and kernel */
 	const char *reason;  /* why not, when available == 0; else NULL */

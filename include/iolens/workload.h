@@ -110,6 +110,26 @@ struct iolens_syscalls {
 	double helper_cpu_s;     /* their CPU time in the window */
 };
 
+/*
+ * The I/O model a run showed, from the counting pass (see the README for
+ * each figure's definition). Figures are NaN where they were not measured.
+ * `measured` is one of IOLENS_MODEL_* (iolens.h) or "" when the pass could not tell.
+ */
+
+struct iolens_model {
+	const char *declared;      /* the backend's declared model, one of the above */
+	char measured[40];         /* "" when not measured: why says so */
+	int mismatch;              /* measured differs from declared */
+	char why[320];             /* one line built from the figures */
+	double sync_share;         /* share of op latency inside the submit call */
+	double vcsw_per_op_submit; /* voluntary switches inside submit calls, per op */
+	double vcsw_per_op_wait;   /* ... inside reap (wait) calls, per op */
+	double offload_share;      /* I/O syscalls issued by threads other than the job threads */
+	double offload_cpu_share;  /* CPU of threads other than the job threads */
+	double concurrency;        /* ops in flight by Little's law: IOPS x mean latency */
+	double io_per_op;          /* I/O syscalls per op (data calls, io_submit, io_uring_enter) */
+};
+
 enum iolens_status {
 	IOLENS_STATUS_OK = 0,
 	IOLENS_STATUS_SKIPPED, /* backend unavailable or cannot run this workload */
@@ -138,7 +158,7 @@ struct iolens_result {
 	int interrupted;       /* stopped early through workload.stop */
 	struct iolens_workload workload; /* as run (file = the real path) */
 	char file[4096];       /* path the workload ran on */
-	const char *model_declared;
+	struct iolens_model model;
 	unsigned threads;      /* job threads that ran */
 	int thread_per_op;     /* depth was realised as threads of depth 1 */
 	uint64_t ops, bytes;   /* in the measured window */
