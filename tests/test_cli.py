@@ -47,6 +47,8 @@ def read_bytes(path):
         return f.read()
 BACKENDS = ["null", "blocking", "poll", "epoll", "io_uring", "posix-aio", "libaio"]
 SMALL = ["--size", "16m", "--time", "300ms"]
+MODELS = ["sync blocking", "sync non-blocking (readiness)", "async (kernel completion)",
+          "async (emulated with threads)", "no I/O"]
 
 
 class CliTest(unittest.TestCase):
@@ -102,6 +104,28 @@ class CliTest(unittest.TestCase):
             self.assertGreaterEqual(r["cpu"][key], 0)
         for key in ("voluntary", "involuntary"):
             self.assertGreaterEqual(r["ctx_switches"][key], 0)
+        self.check_model(r)
+
+    def check_model(self, r):
+        m = r["model"]
+        self.assertIn(m["declared"], MODELS)
+        self.assertGreater(m["concurrency"], 0)
+        self.assertLessEqual(m["concurrency"], m["concurrency_requested"] * 1.05)
+        if r["syscalls"]["total"] is None:
+            # Not counted: no model figure, and the reason instead.
+            for key in ("measured", "mismatch", "sync_share", "vcsw_per_op_submit",
+                        "vcsw_per_op_wait", "offload_share"):
+                self.assertIsNone(m[key], key)
+            self.assertTrue(m["why"].startswith("not measured: "), m["why"])
+            return
+        self.assertIn(m["measured"], MODELS)
+        self.assertIs(m["mismatch"], m["measured"] != m["declared"])
+        self.assertTrue(m["why"])
+        for key in ("vcsw_per_op_submit", "vcsw_per_op_wait"):
+            self.assertGreaterEqual(m[key], 0)
+        for key in ("sync_share", "offload_share", "offload_cpu_share"):
+            if m[key] is not None:
+                self.assertTrue(0 <= m[key] <= 1, (key, m[key]))
 
     def test_json_and_csv(self):
         j, c = self.path("r.json"), self.path("r.csv")
@@ -123,7 +147,8 @@ class CliTest(unittest.TestCase):
         rows = read_csv(c)
         self.assertEqual(len(rows), len(doc["results"]))
         for key in ("backend", "status", "iops", "latency_ns_p50", "cpu_per_op_ns",
-                    "ctx_switches_voluntary", "model_declared"):
+                    "ctx_switches_voluntary", "model_declared", "model_measured",
+                    "model_mismatch", "model_sync_share", "model_concurrency"):
             self.assertIn(key, rows[0])
         for row, r in zip(rows, doc["results"]):
             self.assertEqual(list(row.keys()), flatten(r))
@@ -281,8 +306,11 @@ class CliTest(unittest.TestCase):
         """(kernel-counted window total, pread64 in it, strace's count for the whole run)."""
         j, out = self.path("s.json"), self.path("strace.txt")
         # The harness's main thread sleeps through the window in clock_nanosleep; iolens
-        # leaves its own thread out by design, so both sides leave that call out.
-        p = subprocess.run([shutil.which("strace"), "-f", "-c", "-e", "trace=!clock_nanosleep",
+        # leaves its own thread out by design, so both sides leave that call out. The
+        # getrusage calls around each backend call measure the model and are subtracted
+        # from iolens's counts, so strace leaves them out too.
+        p = subprocess.run([shutil.which("strace"), "-f", "-c", "-e",
+                            "trace=!clock_nanosleep,getrusage",
                             "-o", out, IOLENS, "run",
                             "--backend", "blocking", "--ops", str(ops), "--size", "16m",
                             "--count", "inline", "--json", j],

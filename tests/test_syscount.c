@@ -34,11 +34,35 @@ static uint64_t count(const struct iolens_result *r, const char *name)
 	return r->syscalls.by_name[name_index(name)];
 }
 
+static void assert_model(const struct iolens_result *r, const char *measured, int mismatch,
+			 const char *why_has)
+{
+	const struct iolens_model *m = &r->model;
+
+	if (strcmp(m->measured, measured) != 0 || m->mismatch != mismatch ||
+	    !strstr(m->why, why_has))
+		fail_msg("%s: measured \"%s\" mismatch %d, want \"%s\" mismatch %d with \"%s\" (why: %s)",
+			 r->backend, m->measured, m->mismatch, measured, mismatch, why_has, m->why);
+}
+
+static struct iolens_result *run_w(const char *spec, struct iolens_workload *w)
+{
+	struct iolens_result *r;
+	char err[256];
+
+	assert_int_equal(iolens_run(target, w, spec, &r, err, sizeof(err)), 0);
+	if (r->status != IOLENS_STATUS_OK)
+		fail_msg("%s: %s", spec, r->reason);
+	if (!r->syscalls.measured)
+		fail_msg("%s: syscalls not counted: %s", spec, r->syscalls.why);
+	assert_int_equal(r->syscalls.ops, w->ops);
+	assert_int_equal(r->syscalls.pass, IOLENS_COUNT_SEPARATE);
+	return r;
+}
+
 static struct iolens_result *run(const char *spec, unsigned depth, unsigned batch, uint64_t ops)
 {
 	struct iolens_workload w;
-	struct iolens_result *r;
-	char err[256];
 
 	iolens_workload_init(&w);
 	w.size = 16 << 20;
@@ -46,14 +70,14 @@ static struct iolens_result *run(const char *spec, unsigned depth, unsigned batc
 	w.batch = batch;
 	w.time_s = 0;
 	w.ops = ops;
-	assert_int_equal(iolens_run(target, &w, spec, &r, err, sizeof(err)), 0);
-	if (r->status != IOLENS_STATUS_OK)
-		fail_msg("%s: %s", spec, r->reason);
-	if (!r->syscalls.measured)
-		fail_msg("%s: syscalls not counted: %s", spec, r->syscalls.why);
-	assert_int_equal(r->syscalls.ops, ops);
-	assert_int_equal(r->syscalls.pass, IOLENS_COUNT_SEPARATE);
-	return r;
+	return run_w(spec, &w);
+}
+
+static int have(const char *backend)
+{
+	const struct iolens_backend_info *b = iolens_backend_find(backend);
+
+	return b && b->available;
 }
 
 /* Page-cached reads through pread: exactly one pread64 each, little else. */
@@ -63,9 +87,17 @@ static void blocking_one_pread_per_op(void **state)
 
 	(void)state;
 	assert_int_equal(count(r, "pread64"), 20000);
-	/* Parking and waking the job thread at the window's edges: a few futex calls. */
+	/*
+	 * Parking and waking the job thread at the window's edges: a few futex
+	 * calls. The four getrusage calls per op that measured the model are
+	 * not there: they are subtracted exactly.
+	 */
 	assert_true(r->syscalls.total - 20000 <= 8);
+	assert_true(r->syscalls.other <= 8);
 	assert_int_equal(r->syscalls.offloaded, 0);
+	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 0, "pread64 did the I/O (1.00/op)");
+	assert_true(r->model.offload_share == 0);
+	assert_true(r->model.io_per_op == 1.0);
 	iolens_result_free(r);
 }
 
@@ -90,6 +122,7 @@ static void null_no_io_syscalls(void **state)
 	for (unsigned i = 0; i < sizeof(io) / sizeof(io[0]); i++)
 		assert_int_equal(count(r, io[i]), 0);
 	assert_true(r->syscalls.total <= 8);
+	assert_model(r, IOLENS_MODEL_NO_IO, 0, "no I/O syscall");
 	iolens_result_free(r);
 }
 
@@ -113,6 +146,10 @@ static void io_uring_sqpoll_submits_without_entering(void **state)
 	/* The kernel thread submits; the job thread only enters to wait. */
 	assert_true((double)count(r, "io_uring_enter") / 64000.0 <= 0.05);
 	assert_true(r->syscalls.helper_threads >= 1);
+	/* Submitting only fills the ring: the op is queued, the kernel thread does it. */
+	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "completed it later");
+	assert_true(r->model.sync_share < 0.5);
+	assert_true(r->model.offload_share == 0);
 	iolens_result_free(r);
 }
 
@@ -126,6 +163,8 @@ static void posix_aio_reads_on_helper_threads(void **state)
 	/* Every pread64 came from a glibc thread, not the job thread. */
 	assert_true(r->syscalls.offloaded >= preads);
 	assert_true(count(r, "futex") > 0);
+	assert_model(r, IOLENS_MODEL_ASYNC_THREADS, 0, "100% of the I/O calls (pread64 1.00/op)");
+	assert_true(r->model.offload_share == 1.0);
 	iolens_result_free(r);
 }
 
@@ -137,6 +176,7 @@ static void epoll_regular_file_falls_back(void **state)
 	assert_int_equal(count(r, "pread64"), 20000);
 	assert_int_equal(count(r, "epoll_wait"), 0);
 	assert_int_equal(r->stats.fallbacks, r->stats.completed);
+	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 1, "refused the descriptor for 100% of ops");
 	iolens_result_free(r);
 }
 
@@ -148,6 +188,53 @@ static void poll_regular_file_never_waits(void **state)
 	assert_int_equal(count(r, "pread64"), 20000);
 	assert_true(count(r, "poll") > 0);
 	assert_int_equal(r->stats.waits, 0);
+	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 1, "ready at once in 100% of checks");
+	iolens_result_free(r);
+}
+
+/* libaio on a page-cached file: io_submit copies the data before it returns. */
+static void libaio_buffered_is_sync(void **state)
+{
+	struct iolens_result *r;
+
+	(void)state;
+	if (!have("libaio"))
+		skip();
+	r = run("libaio", 32, 32, 64000);
+	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 1, "io_submit");
+	assert_true(r->model.sync_share >= 0.5);
+	assert_true(r->model.offload_share == 0);
+	iolens_result_free(r);
+}
+
+/* With O_DIRECT the request goes to the device: queued, and waited for in io_getevents. */
+static void libaio_direct_is_async(void **state)
+{
+	struct iolens_workload w;
+	struct iolens_result *r;
+	char err[256];
+
+	(void)state;
+	if (!have("libaio"))
+		skip();
+	iolens_workload_init(&w);
+	w.size = 16 << 20;
+	w.direct = 1;
+	w.time_s = 0;
+	w.ops = 2000;
+	assert_int_equal(iolens_run(target, &w, "libaio", &r, err, sizeof(err)), 0);
+	if (r->status != IOLENS_STATUS_OK && r->error == -EINVAL) {
+		printf("skipping: this file system refuses O_DIRECT: %s\n", r->reason);
+		iolens_result_free(r);
+		skip();
+	}
+	iolens_result_free(r);
+	r = run_w("libaio", &w);
+	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "io_submit 1.00/op");
+	assert_true(r->model.sync_share < 0.5);
+	/* The thread sleeps waiting for the completion, not inside the submit call. */
+	assert_true(r->model.vcsw_per_op_wait > 0.5);
+	assert_true(r->model.vcsw_per_op_submit < r->model.vcsw_per_op_wait);
 	iolens_result_free(r);
 }
 
@@ -200,6 +287,8 @@ int main(void)
 		cmocka_unit_test(posix_aio_reads_on_helper_threads),
 		cmocka_unit_test(epoll_regular_file_falls_back),
 		cmocka_unit_test(poll_regular_file_never_waits),
+		cmocka_unit_test(libaio_buffered_is_sync),
+		cmocka_unit_test(libaio_direct_is_async),
 		cmocka_unit_test(count_off_reports_null),
 	};
 	char why[192];
