@@ -124,10 +124,12 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 				 "%s found the descriptor ready at once in %.0f%% of checks (%.2f/op): the submitting thread's own %s did the I/O as a plain call (%.2f/op, %.2f switches/op)",
 				 r_name, checks ? (double)in->ready_now * 100 / (double)checks : 0.0, ready,
 				 d_name, per_name(sc, d_name, ops), sub + wait);
-		else if ((double)in->fallbacks >= ops * IOLENS_MODEL_MAJORITY)
+		else if (in->completed &&
+			 (double)in->fallbacks >= (double)in->completed * IOLENS_MODEL_MAJORITY)
 			snprintf(m->why, sizeof(m->why),
 				 "the readiness API refused the descriptor for %.0f%% of ops: the submitting thread's own %s did the I/O as a plain call (%.2f/op, %.2f switches/op)",
-				 (double)in->fallbacks / ops * 100, d_name, per_name(sc, d_name, ops),
+				 (double)in->fallbacks * 100 / (double)in->completed, d_name,
+				 per_name(sc, d_name, ops),
 				 sub + wait);
 		else
 			snprintf(m->why, sizeof(m->why),

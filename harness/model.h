@@ -23,8 +23,10 @@ struct iolens__model_in {
 	uint64_t vcsw_wait;   /* ... inside reap calls */
 	double cpu_all;       /* CPU seconds of every thread but the harness's main one */
 	double cpu_jobs;      /* ... of the job threads alone; NaN when unknown */
-	uint64_t fallbacks;   /* ops a readiness backend did as a plain call */
-	uint64_t ready_waits; /* readiness checks that had to wait (backend stats) */
+	/* Backend counters over the whole pass (warm-up and drain too): ratios only. */
+	uint64_t completed;   /* ops completed */
+	uint64_t fallbacks;   /* ... by a readiness backend as a plain call */
+	uint64_t ready_waits; /* readiness checks that had to wait */
 	uint64_t ready_now;   /* ... that found work ready at once */
 };
 

@@ -611,6 +611,7 @@ static void measure_model(struct iolens_result *r, const struct job *jobs, unsig
 		.sc = &r->syscalls,
 		.have_io_own = 1,
 		.cpu_all = cpu_all,
+		.completed = r->stats.completed,
 		.fallbacks = r->stats.fallbacks,
 		.ready_waits = r->stats.waits,
 		.ready_now = r->stats.ready_at_once,
