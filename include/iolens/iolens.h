@@ -60,6 +60,20 @@ IOLENS_EXPORT const char *iolens_strerror(int err);
  * Operations
  */
 
+/*
+ * Socket operations ignore offset. The caller creates the sockets, with
+ * O_NONBLOCK when the backend has IOLENS_CAP_NONBLOCK_FD. Their results:
+ *  - SEND: bytes sent, 1..len (a partial send is a result, not an error;
+ *    MSG_NOSIGNAL: a gone peer is -EPIPE, never SIGPIPE), or -errno.
+ *  - RECV: bytes received, 1..len; 0 when the peer shut down; or -errno
+ *    (-ECONNRESET for a reset).
+ *  - ACCEPT: the new connection's fd (close-on-exec, and O_NONBLOCK for a
+ *    NONBLOCK_FD backend), or -errno. The caller owns and closes it.
+ *  - CONNECT: buf = struct sockaddr, len = its length; 0 or -errno
+ *    (-ECONNREFUSED).
+ * -EAGAIN and -EINPROGRESS are never results: a backend that meets them
+ * waits for readiness and completes the operation later.
+ */
 enum iolens_op_kind {
 	IOLENS_OP_READ = 0, /* pread-like: len bytes at offset into buf */
 	IOLENS_OP_WRITE,    /* pwrite-like: len bytes from buf at offset */
