@@ -78,6 +78,7 @@ struct job {
 	/* Per-call instrumentation of the counting pass, inside the window only. */
 	uint64_t sync_ns, lat_ns;  /* over measured ops: time in their submit call, latency */
 	uint64_t vcsw_submit, vcsw_wait;
+	uint64_t reaps, reaps_slept; /* reap calls, and those that slept at least once */
 	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
 	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
 };
@@ -351,8 +352,13 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 			probe_begin(j, &pr);
 		got = iolens_ctx_reap(ctx, j->done, batch < inflight ? batch : inflight, j->depth,
 				      REAP_TIMEOUT_NS);
-		if (probing)
+		if (probing) {
+			uint64_t before = j->vcsw_wait;
+
 			probe_end(j, &pr, &j->vcsw_wait);
+			j->reaps++;
+			j->reaps_slept += j->vcsw_wait != before;
+		}
 		if (got < 0) {
 			job_fail(j, got, "reap: %s", iolens_strerror(got));
 			return;
@@ -591,6 +597,29 @@ static void summarise(struct iolens_result *r, struct job *jobs, unsigned n, str
 		r->cpu_per_op_ns = (r->cpu_user_s + r->cpu_sys_s) * 1e9 / (double)r->ops;
 }
 
+/*
+ * The closing snapshot of a counting pass. The jobs have left their loops
+ * but may still be on their way into the wait that parks them, so take the
+ * process-wide counts between two reads of every job's own counter and
+ * retry until no job made a call in between: then the job threads' share
+ * of the total is exact, and offloaded holds only other threads' calls.
+ */
+static void snapshot_end(struct run *run, struct job *jobs, unsigned n, struct iolens__sc_snap *sc1)
+{
+	for (unsigned tries = 0;; tries++) {
+		int still = 1;
+
+		for (unsigned i = 0; i < n; i++)
+			jobs[i].sc_end = iolens__counter_value(jobs[i].sc_fd);
+		iolens__syscount_read(run->sc, sc1);
+		for (unsigned i = 0; i < n && still; i++)
+			still = iolens__counter_value(jobs[i].sc_fd) == jobs[i].sc_end;
+		if (still || tries == 200)
+			return;
+		usleep(500);
+	}
+}
+
 /* CPU seconds a thread has used, or NaN. */
 static double thread_cpu(pthread_t t)
 {
@@ -624,6 +653,8 @@ static void measure_model(struct iolens_result *r, const struct job *jobs, unsig
 		in.lat_ns += jobs[i].lat_ns;
 		in.vcsw_submit += jobs[i].vcsw_submit;
 		in.vcsw_wait += jobs[i].vcsw_wait;
+		in.reaps += jobs[i].reaps;
+		in.reaps_slept += jobs[i].reaps_slept;
 		in.cpu_jobs += jobs[i].cpu_end - jobs[i].cpu_start;
 	}
 	iolens__model_measure(&r->model, &in);
@@ -806,11 +837,9 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 		while (atomic_load(&run->finished) < nthreads)
 			pthread_cond_wait(&run->cond, &run->lock);
 		pthread_mutex_unlock(&run->lock);
-		for (unsigned i = 0; i < nthreads; i++) {
-			jobs[i].sc_end = iolens__counter_value(jobs[i].sc_fd);
+		for (unsigned i = 0; i < nthreads; i++)
 			jobs[i].io_end = iolens__counter_value(jobs[i].io_fd);
-		}
-		iolens__syscount_read(run->sc, &sc1);
+		snapshot_end(run, jobs, nthreads, &sc1);
 		for (unsigned i = 0; i < nthreads; i++)
 			jobs[i].cpu_end = thread_cpu(jobs[i].tid);
 	}
