@@ -41,7 +41,7 @@ void iolens__model_unmeasured(struct iolens_model *m, const char *why)
 	m->mismatch = 0;
 	snprintf(m->why, sizeof(m->why), "%s", why);
 	m->sync_share = m->vcsw_per_op_submit = m->vcsw_per_op_wait = NAN;
-	m->offload_share = m->offload_cpu_share = m->io_per_op = NAN;
+	m->offload_share = m->offload_cpu_share = m->io_per_op = m->wait_sleep_share = NAN;
 }
 
 double iolens__model_concurrency(double iops, double mean_ns)
@@ -90,6 +90,7 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 	wait = m->vcsw_per_op_wait = (double)in->vcsw_wait / ops;
 	m->io_per_op = (double)io / ops;
 	m->sync_share = in->lat_ns ? clamp01((double)in->sync_ns / (double)in->lat_ns) : NAN;
+	m->wait_sleep_share = in->reaps ? (double)in->reaps_slept / (double)in->reaps : NAN;
 	m->offload_share = in->have_io_own && io
 				   ? (double)(io - (in->io_own < io ? in->io_own : io)) / (double)io
 				   : NAN;
@@ -135,17 +136,19 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 			snprintf(m->why, sizeof(m->why),
 				 "the submitting thread's own %s did the I/O (%.2f/op); the submit call held each op for %.0f%% of its latency, %.2f switches/op there",
 				 d_name, per_name(sc, d_name, ops), m->sync_share * 100, sub);
-	} else if (!isnan(m->sync_share) && m->sync_share >= IOLENS_MODEL_MAJORITY) {
+	} else if (!isnan(m->sync_share) && m->sync_share >= IOLENS_MODEL_MAJORITY &&
+		   !(m->wait_sleep_share >= IOLENS_MODEL_SOME)) {
 		set(m, IOLENS_MODEL_SYNC_BLOCKING);
 		snprintf(m->why, sizeof(m->why),
-			 "%s (%.2f/op) held each op for %.0f%% of its latency: the I/O was done mostly inside the call that submitted it (%.2f switches/op there)%s",
-			 q_name, queue, m->sync_share * 100, sub,
-			 note);
+			 "%s (%.2f/op) held each op for %.0f%% of its latency and the waits never had to sleep: the I/O was done inside the call that submitted it (%.2f switches/op there)%s",
+			 q_name, queue, m->sync_share * 100, sub, note);
 	} else {
 		set(m, IOLENS_MODEL_ASYNC_KERNEL);
 		snprintf(m->why, sizeof(m->why),
-			 "the submit call took %.0f%% of each op's latency and the kernel completed it later (%s %.2f/op; %.2f switches/op in wait, %.2f in submit)",
-			 isnan(m->sync_share) ? 0.0 : m->sync_share * 100, q_name, queue, wait, sub);
+			 "the submit call took %.0f%% of each op's latency and %.0f%% of the waits slept for the kernel to complete it (%s %.2f/op; %.2f switches/op in wait, %.2f in submit)",
+			 isnan(m->sync_share) ? 0.0 : m->sync_share * 100,
+			 isnan(m->wait_sleep_share) ? 0.0 : m->wait_sleep_share * 100, q_name, queue,
+			 wait, sub);
 	}
 	m->mismatch = in->declared && strcmp(in->declared, m->measured) != 0;
 }

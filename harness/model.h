@@ -21,6 +21,8 @@ struct iolens__model_in {
 	uint64_t lat_ns;      /* the same ops' latencies, instrumentation removed, summed */
 	uint64_t vcsw_submit; /* voluntary switches inside submit calls */
 	uint64_t vcsw_wait;   /* ... inside reap calls */
+	uint64_t reaps;       /* reap calls */
+	uint64_t reaps_slept; /* ... that slept at least once */
 	double cpu_all;       /* CPU seconds of every thread but the harness's main one */
 	double cpu_jobs;      /* ... of the job threads alone; NaN when unknown */
 	/* Backend counters over the whole pass (warm-up and drain too): ratios only. */

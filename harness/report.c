@@ -97,6 +97,7 @@ static void model(const struct iolens_result *r, const struct iolens__visitor *v
 	vis->num(v, "sync_share", have ? m->sync_share : NAN);
 	vis->num(v, "vcsw_per_op_submit", have ? m->vcsw_per_op_submit : NAN);
 	vis->num(v, "vcsw_per_op_wait", have ? m->vcsw_per_op_wait : NAN);
+	vis->num(v, "wait_sleep_share", have ? m->wait_sleep_share : NAN);
 	vis->num(v, "offload_share", have ? m->offload_share : NAN);
 	vis->num(v, "offload_cpu_share", have ? m->offload_cpu_share : NAN);
 	vis->num(v, "io_per_op", have ? m->io_per_op : NAN);

@@ -124,6 +124,7 @@ struct iolens_model {
 	double sync_share;         /* share of op latency inside the submit call */
 	double vcsw_per_op_submit; /* voluntary switches inside submit calls, per op */
 	double vcsw_per_op_wait;   /* ... inside reap (wait) calls, per op */
+	double wait_sleep_share;   /* share of reap calls that slept */
 	double offload_share;      /* I/O syscalls issued by threads other than the job threads */
 	double offload_cpu_share;  /* CPU of threads other than the job threads */
 	double concurrency;        /* ops in flight by Little's law: IOPS x mean latency */
