@@ -1,6 +1,8 @@
 /*
- * blocking: pread/pwrite/fsync in the calling thread. The harness realises
- * depth D as D threads at depth 1 each (the thread-per-request model).
+ * blocking: pread/pwrite/fsync, send/recv/accept/connect in the calling
+ * thread, on blocking descriptors. The harness realises depth D as D threads
+ * at depth 1 each (the thread-per-request model; one thread per connection
+ * for sockets).
  */
 #include "backend.h"
 #include "cq.h"
@@ -20,9 +22,11 @@ static int blocking_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops,
 const struct iolens_backend iolens_backend_blocking = {
 	.name = "blocking",
 	.model = IOLENS_MODEL_SYNC_BLOCKING,
-	.summary = "pread/pwrite/fsync in the calling thread; depth D = D threads",
+	.summary = "plain blocking calls in the calling thread; depth D = D threads",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
-		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_THREAD_PER_OP,
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
+		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
+		IOLENS_CAP_OP(IOLENS_OP_CONNECT) | IOLENS_CAP_THREAD_PER_OP,
 	.init = iolens__cq_backend_init,
 	.destroy = iolens__cq_backend_destroy,
 	.submit = blocking_submit,

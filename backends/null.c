@@ -1,4 +1,8 @@
-/* null: completes every operation inside submit without touching the kernel. */
+/*
+ * null: completes every operation inside submit without touching the
+ * kernel: reads, writes, sends and receives as if len bytes moved. It cannot
+ * make a descriptor, so it does not accept or connect.
+ */
 #include "backend.h"
 #include "cq.h"
 
@@ -22,7 +26,8 @@ const struct iolens_backend iolens_backend_null = {
 	.model = IOLENS_MODEL_NO_IO,
 	.summary = "completes every operation at once: the harness's own cost",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
-		IOLENS_CAP_OP(IOLENS_OP_FSYNC),
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
+		IOLENS_CAP_OP(IOLENS_OP_RECV),
 	.init = iolens__cq_backend_init,
 	.destroy = iolens__cq_backend_destroy,
 	.submit = null_submit,

@@ -1,0 +1,745 @@
+/*
+ * The socket half of the backend contract, on every backend that does I/O:
+ * send, recv, accept and connect through the level-2 API against a plain
+ * peer thread, over Unix and TCP sockets. Bytes come back equal to what was
+ * sent, partial transfers add up, a shut-down peer reads as 0, a reset one
+ * as -ECONNRESET, a gone one as -EPIPE (never SIGPIPE), a closed port as
+ * -ECONNREFUSED, and -EAGAIN never leaks out as a result.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "iolens/iolens.h"
+
+#define OP_TIMEOUT_NS (10LL * 1000000000LL)
+
+static const uint32_t SOCK_CAPS = IOLENS_CAP_OP(IOLENS_OP_SEND) | IOLENS_CAP_OP(IOLENS_OP_RECV) |
+				  IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
+				  IOLENS_CAP_OP(IOLENS_OP_CONNECT);
+
+struct tcase {
+	const struct iolens_backend_info *b;
+	const char *spec; /* backend name, or name:option */
+	uint32_t flags;   /* IOLENS_BOPT_* */
+};
+
+static int nonblocking(const struct tcase *t)
+{
+	return !!(t->b->caps & IOLENS_CAP_NONBLOCK_FD);
+}
+
+static struct iolens_ctx *open_ctx(const struct tcase *t, unsigned depth)
+{
+	struct iolens_backend_opts o = { .depth = depth, .flags = t->flags };
+	struct iolens_ctx *ctx = NULL;
+	int r = iolens_ctx_open(&ctx, t->b->name, &o);
+
+	if (r)
+		fail_msg("%s: iolens_ctx_open(depth %u): %s", t->spec, depth, iolens_strerror(r));
+	return ctx;
+}
+
+static void set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	assert_true(fl >= 0);
+	assert_int_equal(fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK), 0);
+}
+
+/* Submit every op, then reap until all are back; fails the test on a stall. */
+static void run_ops(const struct tcase *t, struct iolens_ctx *ctx, struct iolens_op **ops,
+		    unsigned n)
+{
+	struct iolens_op *done[256];
+	unsigned sent = 0, got = 0;
+
+	assert_true(n <= 256);
+	for (unsigned i = 0; i < n; i++)
+		ops[i]->result = INT64_MIN;
+	while (got < n) {
+		int r;
+
+		if (sent < n) {
+			r = iolens_ctx_submit(ctx, ops + sent, n - sent);
+			if (r < 0)
+				fail_msg("%s: submit: %s", t->spec, iolens_strerror(r));
+			sent += (unsigned)r;
+		}
+		if (got == sent)
+			continue;
+		r = iolens_ctx_reap(ctx, done, 1, 256, OP_TIMEOUT_NS);
+		if (r < 0)
+			fail_msg("%s: reap: %s", t->spec, iolens_strerror(r));
+		if (r == 0)
+			fail_msg("%s: no completion in %lld s (%u of %u done)", t->spec,
+				 OP_TIMEOUT_NS / 1000000000LL, got, n);
+		got += (unsigned)r;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (ops[i]->result == INT64_MIN)
+			fail_msg("%s: op %u never completed", t->spec, i);
+		if (ops[i]->result == -EAGAIN || ops[i]->result == -EINPROGRESS)
+			fail_msg("%s: op %u leaked %s", t->spec, i, iolens_strerror((int)ops[i]->result));
+	}
+}
+
+static int64_t one_op(const struct tcase *t, struct iolens_ctx *ctx, int kind, int fd, void *buf,
+		      uint32_t len)
+{
+	struct iolens_op op = { .kind = (uint16_t)kind, .fd = fd, .buf = buf, .len = len,
+				.buf_index = -1 };
+	struct iolens_op *p = &op;
+
+	run_ops(t, ctx, &p, 1);
+	if ((kind == IOLENS_OP_SEND || kind == IOLENS_OP_RECV) && op.result > (int64_t)len)
+		fail_msg("%s: %s returned %lld for %u bytes", t->spec,
+			 kind == IOLENS_OP_SEND ? "send" : "recv", (long long)op.result, len);
+	return op.result;
+}
+
+/* Send all of buf through the backend; returns the number of SEND ops it took. */
+static unsigned send_all(const struct tcase *t, struct iolens_ctx *ctx, int fd, const char *buf,
+			 size_t len)
+{
+	unsigned calls = 0;
+
+	for (size_t off = 0; off < len; calls++) {
+		size_t chunk = len - off > (1u << 20) ? (1u << 20) : len - off;
+		int64_t r = one_op(t, ctx, IOLENS_OP_SEND, fd, (char *)buf + off, (uint32_t)chunk);
+
+		if (r <= 0)
+			fail_msg("%s: send at byte %zu of %zu: %lld (%s)", t->spec, off, len,
+				 (long long)r, r < 0 ? iolens_strerror((int)r) : "nothing sent");
+		off += (size_t)r;
+	}
+	return calls;
+}
+
+/* Receive exactly len bytes; returns how many RECV ops came back short. */
+static unsigned recv_all(const struct tcase *t, struct iolens_ctx *ctx, int fd, char *buf,
+			 size_t len)
+{
+	unsigned partial = 0;
+
+	for (size_t off = 0; off < len;) {
+		size_t want = len - off > (1u << 20) ? (1u << 20) : len - off;
+		int64_t r = one_op(t, ctx, IOLENS_OP_RECV, fd, buf + off, (uint32_t)want);
+
+		if (r <= 0)
+			fail_msg("%s: recv at byte %zu of %zu: %lld (%s)", t->spec, off, len,
+				 (long long)r, r < 0 ? iolens_strerror((int)r) : "peer shut down");
+		partial += (size_t)r < want;
+		off += (size_t)r;
+	}
+	return partial;
+}
+
+static void pattern(char *buf, size_t len, unsigned seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (char)x;
+	}
+}
+
+/* ---- peers: plain blocking code on their own threads ---- */
+
+struct peer {
+	pthread_t tid;
+	int fd;           /* the peer's end (or the listener for acceptors) */
+	int conn;         /* acceptor/connector: the connection it made */
+	size_t expect;    /* sink: bytes to read and check */
+	unsigned seed;
+	int slow;         /* sink: read in small bites with pauses */
+	int ok;
+	struct sockaddr_in addr;
+};
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Echo everything back until EOF. */
+static void echo_loop(int fd)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = send(fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+
+			if (w <= 0)
+				return;
+			off += w;
+		}
+	}
+}
+
+static void *echo_main(void *arg)
+{
+	struct peer *p = arg;
+
+	echo_loop(p->fd);
+	return NULL;
+}
+
+/* Accept one connection on p->fd, then echo on it. */
+static void *accept_echo_main(void *arg)
+{
+	struct peer *p = arg;
+
+	p->conn = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (p->conn >= 0)
+		echo_loop(p->conn);
+	return NULL;
+}
+
+/* Connect to p->addr after a pause (so an accept is waiting first), then echo. */
+static void *connect_echo_main(void *arg)
+{
+	struct peer *p = arg;
+
+	pause_ms(30);
+	p->conn = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p->conn >= 0 && connect(p->conn, (struct sockaddr *)&p->addr, sizeof(p->addr)) == 0)
+		echo_loop(p->conn);
+	return NULL;
+}
+
+/* Read p->expect bytes, check them against the pattern, slowly if asked. */
+static void *sink_main(void *arg)
+{
+	struct peer *p = arg;
+	char *want = malloc(p->expect), buf[4096];
+	size_t got = 0;
+
+	p->ok = want != NULL;
+	if (want)
+		pattern(want, p->expect, p->seed);
+	while (p->ok && got < p->expect) {
+		ssize_t n = read(p->fd, buf, p->slow ? 512 : sizeof(buf));
+
+		if (n <= 0 || memcmp(buf, want + got, (size_t)n) != 0)
+			p->ok = 0;
+		else
+			got += (size_t)n;
+		if (p->slow && (got & 0xffff) < 512)
+			pause_ms(1);
+	}
+	free(want);
+	return NULL;
+}
+
+/* Write p->expect bytes of the pattern after a pause of p->slow ms, then stop. */
+static void *writer_main(void *arg)
+{
+	struct peer *p = arg;
+	char *buf = malloc(p->expect);
+
+	p->ok = buf != NULL;
+	if (!buf)
+		return NULL;
+	pattern(buf, p->expect, p->seed);
+	pause_ms(p->slow);
+	for (size_t off = 0; off < p->expect;) {
+		ssize_t w = send(p->fd, buf + off, p->expect - off, MSG_NOSIGNAL);
+
+		if (w <= 0) {
+			p->ok = 0;
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void start(struct peer *p, void *(*fn)(void *))
+{
+	assert_int_equal(pthread_create(&p->tid, NULL, fn, p), 0);
+}
+
+static void join(struct peer *p)
+{
+	pthread_join(p->tid, NULL);
+}
+
+/* A listening TCP socket on 127.0.0.1, port chosen by the kernel. */
+static int listener(struct sockaddr_in *addr, int small_bufs)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, small = 4096;
+	socklen_t len = sizeof(*addr);
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (small_bufs) {
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	}
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+	assert_int_equal(listen(fd, 64), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+	return fd;
+}
+
+/* A connected TCP pair: [0] for the backend (blocking mode per backend), [1] plain. */
+static void tcp_pair(const struct tcase *t, int fds[2], int small_bufs)
+{
+	struct sockaddr_in a;
+	int l = listener(&a, small_bufs), small = 4096;
+
+	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fds[0] >= 0);
+	if (small_bufs) {
+		setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	}
+	assert_int_equal(connect(fds[0], (struct sockaddr *)&a, sizeof(a)), 0);
+	fds[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(fds[1] >= 0);
+	close(l);
+	set_nonblock(fds[0], nonblocking(t));
+}
+
+static void unix_pair(const struct tcase *t, int fds[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+	set_nonblock(fds[0], nonblocking(t));
+}
+
+/* ---- the cases ---- */
+
+static void echo_over(const struct tcase *t, int fds[2], size_t len)
+{
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct peer p = { .fd = fds[1] };
+	char *out = malloc(len), *in = malloc(len);
+
+	assert_non_null(out);
+	assert_non_null(in);
+	pattern(out, len, 7);
+	start(&p, echo_main);
+	/* Echoed in pieces no larger than the socket buffers: send a piece, read it back. */
+	for (size_t off = 0; off < len; off += 16384) {
+		size_t n = len - off < 16384 ? len - off : 16384;
+
+		send_all(t, ctx, fds[0], out + off, n);
+		recv_all(t, ctx, fds[0], in + off, n);
+	}
+	assert_memory_equal(in, out, len);
+	shutdown(fds[0], SHUT_WR);
+	join(&p);
+	iolens_ctx_close(ctx);
+	close(fds[0]);
+	close(fds[1]);
+	free(out);
+	free(in);
+}
+
+static void echo_unix(void **state)
+{
+	int fds[2];
+
+	unix_pair(*state, fds);
+	echo_over(*state, fds, 256 << 10);
+}
+
+static void echo_tcp(void **state)
+{
+	int fds[2];
+
+	tcp_pair(*state, fds, 0);
+	echo_over(*state, fds, 256 << 10);
+}
+
+/* The backend accepts while a client is on its way, then echoes through it. */
+static void accept_then_echo(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct peer p = { .conn = -1 };
+	int l = listener(&p.addr, 0), fd, fl;
+	char out[1000], in[1000];
+
+	set_nonblock(l, nonblocking(t));
+	start(&p, connect_echo_main);
+	fd = (int)one_op(t, ctx, IOLENS_OP_ACCEPT, l, NULL, 0);
+	if (fd < 0)
+		fail_msg("%s: accept: %s", t->spec, iolens_strerror(fd));
+	fl = fcntl(fd, F_GETFL);
+	assert_int_equal(!!(fl & O_NONBLOCK), nonblocking(t));
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	pattern(out, sizeof(out), 11);
+	send_all(t, ctx, fd, out, sizeof(out));
+	recv_all(t, ctx, fd, in, sizeof(in));
+	assert_memory_equal(in, out, sizeof(out));
+	close(fd);
+	join(&p);
+	close(p.conn);
+	close(l);
+	iolens_ctx_close(ctx);
+}
+
+/* The backend connects to a listener, then echoes through the connection. */
+static void connect_then_echo(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct peer p = { .conn = -1 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int64_t r;
+	char out[1000], in[1000];
+
+	p.fd = listener(&p.addr, 0);
+	assert_true(fd >= 0);
+	set_nonblock(fd, nonblocking(t));
+	start(&p, accept_echo_main);
+	r = one_op(t, ctx, IOLENS_OP_CONNECT, fd, &p.addr, sizeof(p.addr));
+	if (r != 0)
+		fail_msg("%s: connect: %lld (%s)", t->spec, (long long)r, iolens_strerror((int)r));
+	pattern(out, sizeof(out), 13);
+	send_all(t, ctx, fd, out, sizeof(out));
+	recv_all(t, ctx, fd, in, sizeof(in));
+	assert_memory_equal(in, out, sizeof(out));
+	close(fd);
+	join(&p);
+	close(p.conn);
+	close(p.fd);
+	iolens_ctx_close(ctx);
+}
+
+static void connect_refused(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct sockaddr_in a;
+	int l = listener(&a, 0), fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	close(l); /* nothing listens on that port now */
+	set_nonblock(fd, nonblocking(t));
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_CONNECT, fd, &a, sizeof(a)), -ECONNREFUSED);
+	close(fd);
+	iolens_ctx_close(ctx);
+}
+
+/* Many connections with a request each in flight at once, answered out of order. */
+static void many_connections(void **state)
+{
+	enum { N = 16, MSG = 700 };
+	const struct tcase *t = *state;
+	int fds[N][2];
+	struct peer peers[N];
+	struct iolens_op ops[N], *p[N];
+	char out[N][MSG], in[N][MSG];
+	struct iolens_ctx *ctx = open_ctx(t, N);
+
+	memset(peers, 0, sizeof(peers));
+	for (int i = 0; i < N; i++) {
+		if (i % 2)
+			tcp_pair(t, fds[i], 0);
+		else
+			unix_pair(t, fds[i]);
+		pattern(out[i], MSG, 100 + (unsigned)i);
+		peers[i].fd = fds[i][1];
+	}
+	for (int i = 0; i < N; i++) {
+		ops[i] = (struct iolens_op){ .kind = IOLENS_OP_SEND, .fd = fds[i][0], .buf = out[i],
+					     .len = MSG, .buf_index = -1 };
+		p[i] = &ops[i];
+	}
+	run_ops(t, ctx, p, N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(ops[i].result, MSG); /* fits any socket buffer at once */
+	/* The peers echo from the last connection to the first. */
+	for (int i = N - 1; i >= 0; i--)
+		start(&peers[i], echo_main);
+	for (int i = 0; i < N; i++)
+		ops[i] = (struct iolens_op){ .kind = IOLENS_OP_RECV, .fd = fds[i][0], .buf = in[i],
+					     .len = MSG, .buf_index = -1 };
+	run_ops(t, ctx, p, N);
+	for (int i = 0; i < N; i++) {
+		int64_t r = ops[i].result;
+
+		if (r <= 0)
+			fail_msg("%s: recv on connection %d: %lld", t->spec, i, (long long)r);
+		if (r < MSG)
+			recv_all(t, ctx, fds[i][0], in[i] + r, (size_t)(MSG - r));
+		assert_memory_equal(in[i], out[i], MSG);
+		shutdown(fds[i][0], SHUT_WR);
+	}
+	for (int i = 0; i < N; i++) {
+		join(&peers[i]);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	iolens_ctx_close(ctx);
+}
+
+/* Tiny socket buffers: 4 MiB goes through in pieces, in order, and reads come back short. */
+static void partial_transfers(void **state)
+{
+	enum { LEN = 4 << 20 };
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct peer sink = { .expect = LEN, .seed = 21, .slow = 1 };
+	char *buf = malloc(LEN);
+	int fds[2];
+	unsigned short_reads;
+
+	assert_non_null(buf);
+	tcp_pair(t, fds, 1);
+	pattern(buf, LEN, 21);
+	sink.fd = fds[1];
+	start(&sink, sink_main);
+	send_all(t, ctx, fds[0], buf, LEN);
+	join(&sink);
+	assert_true(sink.ok);
+	/* The other way: the peer writes 4 MiB, the backend asks for 1 MiB at a time. */
+	{
+		struct peer src = { .fd = fds[1], .expect = LEN, .seed = 22 };
+		char *in = malloc(LEN);
+
+		assert_non_null(in);
+		pattern(buf, LEN, 22);
+		start(&src, writer_main);
+		short_reads = recv_all(t, ctx, fds[0], in, LEN);
+		join(&src);
+		assert_true(src.ok);
+		assert_memory_equal(in, buf, LEN);
+		free(in);
+	}
+	/* A 4 KiB receive buffer cannot hold 1 MiB: some reads were short. */
+	assert_true(short_reads > 0);
+	close(fds[0]);
+	close(fds[1]);
+	free(buf);
+	iolens_ctx_close(ctx);
+}
+
+/* A pending receive sees the peer's shutdown as 0. */
+static void peer_shutdown_reads_zero(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	char buf[100];
+	int fds[2];
+
+	unix_pair(t, fds);
+	shutdown(fds[1], SHUT_WR);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), 0);
+	close(fds[0]);
+	close(fds[1]);
+	iolens_ctx_close(ctx);
+}
+
+/* A peer that resets: the receive fails with ECONNRESET. */
+static void peer_reset(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct linger lg = { 1, 0 };
+	char buf[100];
+	int fds[2];
+
+	tcp_pair(t, fds, 0);
+	assert_int_equal(setsockopt(fds[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(fds[1]); /* linger 0: RST */
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), -ECONNRESET);
+	close(fds[0]);
+	iolens_ctx_close(ctx);
+}
+
+/* Sending to a closed peer fails with EPIPE or ECONNRESET, and no SIGPIPE kills us. */
+static void send_to_gone_peer(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	char buf[4096] = { 0 };
+	int fds[2];
+	int64_t r = 0;
+
+	unix_pair(t, fds);
+	close(fds[1]);
+	for (int i = 0; i < 100 && r >= 0; i++)
+		r = one_op(t, ctx, IOLENS_OP_SEND, fds[0], buf, sizeof(buf));
+	if (r != -EPIPE && r != -ECONNRESET)
+		fail_msg("%s: send to a gone peer: %lld (%s)", t->spec, (long long)r,
+			 iolens_strerror((int)r));
+	close(fds[0]);
+	iolens_ctx_close(ctx);
+}
+
+/* A receive with nothing to read stays pending, then completes when data comes. */
+static void recv_waits_for_data(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	char buf[64] = { 0 }, late[4];
+	struct iolens_op op = { .kind = IOLENS_OP_RECV, .buf = buf, .len = sizeof(buf),
+				.buf_index = -1 };
+	struct iolens_op *p = &op, *done[1];
+	int fds[2];
+
+	unix_pair(t, fds);
+	op.fd = fds[0];
+	if (t->b->caps & IOLENS_CAP_THREAD_PER_OP) {
+		/* A blocking backend waits inside submit: a peer writes after a pause. */
+		struct peer w = { .fd = fds[1], .expect = 4, .seed = 5, .slow = 50 };
+
+		start(&w, writer_main);
+		run_ops(t, ctx, &p, 1);
+		join(&w);
+		assert_true(w.ok);
+		pattern(late, 4, 5);
+	} else {
+		assert_int_equal(iolens_ctx_submit(ctx, &p, 1), 1);
+		assert_int_equal(iolens_ctx_reap(ctx, done, 0, 1, 0), 0);
+		assert_int_equal(iolens_ctx_reap(ctx, done, 1, 1, 50000000), 0);
+		memcpy(late, "late", 4);
+		assert_int_equal(write(fds[1], late, 4), 4);
+		assert_int_equal(iolens_ctx_reap(ctx, done, 1, 1, OP_TIMEOUT_NS), 1);
+		assert_ptr_equal(done[0], &op);
+	}
+	assert_int_equal(op.result, 4);
+	assert_memory_equal(buf, late, 4);
+	close(fds[0]);
+	close(fds[1]);
+	iolens_ctx_close(ctx);
+}
+
+/* null completes sends and receives at once, touching nothing: the harness floor. */
+static void null_completes_without_io(void **state)
+{
+	struct tcase t = { .b = iolens_backend_find("null"), .spec = "null" };
+	struct iolens_ctx *ctx;
+	char buf[100];
+
+	(void)state;
+	assert_non_null(t.b);
+	assert_true(t.b->caps & IOLENS_CAP_OP(IOLENS_OP_SEND));
+	assert_true(t.b->caps & IOLENS_CAP_OP(IOLENS_OP_RECV));
+	ctx = open_ctx(&t, 1);
+	/* fd -1: a backend that touched it would fail with EBADF. */
+	assert_int_equal(one_op(&t, ctx, IOLENS_OP_SEND, -1, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(one_op(&t, ctx, IOLENS_OP_RECV, -1, buf, sizeof(buf)), sizeof(buf));
+	iolens_ctx_close(ctx);
+}
+
+/* Every backend that does I/O says it can do all four socket operations. */
+static void advertises_socket_ops(void **state)
+{
+	const struct tcase *t = *state;
+
+	if ((t->b->caps & SOCK_CAPS) != SOCK_CAPS)
+		fail_msg("%s: caps 0x%x lack socket operations", t->spec, t->b->caps);
+}
+
+struct ucase {
+	const char *name;
+	CMUnitTestFunction fn;
+};
+
+static const struct ucase cases[] = {
+	{ "advertises_socket_ops", advertises_socket_ops },
+	{ "echo_unix", echo_unix },
+	{ "echo_tcp", echo_tcp },
+	{ "accept_then_echo", accept_then_echo },
+	{ "connect_then_echo", connect_then_echo },
+	{ "connect_refused", connect_refused },
+	{ "many_connections", many_connections },
+	{ "partial_transfers", partial_transfers },
+	{ "peer_shutdown_reads_zero", peer_shutdown_reads_zero },
+	{ "peer_reset", peer_reset },
+	{ "send_to_gone_peer", send_to_gone_peer },
+	{ "recv_waits_for_data", recv_waits_for_data },
+};
+
+/* Variants run besides each backend's plain form. */
+static const struct {
+	const char *backend, *spec;
+	uint32_t flags;
+} variants[] = {
+	{ "io_uring", "io_uring:sqpoll", IOLENS_BOPT_SQPOLL },
+};
+
+int main(void)
+{
+	const struct iolens_backend_info *bs;
+	size_t nb = iolens_backends(&bs), nt = 0, ncases = sizeof(cases) / sizeof(cases[0]);
+	size_t cap = (nb + sizeof(variants) / sizeof(variants[0])) * ncases + 1;
+	struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
+	struct tcase *tc = calloc(cap, sizeof(*tc));
+	char **names = calloc(cap, sizeof(*names));
+	int rc;
+
+	signal(SIGPIPE, SIG_DFL); /* a backend that forgets MSG_NOSIGNAL kills the test */
+	if (!tests || !tc || !names)
+		return 1;
+	tests[nt++] = (struct CMUnitTest){ .name = "null/completes_without_io",
+					   .test_func = null_completes_without_io };
+	for (size_t i = 0; i < nb + sizeof(variants) / sizeof(variants[0]); i++) {
+		struct tcase t;
+
+		if (i < nb) {
+			t = (struct tcase){ .b = &bs[i], .spec = bs[i].name };
+		} else {
+			size_t v = i - nb;
+
+			t = (struct tcase){ .b = iolens_backend_find(variants[v].backend),
+					    .spec = variants[v].spec, .flags = variants[v].flags };
+		}
+		if (!t.b || !t.b->available || strcmp(t.b->name, "null") == 0)
+			continue;
+		for (size_t k = 0; k < ncases; k++) {
+			size_t len = strlen(t.spec) + strlen(cases[k].name) + 2;
+
+			tc[nt] = t;
+			names[nt] = malloc(len);
+			if (!names[nt])
+				return 1;
+			snprintf(names[nt], len, "%s/%s", t.spec, cases[k].name);
+			tests[nt] = (struct CMUnitTest){ .name = names[nt], .test_func = cases[k].fn,
+							 .initial_state = &tc[nt] };
+			nt++;
+		}
+	}
+	rc = _cmocka_run_group_tests("sockops", tests, nt, NULL, NULL);
+	for (size_t i = 0; i < nt; i++)
+		free(names[i]);
+	free(names);
+	free(tests);
+	free(tc);
+	return rc;
+}
