@@ -735,7 +735,7 @@ int main(void)
 			nt++;
 		}
 	}
-	/* IOLENS_TEST_FILTER=epoll/* runs one backend's cases. */
+	/* IOLENS_TEST_FILTER="epoll/..." (a glob) runs one backend's cases. */
 	if (getenv("IOLENS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("IOLENS_TEST_FILTER"));
 	rc = _cmocka_run_group_tests("sockops", tests, nt, NULL, NULL);
