@@ -5,6 +5,15 @@
  *
  * The ring is bound to the thread that opened the context: SINGLE_ISSUER,
  * DEFER_TASKRUN and the registered ring fd are all per task.
+ *
+ * Sockets: IORING_OP_SEND (MSG_NOSIGNAL), RECV, ACCEPT (SOCK_CLOEXEC) and
+ * CONNECT on the caller's plain descriptors; registered files are only the
+ * disk files of opts.files. The kernel tries each one without blocking and,
+ * when the socket is not ready, arms its own poll and finishes the operation
+ * from the wakeup, so blocking sockets never block a task and -EAGAIN or
+ * -EINPROGRESS never reach a CQE. Which of the four this kernel knows is
+ * probed at init (SEND/RECV 5.6, ACCEPT/CONNECT 5.5); an unknown one is
+ * refused with -EOPNOTSUPP, and stats.setup names what is missing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "backend.h"
@@ -28,6 +38,7 @@ struct uring_state {
 	int bufs_registered;
 	/* DEFER_TASKRUN without TASKRUN_FLAG: nothing completes until we enter. */
 	int enter_to_peek;
+	uint32_t no_kinds; /* IOLENS_CAP_OP() of the socket ops this kernel lacks */
 };
 
 struct setup_rung {
@@ -132,6 +143,32 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 	return r;
 }
 
+static const struct {
+	int kind;
+	int opcode;
+	const char *name;
+} sock_opcodes[] = {
+	{ IOLENS_OP_SEND, IORING_OP_SEND, "send" },
+	{ IOLENS_OP_RECV, IORING_OP_RECV, "recv" },
+	{ IOLENS_OP_ACCEPT, IORING_OP_ACCEPT, "accept" },
+	{ IOLENS_OP_CONNECT, IORING_OP_CONNECT, "connect" },
+};
+
+/* The socket opcodes this kernel lacks; one without the probe (< 5.6) lacks SEND. */
+static void probe_socket_ops(struct iolens_ctx *ctx, struct uring_state *s)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&s->ring);
+
+	for (size_t i = 0; i < sizeof(sock_opcodes) / sizeof(sock_opcodes[0]); i++) {
+		if (p && io_uring_opcode_supported(p, sock_opcodes[i].opcode))
+			continue;
+		s->no_kinds |= IOLENS_CAP_OP(sock_opcodes[i].kind);
+		setup_append(ctx, " no-%s", sock_opcodes[i].name);
+	}
+	if (p)
+		io_uring_free_probe(p);
+}
+
 static void state_free(struct uring_state *s)
 {
 	free(s->cqes);
@@ -163,6 +200,7 @@ static int uring_init(struct iolens_ctx *ctx)
 	else
 		setup_append(ctx, " no-ring-fd(%s)",
 			     strerrorname_np(-r) ? strerrorname_np(-r) : "?");
+	probe_socket_ops(ctx, s);
 	if (ctx->opts.flags & IOLENS_BOPT_FIXED_FILES) {
 		r = io_uring_register_files(&s->ring, ctx->opts.files, ctx->opts.nfiles);
 		if (r)
@@ -227,7 +265,9 @@ static int file_index(const struct iolens_ctx *ctx, int fd)
 static void prep(const struct iolens_ctx *ctx, const struct uring_state *s,
 		 struct io_uring_sqe *sqe, struct iolens_op *op)
 {
-	int idx = s->files_registered ? file_index(ctx, op->fd) : -1;
+	/* Only the disk files of opts.files are registered; sockets use their fds. */
+	int disk = op->kind <= IOLENS_OP_FSYNC;
+	int idx = disk && s->files_registered ? file_index(ctx, op->fd) : -1;
 	int fd = idx >= 0 ? idx : op->fd;
 	int fixed_buf = s->bufs_registered && op->buf_index >= 0;
 
@@ -246,8 +286,28 @@ static void prep(const struct iolens_ctx *ctx, const struct uring_state *s,
 		else
 			io_uring_prep_write(sqe, fd, op->buf, op->len, op->offset);
 		break;
-	default:
+	case IOLENS_OP_FSYNC:
 		io_uring_prep_fsync(sqe, fd, 0);
+		break;
+	case IOLENS_OP_SEND:
+		/* No WAITALL: a partial send completes with what went out. */
+		io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
+		break;
+	case IOLENS_OP_RECV:
+		io_uring_prep_recv(sqe, fd, op->buf, op->len, 0);
+		break;
+	case IOLENS_OP_ACCEPT:
+		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+		break;
+	default:
+		/*
+		 * The SQE carries a pointer to the sockaddr, which the kernel
+		 * copies when it prepares the request: under SQPOLL that is the
+		 * poller thread, some time after this submit returns. The op,
+		 * and so op->buf, stays alive until it is reaped (the contract),
+		 * which is after the kernel is done with it.
+		 */
+		io_uring_prep_connect(sqe, fd, op->buf, op->len);
 		break;
 	}
 	if (idx >= 0)
@@ -275,6 +335,10 @@ static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 	unsigned queued, left;
 	int r;
 
+	if (s->no_kinds)
+		for (unsigned i = 0; i < n; i++)
+			if (s->no_kinds & IOLENS_CAP_OP(ops[i]->kind))
+				return -EOPNOTSUPP;
 	for (queued = 0; queued < n; queued++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
@@ -381,9 +445,11 @@ static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned m
 const struct iolens_backend iolens_backend_io_uring = {
 	.name = "io_uring",
 	.model = IOLENS_MODEL_ASYNC_KERNEL,
-	.summary = "liburing: one submit per batch, completions peeked in batches",
+	.summary = "liburing: one submit per batch, CQEs peeked in batches; sockets: kernel poll",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
-		IOLENS_CAP_OP(IOLENS_OP_FSYNC),
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
+		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
+		IOLENS_CAP_OP(IOLENS_OP_CONNECT),
 	.options = IOLENS_BOPT_SQPOLL | IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS,
 	.probe = uring_probe,
 	.init = uring_init,
