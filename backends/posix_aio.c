@@ -2,6 +2,27 @@
  * posix-aio: glibc's aio_read/aio_write/aio_fsync. glibc performs each
  * request with an ordinary blocking call on a helper thread of its own, so
  * this is asynchronous I/O emulated with threads in user space.
+ *
+ * Sockets:
+ *  - RECV is aio_read and SEND is aio_write. The helper thread tries
+ *    pread/pwrite, which Linux refuses on a socket with ESPIPE, and then
+ *    makes a plain read/write: one blocking call, so a short transfer is the
+ *    result, a shut-down peer reads 0 and a reset one fails ECONNRESET. The
+ *    offset is set to 0 so the pread cannot fail EINVAL before the ESPIPE.
+ *  - SIGPIPE: write() has no MSG_NOSIGNAL, and on a socket whose peer is gone
+ *    the kernel sends SIGPIPE to the thread that wrote. On Linux glibc
+ *    creates every aio helper thread with all signals blocked (it blocks
+ *    them in the creating thread around pthread_create), so the signal stays
+ *    pending on that helper thread, which never unblocks it and drops it
+ *    when it exits; the write fails EPIPE and that is the op's result. The
+ *    signal is directed at the thread, not the process, so no other thread
+ *    can take it. Nothing here has to change the caller's signal mask.
+ *  - glibc runs the requests of one descriptor one after another on one
+ *    thread: a SEND queued behind a RECV that waits for data waits too.
+ *  - ACCEPT and CONNECT have no aio_* call. They are done here, as one plain
+ *    blocking accept4 (close-on-exec) or connect inside submit, and complete
+ *    inline (IOLENS_OPF_INLINE, stats.completed_inline): submit returns when
+ *    a connection came in or the connect finished.
  */
 #define _GNU_SOURCE
 #include <aio.h>
@@ -13,6 +34,7 @@
 
 #include "backend.h"
 #include "cq.h"
+#include "syncop.h"
 
 struct aio_state {
 	struct aiocb *cbs;
@@ -22,12 +44,12 @@ struct aio_state {
 	unsigned *busy;            /* slots in flight */
 	unsigned nbusy;
 	const struct aiocb **list; /* for aio_suspend */
-	struct iolens__cq failed;  /* refused at submit, result already set */
+	struct iolens__cq done;    /* finished in submit (refused or inline), result set */
 };
 
 static void aio_state_free(struct aio_state *s)
 {
-	iolens__cq_free(&s->failed);
+	iolens__cq_free(&s->done);
 	free(s->cbs);
 	free(s->owner);
 	free(s->free_slots);
@@ -49,7 +71,7 @@ static int paio_init(struct iolens_ctx *ctx)
 	s->busy = calloc(depth, sizeof(*s->busy));
 	s->list = calloc(depth, sizeof(*s->list));
 	if (!s->cbs || !s->owner || !s->free_slots || !s->busy || !s->list ||
-	    iolens__cq_init(&s->failed, depth)) {
+	    iolens__cq_init(&s->done, depth)) {
 		aio_state_free(s);
 		return -ENOMEM;
 	}
@@ -74,8 +96,10 @@ static int start(struct aiocb *cb, int kind)
 {
 	switch (kind) {
 	case IOLENS_OP_READ:
+	case IOLENS_OP_RECV:
 		return aio_read(cb);
 	case IOLENS_OP_WRITE:
+	case IOLENS_OP_SEND:
 		return aio_write(cb);
 	default:
 		return aio_fsync(O_SYNC, cb);
@@ -92,18 +116,26 @@ static int paio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 		unsigned slot = s->free_slots[s->nfree - 1];
 		struct aiocb *cb = &s->cbs[slot];
 
+		if (op->kind == IOLENS_OP_ACCEPT || op->kind == IOLENS_OP_CONNECT) {
+			iolens__syncop(op);
+			op->flags = IOLENS_OPF_INLINE;
+			ctx->stats.completed_inline++;
+			iolens__cq_push(&s->done, op);
+			continue;
+		}
 		memset(cb, 0, sizeof(*cb));
 		cb->aio_fildes = op->fd;
 		cb->aio_buf = op->buf;
 		cb->aio_nbytes = op->len;
-		cb->aio_offset = (off_t)op->offset;
+		/* Sockets ignore the offset; 0 lets glibc's pread fail ESPIPE, not EINVAL. */
+		cb->aio_offset = op->kind >= IOLENS_OP_SEND ? 0 : (off_t)op->offset;
 		cb->aio_sigevent.sigev_notify = SIGEV_NONE;
 		op->flags = 0;
 		if (start(cb, op->kind)) {
 			if (errno == EAGAIN)
 				break; /* busy: the caller resubmits the rest */
 			op->result = -errno;
-			iolens__cq_push(&s->failed, op);
+			iolens__cq_push(&s->done, op);
 			continue;
 		}
 		s->nfree--;
@@ -116,7 +148,7 @@ static int paio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 /* Move finished requests to out[]; returns how many. */
 static unsigned collect(struct aio_state *s, struct iolens_op **out, unsigned max)
 {
-	unsigned got = iolens__cq_pop(&s->failed, out, max), kept = 0;
+	unsigned got = iolens__cq_pop(&s->done, out, max), kept = 0;
 
 	for (unsigned i = 0; i < s->nbusy; i++) {
 		unsigned slot = s->busy[i];
@@ -182,9 +214,11 @@ static void paio_destroy(struct iolens_ctx *ctx)
 const struct iolens_backend iolens_backend_posix_aio = {
 	.name = "posix-aio",
 	.model = IOLENS_MODEL_ASYNC_THREADS,
-	.summary = "glibc aio_read/aio_write/aio_fsync + aio_suspend: user-space threads",
+	.summary = "glibc aio_read/write/fsync + aio_suspend (threads); accept/connect inline",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
-		IOLENS_CAP_OP(IOLENS_OP_FSYNC),
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
+		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
+		IOLENS_CAP_OP(IOLENS_OP_CONNECT),
 	.options = IOLENS_BOPT_THREADS,
 	.init = paio_init,
 	.destroy = paio_destroy,
