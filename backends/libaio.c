@@ -2,15 +2,47 @@
  * libaio: Linux native AIO, io_setup/io_submit/io_getevents. The kernel
  * queues only O_DIRECT file I/O; on a buffered file io_submit performs the
  * read or write itself before it returns. libaio returns -errno directly.
+ *
+ * Sockets: native AIO has no send, recv, accept or connect that waits in the
+ * kernel (IOCB_CMD_PREAD/PWRITE on a socket run synchronously inside
+ * io_submit and would block the caller). What it does have is IOCB_CMD_POLL
+ * (Linux 4.18, libaio 0.3.111): a one-shot readiness wait completed through
+ * the same ring. So a socket op is submitted as a poll iocb, POLLIN for RECV
+ * and ACCEPT, POLLOUT for SEND and CONNECT, and when reap gets the poll's
+ * event it makes the plain call itself: recv/send with MSG_DONTWAIT (send
+ * with MSG_NOSIGNAL), so a wakeup that finds nothing to do cannot block, or
+ * accept4 (close-on-exec). A call that would still block re-arms the poll
+ * and the op stays in flight. This is readiness driven by an async
+ * interface: the data moves in the reaping thread, not in the kernel.
+ *  - ACCEPT: accept4 has no per-call non-blocking flag, and the listener is
+ *    blocking, so the accept is made only if poll(2) with a zero timeout
+ *    still sees a connection: several ACCEPTs on one listener all wake for
+ *    one connection. An acceptor outside this context can still take the
+ *    connection between that check and the accept, and then reap blocks
+ *    until the next one comes: do not share a listener with other acceptors.
+ *  - CONNECT: a blocking connect would wait for the handshake in submit. The
+ *    socket is set O_NONBLOCK for the duration of the op (no other op can be
+ *    on a socket that is connecting) and restored when it completes or the
+ *    context is closed; the connect starts in submit, its POLLOUT event ends
+ *    it with SO_ERROR. A connect that ends at once completes inline; a Unix
+ *    socket whose listener's backlog is full (EAGAIN) is connected with a
+ *    plain blocking call in submit (inline, and counted as a fallback).
+ * iolens_ctx_close reaps every op first; should destroy still find poll
+ * iocbs waiting (a reap failed), it cancels them: no data has moved yet.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <libaio.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "backend.h"
 #include "cq.h"
+#include "syncop.h"
 
 struct laio_state {
 	io_context_t io;
@@ -19,8 +51,9 @@ struct laio_state {
 	struct iocb **batch; /* one io_submit's iocbs */
 	unsigned *free_idx;  /* stack of free pool indexes */
 	unsigned nfree;
+	int *restore_fl;     /* CONNECT: the fd's file flags to put back, or -1 */
 	struct io_event *events;
-	struct iolens__cq failed; /* refused by io_submit, result already set */
+	struct iolens__cq done; /* finished in submit (refused or inline), result set */
 };
 
 static const char *setup_hint(int err)
@@ -55,8 +88,9 @@ static int laio_probe(const char **why)
 
 static void state_free(struct laio_state *s)
 {
-	iolens__cq_free(&s->failed);
+	iolens__cq_free(&s->done);
 	free(s->cbs);
+	free(s->restore_fl);
 	free(s->batch);
 	free(s->free_idx);
 	free(s->events);
@@ -76,8 +110,9 @@ static int laio_init(struct iolens_ctx *ctx)
 	s->batch = calloc(depth, sizeof(*s->batch));
 	s->free_idx = calloc(depth, sizeof(*s->free_idx));
 	s->events = calloc(depth, sizeof(*s->events));
-	if (!s->cbs || !s->batch || !s->free_idx || !s->events ||
-	    iolens__cq_init(&s->failed, depth)) {
+	s->restore_fl = calloc(depth, sizeof(*s->restore_fl));
+	if (!s->cbs || !s->batch || !s->free_idx || !s->events || !s->restore_fl ||
+	    iolens__cq_init(&s->done, depth)) {
 		state_free(s);
 		return -ENOMEM;
 	}
@@ -88,80 +123,284 @@ static int laio_init(struct iolens_ctx *ctx)
 	}
 	while (s->nfree < depth) {
 		s->free_idx[s->nfree] = depth - 1 - s->nfree;
+		s->restore_fl[s->nfree] = -1;
 		s->nfree++;
 	}
-	snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "io_setup(%u)", depth);
+	snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
+		 "io_setup(%u) sockets:IOCB_CMD_POLL+call", depth);
 	ctx->priv = s;
 	return 0;
 }
 
-static void release(struct laio_state *s, struct iocb *cb)
+static unsigned pool_index(const struct laio_state *s, const struct iocb *cb)
 {
-	s->free_idx[s->nfree++] = (unsigned)(cb - s->cbs);
+	return (unsigned)(cb - s->cbs);
 }
 
-/* Consume n events; store their ops and results unless ops is NULL (destroy). */
-static unsigned harvest(struct laio_state *s, int n, struct iolens_op **ops)
+/* Give an iocb back to the pool; data == NULL marks it free for destroy. */
+static void release(struct laio_state *s, struct iocb *cb)
 {
-	for (int i = 0; i < n; i++) {
-		struct iolens_op *op = s->events[i].data;
+	cb->data = NULL;
+	s->free_idx[s->nfree++] = pool_index(s, cb);
+}
 
-		if (ops) {
-			/* res is unsigned long; an error is -errno in it. */
-			op->result = (long)s->events[i].res;
-			ops[i] = op;
-		}
-		release(s, s->events[i].obj);
+static int is_socket_op(const struct iolens_op *op)
+{
+	return op->kind >= IOLENS_OP_SEND;
+}
+
+static void prep(struct iocb *cb, struct iolens_op *op)
+{
+	switch (op->kind) {
+	case IOLENS_OP_READ:
+		io_prep_pread(cb, op->fd, op->buf, op->len, (long long)op->offset);
+		break;
+	case IOLENS_OP_WRITE:
+		io_prep_pwrite(cb, op->fd, op->buf, op->len, (long long)op->offset);
+		break;
+	case IOLENS_OP_FSYNC:
+		io_prep_fsync(cb, op->fd);
+		break;
+	case IOLENS_OP_RECV:
+	case IOLENS_OP_ACCEPT:
+		io_prep_poll(cb, op->fd, POLLIN);
+		break;
+	default:
+		io_prep_poll(cb, op->fd, POLLOUT);
+		break;
 	}
-	return n > 0 ? (unsigned)n : 0;
+	cb->data = op;
+}
+
+/* A CONNECT is over: give the socket back its own file flags. */
+static void connect_end(struct laio_state *s, struct iocb *cb, int fd)
+{
+	unsigned i = pool_index(s, cb);
+
+	if (s->restore_fl[i] >= 0)
+		fcntl(fd, F_SETFL, s->restore_fl[i]);
+	s->restore_fl[i] = -1;
+}
+
+/*
+ * Start a connect without blocking. Returns 1 if it is under way (its poll
+ * iocb goes in), 0 if it ended here with op->result set.
+ */
+static int connect_start(struct iolens_ctx *ctx, struct laio_state *s, struct iocb *cb,
+			 struct iolens_op *op)
+{
+	int fl = fcntl(op->fd, F_GETFL);
+
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(op->fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+		op->result = -errno;
+		return 0;
+	}
+	if (!(fl & O_NONBLOCK))
+		s->restore_fl[pool_index(s, cb)] = fl;
+	if (connect(op->fd, op->buf, op->len) == 0)
+		op->result = 0;
+	else if (errno == EINPROGRESS || errno == EINTR)
+		return 1; /* EINTR too: the handshake goes on, POLLOUT tells its end */
+	else
+		op->result = -errno;
+	connect_end(s, cb, op->fd);
+	if (op->result == -EAGAIN) {
+		/*
+		 * A Unix listener's backlog is full: there is no readiness to
+		 * wait for, so wait inside connect, as a blocking socket does.
+		 */
+		fcntl(op->fd, F_SETFL, fl & ~O_NONBLOCK);
+		iolens__syncop(op);
+		fcntl(op->fd, F_SETFL, fl);
+		op->flags |= IOLENS_OPF_FALLBACK;
+		ctx->stats.fallbacks++;
+	}
+	return 0;
+}
+
+/* The connect's poll could not be queued: wait for it here, as connect would. */
+static void connect_wait(struct laio_state *s, struct iocb *cb, struct iolens_op *op)
+{
+	struct pollfd p = { .fd = op->fd, .events = POLLOUT };
+	int r;
+
+	while ((r = poll(&p, 1, -1)) < 0 && errno == EINTR)
+		;
+	op->result = r < 0 ? -errno : iolens__sock_error(op->fd);
+	connect_end(s, cb, op->fd);
+}
+
+/*
+ * io_submit batch[0..nb). Returns how many were taken: queued, or finished
+ * with their result in the done queue. The rest go back to the pool.
+ */
+static unsigned flush(struct iolens_ctx *ctx, struct laio_state *s, unsigned nb)
+{
+	unsigned done = 0;
+
+	while (done < nb) {
+		struct iolens_op *op;
+		int r = io_submit(s->io, (long)(nb - done), s->batch + done);
+
+		if (r == -EINTR)
+			continue;
+		if (r > 0) {
+			done += (unsigned)r;
+			continue;
+		}
+		op = s->batch[done]->data;
+		if (r == -EAGAIN || r == 0) {
+			if (op->kind != IOLENS_OP_CONNECT)
+				break; /* busy: the caller resubmits the rest */
+			/* Its connect is under way and cannot be handed back. */
+			connect_wait(s, s->batch[done], op);
+			op->flags |= IOLENS_OPF_INLINE | IOLENS_OPF_FALLBACK;
+			ctx->stats.completed_inline++;
+			ctx->stats.fallbacks++;
+		} else {
+			/* The error is the first iocb's: it becomes that op's result. */
+			op->result = r;
+			if (op->kind == IOLENS_OP_CONNECT)
+				connect_end(s, s->batch[done], op->fd);
+		}
+		release(s, s->batch[done]);
+		iolens__cq_push(&s->done, op);
+		done++;
+	}
+	for (unsigned i = nb; i > done; i--)
+		release(s, s->batch[i - 1]);
+	return done;
 }
 
 static int laio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
 {
 	struct laio_state *s = ctx->priv;
-	unsigned prepared = 0, done = 0;
+	unsigned taken = 0, nb = 0; /* ops[0..taken) accepted; nb iocbs not yet submitted */
 
-	for (; prepared < n && s->nfree; prepared++) {
-		struct iocb *cb = &s->cbs[s->free_idx[--s->nfree]];
-		struct iolens_op *op = ops[prepared];
+	for (unsigned i = 0; i < n && s->nfree; i++) {
+		struct iolens_op *op = ops[i];
+		struct iocb *cb;
 
+		op->flags = 0;
+		if (op->kind == IOLENS_OP_CONNECT) {
+			/* A started connect cannot be handed back: what precedes it goes in first. */
+			if (nb) {
+				taken += flush(ctx, s, nb);
+				nb = 0;
+				if (taken < i)
+					return (int)taken;
+			}
+			cb = &s->cbs[s->free_idx[--s->nfree]];
+			if (!connect_start(ctx, s, cb, op)) {
+				release(s, cb);
+				op->flags |= IOLENS_OPF_INLINE;
+				ctx->stats.completed_inline++;
+				iolens__cq_push(&s->done, op);
+				taken = i + 1;
+				continue;
+			}
+		} else {
+			cb = &s->cbs[s->free_idx[--s->nfree]];
+		}
+		prep(cb, op);
+		s->batch[nb++] = cb;
+	}
+	if (nb)
+		taken += flush(ctx, s, nb);
+	return (int)taken;
+}
+
+/* Accept only if a connection is queued: a blocking accept4 must not wait in reap. */
+static int connection_queued(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+
+	while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR)
+		;
+	return r != 0; /* an error: let accept4 report it */
+}
+
+/*
+ * The poll of a socket op fired (res: its events, or -errno): make the call.
+ * Returns 1 when the op is complete, 0 when the poll was re-armed.
+ */
+static int socket_ready(struct laio_state *s, struct iocb *cb, long res)
+{
+	struct iolens_op *op = cb->data;
+	ssize_t r;
+
+	if (res < 0 || op->kind == IOLENS_OP_CONNECT) {
+		op->result = res < 0 ? res : iolens__sock_error(op->fd);
+		if (op->kind == IOLENS_OP_CONNECT)
+			connect_end(s, cb, op->fd);
+		return 1;
+	}
+	do {
 		switch (op->kind) {
-		case IOLENS_OP_READ:
-			io_prep_pread(cb, op->fd, op->buf, op->len, (long long)op->offset);
+		case IOLENS_OP_SEND:
+			r = send(op->fd, op->buf, op->len, MSG_DONTWAIT | MSG_NOSIGNAL);
 			break;
-		case IOLENS_OP_WRITE:
-			io_prep_pwrite(cb, op->fd, op->buf, op->len, (long long)op->offset);
+		case IOLENS_OP_RECV:
+			r = recv(op->fd, op->buf, op->len, MSG_DONTWAIT);
 			break;
 		default:
-			io_prep_fsync(cb, op->fd);
+			if (!connection_queued(op->fd)) {
+				r = -1;
+				errno = EAGAIN;
+				break;
+			}
+			r = accept4(op->fd, NULL, NULL, SOCK_CLOEXEC);
 			break;
 		}
-		cb->data = op;
-		op->flags = 0;
-		s->batch[prepared] = cb;
+	} while (r < 0 && errno == EINTR);
+	if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+		op->result = r < 0 ? -errno : r;
+		return 1;
 	}
-	while (done < prepared) {
-		int r = io_submit(s->io, (long)(prepared - done), s->batch + done);
+	/* Woken with nothing to do (another op took it): wait again. */
+	prep(cb, op);
+	do
+		r = io_submit(s->io, 1, &cb);
+	while (r == -EINTR);
+	if (r == 1)
+		return 0;
+	/*
+	 * The slot was freed by the event just consumed, so the kernel has
+	 * room; should it still refuse, -EAGAIN must not be the result.
+	 */
+	op->result = r == -EAGAIN || r == 0 ? -ENOBUFS : r;
+	return 1;
+}
 
-		if (r == -EINTR)
-			continue;
-		if (r == -EAGAIN || r == 0)
-			break;
-		if (r < 0) {
-			/* The error is the first iocb's: it becomes that op's result. */
-			struct iolens_op *op = s->batch[done]->data;
+/*
+ * Consume n events; store the ops that completed in ops[] and return their
+ * number. With ops NULL (destroy) only free the iocbs and leave the ops alone.
+ */
+static unsigned harvest(struct laio_state *s, int n, struct iolens_op **ops)
+{
+	unsigned got = 0;
 
-			op->result = r;
-			release(s, s->batch[done]);
-			iolens__cq_push(&s->failed, op);
-			done++;
-			continue;
+	for (int i = 0; i < n; i++) {
+		struct iocb *cb = s->events[i].obj;
+		struct iolens_op *op = s->events[i].data;
+		/* res is unsigned long; an error is -errno in it. */
+		long res = (long)s->events[i].res;
+
+		if (!ops) {
+			if (op->kind == IOLENS_OP_CONNECT)
+				connect_end(s, cb, op->fd);
+		} else if (is_socket_op(op)) {
+			if (!socket_ready(s, cb, res))
+				continue;
+			ops[got++] = op;
+		} else {
+			op->result = res;
+			ops[got++] = op;
 		}
-		done += (unsigned)r;
+		release(s, cb);
 	}
-	for (unsigned i = prepared; i > done; i--)
-		release(s, s->batch[i - 1]);
-	return (int)done;
+	return got;
 }
 
 static int64_t now_ns(void)
@@ -192,39 +431,53 @@ static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned mi
 		     int64_t timeout_ns)
 {
 	struct laio_state *s = ctx->priv;
-	unsigned got = iolens__cq_pop(&s->failed, out, max);
-	unsigned busy = s->depth - s->nfree; /* in the kernel */
-	unsigned want = got < min && timeout_ns ? min - got : 0;
-	int64_t deadline = -1;
-	int r;
+	unsigned got = iolens__cq_pop(&s->done, out, max);
+	int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : -1;
 
-	if (got == max || !busy)
-		return (int)got;
-	if (max - got > busy)
-		max = got + busy;
-	if (want > busy)
-		want = busy;
-	if (want) {
-		ctx->stats.waits++;
-		if (timeout_ns > 0)
-			deadline = now_ns() + timeout_ns;
-	}
-	/* Not waiting: a zero timeout lets libaio look at the ring without a syscall. */
-	do {
+	/* More than one round only when a socket op's poll was re-armed. */
+	for (;;) {
+		unsigned busy = s->depth - s->nfree; /* in the kernel */
+		unsigned room = max - got, want = got < min && timeout_ns ? min - got : 0;
 		struct timespec ts;
+		int r;
 
-		r = io_getevents(s->io, (long)want, (long)(max - got), s->events,
-				 wait_time(&ts, want, deadline));
-	} while (r == -EINTR);
-	if (r < 0)
-		return got ? (int)got : r;
-	return (int)(got + harvest(s, r, out + got));
+		if (got == max || !busy)
+			break;
+		if (room > busy)
+			room = busy;
+		if (want > busy)
+			want = busy;
+		if (want)
+			ctx->stats.waits++;
+		/* Not waiting: a zero timeout lets libaio look at the ring without a syscall. */
+		do
+			r = io_getevents(s->io, (long)want, (long)room, s->events,
+					 wait_time(&ts, want, deadline));
+		while (r == -EINTR);
+		if (r < 0)
+			return got ? (int)got : r;
+		got += harvest(s, r, out + got);
+		if (got >= min || !want || (deadline >= 0 && now_ns() >= deadline))
+			break;
+	}
+	return (int)got;
 }
 
 static void laio_destroy(struct iolens_ctx *ctx)
 {
 	struct laio_state *s = ctx->priv;
 
+	/*
+	 * A socket op still waiting for readiness may wait forever, and has
+	 * moved no data yet: cancel its poll (its event still arrives, with
+	 * nothing in it, and is consumed below).
+	 */
+	for (unsigned i = 0; i < s->depth; i++) {
+		struct io_event ev;
+
+		if (s->cbs[i].data && is_socket_op(s->cbs[i].data))
+			io_cancel(s->io, &s->cbs[i], &ev);
+	}
 	/*
 	 * Completions nobody reaped: consume them so no read lands in a buffer
 	 * after close, but leave the ops alone.
@@ -246,9 +499,11 @@ static void laio_destroy(struct iolens_ctx *ctx)
 const struct iolens_backend iolens_backend_libaio = {
 	.name = "libaio",
 	.model = IOLENS_MODEL_ASYNC_KERNEL,
-	.summary = "io_submit/io_getevents; queued in the kernel only with O_DIRECT",
+	.summary = "io_submit/io_getevents; queued only with O_DIRECT; sockets: IOCB_CMD_POLL",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
-		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_ASYNC_NEEDS_DIRECT,
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
+		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
+		IOLENS_CAP_OP(IOLENS_OP_CONNECT) | IOLENS_CAP_ASYNC_NEEDS_DIRECT,
 	.options = 0,
 	.probe = laio_probe,
 	.init = laio_init,
