@@ -1,5 +1,8 @@
+#include <errno.h>
+
 #include "backend.h"
 #include "readiness.h"
+#include "syncop.h"
 
 int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
 			   unsigned max, int64_t timeout_ns)
@@ -24,4 +27,18 @@ int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsig
 			break;
 	}
 	return (int)iolens__cq_pop(&rd->done, out, max);
+}
+
+int iolens__readiness_sockop(struct iolens_op *op, int *connecting)
+{
+	if (op->kind == IOLENS_OP_CONNECT && *connecting) {
+		op->result = iolens__sock_error(op->fd);
+		return 1;
+	}
+	iolens__syncop_nonblock(op);
+	if (op->kind == IOLENS_OP_CONNECT && op->result == -EINPROGRESS) {
+		*connecting = 1;
+		return 0;
+	}
+	return op->result != -EAGAIN;
 }

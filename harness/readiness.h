@@ -21,4 +21,20 @@ struct iolens__readiness {
 int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
 			   unsigned max, int64_t timeout_ns);
 
+static inline int iolens__is_sockop(const struct iolens_op *op)
+{
+	return op->kind == IOLENS_OP_SEND || op->kind == IOLENS_OP_RECV ||
+	       op->kind == IOLENS_OP_ACCEPT || op->kind == IOLENS_OP_CONNECT;
+}
+
+/*
+ * Try a socket op once on a non-blocking descriptor that was reported ready
+ * for it. Returns 1 when the op is done (op->result set), 0 when it has to
+ * wait for readiness again: the call said EAGAIN, or a CONNECT is under
+ * way. *connecting starts at 0 and is the CONNECT's memory between calls:
+ * connect() is issued once, and after EINPROGRESS the next try reads the
+ * outcome (SO_ERROR) instead.
+ */
+int iolens__readiness_sockop(struct iolens_op *op, int *connecting);
+
 #endif
