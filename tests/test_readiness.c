@@ -276,6 +276,67 @@ static void idle_sockets_stay_quiet(void **state)
 	iolens_ctx_close(ctx);
 }
 
+struct chatter {
+	pthread_t tid;
+	int fd;
+	int writes;
+};
+
+static void *chatter_main(void *arg)
+{
+	struct chatter *c = arg;
+
+	for (int i = 0; i < c->writes; i++) {
+		if (write(c->fd, "x", 1) != 1)
+			break;
+		pause_ms(5);
+	}
+	return NULL;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A reap's timeout holds while another, idle socket keeps receiving data. */
+static void timeout_holds_under_chatter(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 2);
+	struct chatter c = { .writes = 200 };
+	struct iolens_op op, *done[1];
+	int quiet[2], noisy[2];
+	char buf[8];
+	int64_t t0, took;
+
+	pair(quiet);
+	pair(noisy);
+	/* The noisy socket is known to the backend, then idle. */
+	assert_int_equal(one(t, ctx, IOLENS_OP_SEND, noisy[0], "x", 1), 1);
+	c.fd = noisy[1];
+	assert_int_equal(pthread_create(&c.tid, NULL, chatter_main, &c), 0);
+	op = mkop(IOLENS_OP_RECV, quiet[0], buf, sizeof(buf));
+	submit(t, ctx, &op);
+	t0 = mono_ms();
+	assert_int_equal(iolens_ctx_reap(ctx, done, 1, 1, 200 * 1000000LL), 0);
+	took = mono_ms() - t0;
+	if (took > 600)
+		fail_msg("%s: a 200 ms reap took %lld ms", t->spec, (long long)took);
+	assert_int_equal(write(quiet[1], "end", 3), 3);
+	reap_n(t, ctx, 1);
+	assert_int_equal(op.result, 3);
+	pthread_join(c.tid, NULL);
+	close(quiet[0]);
+	close(quiet[1]);
+	close(noisy[0]);
+	close(noisy[1]);
+	iolens_ctx_close(ctx);
+}
+
 /* Many connections, a RECV on each, answered from the last to the first. */
 static void many_at_once(void **state)
 {
@@ -339,6 +400,7 @@ int main(void)
 		{ "reused_numbers", reused_numbers },
 		{ "reused_by_a_file", reused_by_a_file },
 		{ "idle_sockets_stay_quiet", idle_sockets_stay_quiet },
+		{ "timeout_holds_under_chatter", timeout_holds_under_chatter },
 		{ "many_at_once", many_at_once },
 		{ "setup_names_the_mode", setup_names_the_mode },
 	};
