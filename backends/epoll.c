@@ -357,16 +357,19 @@ static void take_event(struct epoll_state *s, const struct epoll_event *ev)
 
 /*
  * Serve fd's ops in direction dir, oldest first, while the direction is
- * ready. Returns -EBADF when the descriptor turned out closed, else 0.
+ * ready. Returns how many were tried, or -EBADF when the descriptor turned
+ * out closed.
  */
 static int serve_dir(struct epoll_state *s, int fd, int dir)
 {
 	struct ep_fd *e = entry(s, fd);
 	struct iolens__fdq_slot *sl;
+	int tried = 0;
 
 	while ((e->ready & dir_flag(dir)) && (sl = iolens__fdq_peek(&s->q, fd, dir))) {
 		struct iolens_op *op = sl->op;
 
+		tried++;
 		if (iolens__is_sockop(op)) {
 			if (!iolens__readiness_sockop(op, &sl->connecting)) {
 				e->ready &= ~dir_flag(dir);
@@ -379,30 +382,34 @@ static int serve_dir(struct epoll_state *s, int fd, int dir)
 		if (op->result == -EBADF)
 			return -EBADF;
 	}
-	return 0;
+	return tried;
 }
 
-/* Serve every descriptor on the ready list; returns how many there were. */
+/* Serve every descriptor on the ready list; returns how many had an op to try. */
 static int serve_ready(struct iolens_ctx *ctx, struct epoll_state *s)
 {
 	int n = 0;
 
 	while (s->ready >= 0) {
-		int fd = s->ready;
+		int fd = s->ready, in, out = 0;
 		struct ep_fd *e = entry(s, fd);
 
 		s->ready = e->next_ready;
 		e->listed &= ~ON_READY;
 		if (e->state != FD_ADDED)
 			continue;
-		n++;
-		if (serve_dir(s, fd, IOLENS__FDQ_IN) || serve_dir(s, fd, IOLENS__FDQ_OUT)) {
+		in = serve_dir(s, fd, IOLENS__FDQ_IN);
+		if (in >= 0)
+			out = serve_dir(s, fd, IOLENS__FDQ_OUT);
+		if (in < 0 || out < 0) {
 			/* Closed under us: the rest fail the same way, and the number is forgotten. */
 			fail_queued(ctx, s, fd, -EBADF);
 			e->state = FD_NEW;
 			e->ready = 0;
+			n++;
 			continue;
 		}
+		n += in + out > 0;
 		/* Level-triggered flags hold for this wait only: the next one reports again. */
 		if (!s->edge)
 			e->ready = 0;
