@@ -319,7 +319,7 @@ static void flush(struct iolens_ctx *ctx, struct epoll_state *s)
 		if (want == e->events && !e->verify)
 			continue;
 		/* Edge-triggered ops that may go through are tried first; an EAGAIN brings them back. */
-		if (want == e->events && (e->listed & ON_READY))
+		if (s->edge && (e->listed & ON_READY))
 			continue;
 		err = ep_register(ctx, s, fd, e, want);
 		if (err)
