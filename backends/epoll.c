@@ -305,7 +305,7 @@ static void flush(struct iolens_ctx *ctx, struct epoll_state *s)
 			continue;
 		want = interest(s, e);
 		if (!e->q.npending) {
-			/* Idle: level-triggered interest drops to nothing; a failure means it is gone. */
+			/* Idle: level-triggered interest drops to nothing; failing, it is gone. */
 			if (want != e->events) {
 				struct epoll_event ev = { .events = want, .data.fd = fd };
 
@@ -318,7 +318,7 @@ static void flush(struct iolens_ctx *ctx, struct epoll_state *s)
 		}
 		if (want == e->events && !e->verify)
 			continue;
-		/* Edge-triggered ops that may go through are tried first; an EAGAIN brings them back. */
+		/* Edge-triggered ops that may go through are tried first; EAGAIN returns them. */
 		if (s->edge && (e->listed & ON_READY))
 			continue;
 		err = ep_register(ctx, s, fd, e, want);
@@ -402,7 +402,7 @@ static int serve_ready(struct iolens_ctx *ctx, struct epoll_state *s)
 		if (in >= 0)
 			out = serve_dir(s, fd, IOLENS__FDQ_OUT);
 		if (in < 0 || out < 0) {
-			/* Closed under us: the rest fail the same way, and the number is forgotten. */
+			/* Closed under us: the rest fail the same way, the number is forgotten. */
 			fail_queued(ctx, s, fd, -EBADF);
 			e->state = FD_NEW;
 			e->ready = 0;
