@@ -3,6 +3,12 @@
  * distinct descriptors of the queued operations and performs the ones that
  * are ready with a plain call. A regular file is always ready, so on files
  * every poll returns at once: ready_at_once counts it.
+ *
+ * Sockets (O_NONBLOCK): RECV and ACCEPT wait for POLLIN, SEND and CONNECT
+ * for POLLOUT, each in its own FIFO per descriptor, so several ops on one
+ * socket are served in order. A call that says EAGAIN leaves its op queued
+ * for the next poll; CONNECT issues connect() once and, after EINPROGRESS,
+ * reads the outcome (SO_ERROR) when the socket turns writable.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,14 +18,15 @@
 #include <sys/uio.h>
 
 #include "backend.h"
+#include "fdq.h"
 #include "readiness.h"
 #include "syncop.h"
 
 struct poll_state {
 	struct iolens__readiness rd; /* first: the shared reap loop reads it */
-	struct iolens_op **pending;
-	struct pollfd *fds;
-	int nowait; /* RWF_NOWAIT still worth trying */
+	struct iolens__fdq q;        /* the queued ops, by descriptor */
+	struct pollfd *fds;          /* one per busy descriptor: at most depth */
+	int nowait;                  /* RWF_NOWAIT still worth trying */
 };
 
 static int poll_once(struct iolens_ctx *ctx, int timeout_ms);
@@ -31,7 +38,7 @@ static void poll_destroy(struct iolens_ctx *ctx)
 	if (!s)
 		return;
 	iolens__cq_free(&s->rd.done);
-	free(s->pending);
+	iolens__fdq_free(&s->q);
 	free(s->fds);
 	free(s);
 }
@@ -43,9 +50,9 @@ static int poll_init(struct iolens_ctx *ctx)
 	if (!s)
 		return -ENOMEM;
 	ctx->priv = s;
-	s->pending = calloc(ctx->opts.depth, sizeof(*s->pending));
 	s->fds = calloc(ctx->opts.depth, sizeof(*s->fds));
-	if (!s->pending || !s->fds || iolens__cq_init(&s->rd.done, ctx->opts.depth)) {
+	if (!s->fds || iolens__fdq_init(&s->q, ctx->opts.depth, sizeof(struct iolens__fdq_fd)) ||
+	    iolens__cq_init(&s->rd.done, ctx->opts.depth)) {
 		poll_destroy(ctx);
 		ctx->priv = NULL;
 		return -ENOMEM;
@@ -62,8 +69,21 @@ static int poll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 	struct poll_state *s = ctx->priv;
 
 	for (unsigned i = 0; i < n; i++) {
-		ops[i]->flags = 0;
-		s->pending[s->rd.npending++] = ops[i];
+		struct iolens_op *op = ops[i];
+
+		op->flags = 0;
+		if (op->fd < 0) {
+			/* poll() skips negative descriptors: it would wait forever. */
+			op->result = -EBADF;
+			op->flags = IOLENS_OPF_INLINE;
+			ctx->stats.completed_inline++;
+			iolens__cq_push(&s->rd.done, op);
+			continue;
+		}
+		if (!iolens__fdq_get(&s->q, op->fd))
+			return i ? (int)i : -ENOMEM;
+		iolens__fdq_push(&s->q, op);
+		s->rd.npending++;
 	}
 	return (int)n;
 }
@@ -104,63 +124,76 @@ static void nowait_read(struct iolens_ctx *ctx, struct poll_state *s, struct iol
 	iolens__syncop(op);
 }
 
-static void perform(struct iolens_ctx *ctx, struct poll_state *s, struct iolens_op *op)
+/*
+ * Serve fd's ops waiting in direction dir, oldest first, until one would
+ * block: files are done with a plain call (or RWF_NOWAIT first), sockets
+ * tried once each.
+ */
+static void serve(struct iolens_ctx *ctx, struct poll_state *s, int fd, int dir)
 {
-	if (s->nowait && op->kind == IOLENS_OP_READ)
-		nowait_read(ctx, s, op);
-	else
-		iolens__syncop(op);
-	iolens__cq_push(&s->rd.done, op);
+	struct iolens__fdq_slot *sl;
+
+	while ((sl = iolens__fdq_peek(&s->q, fd, dir))) {
+		struct iolens_op *op = sl->op;
+
+		if (iolens__is_sockop(op)) {
+			if (!iolens__readiness_sockop(op, &sl->connecting))
+				return;
+		} else if (s->nowait && op->kind == IOLENS_OP_READ) {
+			nowait_read(ctx, s, op);
+		} else {
+			iolens__syncop(op);
+		}
+		iolens__fdq_pop(&s->q, fd, dir);
+		s->rd.npending--;
+		iolens__cq_push(&s->rd.done, op);
+	}
 }
 
-/* Poll the distinct fds of the pending ops once; perform what is ready. */
+/* Poll the descriptors with queued ops once; perform what is ready. */
 static int poll_once(struct iolens_ctx *ctx, int timeout_ms)
 {
 	struct poll_state *s = ctx->priv;
-	unsigned nfds = 0, kept = 0;
+	unsigned nfds = s->q.nbusy;
 	int r;
 
-	for (unsigned i = 0; i < s->rd.npending; i++) {
-		struct iolens_op *op = s->pending[i];
-		short ev = op->kind == IOLENS_OP_READ ? POLLIN : POLLOUT;
-		unsigned f;
+	for (unsigned f = 0; f < nfds; f++) {
+		int fd = s->q.busy[f];
+		const struct iolens__fdq_fd *e = iolens__fdq_find(&s->q, fd);
 
-		for (f = 0; f < nfds && s->fds[f].fd != op->fd; f++)
-			;
-		if (f == nfds)
-			s->fds[nfds++] = (struct pollfd){ .fd = op->fd };
-		s->fds[f].events |= ev;
+		s->fds[f] = (struct pollfd){
+			.fd = fd,
+			.events = (short)((e->head[IOLENS__FDQ_IN] ? POLLIN : 0) |
+					  (e->head[IOLENS__FDQ_OUT] ? POLLOUT : 0)),
+		};
 	}
 	do
 		r = poll(s->fds, nfds, timeout_ms);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
-	if (r == 0)
-		return 0;
-	for (unsigned i = 0; i < s->rd.npending; i++) {
-		struct iolens_op *op = s->pending[i];
-		short want = op->kind == IOLENS_OP_READ ? POLLIN : POLLOUT;
-		unsigned f;
+	/* Serving changes the busy set, not s->fds: walk the snapshot. */
+	for (unsigned f = 0; f < nfds; f++) {
+		short ev = s->fds[f].revents;
 
-		for (f = 0; s->fds[f].fd != op->fd; f++)
-			;
 		/* Errors and hang-ups: do the call so its errno lands in the result. */
-		if (s->fds[f].revents & (want | POLLERR | POLLHUP | POLLNVAL))
-			perform(ctx, s, op);
-		else
-			s->pending[kept++] = op;
+		if (ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL))
+			serve(ctx, s, s->fds[f].fd, IOLENS__FDQ_IN);
+		if (ev & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
+			serve(ctx, s, s->fds[f].fd, IOLENS__FDQ_OUT);
 	}
-	s->rd.npending = kept;
 	return r;
 }
 
 const struct iolens_backend iolens_backend_poll = {
 	.name = "poll",
 	.model = IOLENS_MODEL_SYNC_READINESS,
-	.summary = "O_NONBLOCK + poll(), then the plain call; files are always ready",
+	.summary = "O_NONBLOCK + poll(), then the plain call (EAGAIN: poll again); files are "
+		   "always ready",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
-		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_NONBLOCK_FD,
+		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
+		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
+		IOLENS_CAP_OP(IOLENS_OP_CONNECT) | IOLENS_CAP_NONBLOCK_FD,
 	.options = IOLENS_BOPT_NOWAIT,
 	.init = poll_init,
 	.destroy = poll_destroy,

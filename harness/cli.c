@@ -125,7 +125,7 @@ static const char run_help[] =
 	"  --backend LIST     comma-separated backends, or all (default). Options\n"
 	"                     follow a colon, joined by '+': io_uring:sqpoll+fixed-files,\n"
 	"                     io_uring:fixed-bufs, io_uring:sqpoll-idle=MS, poll:nowait,\n"
-	"                     posix-aio:threads=N\n"
+	"                     epoll:et, posix-aio:threads=N\n"
 	"  --workload W       read, write, randread (default), randwrite, randrw\n"
 	"  --rwmix PCT        randrw: percent of reads, 0..100 (default 50)\n"
 	"  --bs SIZE          block size, 512 to 64m (default 4k)\n"

@@ -1,11 +1,32 @@
+#include <errno.h>
+#include <limits.h>
+#include <time.h>
+
 #include "backend.h"
 #include "readiness.h"
+#include "syncop.h"
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Whole milliseconds covering ns, at most INT_MAX. */
+static int ceil_ms(int64_t ns)
+{
+	int64_t ms = ns / 1000000 + (ns % 1000000 != 0);
+
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
 
 int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
 			   unsigned max, int64_t timeout_ns)
 {
 	struct iolens__readiness *rd = ctx->priv;
-	int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+	int64_t deadline = timeout_ns > 0 ? mono_ns() + timeout_ns : 0;
 	int r;
 
 	if (rd->npending) {
@@ -16,12 +37,39 @@ int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsig
 			ctx->stats.ready_at_once++;
 	}
 	while (iolens__cq_len(&rd->done) < min && rd->npending) {
+		int ms = timeout_ns < 0 ? -1 : 0;
+
+		/*
+		 * Wake-ups that serve nothing (an edge on an idle socket) must
+		 * not stretch the wait: what is left of the timeout is measured.
+		 */
+		if (timeout_ns > 0) {
+			int64_t left = deadline - mono_ns();
+
+			if (left <= 0)
+				break;
+			ms = ceil_ms(left);
+		}
 		ctx->stats.waits++;
 		r = rd->check(ctx, ms);
 		if (r < 0)
 			return r;
-		if (r == 0 && timeout_ns >= 0)
+		if (r == 0 && timeout_ns == 0)
 			break;
 	}
 	return (int)iolens__cq_pop(&rd->done, out, max);
+}
+
+int iolens__readiness_sockop(struct iolens_op *op, int *connecting)
+{
+	if (op->kind == IOLENS_OP_CONNECT && *connecting) {
+		op->result = iolens__sock_error(op->fd);
+		return 1;
+	}
+	iolens__syncop_nonblock(op);
+	if (op->kind == IOLENS_OP_CONNECT && op->result == -EINPROGRESS) {
+		*connecting = 1;
+		return 0;
+	}
+	return op->result != -EAGAIN;
 }

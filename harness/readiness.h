@@ -1,10 +1,12 @@
 /*
  * The reap loop shared by readiness backends (poll, epoll): look once
  * without waiting (counted as ready_at_once when it finds work), then wait
- * while fewer than min operations are done (each wait counted). A backend's
- * private state starts with this struct; check() waits up to timeout_ms for
- * readiness, performs what is ready into `done`, and returns how many
- * descriptors were ready (0 on timeout) or -errno.
+ * while fewer than min operations are done (each wait counted) and the
+ * timeout has time left. A backend's private state starts with this struct;
+ * check() waits up to timeout_ms for readiness, performs what is ready into
+ * `done`, and returns how many descriptors it found ready for queued ops (0
+ * on timeout, or when it only woke for descriptors with nothing queued) or
+ * -errno.
  */
 #ifndef IOLENS_READINESS_H
 #define IOLENS_READINESS_H
@@ -20,5 +22,21 @@ struct iolens__readiness {
 /* A backend's .reap: ctx->priv points at a struct iolens__readiness. */
 int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
 			   unsigned max, int64_t timeout_ns);
+
+static inline int iolens__is_sockop(const struct iolens_op *op)
+{
+	return op->kind == IOLENS_OP_SEND || op->kind == IOLENS_OP_RECV ||
+	       op->kind == IOLENS_OP_ACCEPT || op->kind == IOLENS_OP_CONNECT;
+}
+
+/*
+ * Try a socket op once on a non-blocking descriptor that was reported ready
+ * for it. Returns 1 when the op is done (op->result set), 0 when it has to
+ * wait for readiness again: the call said EAGAIN, or a CONNECT is under
+ * way. *connecting starts at 0 and is the CONNECT's memory between calls:
+ * connect() is issued once, and after EINPROGRESS the next try reads the
+ * outcome (SO_ERROR) instead.
+ */
+int iolens__readiness_sockop(struct iolens_op *op, int *connecting);
 
 #endif

@@ -16,6 +16,7 @@ static const struct {
 	{ "fixed-bufs", IOLENS_BOPT_FIXED_BUFS, 0 },
 	{ "nowait", IOLENS_BOPT_NOWAIT, 0 },
 	{ "threads", IOLENS_BOPT_THREADS, 1 },
+	{ "et", IOLENS_BOPT_EDGE, 0 },
 };
 
 #define NKNOWN (sizeof(known) / sizeof(known[0]))

@@ -1225,7 +1225,7 @@ static void api_errors(void **state)
 {
 	static const uint32_t known_opts[] = { IOLENS_BOPT_SQPOLL, IOLENS_BOPT_FIXED_FILES,
 					       IOLENS_BOPT_FIXED_BUFS, IOLENS_BOPT_NOWAIT,
-					       IOLENS_BOPT_THREADS, 1u << 30 };
+					       IOLENS_BOPT_THREADS, IOLENS_BOPT_EDGE, 1u << 30 };
 	struct tcase *t = *state;
 	const struct iolens_backend_info *b = t->b;
 	struct iolens_backend_opts o = { .depth = 0 };
@@ -1353,6 +1353,7 @@ static size_t variants_of(const struct iolens_backend_info *b, struct variant *o
 		{ IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS, "+fixed-files+fixed-bufs" },
 		{ IOLENS_BOPT_NOWAIT, "+nowait" },
 		{ IOLENS_BOPT_THREADS, "+threads=4" },
+		{ IOLENS_BOPT_EDGE, "+et" },
 	};
 	size_t n = 0;
 

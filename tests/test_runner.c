@@ -402,7 +402,8 @@ int main(void)
 	/* Backend options run the same cases as the plain backends. */
 	static const char *const variants[] = {
 		"io_uring:sqpoll", "io_uring:fixed-files+fixed-bufs",
-		"io_uring:sqpoll+fixed-files+fixed-bufs", "poll:nowait", "posix-aio:threads=4",
+		"io_uring:sqpoll+fixed-files+fixed-bufs", "poll:nowait", "epoll:et",
+		"posix-aio:threads=4",
 	};
 	const size_t nvariants = sizeof(variants) / sizeof(variants[0]);
 	const struct iolens_backend_info *b;

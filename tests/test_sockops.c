@@ -692,6 +692,7 @@ static const struct {
 	uint32_t flags;
 } variants[] = {
 	{ "io_uring", "io_uring:sqpoll", IOLENS_BOPT_SQPOLL },
+	{ "epoll", "epoll:et", IOLENS_BOPT_EDGE },
 };
 
 int main(void)

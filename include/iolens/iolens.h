@@ -126,6 +126,7 @@ struct iolens_op {
 #define IOLENS_BOPT_FIXED_BUFS (1u << 2)  /* io_uring: register opts.bufs */
 #define IOLENS_BOPT_NOWAIT (1u << 3)      /* poll: try preadv2(RWF_NOWAIT) first */
 #define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio: opts.aio_threads is set */
+#define IOLENS_BOPT_EDGE (1u << 5)        /* epoll: edge-triggered registration */
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
