@@ -175,7 +175,18 @@ struct peer {
 	int slow;         /* sink: read in small bites with pauses */
 	int ok;
 	struct sockaddr_in addr;
+	struct peer *live; /* the pool copy its thread runs on */
+	int joined;
 };
+
+/*
+ * Peer threads run on copies in this pool, not on the case's stack: a case
+ * that fails jumps out without joining them, and the teardown then wakes
+ * and joins whatever is still running before the next case starts.
+ */
+#define MAX_PEERS 64
+static struct peer pool[MAX_PEERS];
+static unsigned npool;
 
 static void pause_ms(long ms)
 {
@@ -217,9 +228,11 @@ static void *accept_echo_main(void *arg)
 {
 	struct peer *p = arg;
 
-	p->conn = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
-	if (p->conn >= 0)
-		echo_loop(p->conn);
+	int conn = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
+
+	__atomic_store_n(&p->conn, conn, __ATOMIC_RELEASE);
+	if (conn >= 0)
+		echo_loop(conn);
 	return NULL;
 }
 
@@ -229,9 +242,11 @@ static void *connect_echo_main(void *arg)
 	struct peer *p = arg;
 
 	pause_ms(30);
-	p->conn = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (p->conn >= 0 && connect(p->conn, (struct sockaddr *)&p->addr, sizeof(p->addr)) == 0)
-		echo_loop(p->conn);
+	int conn = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	__atomic_store_n(&p->conn, conn, __ATOMIC_RELEASE);
+	if (conn >= 0 && connect(conn, (struct sockaddr *)&p->addr, sizeof(p->addr)) == 0)
+		echo_loop(conn);
 	return NULL;
 }
 
@@ -285,12 +300,53 @@ static void *writer_main(void *arg)
 
 static void start(struct peer *p, void *(*fn)(void *))
 {
-	assert_int_equal(pthread_create(&p->tid, NULL, fn, p), 0);
+	assert_true(npool < MAX_PEERS);
+	p->live = &pool[npool++];
+	*p->live = *p;
+	assert_int_equal(pthread_create(&p->live->tid, NULL, fn, p->live), 0);
 }
 
 static void join(struct peer *p)
 {
-	pthread_join(p->tid, NULL);
+	struct peer *live = p->live;
+
+	pthread_join(live->tid, NULL);
+	live->joined = 1;
+	*p = *live;
+}
+
+/* After every case: unblock and join the peers a failed case left running. */
+static int reap_peers(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < npool; i++) {
+		struct timespec until;
+
+		/*
+		 * A peer may still be pausing before it connects, so its socket
+		 * appears later: shut down what exists, wait a little, repeat.
+		 */
+		while (!pool[i].joined) {
+			int fd = __atomic_load_n(&pool[i].fd, __ATOMIC_ACQUIRE);
+			int conn = __atomic_load_n(&pool[i].conn, __ATOMIC_ACQUIRE);
+
+			if (fd > 0)
+				shutdown(fd, SHUT_RDWR);
+			if (conn > 0)
+				shutdown(conn, SHUT_RDWR);
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 100000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(pool[i].tid, NULL, &until) == 0)
+				pool[i].joined = 1;
+		}
+	}
+	memset(pool, 0, sizeof(pool));
+	npool = 0;
+	return 0;
 }
 
 /* A listening TCP socket on 127.0.0.1, port chosen by the kernel. */
@@ -732,6 +788,7 @@ int main(void)
 				return 1;
 			snprintf(names[nt], len, "%s/%s", t.spec, cases[k].name);
 			tests[nt] = (struct CMUnitTest){ .name = names[nt], .test_func = cases[k].fn,
+							 .teardown_func = reap_peers,
 							 .initial_state = &tc[nt] };
 			nt++;
 		}
