@@ -164,6 +164,11 @@ const struct iolens_backend_info *iolens_ctx_backend(const struct iolens_ctx *ct
 	return ctx->info;
 }
 
+int iolens_ctx_forget(struct iolens_ctx *ctx, int fd)
+{
+	return ctx->be->forget ? ctx->be->forget(ctx, fd) : 0;
+}
+
 void iolens_ctx_close(struct iolens_ctx *ctx)
 {
 	struct iolens_op *done[64];

@@ -52,6 +52,8 @@ struct iolens_backend {
 	int (*submit)(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n);
 	int (*reap)(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
 		    unsigned max, int64_t timeout_ns);
+	/* Optional: drop per-descriptor state before the caller closes fd. 0 or -errno. */
+	int (*forget)(struct iolens_ctx *ctx, int fd);
 };
 
 /* One registry row: a backend, or a name the build left out and why. */

@@ -127,6 +127,8 @@ struct iolens_op {
 #define IOLENS_BOPT_NOWAIT (1u << 3)      /* poll: try preadv2(RWF_NOWAIT) first */
 #define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio: opts.aio_threads is set */
 #define IOLENS_BOPT_EDGE (1u << 5)        /* epoll: edge-triggered registration */
+#define IOLENS_BOPT_MS_ACCEPT (1u << 6)   /* io_uring: one multishot accept per listener */
+#define IOLENS_BOPT_MS_RECV (1u << 7)     /* io_uring: multishot recv, provided-buffer ring */
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
@@ -230,6 +232,15 @@ IOLENS_EXPORT void iolens_ctx_stats(const struct iolens_ctx *ctx,
 
 /* Info of the backend behind ctx. */
 IOLENS_EXPORT const struct iolens_backend_info *iolens_ctx_backend(const struct iolens_ctx *ctx);
+
+/*
+ * Tell the context that `fd` is about to be closed, so it drops what it keeps
+ * for that descriptor (an epoll registration, per-descriptor queues, an
+ * io_uring multishot request that would hold the socket open). Call it with
+ * no operation on `fd` in flight, then close(fd). Returns 0, or -EBUSY if an
+ * operation on fd is still in flight. Backends that keep nothing return 0.
+ */
+IOLENS_EXPORT int iolens_ctx_forget(struct iolens_ctx *ctx, int fd);
 
 /* Close a context. Operations still in flight are waited for first. NULL is ignored. */
 IOLENS_EXPORT void iolens_ctx_close(struct iolens_ctx *ctx);

@@ -1,0 +1,139 @@
+/*
+ * The harness's socket peers, plain epoll code on their own threads:
+ *  - the responder: echoes requests (optionally after a delay, kept by a
+ *    timer queue, never by a sleep per connection), or is a stream sink
+ *    (checks and counts) or source (sends the pattern);
+ *  - the load generator: drives a server under test with C connections,
+ *    each keeping `depth` requests outstanding, checks every echoed byte
+ *    and records each request's round trip.
+ * Both create their threads when made, before any syscall counter opens,
+ * so their calls are never counted as the backend's.
+ *
+ * Wire protocol towards the responder: a client's first 32 bytes are a
+ * struct iolens__hello (little-endian). Every stream, both ways, carries
+ * the shared pattern from the connection's start offset, so any byte can be
+ * checked with a memcmp against iolens__pattern().
+ */
+#ifndef IOLENS_PEER_H
+#define IOLENS_PEER_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "iolens/iolens.h"
+
+enum iolens__transport { IOLENS_TR_TCP = 0, IOLENS_TR_TCP6, IOLENS_TR_UNIX, IOLENS_TR__COUNT };
+
+/* "tcp", "tcp6", "unix" */
+const char *iolens__transport_name(int transport);
+int iolens__transport_parse(const char *name); /* or -EINVAL */
+
+struct iolens__addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int transport;
+};
+
+/*
+ * Parse an address for `transport`: "HOST:PORT" for tcp (numeric or a
+ * name), "[V6]:PORT" or "V6:PORT"-free forms for tcp6, a filesystem path
+ * for unix. Port 0 is allowed only when `listening`. 0, or -EINVAL with a
+ * one-line message naming `opt` and what it accepts in err.
+ */
+int iolens__addr_parse(const char *s, int transport, const char *opt, int listening,
+		       struct iolens__addr *out, char *err, size_t errlen);
+void iolens__addr_format(const struct iolens__addr *a, char *buf, size_t len);
+/* The loopback address of a transport with port 0 (unix: a fresh path in $TMPDIR). */
+int iolens__addr_loopback(int transport, struct iolens__addr *out);
+
+/* Raise RLIMIT_NOFILE as far as allowed; returns the soft limit now in effect. */
+uint64_t iolens__raise_nofile(void);
+
+/* ---- the pattern every stream carries ---- */
+#define IOLENS_PATTERN_PERIOD 1048573u /* prime: a shifted stream never lines up */
+#define IOLENS_MSG_MAX (4u << 20)      /* largest --msg */
+/* PERIOD + MSG_MAX bytes; the byte at stream offset o is pattern[o % PERIOD]. */
+const unsigned char *iolens__pattern(void);
+/* Where connection number i's stream starts. */
+uint64_t iolens__stream_start(uint64_t i);
+
+/* ---- the hello ---- */
+#define IOLENS_HELLO_MAGIC 0x316f6c6c65686c69ULL /* "ilhello1" little-endian */
+enum { IOLENS_PEER_ECHO = 1, IOLENS_PEER_SINK = 2, IOLENS_PEER_SOURCE = 3 };
+struct iolens__hello {
+	uint64_t magic;
+	uint32_t mode;     /* IOLENS_PEER_* */
+	uint32_t msg;      /* echo: request size in bytes (1..IOLENS_MSG_MAX) */
+	uint64_t delay_ns; /* echo: answer this long after a request's last byte; 0 = responder's own */
+	uint64_t start;    /* stream start offset, both directions */
+};
+_Static_assert(sizeof(struct iolens__hello) == 32, "hello is 32 bytes on the wire");
+/*
+ * Sink: once the client shuts down its write side, the responder sends this
+ * and closes. bad_offset is UINT64_MAX when every byte matched the pattern.
+ */
+struct iolens__trailer {
+	uint64_t bytes;
+	uint64_t bad_offset;
+};
+
+/* ---- responder ---- */
+struct iolens__responder_opts {
+	int transport;
+	const struct iolens__addr *listen; /* NULL: loopback, port chosen by the kernel */
+	uint64_t delay_ns;                 /* echo delay (a hello may override) */
+	unsigned threads;                  /* event loops, 0 = 1 */
+	int cpu;                           /* pin the threads to this CPU, -1 = do not */
+	unsigned backlog;                  /* 0 = SOMAXCONN */
+};
+struct iolens__responder;
+
+/*
+ * Bind, listen and start the threads. 0, or -errno with a one-line message
+ * (address in use, port out of range, permission) in err.
+ */
+int iolens__responder_start(struct iolens__responder **out,
+			    const struct iolens__responder_opts *o, char *err, size_t errlen);
+/* Where it listens (port filled in). */
+const struct iolens__addr *iolens__responder_addr(const struct iolens__responder *r);
+/* Connections open now, and accepted so far. */
+void iolens__responder_counts(const struct iolens__responder *r, uint64_t *open, uint64_t *accepted);
+/* Close every connection and the listener, join the threads (a unix path is removed). */
+void iolens__responder_stop(struct iolens__responder *r);
+
+/* ---- load generator ---- */
+struct iolens__loadgen;
+
+/* Make the generator with its threads idle (before counters open). 0 or -errno. */
+int iolens__loadgen_create(struct iolens__loadgen **out, unsigned threads, int cpu);
+
+struct iolens__loadgen_opts {
+	struct iolens__addr addr; /* the server under test */
+	unsigned conns;
+	uint32_t msg;             /* request size */
+	unsigned depth;           /* outstanding requests per connection */
+};
+
+/*
+ * Start connecting and, as each connection is up, sending: returns at once
+ * (the server under test is accepting meanwhile). Connection i's stream
+ * starts at iolens__stream_start(i). 0 or -errno with a message.
+ */
+int iolens__loadgen_start(struct iolens__loadgen *lg, const struct iolens__loadgen_opts *o,
+			  char *err, size_t errlen);
+/* Record round trips completed from now on (1) or stop recording (0). */
+void iolens__loadgen_measure(struct iolens__loadgen *lg, int on);
+
+struct iolens__loadgen_result {
+	unsigned connected;   /* connections that came up */
+	uint64_t requests;    /* round trips completed while measuring */
+	uint64_t bytes;       /* echoed bytes received while measuring */
+	struct iolens_hist *hist; /* their latencies (ns); owned by the caller after finish */
+	int err;              /* first error (negative errno), 0 if none */
+	char errmsg[256];
+};
+/* Stop sending, close every connection, and hand over the figures. */
+int iolens__loadgen_finish(struct iolens__loadgen *lg, struct iolens__loadgen_result *res);
+void iolens__loadgen_destroy(struct iolens__loadgen *lg);
+
+#endif
