@@ -120,13 +120,16 @@ static int finish_output(struct output *o)
 static const char run_help[] =
 	"usage: iolens run [options]\n"
 	"\n"
-	"Runs one disk workload on each backend in turn and reports what each did.\n"
+	"Runs one disk or socket workload on each backend in turn and reports what\n"
+	"each did.\n"
 	"\n"
 	"  --backend LIST     comma-separated backends, or all (default). Options\n"
 	"                     follow a colon, joined by '+': io_uring:sqpoll+fixed-files,\n"
 	"                     io_uring:fixed-bufs, io_uring:sqpoll-idle=MS, poll:nowait,\n"
 	"                     epoll:et, posix-aio:threads=N\n"
-	"  --workload W       read, write, randread (default), randwrite, randrw\n"
+	"  --workload W       disk: read, write, randread (default), randwrite, randrw;\n"
+	"                     sockets: echo (the backend is the client), serve (the\n"
+	"                     backend is the server), stream (one-way bulk send)\n"
 	"  --rwmix PCT        randrw: percent of reads, 0..100 (default 50)\n"
 	"  --bs SIZE          block size, 512 to 64m (default 4k)\n"
 	"  --size SIZE        file size covered (default 1g)\n"
@@ -148,6 +151,19 @@ static const char run_help[] =
 	"  --count MODE       syscall counting: separate (default: a second pass with\n"
 	"                     kernel counters; the timed pass runs without them),\n"
 	"                     inline (count while timing), off\n"
+	"Sockets (echo, serve, stream); --depth is requests in flight per connection:\n"
+	"  --conns N          connections over all jobs, 1..100000 (default 1)\n"
+	"  --msg SIZE         request size (echo, serve; default 64) or bytes per send\n"
+	"                     (stream; default 128k), up to 4m\n"
+	"  --transport T      tcp (default), tcp6 or unix\n"
+	"  --connect ADDR     a responder started with 'iolens responder' (default: one\n"
+	"                     in this process on loopback)\n"
+	"  --listen ADDR      serve: where the backend listens (default loopback)\n"
+	"  --rate N           echo open loop: N requests/s over all jobs, or poisson:N;\n"
+	"                     latency counts from each request's intended send time\n"
+	"  --think USEC       CPU work (a spin) after each completed request\n"
+	"  --delay USEC       the responder answers each request after this delay\n"
+	"\n"
 	"  --json PATH|-      write JSON (schema iolens/1)\n"
 	"  --csv PATH|-       write CSV, one row per backend\n"
 	"\n"
@@ -223,7 +239,8 @@ static int cmd_doctor(void)
 enum {
 	OPT_BACKEND = 256, OPT_WORKLOAD, OPT_RWMIX, OPT_BS, OPT_SIZE, OPT_FILE, OPT_OVERWRITE, OPT_DEVICE,
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
-	OPT_VERIFY, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP,
+	OPT_VERIFY, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP, OPT_CONNS, OPT_MSG,
+	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY,
 };
 
 static const struct option run_options[] = {
@@ -249,6 +266,14 @@ static const struct option run_options[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "conns", required_argument, NULL, OPT_CONNS },
+	{ "msg", required_argument, NULL, OPT_MSG },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "think", required_argument, NULL, OPT_THINK },
+	{ "delay", required_argument, NULL, OPT_DELAY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -287,6 +312,46 @@ struct run_args {
 	int time_given, ops_given;
 };
 
+/* Microseconds: a plain number, or a duration with a unit (50ms). */
+static int parse_usec_opt(const char *name, const char *s, uint64_t max_us, uint64_t *ns)
+{
+	double sec;
+	uint64_t us;
+
+	if (s[0] && strspn(s, "0123456789") == strlen(s)) {
+		if (iolens__parse_count(s, &us) || us > max_us)
+			goto bad;
+		*ns = us * 1000;
+		return 0;
+	}
+	if (iolens__parse_duration(s, &sec) || sec < 0 || sec * 1e6 > (double)max_us)
+		goto bad;
+	*ns = (uint64_t)(sec * 1e9 + 0.5);
+	return 0;
+bad:
+	return usage_error("--%s: '%s' is not a delay (accepts microseconds 0 to %llu, or a duration like 50ms)",
+			   name, s, (unsigned long long)max_us);
+}
+
+/* Requests per second: N (constant gaps) or poisson:N. */
+static int parse_rate(const char *s, struct iolens_workload *w)
+{
+	const char *num = s;
+	char *end;
+	double v;
+
+	w->poisson = strncmp(s, "poisson:", 8) == 0;
+	if (w->poisson)
+		num = s + 8;
+	errno = 0;
+	v = strtod(num, &end);
+	if (errno || end == num || *end || !(v > 0) || v > 1e9)
+		return usage_error("--rate: '%s' is not a rate (accepts requests per second, 1 to 1e9, optionally poisson:N)",
+				   s);
+	w->rate = v;
+	return 0;
+}
+
 static int parse_run(int argc, char **argv, struct run_args *a)
 {
 	uint64_t v;
@@ -305,7 +370,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		case OPT_WORKLOAD:
 			a->w.kind = iolens_workload_parse(optarg);
 			if (a->w.kind < 0)
-				r = usage_error("--workload: '%s' is not a workload (accepts read, write, randread, randwrite, randrw)",
+				r = usage_error("--workload: '%s' is not a workload (accepts read, write, randread, randwrite, randrw, echo, serve, stream)",
 						optarg);
 			break;
 		case OPT_RWMIX:
@@ -385,6 +450,39 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 				a->w.count = IOLENS_COUNT_OFF;
 			else
 				r = usage_error("--count: '%s' is not a counting mode (accepts separate, inline or off)", optarg);
+			break;
+		case OPT_CONNS:
+			r = parse_uint_opt("conns", optarg, 1, 100000, &v);
+			a->w.conns = (unsigned)v;
+			break;
+		case OPT_MSG:
+			r = parse_size_opt("msg", optarg, 1, 4u << 20, &v);
+			a->w.msg = (uint32_t)v;
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "tcp") == 0)
+				a->w.transport = IOLENS_TRANSPORT_TCP;
+			else if (strcmp(optarg, "tcp6") == 0)
+				a->w.transport = IOLENS_TRANSPORT_TCP6;
+			else if (strcmp(optarg, "unix") == 0)
+				a->w.transport = IOLENS_TRANSPORT_UNIX;
+			else
+				r = usage_error("--transport: '%s' is not a transport (accepts tcp, tcp6 or unix)", optarg);
+			break;
+		case OPT_CONNECT:
+			a->w.connect = optarg;
+			break;
+		case OPT_LISTEN:
+			a->w.listen = optarg;
+			break;
+		case OPT_RATE:
+			r = parse_rate(optarg, &a->w);
+			break;
+		case OPT_THINK:
+			r = parse_usec_opt("think", optarg, 1000000, &a->w.think_ns);
+			break;
+		case OPT_DELAY:
+			r = parse_usec_opt("delay", optarg, 60000000, &a->w.delay_ns);
 			break;
 		case OPT_JSON:
 			json_out.path = optarg;

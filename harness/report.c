@@ -6,6 +6,7 @@
 static const char *const status_names[] = { "ok", "skipped", "error" };
 static const char *const cache_names[] = { "warm", "cold" };
 static const char *const pass_names[] = { "separate", "inline", "off" };
+static const char *const transport_names[] = { "tcp", "tcp6", "unix" };
 
 static void latency(const struct iolens__visitor *vis, void *v, const char *key,
 		    const struct iolens_latency *l, int have)
@@ -25,12 +26,13 @@ static void latency(const struct iolens__visitor *vis, void *v, const char *key,
 static void workload(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
 {
 	const struct iolens_workload *w = &r->workload;
+	int net = IOLENS_WL_IS_SOCKET(w->kind);
 
 	vis->begin(v, "workload");
 	vis->str(v, "name", iolens_workload_name(w->kind));
 	vis->num(v, "rwmix", w->kind == IOLENS_WL_RANDRW ? w->rwmix : NAN);
-	vis->num(v, "bs", w->bs);
-	vis->num(v, "size", (double)w->size);
+	vis->num(v, "bs", net ? NAN : w->bs);
+	vis->num(v, "size", net ? NAN : (double)w->size);
 	vis->str(v, "file", r->file);
 	vis->boolean(v, "direct", w->direct);
 	vis->num(v, "depth", w->depth);
@@ -44,6 +46,38 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->boolean(v, "verify", w->verify);
 	vis->num(v, "seed", (double)w->seed);
 	vis->str(v, "count", pass_names[w->count]);
+	vis->num(v, "conns", net ? w->conns : NAN);
+	vis->num(v, "msg", net ? r->net.msg : NAN);
+	vis->str(v, "transport", net ? transport_names[w->transport] : NULL);
+	vis->num(v, "rate", net && w->rate > 0 ? w->rate : NAN);
+	vis->str(v, "arrivals", net && w->rate > 0 ? (w->poisson ? "poisson" : "constant") : NULL);
+	vis->num(v, "think_us", net ? (double)w->think_ns / 1e3 : NAN);
+	vis->num(v, "delay_us", net ? (double)w->delay_ns / 1e3 : NAN);
+	vis->end(v);
+}
+
+/* Socket figures; null throughout for disk workloads. */
+static void net(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
+{
+	const struct iolens_net_result *x = &r->net;
+	int have = IOLENS_WL_IS_SOCKET(r->workload.kind) && r->status != IOLENS_STATUS_SKIPPED;
+	int ol = have && x->open_loop;
+
+	vis->begin(v, "net");
+	vis->str(v, "peer", have ? x->peer : NULL);
+	vis->num(v, "conns_open", have ? x->conns_open : NAN);
+	vis->num(v, "nofile_limit", have ? (double)x->nofile_limit : NAN);
+	vis->num(v, "requests", have && r->workload.kind != IOLENS_WL_STREAM ? (double)x->requests : NAN);
+	vis->num(v, "gbit_s", have ? x->gbit_s : NAN);
+	vis->num(v, "send_calls", have ? (double)x->send_calls : NAN);
+	vis->num(v, "recv_calls", have ? (double)x->recv_calls : NAN);
+	vis->num(v, "bytes_per_send", have ? x->bytes_per_send : NAN);
+	vis->num(v, "bytes_per_recv", have ? x->bytes_per_recv : NAN);
+	vis->str(v, "latency_from", !have ? NULL
+				     : x->latency_from ? "load generator round trip"
+				     : ol ? "intended send time (open loop)"
+					  : "request start");
+	latency(vis, v, "latency_uncorrected_ns", &x->lat_uncorrected, ol);
 	vis->end(v);
 }
 
@@ -102,7 +136,10 @@ static void model(const struct iolens_result *r, const struct iolens__visitor *v
 	vis->num(v, "offload_cpu_share", have ? m->offload_cpu_share : NAN);
 	vis->num(v, "io_per_op", have ? m->io_per_op : NAN);
 	vis->num(v, "concurrency", ran ? m->concurrency : NAN);
-	vis->num(v, "concurrency_requested", r->workload.depth * r->workload.jobs);
+	vis->num(v, "concurrency_requested",
+		 IOLENS_WL_IS_SOCKET(r->workload.kind)
+			 ? r->workload.depth * r->workload.conns
+			 : r->workload.depth * r->workload.jobs);
 	vis->end(v);
 }
 
@@ -147,6 +184,7 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->end(v);
 	syscalls(r, vis, v);
 	model(r, vis, v);
+	net(r, vis, v);
 	vis->begin(v, "cache");
 	vis->num(v, "resident_before", r->resident_before >= 0 ? r->resident_before : NAN);
 	vis->num(v, "resident_after", r->resident_after >= 0 ? r->resident_after : NAN);

@@ -41,7 +41,10 @@ static void row(FILE *f, const struct iolens_result *r, int width)
 			"-", "-", "-", "-", "-");
 		return;
 	}
-	fprintf(f, " %10.0f %9.1f", r->iops, r->mib_s);
+	if (IOLENS_WL_IS_SOCKET(r->workload.kind))
+		fprintf(f, " %10.0f %9.3f", r->iops, r->net.gbit_s);
+	else
+		fprintf(f, " %10.0f %9.1f", r->iops, r->mib_s);
 	us(f, r->lat.p50);
 	us(f, r->lat.p99);
 	us(f, r->lat.max);
@@ -107,7 +110,27 @@ static void notes_model(FILE *f, const struct iolens_result *r, const char *b)
 		fprintf(f, "  %s: model: declared %s; %s\n", b, m->declared, m->why);
 	if (!isnan(m->concurrency))
 		fprintf(f, "  %s: %.1f ops in flight on average (Little's law) of %u requested\n", b,
-			m->concurrency, r->workload.depth * r->workload.jobs);
+			m->concurrency,
+			IOLENS_WL_IS_SOCKET(r->workload.kind) ? r->workload.depth * r->workload.conns
+							      : r->workload.depth * r->workload.jobs);
+}
+
+/* Connections, per-call sizes and where latencies were taken. */
+static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
+{
+	const struct iolens_net_result *x = &r->net;
+
+	fprintf(f, "  %s: %u of %u connections open (RLIMIT_NOFILE %llu), %u threads\n", b,
+		x->conns_open, x->conns, (unsigned long long)x->nofile_limit, r->threads);
+	if (x->send_calls || x->recv_calls)
+		fprintf(f, "  %s: %llu sends of %.0f bytes, %llu receives of %.0f bytes on average\n", b,
+			(unsigned long long)x->send_calls, x->send_calls ? x->bytes_per_send : 0.0,
+			(unsigned long long)x->recv_calls, x->recv_calls ? x->bytes_per_recv : 0.0);
+	if (x->latency_from)
+		fprintf(f, "  %s: latencies are the load generator's round trips\n", b);
+	if (x->open_loop)
+		fprintf(f, "  %s: open loop: latency from the intended send time; from the actual send: p50 %.1f us, p99 %.1f us\n",
+			b, (double)x->lat_uncorrected.p50 / 1e3, (double)x->lat_uncorrected.p99 / 1e3);
 }
 
 static void notes(FILE *f, const struct iolens_result *r)
@@ -141,13 +164,15 @@ static void notes(FILE *f, const struct iolens_result *r)
 			(unsigned long long)s->nowait_eagain, (unsigned long long)s->nowait_tries);
 	if (s->setup[0])
 		fprintf(f, "  %s: setup: %s\n", b, s->setup);
+	if (IOLENS_WL_IS_SOCKET(r->workload.kind))
+		notes_net(f, r, b);
 	notes_syscalls(f, r, b);
 	notes_model(f, r, b);
 }
 
 void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 {
-	int width = 7;
+	int width = 7, net = 0;
 
 	if (!n)
 		return;
@@ -158,11 +183,24 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 		if ((int)strlen(name) > width)
 			width = (int)strlen(name);
 	}
-	fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
-		iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs, rs[0]->workload.depth,
-		rs[0]->workload.jobs, rs[0]->workload.direct ? "O_DIRECT" : "buffered");
-	fprintf(f, "%-*s %-7s %10s %9s %9s %9s %9s %9s %11s %10s %-11s %s\n", width, "backend", "status", "IOPS",
-		"MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op s|w", "syscall/op", "cache", "model (measured)");
+	if (IOLENS_WL_IS_SOCKET(rs[0]->workload.kind)) {
+		static const char *const tr[] = { "tcp", "tcp6", "unix" };
+		const struct iolens_workload *w = &rs[0]->workload;
+
+		net = 1;
+		fprintf(f, "workload %s, msg %u, conns %u, depth %u per connection, jobs %u, %s, %s\n",
+			iolens_workload_name(w->kind), rs[0]->net.msg, w->conns, w->depth, w->jobs,
+			tr[w->transport], rs[0]->file);
+	} else {
+		fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
+			iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs,
+			rs[0]->workload.depth, rs[0]->workload.jobs,
+			rs[0]->workload.direct ? "O_DIRECT" : "buffered");
+	}
+	fprintf(f, "%-*s %-7s %10s %9s %9s %9s %9s %9s %11s %10s %-11s %s\n", width, "backend", "status",
+		!net ? "IOPS" : rs[0]->workload.kind == IOLENS_WL_STREAM ? "sends/s" : "req/s",
+		net ? "Gbit/s" : "MiB/s", "p50 us", "p99 us", "max us", "CPU/op us", "vcsw/op s|w",
+		"syscall/op", "cache", "model (measured)");
 	for (size_t i = 0; i < n; i++)
 		row(f, rs[i], width);
 	for (size_t i = 0; i < n; i++)

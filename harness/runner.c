@@ -17,117 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "blockfmt.h"
-#include "hist.h"
 #include "model.h"
-#include "spec.h"
-#include "syscount.h"
-#include "target.h"
-
-/*
- * HALT ends the job loops but keeps contexts open, so a counting pass can
- * read its end snapshot with no job thread inside a call; STOP lets them
- * drain and close.
- */
-enum { PHASE_WAIT, PHASE_WARMUP, PHASE_MEASURE, PHASE_HALT, PHASE_STOP, PHASE_ABORT };
-enum { K_READ = IOLENS_OP_READ, K_WRITE = IOLENS_OP_WRITE, K_FSYNC = IOLENS_OP_FSYNC, K__COUNT };
-_Static_assert(K__COUNT == 3 && IOLENS_OP_FSYNC == 2, "hist index is the op kind");
-
-#define MAX_THREADS 4096
-#define REAP_TIMEOUT_NS 200000000LL
-#define TPO_STACK (256u << 10)
-
-struct slot {
-	struct iolens_op op; /* first: a slot is found from its op */
-	int measured;        /* submitted inside the window */
-	int busy;            /* in flight (verify mode offset collision check) */
-	uint64_t sync_ns;    /* counting pass: time inside the submit call that took it */
-	uint64_t instr_mark; /* counting pass: the job's instrumentation time at submit */
-};
-
-struct run;
-
-struct job {
-	pthread_t tid;
-	struct run *run;
-	unsigned depth;
-	uint64_t quota;      /* ops to measure in ops mode */
-	int fd;
-	struct slot *slots;
-	struct iolens_op **freelist, **batch, **done;
-	unsigned nfree, npending;
-	char *bufs;
-	struct iovec *iov;
-	struct iolens_hist *hist[K__COUNT]; /* NULL for kinds the workload never issues */
-	uint64_t rng;
-	uint64_t region_start, region_blocks, seq_next;
-	uint64_t writes_since_fsync, stamp;
-	uint64_t ops, bytes;
-	uint64_t t_end;
-	int err;
-	char errmsg[256];
-	struct iolens_backend_stats stats;
-	int sc_fd;              /* this thread's syscalls, counting pass only */
-	uint64_t sc_start, sc_end;
-	int io_fd;              /* this thread's I/O calls, counting pass only */
-	uint64_t io_start, io_end;
-	double cpu_start, cpu_end; /* this thread's CPU seconds at the window's edges */
-	/* Per-call instrumentation of the counting pass, inside the window only. */
-	uint64_t sync_ns, lat_ns;  /* over measured ops: time in their submit call, latency */
-	uint64_t vcsw_submit, vcsw_wait;
-	uint64_t reaps, reaps_slept; /* reap calls, and those that slept at least once */
-	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
-	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
-};
-
-struct run {
-	const struct iolens_workload *w;
-	const struct iolens_target *t;
-	const struct iolens__spec *spec;
-	int ops_mode;
-	int writes;
-	int issues[K__COUNT]; /* op kinds the workload issues */
-	struct iolens__syscount *sc; /* open counters when this pass counts, else NULL */
-	int stale_threads;           /* user threads older than the counters existed */
-	int counting;                /* this pass counts syscalls */
-	_Atomic int phase;
-	atomic_uint ready, finished;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-};
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t next_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n) without division. */
-static inline uint64_t below(uint64_t *s, uint64_t n)
-{
-	return (uint64_t)(((unsigned __int128)next_rand(s) * n) >> 64);
-}
+#include "peer.h"
+#include "runner.h"
 
 static const char *op_name(int kind)
 {
 	return kind == IOLENS_OP_READ ? "read" : kind == IOLENS_OP_WRITE ? "write" : "fsync";
 }
 
-static void job_fail(struct job *j, int err, const char *fmt, ...)
+void iolens__job_fail(struct job *j, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -221,17 +126,17 @@ static int complete(struct job *j, struct iolens_op *op, uint64_t now)
 	j->freelist[j->nfree++] = op;
 	if (op->result != want) {
 		if (op->result < 0)
-			job_fail(j, (int)op->result, "%s at offset %llu: %s", op_name(op->kind),
+			iolens__job_fail(j, (int)op->result, "%s at offset %llu: %s", op_name(op->kind),
 				 (unsigned long long)op->offset, iolens_strerror((int)op->result));
 		else
-			job_fail(j, -EIO, "short %s at offset %llu: %lld of %u bytes",
+			iolens__job_fail(j, -EIO, "short %s at offset %llu: %lld of %u bytes",
 				 op_name(op->kind), (unsigned long long)op->offset,
 				 (long long)op->result, op->len);
 		return -1;
 	}
 	if (w->verify && op->kind == IOLENS_OP_READ &&
 	    iolens__block_check(op->buf, op->len, op->offset, &what)) {
-		job_fail(j, -EILSEQ, "verify: block at offset %llu: %s",
+		iolens__job_fail(j, -EILSEQ, "verify: block at offset %llu: %s",
 			 (unsigned long long)op->offset, what);
 		return -1;
 	}
@@ -259,16 +164,7 @@ static uint64_t thread_vcsw(struct job *j)
 	return (uint64_t)ru.ru_nvcsw;
 }
 
-/*
- * One call into the backend, timed and bracketed by the thread's switch
- * count when `probe` (counting pass, inside the window). The bracket's own
- * time goes to instr_ns, so op latencies can leave it out.
- */
-struct probe {
-	uint64_t v0, t0, t_in;
-};
-
-static void probe_begin(struct job *j, struct probe *p)
+void iolens__probe_begin(struct job *j, struct probe *p)
 {
 	p->t0 = now_ns();
 	p->v0 = thread_vcsw(j);
@@ -276,8 +172,7 @@ static void probe_begin(struct job *j, struct probe *p)
 	j->instr_ns += p->t_in - p->t0;
 }
 
-/* Time inside the call; adds its switches to *vcsw. */
-static uint64_t probe_end(struct job *j, const struct probe *p, uint64_t *vcsw)
+uint64_t iolens__probe_end(struct job *j, const struct probe *p, uint64_t *vcsw)
 {
 	uint64_t t_out = now_ns(), v1 = thread_vcsw(j);
 
@@ -325,16 +220,16 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 		}
 		if (n) {
 			if (probing)
-				probe_begin(j, &pr);
+				iolens__probe_begin(j, &pr);
 			r = iolens_ctx_submit(ctx, j->batch, n);
 			if (probing) {
-				uint64_t in_call = probe_end(j, &pr, &j->vcsw_submit);
+				uint64_t in_call = iolens__probe_end(j, &pr, &j->vcsw_submit);
 
 				for (int i = 0; i < r; i++)
 					((struct slot *)j->batch[i])->sync_ns = in_call;
 			}
 			if (r < 0) {
-				job_fail(j, r, "submit: %s", iolens_strerror(r));
+				iolens__job_fail(j, r, "submit: %s", iolens_strerror(r));
 				return;
 			}
 			inflight += (unsigned)r;
@@ -343,24 +238,24 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 		}
 		if (!inflight) {
 			if (j->npending) {
-				job_fail(j, -EAGAIN, "submit: backend accepted nothing with nothing in flight");
+				iolens__job_fail(j, -EAGAIN, "submit: backend accepted nothing with nothing in flight");
 				return;
 			}
 			continue;
 		}
 		if (probing)
-			probe_begin(j, &pr);
+			iolens__probe_begin(j, &pr);
 		got = iolens_ctx_reap(ctx, j->done, batch < inflight ? batch : inflight, j->depth,
 				      REAP_TIMEOUT_NS);
 		if (probing) {
 			uint64_t before = j->vcsw_wait;
 
-			probe_end(j, &pr, &j->vcsw_wait);
+			iolens__probe_end(j, &pr, &j->vcsw_wait);
 			j->reaps++;
 			j->reaps_slept += j->vcsw_wait != before;
 		}
 		if (got < 0) {
-			job_fail(j, got, "reap: %s", iolens_strerror(got));
+			iolens__job_fail(j, got, "reap: %s", iolens_strerror(got));
 			return;
 		}
 		now = now_ns();
@@ -384,10 +279,10 @@ static void *job_main(void *arg)
 		.flags = spec->flags,
 		.aio_threads = spec->aio_threads,
 		.sqpoll_idle_ms = spec->sqpoll_idle_ms,
-		.files = &j->fd,
-		.nfiles = 1,
-		.bufs = j->iov,
-		.nbufs = j->depth,
+		.files = run->net ? NULL : &j->fd,
+		.nfiles = run->net ? 0 : 1,
+		.bufs = run->net ? NULL : j->iov,
+		.nbufs = run->net ? 0 : j->depth,
 	};
 	struct iolens_ctx *ctx = NULL;
 	int r;
@@ -398,15 +293,19 @@ static void *job_main(void *arg)
 	}
 	r = iolens_ctx_open(&ctx, spec->info->name, &o);
 	if (r)
-		job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
+		iolens__job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
 	pthread_mutex_lock(&run->lock);
 	atomic_fetch_add(&run->ready, 1);
 	pthread_cond_broadcast(&run->cond);
 	while (atomic_load(&run->phase) == PHASE_WAIT)
 		pthread_cond_wait(&run->cond, &run->lock);
 	pthread_mutex_unlock(&run->lock);
-	if (!r && atomic_load(&run->phase) != PHASE_ABORT)
-		job_loop(j, ctx);
+	if (!r && atomic_load(&run->phase) != PHASE_ABORT) {
+		if (run->net)
+			iolens__net_loop(j, ctx);
+		else
+			job_loop(j, ctx);
+	}
 	if (!j->t_end)
 		j->t_end = now_ns();
 	/* Tear nothing down inside the window: wait for the main thread's end snapshot. */
@@ -416,10 +315,14 @@ static void *job_main(void *arg)
 	while (atomic_load(&run->phase) < PHASE_STOP)
 		pthread_cond_wait(&run->cond, &run->lock);
 	pthread_mutex_unlock(&run->lock);
-	if (ctx) {
+	if (ctx && run->net) {
+		iolens__net_end(j, ctx);
+	} else if (ctx) {
 		/* Drain (outside the window) so the counters describe whole operations. */
 		while (iolens_ctx_reap(ctx, j->done, j->depth, j->depth, REAP_TIMEOUT_NS) > 0)
 			;
+	}
+	if (ctx) {
 		iolens_ctx_stats(ctx, &j->stats);
 		iolens_ctx_close(ctx);
 	}
@@ -481,6 +384,7 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 
 static void job_free(struct job *j)
 {
+	iolens__net_free(j);
 	if (j->fd >= 0)
 		close(j->fd);
 	if (j->sc_fd >= 0)
@@ -712,12 +616,134 @@ static int can_count(struct iolens_result *r, const struct run *run)
 	return run->sc != NULL;
 }
 
+/*
+ * serve: start the load generator on this pass's listener, let the jobs run
+ * (their accepts are setup, outside the window) and wait until every
+ * connection is accepted. 0, or -errno with the result's status set.
+ */
+static int serve_start(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n)
+{
+	const struct iolens_workload *w = run->w;
+	struct iolens__loadgen_opts o = {
+		.conns = w->conns,
+		.msg = w->msg ? w->msg : 64,
+		.depth = w->depth,
+	};
+	uint64_t deadline = now_ns() + (30ull + w->conns / 500) * 1000000000ull;
+	char why[256] = "";
+	int e;
+
+	o.addr.len = sizeof(o.addr.ss);
+	o.addr.transport = w->transport;
+	if (getsockname(run->listen_fd, (struct sockaddr *)&o.addr.ss, &o.addr.len)) {
+		e = -errno;
+		set_status(r, IOLENS_STATUS_ERROR, e, "getsockname: %s", iolens_strerror(e));
+		return e;
+	}
+	e = iolens__loadgen_start(run->t->lg, &o, why, sizeof(why));
+	if (e) {
+		set_status(r, IOLENS_STATUS_ERROR, e, "load generator: %s", why);
+		return e;
+	}
+	run->lg_started = 1;
+	for (;;) {
+		unsigned got = atomic_load(&run->accepted);
+		struct timespec ts = { 0, 2000000 };
+
+		if (got == w->conns)
+			return 0;
+		for (unsigned i = 0; i < n; i++)
+			if (jobs[i].err) {
+				set_status(r, IOLENS_STATUS_ERROR, jobs[i].err,
+					   "accepted %u of %u connections: %s", got, w->conns,
+					   jobs[i].errmsg);
+				return jobs[i].err;
+			}
+		if (now_ns() > deadline || (w->stop && *w->stop)) {
+			e = w->stop && *w->stop ? -EINTR : -ETIMEDOUT;
+			set_status(r, IOLENS_STATUS_ERROR, e,
+				   "accepted only %u of %u connections (RLIMIT_NOFILE %llu): %s", got,
+				   w->conns, (unsigned long long)run->t->nofile,
+				   e == -EINTR ? "interrupted" : "timed out waiting for the rest");
+			r->interrupted = e == -EINTR;
+			return e;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The load generator's figures, taken before the jobs hang up. */
+static void serve_finish(struct iolens_result *r, struct run *run)
+{
+	struct iolens__loadgen_result g = { 0 };
+
+	if (!run->lg_started)
+		return;
+	iolens__loadgen_finish(run->t->lg, &g);
+	run->lg_started = 0;
+	run->lg_requests = g.requests;
+	run->lg_bytes = g.bytes;
+	run->lg_hist = g.hist;
+	r->net.conns_open = g.connected;
+	if (g.err && r->status == IOLENS_STATUS_OK)
+		set_status(r, IOLENS_STATUS_ERROR, g.err, "load generator: %s", g.errmsg);
+}
+
+/* A serve pass that could not start: wake every blocked accept and stop. */
+static void serve_abort(struct run *run)
+{
+	struct iolens__loadgen_result g = { 0 };
+
+	if (run->lg_started) {
+		iolens__loadgen_finish(run->t->lg, &g);
+		iolens_hist_free(g.hist);
+		run->lg_started = 0;
+	}
+	shutdown(run->listen_fd, SHUT_RDWR);
+	pthread_mutex_lock(&run->lock);
+	atomic_store(&run->phase, PHASE_ABORT);
+	pthread_cond_broadcast(&run->cond);
+	pthread_mutex_unlock(&run->lock);
+}
+
+/* Socket figures; serve takes its requests and latencies from the load generator. */
+static void net_summarise(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n,
+			  struct iolens_hist *all)
+{
+	struct iolens_net_result *x = &r->net;
+
+	memset(r->by_kind, 0, sizeof(r->by_kind));
+	iolens__net_summarise(r, jobs, n);
+	x->conns = run->w->conns;
+	x->nofile_limit = run->t->nofile;
+	snprintf(x->peer, sizeof(x->peer), "%.127s", run->t->path);
+	if (run->w->kind == IOLENS_WL_SERVE) {
+		x->latency_from = 1;
+		r->ops = run->lg_requests;
+		r->bytes = run->lg_bytes;
+		iolens__hist_reset(all);
+		if (run->lg_hist)
+			iolens_hist_merge(all, run->lg_hist);
+		iolens__hist_summary(all, &r->lat);
+		if (r->seconds > 0) {
+			r->iops = (double)r->ops / r->seconds;
+			r->mib_s = (double)r->bytes / r->seconds / (1024.0 * 1024.0);
+		}
+		r->cpu_per_op_ns = r->ops ? (r->cpu_user_s + r->cpu_sys_s) * 1e9 / (double)r->ops : 0;
+	} else {
+		x->conns_open = x->conns;
+	}
+	x->requests = run->w->kind == IOLENS_WL_STREAM ? 0 : r->ops;
+	x->gbit_s = r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e9 : 0;
+}
+
 static void execute(struct iolens_result *r, struct run *run, struct iolens_hist *all)
 {
 	const struct iolens_workload *w = run->w;
 	uint32_t caps = run->spec->info->caps;
-	int tpo = (caps & IOLENS_CAP_THREAD_PER_OP) && w->depth > 1;
-	unsigned nthreads = w->jobs * (tpo ? w->depth : 1), created = 0;
+	int tpo = (caps & IOLENS_CAP_THREAD_PER_OP) && (run->net || w->depth > 1);
+	unsigned nthreads = run->net ? iolens__net_threads(run) : w->jobs * (tpo ? w->depth : 1);
+	unsigned created = 0;
 	int flags = O_CLOEXEC | (run->writes ? O_RDWR : O_RDONLY) | (w->direct ? O_DIRECT : 0) |
 		    ((caps & IOLENS_CAP_NONBLOCK_FD) ? O_NONBLOCK : 0);
 	struct rusage ru0, ru1;
@@ -727,13 +753,15 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	struct job *jobs;
 	pthread_attr_t attr;
 	uint64_t t0, t1 = 0;
-	int err = 0, interrupted = 0;
+	int err = 0, interrupted = 0, serving = 0;
+	char why[256] = "";
 
 	r->thread_per_op = tpo;
 	run->counting = can_count(r, run);
 	if (nthreads > MAX_THREADS) {
 		set_status(r, IOLENS_STATUS_ERROR, -EINVAL,
-			   "%u threads (--jobs x --depth, thread per request) is over the limit of %u",
+			   run->net ? "%u threads (one per connection) is over the limit of %u"
+				    : "%u threads (--jobs x --depth, thread per request) is over the limit of %u",
 			   nthreads, MAX_THREADS);
 		return;
 	}
@@ -741,6 +769,14 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	if (!jobs) {
 		set_status(r, IOLENS_STATUS_ERROR, -ENOMEM, "out of memory");
 		return;
+	}
+	if (run->net) {
+		err = iolens__net_setup(run, jobs, nthreads, why, sizeof(why));
+		if (err) {
+			set_status(r, IOLENS_STATUS_ERROR, err, "%s", why);
+			goto out;
+		}
+		goto threads;
 	}
 	for (unsigned i = 0; i < nthreads && !err; i++)
 		err = job_setup(&jobs[i], run, i, nthreads, tpo ? 1 : w->depth, flags);
@@ -758,9 +794,10 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 		}
 	}
 	r->resident_before = iolens__target_residency(run->t);
+threads:
 	pthread_attr_init(&attr);
 	if (tpo)
-		pthread_attr_setstacksize(&attr, TPO_STACK);
+		pthread_attr_setstacksize(&attr, run->net ? NET_TPO_STACK : TPO_STACK);
 	for (; created < nthreads; created++) {
 		err = pthread_create(&jobs[created].tid, &attr, job_main, &jobs[created]);
 		if (err) {
@@ -774,12 +811,22 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 		pthread_cond_wait(&run->cond, &run->lock);
 	for (unsigned i = 0; i < created && !err; i++)
 		err = jobs[i].err;
-	/* Without a warm-up the jobs stay parked until the window opens: no op escapes it. */
-	if (err || w->warmup_s > 0) {
+	/*
+	 * Without a warm-up the jobs stay parked until the window opens: no op
+	 * escapes it. A server must accept its connections before that.
+	 */
+	serving = !err && w->kind == IOLENS_WL_SERVE;
+	if (err || w->warmup_s > 0 || serving) {
 		atomic_store(&run->phase, err ? PHASE_ABORT : PHASE_WARMUP);
 		pthread_cond_broadcast(&run->cond);
 	}
 	pthread_mutex_unlock(&run->lock);
+	if (serving && (err = serve_start(r, run, jobs, nthreads))) {
+		serve_abort(run);
+		for (unsigned i = 0; i < created; i++)
+			pthread_join(jobs[i].tid, NULL);
+		goto out;
+	}
 	if (err) {
 		for (unsigned i = 0; i < created; i++)
 			pthread_join(jobs[i].tid, NULL);
@@ -817,6 +864,8 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	pthread_mutex_lock(&run->lock);
 	t0 = now_ns();
 	atomic_store(&run->phase, PHASE_MEASURE);
+	if (serving)
+		iolens__loadgen_measure(run->t->lg, 1);
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
 	if (!interrupted)
@@ -829,14 +878,21 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	} else {
 		t1 = now_ns();
 	}
-	if (run->counting) {
-		/* Every job out of its loop, so no call is half counted at the edge. */
+	if (serving)
+		iolens__loadgen_measure(run->t->lg, 0);
+	/*
+	 * Every job out of its loop, so no call is half counted at the edge, and
+	 * no server sees the load generator hang up while it still counts.
+	 */
+	if (run->counting || serving) {
 		pthread_mutex_lock(&run->lock);
 		atomic_store(&run->phase, PHASE_HALT);
 		pthread_cond_broadcast(&run->cond);
 		while (atomic_load(&run->finished) < nthreads)
 			pthread_cond_wait(&run->cond, &run->lock);
 		pthread_mutex_unlock(&run->lock);
+	}
+	if (run->counting) {
 		for (unsigned i = 0; i < nthreads; i++)
 			jobs[i].io_end = iolens__counter_value(jobs[i].io_fd);
 		snapshot_end(run, jobs, nthreads, &sc1);
@@ -848,13 +904,16 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 		main_cpu1 = thread_cpu(pthread_self());
 		iolens__helpers_scan(&h1);
 	}
+	if (serving)
+		serve_finish(r, run);
 	pthread_mutex_lock(&run->lock);
 	atomic_store(&run->phase, PHASE_STOP);
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
 	for (unsigned i = 0; i < nthreads; i++)
 		pthread_join(jobs[i].tid, NULL);
-	r->resident_after = iolens__target_residency(run->t);
+	if (!run->net)
+		r->resident_after = iolens__target_residency(run->t);
 	r->interrupted = interrupted;
 	r->seconds = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
 	r->cpu_user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
@@ -862,6 +921,8 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw);
 	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
 	summarise(r, jobs, nthreads, all);
+	if (run->net)
+		net_summarise(r, run, jobs, nthreads, all);
 	if (run->counting) {
 		account_syscalls(r, run, jobs, nthreads, &sc0, &sc1, &h0, &h1);
 		measure_model(r, jobs, nthreads,
@@ -880,6 +941,14 @@ out:
 	for (unsigned i = 0; i < nthreads; i++)
 		job_free(&jobs[i]);
 	free(jobs);
+	if (run->net && run->listen_fd >= 0) {
+		close(run->listen_fd);
+		if (run->t->peer.ss_family == AF_UNIX)
+			unlink(((const struct sockaddr_un *)&run->t->peer)->sun_path);
+	}
+	run->listen_fd = -1;
+	iolens_hist_free(run->lg_hist);
+	run->lg_hist = NULL;
 }
 
 static void one_pass(struct iolens_result *r, struct run *run, struct iolens_hist *all)
@@ -942,6 +1011,18 @@ struct spec_run {
 	struct iolens_hist *all;
 };
 
+/* What a socket workload needs that the backend cannot do, or NULL. */
+static const char *net_need(int kind, uint32_t caps)
+{
+	if (!(caps & IOLENS_CAP_OP(IOLENS_OP_SEND)))
+		return "socket sends";
+	if (kind != IOLENS_WL_STREAM && !(caps & IOLENS_CAP_OP(IOLENS_OP_RECV)))
+		return "socket receives";
+	if (kind == IOLENS_WL_SERVE && !(caps & IOLENS_CAP_OP(IOLENS_OP_ACCEPT)))
+		return "accept";
+	return NULL;
+}
+
 /* Parse the spec and set up the result; skips are decided here. */
 static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struct iolens_workload *w,
 		   const char *spec, char *err, size_t errlen)
@@ -972,14 +1053,23 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	iolens__model_unmeasured(&r->model, "");
 	r->model.concurrency = NAN;
 	r->resident_before = r->resident_after = -1;
-	*run = (struct run){ .w = w, .t = t, .spec = &x->sp };
+	*run = (struct run){ .w = w, .t = t, .spec = &x->sp, .listen_fd = -1 };
 	run->ops_mode = w->ops > 0;
+	run->net = t->net;
+	if (run->net) {
+		r->net.msg = w->msg ? w->msg : w->kind == IOLENS_WL_STREAM ? 128u << 10 : 64u;
+		r->net.conns = w->conns;
+		r->resident_before = r->resident_after = -1;
+		need = net_need(w->kind, x->sp.info->caps);
+		goto decide;
+	}
 	run->writes = w->kind == IOLENS_WL_WRITE || w->kind == IOLENS_WL_RANDWRITE ||
 		      w->kind == IOLENS_WL_RANDRW;
 	run->issues[K_READ] = w->kind != IOLENS_WL_WRITE && w->kind != IOLENS_WL_RANDWRITE;
 	run->issues[K_WRITE] = run->writes;
 	run->issues[K_FSYNC] = w->fsync_every != 0;
 	need = unsupported_need(run, x->sp.info->caps);
+decide:
 	if (!x->sp.info->available)
 		set_status(r, IOLENS_STATUS_SKIPPED, -ENOSYS, "unavailable: %s", x->sp.info->reason);
 	else if (need)
@@ -993,9 +1083,10 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 }
 
 /* Open one set of counters for every counting pass; 0 or -errno with why. */
-static int open_session(struct iolens__syscount *sc, int *stale, char *why, size_t len)
+static int open_session(struct iolens__syscount *sc, const struct iolens_target *t, int *stale,
+			char *why, size_t len)
 {
-	*stale = !iolens__wait_single_thread(3000);
+	*stale = !iolens__wait_threads(t->peer_threads, 3000);
 	return iolens__syscount_open(sc, why, len);
 }
 
@@ -1030,7 +1121,7 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 		return e;
 	}
 	if (w->count == IOLENS_COUNT_INLINE)
-		have_sc = !open_session(&sc, &stale, why, sizeof(why));
+		have_sc = !open_session(&sc, t, &stale, why, sizeof(why));
 	for (size_t i = 0; i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;
@@ -1039,7 +1130,7 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 		x[i].r->syscalls.pass = w->count;
 	}
 	if (w->count == IOLENS_COUNT_SEPARATE && !interrupted(w))
-		have_sc = !open_session(&sc, &stale, why, sizeof(why));
+		have_sc = !open_session(&sc, t, &stale, why, sizeof(why));
 	for (size_t i = 0; w->count == IOLENS_COUNT_SEPARATE && i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;

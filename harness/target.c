@@ -38,7 +38,9 @@ static int check_workload(const struct iolens_workload *w, char *err, size_t err
 {
 	if (w->kind < 0 || w->kind >= IOLENS_WL__COUNT)
 		return fail(err, errlen, -EINVAL,
-			    "--workload: accepts read, write, randread, randwrite, randrw");
+			    "--workload: accepts read, write, randread, randwrite, randrw, echo, serve, stream");
+	if (IOLENS_WL_IS_SOCKET(w->kind))
+		goto common;
 	if (w->bs < IOLENS_BLOCK_MIN || w->bs > MAX_BS)
 		return fail(err, errlen, -EINVAL, "--bs: %u is out of range (accepts 512 to 64m)",
 			    w->bs);
@@ -46,6 +48,7 @@ static int check_workload(const struct iolens_workload *w, char *err, size_t err
 		return fail(err, errlen, -EINVAL,
 			    "--size: %llu is smaller than --bs %u (accepts a size of at least one block)",
 			    (unsigned long long)w->size, w->bs);
+common:
 	if (w->depth < 1 || w->depth > 4096)
 		return fail(err, errlen, -EINVAL, "--depth: %u is out of range (accepts 1 to 4096)",
 			    w->depth);
@@ -228,6 +231,14 @@ int iolens_target_open(struct iolens_target **out, const struct iolens_workload 
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	if (IOLENS_WL_IS_SOCKET(w->kind)) {
+		r = iolens__net_target_open(t, w, err, errlen);
+		if (r)
+			free(t);
+		else
+			*out = t;
+		return r;
+	}
 	t->bs = w->bs;
 	r = w->file ? open_existing(t, w, err, errlen) : open_temporary(t, w, err, errlen);
 	if ((!r || r == -EINVAL) && w->direct && t->dio_align && (w->bs % t->dio_align)) {
@@ -249,6 +260,8 @@ void iolens_target_close(struct iolens_target *t)
 {
 	if (!t)
 		return;
+	if (t->net)
+		iolens__net_target_close(t);
 	if (t->temporary)
 		unlink(t->path);
 	free(t);

@@ -4,8 +4,12 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "iolens/iolens.h"
+
+struct iolens__responder;
+struct iolens__loadgen;
 
 struct iolens_target {
 	char path[PATH_MAX];
@@ -14,7 +18,21 @@ struct iolens_target {
 	uint64_t size;    /* bytes the workload covers, a multiple of bs */
 	uint32_t bs;
 	uint32_t dio_align; /* O_DIRECT offset/length alignment */
+	/* Socket workloads: path holds a description of the peer. */
+	int net;
+	int transport;                /* enum iolens_transport */
+	struct sockaddr_storage peer; /* echo/stream: the responder; serve: where to listen */
+	socklen_t peer_len;
+	struct iolens__responder *resp; /* in-process responder, or NULL */
+	struct iolens__loadgen *lg;     /* serve: the load generator */
+	unsigned peer_threads;          /* threads of resp and lg */
+	uint64_t nofile;                /* RLIMIT_NOFILE in effect */
 };
+
+/* Socket workloads (net_target.c): check the socket options, start the peers. */
+int iolens__net_target_open(struct iolens_target *t, const struct iolens_workload *w, char *err,
+			    size_t errlen);
+void iolens__net_target_close(struct iolens_target *t);
 
 /* Apply the workload's cache mode to the file: read it in (warm) or drop it (cold). */
 int iolens__target_prepare_cache(struct iolens_target *t, int mode);

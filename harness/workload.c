@@ -9,6 +9,9 @@ static const char *const names[IOLENS_WL__COUNT] = {
 	[IOLENS_WL_RANDREAD] = "randread",
 	[IOLENS_WL_RANDWRITE] = "randwrite",
 	[IOLENS_WL_RANDRW] = "randrw",
+	[IOLENS_WL_ECHO] = "echo",
+	[IOLENS_WL_SERVE] = "serve",
+	[IOLENS_WL_STREAM] = "stream",
 };
 
 const char *iolens_workload_name(int kind)
@@ -37,4 +40,6 @@ void iolens_workload_init(struct iolens_workload *w)
 	w->time_s = 5;
 	w->cache = IOLENS_CACHE_WARM;
 	w->seed = 1;
+	w->conns = 1;
+	w->transport = IOLENS_TRANSPORT_TCP;
 }

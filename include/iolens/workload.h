@@ -18,7 +18,19 @@ enum iolens_workload_kind {
 	IOLENS_WL_RANDREAD,  /* uniform random read */
 	IOLENS_WL_RANDWRITE, /* uniform random write */
 	IOLENS_WL_RANDRW,    /* uniform random, rwmix percent reads */
+	IOLENS_WL_ECHO,      /* sockets: the backend is the client of an echo responder */
+	IOLENS_WL_SERVE,     /* sockets: the backend is the echo server of a load generator */
+	IOLENS_WL_STREAM,    /* sockets: the backend sends a one-way stream to a sink */
 	IOLENS_WL__COUNT
+};
+
+/* Whether a kind is a socket workload. */
+#define IOLENS_WL_IS_SOCKET(kind) ((kind) >= IOLENS_WL_ECHO && (kind) <= IOLENS_WL_STREAM)
+
+enum iolens_transport {
+	IOLENS_TRANSPORT_TCP = 0, /* IPv4 */
+	IOLENS_TRANSPORT_TCP6,
+	IOLENS_TRANSPORT_UNIX,    /* stream Unix-domain sockets */
 };
 
 enum iolens_cache_mode {
@@ -55,6 +67,17 @@ struct iolens_workload {
 	int overwrite;        /* allow writes to an existing `file` */
 	int allow_device;     /* allow `file` to be a block device */
 	int count;            /* enum iolens_count_mode (default separate) */
+	/* Socket workloads (echo, serve, stream); the disk fields above but
+	 * depth, jobs, batch, time_s, ops, warmup_s and seed are ignored. */
+	unsigned conns;       /* connections over all jobs (default 1) */
+	uint32_t msg;         /* echo/serve: request size; stream: bytes per send (default 64 / 128k) */
+	int transport;        /* enum iolens_transport (default tcp) */
+	const char *connect;  /* echo/stream: a remote responder, "HOST:PORT"; NULL = in-process */
+	const char *listen;   /* serve: where the backend listens; responder: where it listens */
+	double rate;          /* echo: open loop, requests per second over all jobs; 0 = closed loop */
+	int poisson;          /* open loop with exponential gaps instead of constant ones */
+	uint64_t think_ns;    /* CPU work (a spin) after each request the backend completes */
+	uint64_t delay_ns;    /* the responder answers each request this long after it arrived */
 	volatile int *stop;   /* optional: set non-zero (e.g. from SIGINT) to stop early */
 };
 
@@ -149,6 +172,22 @@ struct iolens_kind_result {
 
 struct iolens_hist;
 
+/* What a socket workload did beyond the common figures. */
+struct iolens_net_result {
+	char peer[128];          /* address of the other end, and who it was */
+	unsigned conns;          /* connections asked for */
+	uint32_t msg;            /* request size, or bytes per send of a stream, as run */
+	unsigned conns_open;     /* connections that were open when the window opened */
+	uint64_t nofile_limit;   /* RLIMIT_NOFILE in effect */
+	uint64_t requests;       /* echo/serve: round trips in the window (= ops) */
+	double gbit_s;           /* payload throughput, both directions of echo counted once */
+	uint64_t send_calls, recv_calls;       /* completed send/recv operations in the window */
+	double bytes_per_send, bytes_per_recv; /* their mean size */
+	int open_loop;           /* --rate given: lat is from each request's intended time */
+	struct iolens_latency lat_uncorrected; /* open loop: from the actual send time */
+	int latency_from;        /* serve: latencies are the load generator's round trips */
+};
+
 /* What one backend did on one workload. Read-only once returned. */
 struct iolens_result {
 	char backend[32];      /* backend name */
@@ -171,7 +210,8 @@ struct iolens_result {
 	double resident_before, resident_after; /* page-cache share of the file, -1 = not measured */
 	struct iolens_backend_stats stats;      /* summed over jobs */
 	struct iolens_syscalls syscalls;
-	const struct iolens_hist *hist;         /* latency of reads and writes */
+	const struct iolens_hist *hist;         /* latency of reads and writes (sockets: requests) */
+	struct iolens_net_result net;           /* socket workloads only */
 };
 
 /*

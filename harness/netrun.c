@@ -1,0 +1,810 @@
+/*
+ * The socket job loop: the same backend contract as disk, driving
+ * connections instead of file offsets.
+ *
+ *  - echo: the job is the client. Each connection keeps `depth` requests of
+ *    `msg` bytes outstanding; a request's latency runs from its start (or,
+ *    open loop, from its intended start) to the arrival of its last echoed
+ *    byte. Every received byte is compared with the stream pattern.
+ *  - serve: the job is an echo server. It accepts its share of the load
+ *    generator's connections, then receives and sends back; latencies are
+ *    the load generator's round trips.
+ *  - stream: the job sends the pattern to a sink, one send in flight per
+ *    connection; the sink's trailer says whether every byte arrived intact.
+ *
+ * A connection has at most one SEND and one RECV in flight (a stream socket
+ * has one byte order), so a job's context depth is twice its connections,
+ * plus its accepts. Connections that need attention wait in a FIFO, so the
+ * loop's cost follows the completions, not the number of connections.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "peer.h"
+#include "runner.h"
+
+#define RBUF_MAX (64u << 10)
+#define ACCEPTS_IN_FLIGHT 16u
+#define CONNECT_TIMEOUT_S 10
+#define MEASURED_BIT (1ull << 63)
+
+struct conn {
+	int fd;
+	uint32_t index;      /* over all jobs: where its stream starts */
+	uint64_t start;      /* stream start offset */
+	uint64_t tx_end;     /* bytes of the requests started so far */
+	uint64_t tx_off;     /* bytes sent */
+	uint64_t rx_off;     /* bytes received and checked */
+	uint64_t started, done; /* requests */
+	uint64_t echo_len;   /* serve: bytes received and not yet sent back */
+	uint64_t echo_sent;
+	uint8_t send_busy, recv_busy, queued, closed;
+	char *rbuf;
+};
+
+struct netjob {
+	struct conn *conns;
+	unsigned nconns, naccepted, accepts_busy;
+	uint32_t *queue; /* connections to look at, FIFO */
+	unsigned qhead, qlen;
+	uint64_t *ring;  /* per connection, depth pairs: intended start, actual start */
+	unsigned reqdepth;
+	uint32_t msg, rbuf_size;
+	char *rbufs;
+	struct slot *accepts;
+	unsigned inflight;
+	uint64_t next_due, gap_ns; /* open loop */
+	unsigned rr;
+	struct iolens_hist *unc;   /* open loop: latency from the actual start */
+	int fake;                  /* the backend moves no bytes (null): nothing to check */
+	uint64_t send_calls, recv_calls, sent, received; /* in the window */
+};
+
+static const struct iolens_workload *wl(const struct job *j)
+{
+	return j->run->w;
+}
+
+/* Threads of a socket run: one per connection for thread-per-op backends. */
+unsigned iolens__net_threads(const struct run *run)
+{
+	const struct iolens_workload *w = run->w;
+
+	if (run->spec->info->caps & IOLENS_CAP_THREAD_PER_OP)
+		return w->conns;
+	return w->jobs < w->conns ? w->jobs : w->conns;
+}
+
+static uint32_t msg_size(const struct iolens_workload *w)
+{
+	if (w->msg)
+		return w->msg;
+	return w->kind == IOLENS_WL_STREAM ? 128u << 10 : 64u;
+}
+
+static void push(struct netjob *n, unsigned c)
+{
+	if (n->conns[c].queued)
+		return;
+	n->conns[c].queued = 1;
+	n->queue[(n->qhead + n->qlen++) % n->nconns] = c;
+}
+
+static int pop(struct netjob *n)
+{
+	unsigned c;
+
+	if (!n->qlen)
+		return -1;
+	c = n->queue[n->qhead];
+	n->qhead = (n->qhead + 1) % n->nconns;
+	n->qlen--;
+	n->conns[c].queued = 0;
+	return (int)c;
+}
+
+static void spin(uint64_t ns)
+{
+	uint64_t until = now_ns() + ns;
+
+	while (now_ns() < until)
+		;
+}
+
+/* A plain blocking connect with a timeout, then the hello. */
+static int dial(const struct run *run, unsigned index, int mode, uint32_t msg, char *why,
+		size_t len)
+{
+	const struct iolens_target *t = run->t;
+	struct timeval tv = { CONNECT_TIMEOUT_S, 0 };
+	struct iolens__hello h = {
+		.magic = IOLENS_HELLO_MAGIC,
+		.mode = (uint32_t)mode,
+		.msg = msg,
+		.delay_ns = run->w->delay_ns,
+		.start = iolens__stream_start(index),
+	};
+	int fd = socket(t->peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0) {
+		snprintf(why, len, "socket: %s", iolens_strerror(-errno));
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&t->peer, t->peer_len) ||
+	    send(fd, &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h)) {
+		int e = errno == EINPROGRESS || errno == EAGAIN ? ETIMEDOUT : errno;
+
+		snprintf(why, len, "connect to %s: %s", run->t->path, iolens_strerror(-e));
+		close(fd);
+		return -e;
+	}
+	if (t->peer.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) ? -errno : 0;
+}
+
+static int listen_on(struct run *run, char *why, size_t len)
+{
+	const struct iolens_target *t = run->t;
+	int fd = socket(t->peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0) {
+		snprintf(why, len, "socket: %s", iolens_strerror(-errno));
+		return -errno;
+	}
+	if (t->peer.ss_family == AF_UNIX)
+		unlink(((const struct sockaddr_un *)&t->peer)->sun_path);
+	else
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&t->peer, t->peer_len) ||
+	    listen(fd, (int)(run->w->conns < 65535 ? run->w->conns : 65535))) {
+		int e = errno;
+
+		snprintf(why, len, "--listen: %s: %s", t->path, iolens_strerror(-e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned ctx_depth)
+{
+	const struct iolens_workload *w = run->w;
+	struct netjob *n = calloc(1, sizeof(*n));
+	unsigned nslots = 2 * nconns;
+
+	j->net = n;
+	j->run = run;
+	j->fd = j->sc_fd = j->io_fd = -1;
+	if (!n)
+		return -ENOMEM;
+	n->nconns = nconns;
+	n->fake = strcmp(run->spec->info->model, IOLENS_MODEL_NO_IO) == 0;
+	n->msg = msg_size(w);
+	n->reqdepth = w->depth;
+	n->rbuf_size = w->kind == IOLENS_WL_STREAM ? 0
+		       : (uint64_t)n->msg * w->depth < RBUF_MAX ? n->msg * w->depth
+							       : RBUF_MAX;
+	n->conns = calloc(nconns, sizeof(*n->conns));
+	n->queue = calloc(nconns, sizeof(*n->queue));
+	n->ring = calloc((size_t)nconns * w->depth * 2, sizeof(*n->ring));
+	n->rbufs = n->rbuf_size ? malloc((size_t)nconns * n->rbuf_size) : NULL;
+	j->depth = ctx_depth;
+	j->slots = calloc(nslots, sizeof(*j->slots));
+	j->batch = calloc(ctx_depth + nslots, sizeof(*j->batch));
+	j->done = calloc(ctx_depth, sizeof(*j->done));
+	if (!n->conns || !n->queue || !n->ring || (n->rbuf_size && !n->rbufs) || !j->slots ||
+	    !j->batch || !j->done)
+		return -ENOMEM;
+	if (w->kind == IOLENS_WL_SERVE) {
+		n->accepts = calloc(ACCEPTS_IN_FLIGHT, sizeof(*n->accepts));
+		if (!n->accepts)
+			return -ENOMEM;
+	}
+	if (!(j->hist[K_READ] = iolens_hist_new()))
+		return -ENOMEM;
+	if (w->rate > 0 && !(n->unc = iolens_hist_new()))
+		return -ENOMEM;
+	for (unsigned c = 0; c < nconns; c++) {
+		n->conns[c].fd = -1;
+		n->conns[c].rbuf = n->rbufs ? n->rbufs + (size_t)c * n->rbuf_size : NULL;
+		j->slots[2 * c].op.kind = IOLENS_OP_SEND;
+		j->slots[2 * c + 1].op.kind = IOLENS_OP_RECV;
+		j->slots[2 * c].op.user_data = j->slots[2 * c + 1].op.user_data = &n->conns[c];
+		j->slots[2 * c].op.buf_index = j->slots[2 * c + 1].op.buf_index = -1;
+	}
+	return 0;
+}
+
+/*
+ * Set up every job of a pass: allocate, then (echo, stream) open the
+ * connections and say hello, or (serve) open the listener. Runs on the main
+ * thread before the job threads exist, outside every measured window.
+ */
+int iolens__net_setup(struct run *run, struct job *jobs, unsigned nthreads, char *why, size_t len)
+{
+	const struct iolens_workload *w = run->w;
+	int tpo = (run->spec->info->caps & IOLENS_CAP_THREAD_PER_OP) != 0;
+	int nb = (run->spec->info->caps & IOLENS_CAP_NONBLOCK_FD) != 0;
+	int mode = w->kind == IOLENS_WL_STREAM ? IOLENS_PEER_SINK : IOLENS_PEER_ECHO;
+	unsigned index = 0;
+	int r;
+
+	run->listen_fd = -1;
+	for (unsigned i = 0; i < nthreads; i++) {
+		unsigned nconns = w->conns / nthreads + (i < w->conns % nthreads);
+		unsigned depth = tpo ? 1 : 2 * nconns +
+			(w->kind == IOLENS_WL_SERVE ? ACCEPTS_IN_FLIGHT : 0);
+
+		r = job_alloc(&jobs[i], run, nconns, depth);
+		if (r) {
+			snprintf(why, len, "out of memory for %u connections", w->conns);
+			return r;
+		}
+		if (run->ops_mode)
+			jobs[i].quota = w->ops / nthreads + (i < w->ops % nthreads);
+		for (unsigned c = 0; c < nconns; c++)
+			jobs[i].net->conns[c].index = index + c;
+		index += nconns;
+	}
+	if (w->kind == IOLENS_WL_SERVE) {
+		r = listen_on(run, why, len);
+		if (r < 0)
+			return r;
+		run->listen_fd = r;
+		return nb ? nonblock(run->listen_fd) : 0;
+	}
+	for (unsigned i = 0, opened = 0; i < nthreads; i++) {
+		struct netjob *n = jobs[i].net;
+
+		for (unsigned c = 0; c < n->nconns; c++, opened++) {
+			struct conn *k = &n->conns[c];
+			size_t at;
+
+			k->fd = dial(run, k->index, mode, n->msg, why, len);
+			if (k->fd < 0) {
+				r = k->fd;
+				at = strlen(why);
+				snprintf(why + at, len - at,
+					 " (could open %u of %u connections; RLIMIT_NOFILE %llu)", opened,
+					 w->conns, (unsigned long long)run->t->nofile);
+				return r;
+			}
+			k->start = iolens__stream_start(k->index);
+			if (nb && (r = nonblock(k->fd))) {
+				snprintf(why, len, "fcntl O_NONBLOCK: %s", iolens_strerror(r));
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+static void add_op(struct job *j, struct slot *s, int measuring, uint64_t now, unsigned *nb)
+{
+	s->op.flags = 0;
+	s->op.result = 0;
+	s->op.t_submit = now;
+	s->measured = measuring;
+	s->instr_mark = j->instr_ns;
+	s->sync_ns = 0;
+	j->batch[(*nb)++] = &s->op;
+	j->net->inflight++;
+}
+
+/* Start a request on connection c at `intended` (closed loop: now). */
+static void start_request(struct job *j, struct conn *k, uint64_t intended, uint64_t now,
+			  int measuring)
+{
+	struct netjob *n = j->net;
+	uint64_t *e = n->ring + 2 * ((size_t)(k - n->conns) * n->reqdepth + k->started % n->reqdepth);
+
+	e[0] = intended;
+	e[1] = now | (measuring ? MEASURED_BIT : 0);
+	k->started++;
+	k->tx_end += n->msg;
+}
+
+/* The next operations connection c needs, within the context's depth. */
+static void plan(struct job *j, unsigned c, int measuring, uint64_t now, unsigned *nb)
+{
+	struct netjob *n = j->net;
+	struct conn *k = &n->conns[c];
+	int kind = wl(j)->kind;
+	struct slot *snd = &j->slots[2 * c], *rcv = &j->slots[2 * c + 1];
+
+	if (k->closed || k->fd < 0)
+		return;
+	if (kind == IOLENS_WL_ECHO && !(wl(j)->rate > 0))
+		while (k->started - k->done < n->reqdepth)
+			start_request(j, k, now, now, measuring);
+	if (kind == IOLENS_WL_STREAM && !k->send_busy)
+		k->tx_end = k->tx_off + n->msg;
+	if (kind == IOLENS_WL_SERVE) {
+		if (!k->send_busy && k->echo_sent < k->echo_len && n->inflight < j->depth) {
+			snd->op.fd = k->fd;
+			snd->op.buf = k->rbuf + k->echo_sent;
+			snd->op.len = (uint32_t)(k->echo_len - k->echo_sent);
+			k->send_busy = 1;
+			add_op(j, snd, measuring, now, nb);
+		} else if (!k->recv_busy && k->echo_sent == k->echo_len && n->inflight < j->depth) {
+			rcv->op.fd = k->fd;
+			rcv->op.buf = k->rbuf;
+			rcv->op.len = n->rbuf_size;
+			k->recv_busy = 1;
+			add_op(j, rcv, measuring, now, nb);
+		}
+		return;
+	}
+	if (!k->send_busy && k->tx_off < k->tx_end && n->inflight < j->depth) {
+		uint64_t want = k->tx_end - k->tx_off;
+
+		snd->op.fd = k->fd;
+		snd->op.buf = (void *)(iolens__pattern() + (k->start + k->tx_off) % IOLENS_PATTERN_PERIOD);
+		snd->op.len = (uint32_t)(want < IOLENS_MSG_MAX ? want : IOLENS_MSG_MAX);
+		k->send_busy = 1;
+		add_op(j, snd, measuring, now, nb);
+	}
+	/* One op at a time (thread per connection): receive once all is sent. */
+	if (kind == IOLENS_WL_ECHO && !k->recv_busy && k->rx_off < k->tx_end &&
+	    n->inflight < j->depth) {
+		uint64_t want = k->tx_end - k->rx_off;
+
+		rcv->op.fd = k->fd;
+		rcv->op.buf = k->rbuf;
+		rcv->op.len = (uint32_t)(want < n->rbuf_size ? want : n->rbuf_size);
+		k->recv_busy = 1;
+		add_op(j, rcv, measuring, now, nb);
+	}
+}
+
+static void plan_accepts(struct job *j, int measuring, uint64_t now, unsigned *nb)
+{
+	struct netjob *n = j->net;
+
+	for (unsigned a = 0; a < ACCEPTS_IN_FLIGHT; a++) {
+		struct slot *s = &n->accepts[a];
+
+		if (n->naccepted + n->accepts_busy >= n->nconns || n->inflight >= j->depth)
+			return;
+		if (s->busy)
+			continue;
+		s->busy = 1;
+		s->op.kind = IOLENS_OP_ACCEPT;
+		s->op.fd = j->run->listen_fd;
+		s->op.buf = NULL;
+		s->op.len = 0;
+		s->op.user_data = NULL;
+		n->accepts_busy++;
+		add_op(j, s, measuring, now, nb);
+	}
+}
+
+static int accepted(struct job *j, struct slot *s)
+{
+	struct netjob *n = j->net;
+	int fd = (int)s->op.result, one = 1;
+	struct conn *k;
+
+	s->busy = 0;
+	n->accepts_busy--;
+	if (s->op.result < 0) {
+		iolens__job_fail(j, (int)s->op.result, "accept: %s",
+				 iolens_strerror((int)s->op.result));
+		return -1;
+	}
+	k = &n->conns[n->naccepted];
+	k->fd = fd;
+	if (j->run->t->peer.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((j->run->spec->info->caps & IOLENS_CAP_NONBLOCK_FD) && nonblock(fd)) {
+		iolens__job_fail(j, -errno, "fcntl O_NONBLOCK: %s", iolens_strerror(-errno));
+		return -1;
+	}
+	atomic_fetch_add(&j->run->accepted, 1);
+	push(n, n->naccepted++);
+	return 0;
+}
+
+static void record(struct job *j, struct slot *s, uint64_t now)
+{
+	if (!s->measured || !j->run->counting)
+		return;
+	j->sync_ns += s->sync_ns;
+	j->lat_ns += now - s->op.t_submit - (j->instr_ns - s->instr_mark);
+}
+
+/* Requests whose last byte has now come back. */
+static void finish_requests(struct job *j, struct conn *k, uint64_t now, uint64_t *measured_done)
+{
+	struct netjob *n = j->net;
+	const struct iolens_workload *w = wl(j);
+
+	while (k->done < k->started && k->rx_off >= (k->done + 1) * n->msg) {
+		uint64_t *e = n->ring + 2 * ((size_t)(k - n->conns) * n->reqdepth + k->done % n->reqdepth);
+		uint64_t sent = e[1] & ~MEASURED_BIT;
+
+		k->done++;
+		if (e[1] & MEASURED_BIT) {
+			iolens__hist_record(j->hist[K_READ], now - e[0]);
+			if (n->unc)
+				iolens__hist_record(n->unc, now - sent);
+			j->ops++;
+			j->bytes += n->msg;
+			(*measured_done)++;
+		}
+		if (w->think_ns)
+			spin(w->think_ns);
+	}
+}
+
+static int completed(struct job *j, struct iolens_op *op, uint64_t now, uint64_t *measured_done)
+{
+	struct netjob *n = j->net;
+	struct slot *s = (struct slot *)op;
+	struct conn *k = op->user_data;
+	const struct iolens_workload *w = wl(j);
+	unsigned c;
+
+	n->inflight--;
+	if (op->kind == IOLENS_OP_ACCEPT)
+		return accepted(j, s);
+	c = (unsigned)(k - n->conns);
+	record(j, s, now);
+	if (op->kind == IOLENS_OP_SEND) {
+		k->send_busy = 0;
+		if (op->result < 0) {
+			iolens__job_fail(j, (int)op->result, "connection %u: send: %s", k->index,
+					 iolens_strerror((int)op->result));
+			return -1;
+		}
+		if (s->measured) {
+			n->send_calls++;
+			n->sent += (uint64_t)op->result;
+		}
+		if (w->kind == IOLENS_WL_SERVE) {
+			k->echo_sent += (uint64_t)op->result;
+		} else {
+			k->tx_off += (uint64_t)op->result;
+			if (w->kind == IOLENS_WL_STREAM && s->measured) {
+				iolens__hist_record(j->hist[K_READ], now - op->t_submit);
+				j->ops++;
+				j->bytes += (uint64_t)op->result;
+				(*measured_done)++;
+			}
+		}
+		push(n, c);
+		return 0;
+	}
+	k->recv_busy = 0;
+	if (op->result <= 0) {
+		int e = op->result ? (int)op->result : -ECONNRESET;
+
+		if (w->kind == IOLENS_WL_SERVE && !op->result &&
+		    atomic_load_explicit(&j->run->phase, memory_order_relaxed) != PHASE_MEASURE) {
+			k->closed = 1; /* the load generator hung up outside the window */
+			return 0;
+		}
+		iolens__job_fail(j, e, "connection %u: %s", k->index,
+				 op->result ? iolens_strerror(e) : "the peer closed the connection");
+		return -1;
+	}
+	if (s->measured) {
+		n->recv_calls++;
+		n->received += (uint64_t)op->result;
+	}
+	if (w->kind == IOLENS_WL_SERVE) {
+		uint64_t before = k->rx_off / n->msg;
+
+		k->rx_off += (uint64_t)op->result;
+		k->echo_len = (uint64_t)op->result;
+		k->echo_sent = 0;
+		if (w->think_ns)
+			spin(w->think_ns * (k->rx_off / n->msg - before));
+	} else {
+		const unsigned char *want =
+			iolens__pattern() + (k->start + k->rx_off) % IOLENS_PATTERN_PERIOD;
+
+		if (!n->fake && memcmp(op->buf, want, (size_t)op->result)) {
+			size_t at = 0;
+
+			while (((const unsigned char *)op->buf)[at] == want[at])
+				at++;
+			iolens__job_fail(j, -EILSEQ,
+					 "connection %u: echoed byte at stream offset %llu differs from what was sent",
+					 k->index, (unsigned long long)(k->rx_off + at));
+			return -1;
+		}
+		k->rx_off += (uint64_t)op->result;
+		finish_requests(j, k, now, measured_done);
+	}
+	push(n, c);
+	return 0;
+}
+
+/* Open loop: start every request that is due, on connections with room. */
+static void schedule(struct job *j, uint64_t now, int measuring)
+{
+	struct netjob *n = j->net;
+
+	for (unsigned tries = 0; n->next_due <= now && tries < n->nconns; tries++) {
+		struct conn *k = &n->conns[n->rr];
+		unsigned c = n->rr;
+
+		n->rr = (n->rr + 1) % n->nconns;
+		if (k->started - k->done >= n->reqdepth || k->closed)
+			continue;
+		start_request(j, k, n->next_due, now, measuring);
+		push(n, c);
+		tries = 0;
+		if (wl(j)->poisson) {
+			double u = ((double)(next_rand(&j->rng) >> 11) + 0.5) / 9007199254740992.0;
+
+			n->next_due += (uint64_t)(-log(u) * (double)n->gap_ns);
+		} else {
+			n->next_due += n->gap_ns;
+		}
+	}
+}
+
+void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
+{
+	struct run *run = j->run;
+	struct netjob *n = j->net;
+	const struct iolens_workload *w = run->w;
+	int open_loop = w->rate > 0;
+	uint64_t measured_done = 0;
+	unsigned npend = 0;
+
+	if (open_loop) {
+		unsigned share = iolens__net_threads(run);
+
+		n->gap_ns = (uint64_t)(1e9 * share / w->rate);
+		n->next_due = now_ns();
+	}
+	for (unsigned c = 0; c < n->nconns; c++)
+		if (n->conns[c].fd >= 0)
+			push(n, c);
+	for (;;) {
+		int ph = atomic_load_explicit(&run->phase, memory_order_relaxed);
+		int measuring = ph == PHASE_MEASURE, probing = measuring && run->counting;
+		uint64_t now = now_ns();
+		int64_t timeout = REAP_TIMEOUT_NS;
+		unsigned nb = npend, min;
+		struct probe pr;
+		int r, got, ci;
+
+		if (ph >= PHASE_HALT)
+			return;
+		if (run->ops_mode && measuring && measured_done >= j->quota) {
+			j->t_end = now;
+			return;
+		}
+		if (open_loop)
+			schedule(j, now, measuring);
+		if (n->accepts && n->naccepted < n->nconns)
+			plan_accepts(j, measuring, now, &nb);
+		while ((ci = pop(n)) >= 0 && n->inflight < j->depth)
+			plan(j, (unsigned)ci, measuring, now, &nb);
+		if (ci >= 0)
+			push(n, (unsigned)ci);
+		if (nb) {
+			if (probing)
+				iolens__probe_begin(j, &pr);
+			r = iolens_ctx_submit(ctx, j->batch, nb);
+			if (probing) {
+				uint64_t in_call = iolens__probe_end(j, &pr, &j->vcsw_submit);
+
+				for (int i = 0; i < r; i++)
+					((struct slot *)j->batch[i])->sync_ns = in_call;
+			}
+			if (r < 0) {
+				iolens__job_fail(j, r, "submit: %s", iolens_strerror(r));
+				return;
+			}
+			npend = nb - (unsigned)r;
+			memmove(j->batch, j->batch + r, npend * sizeof(*j->batch));
+		}
+		if (n->inflight == npend) {
+			if (npend) {
+				iolens__job_fail(j, -EAGAIN,
+						 "submit: backend accepted nothing with nothing in flight");
+				return;
+			}
+			if (open_loop && n->next_due > now) {
+				struct timespec ts = { (time_t)(n->next_due / 1000000000ull),
+						       (long)(n->next_due % 1000000000ull) };
+
+				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			}
+			if (!open_loop && !n->qlen && !(n->accepts && n->naccepted < n->nconns)) {
+				/* Every connection closed (serve, outside the window): idle. */
+				struct timespec ts = { 0, 1000000 };
+
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		if (open_loop)
+			timeout = n->next_due > now ? (int64_t)(n->next_due - now) : 0;
+		min = timeout == 0 ? 0 : 1;
+		if (probing)
+			iolens__probe_begin(j, &pr);
+		got = iolens_ctx_reap(ctx, j->done, min, j->depth, timeout);
+		if (probing) {
+			uint64_t before = j->vcsw_wait;
+
+			iolens__probe_end(j, &pr, &j->vcsw_wait);
+			j->reaps++;
+			j->reaps_slept += j->vcsw_wait != before;
+		}
+		if (got < 0) {
+			iolens__job_fail(j, got, "reap: %s", iolens_strerror(got));
+			return;
+		}
+		now = now_ns();
+		for (int i = 0; i < got; i++)
+			if (completed(j, j->done[i], now, &measured_done))
+				return;
+	}
+}
+
+/* Read the sink's trailer after our last byte; 0 or a job failure. */
+static void check_trailer(struct job *j, struct conn *k)
+{
+	struct iolens__trailer tr;
+	struct timeval tv = { CONNECT_TIMEOUT_S, 0 };
+	size_t got = 0;
+	int fl = fcntl(k->fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(k->fd, F_SETFL, fl & ~O_NONBLOCK);
+	setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (shutdown(k->fd, SHUT_WR)) {
+		iolens__job_fail(j, -errno, "connection %u: shutdown: %s", k->index,
+				 iolens_strerror(-errno));
+		return;
+	}
+	while (got < sizeof(tr)) {
+		ssize_t r = recv(k->fd, (char *)&tr + got, sizeof(tr) - got, 0);
+
+		if (r <= 0) {
+			iolens__job_fail(j, r ? -errno : -EPROTO,
+					 "connection %u: no trailer from the sink: %s", k->index,
+					 r ? iolens_strerror(-errno) : "it closed first");
+			return;
+		}
+		got += (size_t)r;
+	}
+	if (tr.bad_offset != UINT64_MAX)
+		iolens__job_fail(j, -EILSEQ,
+				 "connection %u: the sink found a wrong byte at stream offset %llu",
+				 k->index, (unsigned long long)tr.bad_offset);
+	else if (tr.bytes != k->tx_off)
+		iolens__job_fail(j, -EIO, "connection %u: sent %llu bytes, the sink received %llu",
+				 k->index, (unsigned long long)k->tx_off, (unsigned long long)tr.bytes);
+}
+
+/*
+ * After the window: finish what is in flight, check streams, and close.
+ * A stream's sends complete as the sink reads; any other pending receive is
+ * ended by shutting the connection down.
+ */
+void iolens__net_end(struct job *j, struct iolens_ctx *ctx)
+{
+	struct netjob *n = j->net;
+	int stream = wl(j)->kind == IOLENS_WL_STREAM;
+	uint64_t ignore = 0;
+
+	if (!stream)
+		for (unsigned c = 0; c < n->nconns; c++)
+			if (n->conns[c].fd >= 0)
+				shutdown(n->conns[c].fd, SHUT_RDWR);
+	while (n->inflight) {
+		int got = iolens_ctx_reap(ctx, j->done, 1, j->depth, REAP_TIMEOUT_NS * 25);
+
+		if (got <= 0) {
+			iolens__job_fail(j, got ? got : -ETIMEDOUT,
+					 "draining %u operations after the window: %s", n->inflight,
+					 iolens_strerror(got ? got : -ETIMEDOUT));
+			break;
+		}
+		for (int i = 0; i < got; i++) {
+			struct slot *s = (struct slot *)j->done[i];
+
+			n->inflight--;
+			if (j->done[i]->kind == IOLENS_OP_ACCEPT) {
+				s->busy = 0;
+				if (s->op.result >= 0)
+					close((int)s->op.result);
+				continue;
+			}
+			if (stream && j->done[i]->kind == IOLENS_OP_SEND && j->done[i]->result > 0)
+				((struct conn *)j->done[i]->user_data)->tx_off += (uint64_t)j->done[i]->result;
+		}
+	}
+	(void)ignore;
+	for (unsigned c = 0; c < n->nconns; c++) {
+		struct conn *k = &n->conns[c];
+
+		if (k->fd < 0)
+			continue;
+		if (stream && !n->inflight && !j->err && !n->fake)
+			check_trailer(j, k);
+		iolens_ctx_forget(ctx, k->fd);
+		close(k->fd);
+		k->fd = -1;
+	}
+	if (j->run->listen_fd >= 0)
+		iolens_ctx_forget(ctx, j->run->listen_fd);
+}
+
+void iolens__net_free(struct job *j)
+{
+	struct netjob *n = j->net;
+
+	if (!n)
+		return;
+	for (unsigned c = 0; n->conns && c < n->nconns; c++)
+		if (n->conns[c].fd >= 0)
+			close(n->conns[c].fd);
+	iolens_hist_free(n->unc);
+	free(n->conns);
+	free(n->queue);
+	free(n->ring);
+	free(n->rbufs);
+	free(n->accepts);
+	free(n);
+	j->net = NULL;
+}
+
+/* Figures of the socket jobs into the result. */
+void iolens__net_summarise(struct iolens_result *r, struct job *jobs, unsigned n)
+{
+	struct iolens_net_result *x = &r->net;
+	struct iolens_hist *unc = NULL;
+	uint64_t sent = 0, received = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct netjob *nj = jobs[i].net;
+
+		if (!nj)
+			continue;
+		x->send_calls += nj->send_calls;
+		x->recv_calls += nj->recv_calls;
+		sent += nj->sent;
+		received += nj->received;
+		if (nj->unc) {
+			if (!unc)
+				unc = iolens_hist_new();
+			if (unc)
+				iolens_hist_merge(unc, nj->unc);
+		}
+	}
+	x->bytes_per_send = x->send_calls ? (double)sent / (double)x->send_calls : NAN;
+	x->bytes_per_recv = x->recv_calls ? (double)received / (double)x->recv_calls : NAN;
+	if (unc) {
+		x->open_loop = 1;
+		iolens__hist_summary(unc, &x->lat_uncorrected);
+		iolens_hist_free(unc);
+	}
+}

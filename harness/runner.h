@@ -1,0 +1,147 @@
+/*
+ * The runner's internals, shared by the disk job loop (runner.c) and the
+ * socket job loop (netrun.c). Not installed.
+ */
+#ifndef IOLENS_RUNNER_H
+#define IOLENS_RUNNER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "hist.h"
+#include "spec.h"
+#include "syscount.h"
+#include "target.h"
+
+/*
+ * HALT ends the job loops but keeps contexts open, so a counting pass can
+ * read its end snapshot with no job thread inside a call; STOP lets them
+ * drain and close.
+ */
+enum { PHASE_WAIT, PHASE_WARMUP, PHASE_MEASURE, PHASE_HALT, PHASE_STOP, PHASE_ABORT };
+enum { K_READ = IOLENS_OP_READ, K_WRITE = IOLENS_OP_WRITE, K_FSYNC = IOLENS_OP_FSYNC, K__COUNT };
+_Static_assert(K__COUNT == 3 && IOLENS_OP_FSYNC == 2, "hist index is the op kind");
+
+#define MAX_THREADS 4096
+#define REAP_TIMEOUT_NS 200000000LL
+#define TPO_STACK (256u << 10)
+#define NET_TPO_STACK (128u << 10) /* a thread per connection: keep it small */
+
+struct slot {
+	struct iolens_op op; /* first: a slot is found from its op */
+	int measured;        /* submitted inside the window */
+	int busy;            /* in flight (verify mode offset collision check) */
+	uint64_t sync_ns;    /* counting pass: time inside the submit call that took it */
+	uint64_t instr_mark; /* counting pass: the job's instrumentation time at submit */
+};
+
+struct run;
+struct netjob;
+
+struct job {
+	pthread_t tid;
+	struct run *run;
+	unsigned depth;
+	uint64_t quota;      /* ops to measure in ops mode */
+	int fd;
+	struct slot *slots;
+	struct iolens_op **freelist, **batch, **done;
+	unsigned nfree, npending;
+	char *bufs;
+	struct iovec *iov;
+	struct iolens_hist *hist[K__COUNT]; /* NULL for kinds the workload never issues */
+	uint64_t rng;
+	uint64_t region_start, region_blocks, seq_next;
+	uint64_t writes_since_fsync, stamp;
+	uint64_t ops, bytes;
+	uint64_t t_end;
+	int err;
+	char errmsg[256];
+	struct iolens_backend_stats stats;
+	int sc_fd;              /* this thread's syscalls, counting pass only */
+	uint64_t sc_start, sc_end;
+	int io_fd;              /* this thread's I/O calls, counting pass only */
+	uint64_t io_start, io_end;
+	double cpu_start, cpu_end; /* this thread's CPU seconds at the window's edges */
+	/* Per-call instrumentation of the counting pass, inside the window only. */
+	uint64_t sync_ns, lat_ns;  /* over measured ops: time in their submit call, latency */
+	uint64_t vcsw_submit, vcsw_wait;
+	uint64_t reaps, reaps_slept; /* reap calls, and those that slept at least once */
+	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
+	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
+	struct netjob *net;        /* socket workloads: this job's connections */
+};
+
+struct run {
+	const struct iolens_workload *w;
+	const struct iolens_target *t;
+	const struct iolens__spec *spec;
+	int ops_mode;
+	int writes;
+	int issues[K__COUNT]; /* op kinds the workload issues */
+	struct iolens__syscount *sc; /* open counters when this pass counts, else NULL */
+	int stale_threads;           /* user threads older than the counters existed */
+	int counting;                /* this pass counts syscalls */
+	int net;                     /* a socket workload */
+	unsigned peer_threads;       /* the target's own threads (responder, load generator) */
+	atomic_uint accepted;        /* serve: connections the jobs have accepted */
+	int listen_fd;               /* serve: the listener of this pass */
+	int lg_started;              /* serve: the load generator is running */
+	uint64_t lg_requests, lg_bytes; /* serve: its figures of the window */
+	struct iolens_hist *lg_hist;    /* serve: its round trips */
+	_Atomic int phase;
+	atomic_uint ready, finished;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t next_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n) without division. */
+static inline uint64_t below(uint64_t *s, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)next_rand(s) * n) >> 64);
+}
+
+
+void iolens__job_fail(struct job *j, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * One call into the backend, timed and bracketed by the thread's switch
+ * count when probing (counting pass, inside the window).
+ */
+struct probe {
+	uint64_t v0, t0, t_in;
+};
+void iolens__probe_begin(struct job *j, struct probe *p);
+/* Time inside the call; adds its switches to *vcsw. */
+uint64_t iolens__probe_end(struct job *j, const struct probe *p, uint64_t *vcsw);
+
+/* Socket workloads (netrun.c). */
+int iolens__net_setup(struct run *run, struct job *jobs, unsigned nthreads, char *msg, size_t len);
+void iolens__net_loop(struct job *j, struct iolens_ctx *ctx);
+void iolens__net_end(struct job *j, struct iolens_ctx *ctx);
+void iolens__net_free(struct job *j);
+/* Threads a socket run needs (one per connection for thread-per-op backends). */
+unsigned iolens__net_threads(const struct run *run);
+void iolens__net_summarise(struct iolens_result *r, struct job *jobs, unsigned n);
+
+#endif
