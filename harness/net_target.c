@@ -65,6 +65,9 @@ static int check(const struct iolens_workload *w, char *err, size_t errlen)
 	if (w->delay_ns && w->kind != IOLENS_WL_ECHO)
 		return fail(err, errlen, -EINVAL, "--delay: the responder delays echo replies (not %s)",
 			    name);
+	if (w->kind == IOLENS_WL_SERVE && w->ops)
+		return fail(err, errlen, -EINVAL,
+			    "--ops: serve counts the load generator's requests over --time (accepts --time)");
 	if (w->kind == IOLENS_WL_STREAM && w->depth != 1)
 		return fail(err, errlen, -EINVAL,
 			    "--depth: stream keeps one send in flight per connection (accepts 1; use --conns)");

@@ -959,7 +959,9 @@ static void one_pass(struct iolens_result *r, struct run *run, struct iolens_his
 	pthread_mutex_init(&run->lock, NULL);
 	pthread_cond_init(&run->cond, NULL);
 	execute(r, run, all);
-	r->threads = r->thread_per_op ? run->w->jobs * run->w->depth : run->w->jobs;
+	r->threads = run->net	       ? iolens__net_threads(run)
+		     : r->thread_per_op ? run->w->jobs * run->w->depth
+					 : run->w->jobs;
 	pthread_cond_destroy(&run->cond);
 	pthread_mutex_destroy(&run->lock);
 }
