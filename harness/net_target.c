@@ -1,17 +1,19 @@
 /*
  * The target of a socket workload: the other end. echo and stream talk to a
- * responder (in-process on loopback unless --connect names a remote one);
- * serve is driven by the in-process load generator. Both peers create their
- * threads here, before any pass opens a syscall counter, so none of their
- * calls is ever counted as the backend's.
+ * responder (built in, on loopback, unless --connect names a remote one);
+ * serve is driven by the built-in load generator. Both run in a child
+ * process forked here, before any pass opens a syscall counter, so none of
+ * their calls, CPU time or descriptors is ever counted as the backend's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-#include "peer.h"
 #include "target.h"
 
 _Static_assert((int)IOLENS_TRANSPORT_TCP == (int)IOLENS_TR_TCP &&
@@ -79,6 +81,36 @@ static int check(const struct iolens_workload *w, char *err, size_t errlen)
 	return 0;
 }
 
+/* serve's default listening address: loopback, or a socket in a directory of ours. */
+static int serve_loopback(struct iolens_target *t, int transport, struct iolens__addr *a,
+			  char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
+	int r;
+
+	if (transport != IOLENS_TRANSPORT_UNIX) {
+		r = iolens__addr_loopback(transport, a);
+		return r ? fail(err, errlen, r, "--transport: no loopback address: %s",
+				iolens_strerror(r))
+			 : 0;
+	}
+	snprintf(t->unix_dir, sizeof(t->unix_dir), "%.60s/iolens-serve-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(t->unix_dir)) {
+		r = -errno;
+		t->unix_dir[0] = '\0';
+		return fail(err, errlen, r, "--transport unix: cannot make a directory for the socket: %s",
+			    iolens_strerror(r));
+	}
+	memset(a, 0, sizeof(*a));
+	un->sun_family = AF_UNIX;
+	snprintf(un->sun_path, sizeof(un->sun_path), "%s/serve.sock", t->unix_dir);
+	a->len = sizeof(*un);
+	a->transport = transport;
+	return 0;
+}
+
 int iolens__net_target_open(struct iolens_target *t, const struct iolens_workload *w, char *err,
 			    size_t errlen)
 {
@@ -90,23 +122,24 @@ int iolens__net_target_open(struct iolens_target *t, const struct iolens_workloa
 		return r;
 	t->net = 1;
 	t->transport = w->transport;
+	t->peer_proc.pid = -1;
+	t->peer_proc.ctl = -1;
 	t->nofile = iolens__raise_nofile();
 	if (w->kind == IOLENS_WL_SERVE) {
 		if (w->listen)
 			r = iolens__addr_parse(w->listen, w->transport, "--listen", 1, &a, err, errlen);
 		else
-			r = iolens__addr_loopback(w->transport, &a);
+			r = serve_loopback(t, w->transport, &a, err, errlen);
 		if (r)
-			return r < 0 && !w->listen ? fail(err, errlen, r, "--transport: %s",
-							   iolens_strerror(r))
-						   : r;
-		r = iolens__loadgen_create(&t->lg, 1, -1);
-		if (r)
-			return fail(err, errlen, r, "starting the load generator: %s",
-				    iolens_strerror(r));
-		t->peer_threads = 1;
+			return r;
+		r = iolens__peer_proc_start(&t->peer_proc, IOLENS_PEER_PROC_LOADGEN, NULL, err,
+					    errlen);
+		if (r) {
+			iolens__net_target_close(t);
+			return r;
+		}
 		iolens__addr_format(&a, where, sizeof(where));
-		snprintf(t->path, sizeof(t->path), "listen %s, in-process load generator", where);
+		snprintf(t->path, sizeof(t->path), "listen %s, built-in load generator (child process)", where);
 	} else if (w->connect) {
 		r = iolens__addr_parse(w->connect, w->transport, "--connect", 0, &a, err, errlen);
 		if (r)
@@ -121,13 +154,12 @@ int iolens__net_target_open(struct iolens_target *t, const struct iolens_workloa
 			.cpu = -1,
 		};
 
-		r = iolens__responder_start(&t->resp, &o, err, errlen);
+		r = iolens__peer_proc_start(&t->peer_proc, IOLENS_PEER_PROC_RESPONDER, &o, err, errlen);
 		if (r)
 			return r;
-		a = *iolens__responder_addr(t->resp);
-		t->peer_threads = 1;
+		a = t->peer_proc.addr;
 		iolens__addr_format(&a, where, sizeof(where));
-		snprintf(t->path, sizeof(t->path), "%s, in-process responder", where);
+		snprintf(t->path, sizeof(t->path), "%s, built-in responder (child process)", where);
 	}
 	memcpy(&t->peer, &a.ss, sizeof(t->peer));
 	t->peer_len = a.len;
@@ -136,10 +168,13 @@ int iolens__net_target_open(struct iolens_target *t, const struct iolens_workloa
 
 void iolens__net_target_close(struct iolens_target *t)
 {
-	if (t->resp)
-		iolens__responder_stop(t->resp);
-	if (t->lg)
-		iolens__loadgen_destroy(t->lg);
-	t->resp = NULL;
-	t->lg = NULL;
+	iolens__peer_proc_stop(&t->peer_proc);
+	if (t->unix_dir[0]) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/serve.sock", t->unix_dir);
+		unlink(path);
+		rmdir(t->unix_dir);
+		t->unix_dir[0] = '\0';
+	}
 }

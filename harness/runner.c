@@ -640,7 +640,8 @@ static int serve_start(struct iolens_result *r, struct run *run, struct job *job
 		set_status(r, IOLENS_STATUS_ERROR, e, "getsockname: %s", iolens_strerror(e));
 		return e;
 	}
-	e = iolens__loadgen_start(run->t->lg, &o, why, sizeof(why));
+	e = iolens__peer_proc_lg_start((struct iolens__peer_proc *)&run->t->peer_proc, &o, why,
+				       sizeof(why));
 	if (e) {
 		set_status(r, IOLENS_STATUS_ERROR, e, "load generator: %s", why);
 		return e;
@@ -679,7 +680,7 @@ static void serve_finish(struct iolens_result *r, struct run *run)
 
 	if (!run->lg_started)
 		return;
-	iolens__loadgen_finish(run->t->lg, &g);
+	iolens__peer_proc_lg_finish((struct iolens__peer_proc *)&run->t->peer_proc, &g);
 	run->lg_started = 0;
 	run->lg_requests = g.requests;
 	run->lg_bytes = g.bytes;
@@ -695,7 +696,7 @@ static void serve_abort(struct run *run)
 	struct iolens__loadgen_result g = { 0 };
 
 	if (run->lg_started) {
-		iolens__loadgen_finish(run->t->lg, &g);
+		iolens__peer_proc_lg_finish((struct iolens__peer_proc *)&run->t->peer_proc, &g);
 		iolens_hist_free(g.hist);
 		run->lg_started = 0;
 	}
@@ -865,7 +866,7 @@ threads:
 	t0 = now_ns();
 	atomic_store(&run->phase, PHASE_MEASURE);
 	if (serving)
-		iolens__loadgen_measure(run->t->lg, 1);
+		iolens__peer_proc_lg_measure((struct iolens__peer_proc *)&run->t->peer_proc, 1);
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
 	if (!interrupted)
@@ -879,7 +880,7 @@ threads:
 		t1 = now_ns();
 	}
 	if (serving)
-		iolens__loadgen_measure(run->t->lg, 0);
+		iolens__peer_proc_lg_measure((struct iolens__peer_proc *)&run->t->peer_proc, 0);
 	/*
 	 * Every job out of its loop, so no call is half counted at the edge, and
 	 * no server sees the load generator hang up while it still counts.

@@ -8,8 +8,7 @@
 
 #include "iolens/iolens.h"
 
-struct iolens__responder;
-struct iolens__loadgen;
+#include "peer_proc.h"
 
 struct iolens_target {
 	char path[PATH_MAX];
@@ -23,9 +22,9 @@ struct iolens_target {
 	int transport;                /* enum iolens_transport */
 	struct sockaddr_storage peer; /* echo/stream: the responder; serve: where to listen */
 	socklen_t peer_len;
-	struct iolens__responder *resp; /* in-process responder, or NULL */
-	struct iolens__loadgen *lg;     /* serve: the load generator */
-	unsigned peer_threads;          /* threads of resp and lg */
+	struct iolens__peer_proc peer_proc; /* the built-in responder or load generator */
+	char unix_dir[96];              /* serve over unix: our directory for the socket */
+	unsigned peer_threads;          /* the peers' threads in this process (none: a child) */
 	uint64_t nofile;                /* RLIMIT_NOFILE in effect */
 };
 
