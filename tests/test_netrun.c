@@ -347,6 +347,51 @@ static void nobody_listens(void **state)
 	iolens_result_free(r);
 }
 
+/*
+ * The slow-remote lesson: 20 requests to a responder that answers each after
+ * 50 ms. One blocking connection waits for each in turn (at least 1 s, by
+ * construction); an event loop with 20 connections waits for all at once.
+ */
+static double slow_remote(const char *spec, unsigned conns)
+{
+	struct iolens_workload w;
+	struct iolens_result *r;
+	double s;
+
+	base(&w, IOLENS_WL_ECHO);
+	w.delay_ns = 50000000;
+	w.conns = conns;
+	w.ops = 20;
+	r = run1(&w, spec);
+	expect_ok(r);
+	assert_int_equal(r->ops, 20);
+	/* Every request waited out the delay. */
+	assert_true(r->lat.min >= 50000000);
+	s = r->seconds;
+	iolens_result_free(r);
+	return s;
+}
+
+static void slow_remote_lesson(void **state)
+{
+	static const char *const loops[] = { "poll", "epoll", "io_uring" };
+	double one = slow_remote("blocking", 1);
+
+	(void)state;
+	assert_true(one >= 20 * 0.050);
+	for (unsigned i = 0; i < 3; i++) {
+		const struct iolens_backend_info *b = iolens_backend_find(loops[i]);
+		double all;
+
+		if (!b || !b->available)
+			continue;
+		all = slow_remote(loops[i], 20);
+		if (!(all < one / 3))
+			fail_msg("%s: 20 connections took %.3f s, one blocking connection %.3f s",
+				 loops[i], all, one);
+	}
+}
+
 /* ---- bad input: refused before anything starts ---- */
 
 static void bad_input(void **state)
@@ -393,7 +438,7 @@ int main(void)
 	static const char *const extra[] = { "epoll:et" };
 	const struct iolens_backend_info *b;
 	size_t nb = iolens_backends(&b), ncases = sizeof(cases) / sizeof(cases[0]);
-	size_t cap = (nb + 1) * ncases + 1, nt = 0;
+	size_t cap = (nb + 1) * ncases + 2, nt = 0;
 	struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
 	struct tcase *tc = calloc(cap, sizeof(*tc));
 	char **names = calloc(cap, sizeof(*names));
@@ -426,9 +471,12 @@ int main(void)
 	}
 	if (!filter || !fnmatch(filter, "bad_input", 0))
 		tests[nt++] = (struct CMUnitTest){ .name = "bad_input", .test_func = bad_input };
+	if (!filter || !fnmatch(filter, "slow_remote_lesson", 0))
+		tests[nt++] = (struct CMUnitTest){ .name = "slow_remote_lesson",
+						   .test_func = slow_remote_lesson };
 	rc = _cmocka_run_group_tests("netrun", tests, nt, NULL, NULL);
 	for (size_t i = 0; i < nt; i++)
-		if (tests[i].test_func != bad_input)
+		if (tests[i].test_func != bad_input && tests[i].test_func != slow_remote_lesson)
 			free(names[i]);
 	free(names);
 	free(tests);
