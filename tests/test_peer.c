@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -430,7 +431,13 @@ static void test_bad_hello(void **state)
 	assert_true(recv(fd, &c, 1, 0) <= 0);
 	close(fd);
 	fd = connect_to(a);
-	write_all(fd, "GET / HTTP/1.0\r\n\r\n            ", 32);
+	{
+		char junk[sizeof(struct iolens__hello)];
+
+		memset(junk, ' ', sizeof(junk));
+		memcpy(junk, "GET / HTTP/1.0\r\n\r\n", 18);
+		write_all(fd, junk, sizeof(junk));
+	}
 	assert_true(recv(fd, &c, 1, 0) <= 0);
 	close(fd);
 	fd = connect_to(a);
@@ -1040,6 +1047,42 @@ static void test_loadgen_refused(void **state)
 	iolens__loadgen_destroy(lg);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int fds_at_start;
+
+static int fds_setup(void **state)
+{
+	(void)state;
+	iolens__pattern(); /* built once for the process: not a leak of any test */
+	fds_at_start = count_fds();
+	return 0;
+}
+
+/* Every responder, generator and client is gone: so must be every descriptor. */
+static int fds_teardown(void **state)
+{
+	int now = count_fds();
+
+	(void)state;
+	if (now != fds_at_start) {
+		print_error("%d descriptors open at the end, %d at the start\n", now, fds_at_start);
+		return -1;
+	}
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1063,5 +1106,5 @@ int main(void)
 		cmocka_unit_test(test_loadgen_refused),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, fds_setup, fds_teardown);
 }
