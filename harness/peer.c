@@ -1149,10 +1149,14 @@ void iolens__responder_stop(struct iolens__responder *r)
 	for (unsigned i = 0; r->loops && i < r->nloops; i++) {
 		struct rloop *l = &r->loops[i];
 
+		struct rconn *c, *next;
+
 		if (l->started)
 			pthread_join(l->th, NULL);
-		while (l->conns)
-			rconn_close(l, l->conns);
+		for (c = l->conns; c; c = next) {
+			next = c->next;
+			rconn_close(l, c);
+		}
 		if (l->ep >= 0)
 			close(l->ep);
 		free(l->heap);
