@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli_opts.h"
+#include "cli_responder.h"
 #include "iolens/iolens.h"
 #include "report.h"
 #include "report_table.h"
@@ -176,6 +177,7 @@ static const char main_help[] =
 	"  iolens list         every backend, available or not, with its declared model\n"
 	"  iolens doctor       what this machine lets iolens measure, and how to enable the rest\n"
 	"  iolens run [opts]   run a workload on backends (iolens run --help)\n"
+	"  iolens responder    serve echo, sink and source sockets (iolens responder --help)\n"
 	"  iolens --version    print the version\n";
 
 static int cmd_list(void)
@@ -675,8 +677,10 @@ int main(int argc, char **argv)
 		return cmd_list();
 	if (!strcmp(argv[1], "doctor"))
 		return cmd_doctor();
+	if (!strcmp(argv[1], "responder"))
+		return iolens__cli_responder(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") != 0) {
-		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run; see iolens --help)\n",
+		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run, responder; see iolens --help)\n",
 			argv[1]);
 		return 2;
 	}

@@ -70,7 +70,9 @@ struct iolens__hello {
 _Static_assert(sizeof(struct iolens__hello) == 32, "hello is 32 bytes on the wire");
 /*
  * Sink: once the client shuts down its write side, the responder sends this
- * and closes. bad_offset is UINT64_MAX when every byte matched the pattern.
+ * (little-endian) and closes. bytes counts what followed the hello;
+ * bad_offset is the first mismatching byte's index among them (0 = the
+ * first byte after the hello), or UINT64_MAX when every byte matched.
  */
 struct iolens__trailer {
 	uint64_t bytes;
@@ -98,7 +100,10 @@ int iolens__responder_start(struct iolens__responder **out,
 const struct iolens__addr *iolens__responder_addr(const struct iolens__responder *r);
 /* Connections open now, and accepted so far. */
 void iolens__responder_counts(const struct iolens__responder *r, uint64_t *open, uint64_t *accepted);
-/* Close every connection and the listener, join the threads (a unix path is removed). */
+/*
+ * Close every connection and the listener, join the threads. A unix path is
+ * removed, with its directory when iolens__addr_loopback made it.
+ */
 void iolens__responder_stop(struct iolens__responder *r);
 
 /* ---- load generator ---- */
@@ -129,7 +134,12 @@ struct iolens__loadgen_result {
 	uint64_t requests;    /* round trips completed while measuring */
 	uint64_t bytes;       /* echoed bytes received while measuring */
 	struct iolens_hist *hist; /* their latencies (ns); owned by the caller after finish */
-	int err;              /* first error (negative errno), 0 if none */
+	/*
+	 * First error (negative errno), 0 if none: -EILSEQ a byte came back
+	 * wrong, -EPIPE the server closed a connection, -EPROTO it sent more
+	 * than asked, else the socket's own (-ECONNREFUSED, -ECONNRESET, ...).
+	 */
+	int err;
 	char errmsg[256];
 };
 /* Stop sending, close every connection, and hand over the figures. */

@@ -8,8 +8,11 @@ import io
 import json
 import os
 import shutil
+import re
 import signal
+import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -393,6 +396,95 @@ class CliTest(unittest.TestCase):
         doc = load_json(self.path("x.json"))
         self.assertEqual([r["ops"] for r in doc["results"]], [1000, 1000])
         self.assertEqual(doc["results"][1]["workload"]["file"], f)
+
+    # ---- iolens responder ----
+
+    HELLO_MAGIC = 0x316f6c6c65686c69
+
+    def start_responder(self, *args):
+        p = subprocess.Popen([IOLENS, "responder", *args], env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        line = p.stdout.readline()
+        m = re.fullmatch(r"iolens responder: listening on (\S+) \((tcp|tcp6|unix), "
+                         r"delay (\d+) us, (\d+) threads\)\n", line)
+        self.assertIsNotNone(m, repr(line))
+        return p, m
+
+    def echo_once(self, family, where, delay_ns=0):
+        hello = struct.pack("<QIIQQ", self.HELLO_MAGIC, 1, 5, delay_ns, 0)
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(where)
+            s.sendall(hello + b"hello")
+            got = b""
+            while len(got) < 5:
+                chunk = s.recv(5 - len(got))
+                self.assertTrue(chunk, "the responder closed before echoing")
+                got += chunk
+            self.assertEqual(got, b"hello")
+
+    def stop_responder(self, p, sig):
+        p.send_signal(sig)
+        try:
+            out, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            self.fail("iolens responder did not stop within 15 s of the signal")
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(err, "")
+        return out
+
+    def test_responder_tcp(self):
+        p, m = self.start_responder("--listen", "127.0.0.1:0", "--delay", "2000",
+                                    "--threads", "2")
+        self.assertEqual(m.group(2, 3, 4), ("tcp", "2000", "2"))
+        host, port = m.group(1).rsplit(":", 1)
+        self.assertEqual(host, "127.0.0.1")
+        self.assertGreater(int(port), 0)
+        t0 = time.monotonic()
+        self.echo_once(socket.AF_INET, (host, int(port)))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.002)  # the responder's delay
+        self.echo_once(socket.AF_INET, (host, int(port)), delay_ns=1000)
+        out = self.stop_responder(p, signal.SIGINT)
+        self.assertRegex(out, r"stopped by SIGINT after 2 connections accepted\n$")
+
+    def test_responder_unix(self):
+        p, m = self.start_responder("--transport", "unix")
+        path = m.group(1)
+        self.assertTrue(path.startswith(self.tmp + "/"), path)
+        self.echo_once(socket.AF_UNIX, path)
+        self.stop_responder(p, signal.SIGTERM)
+        self.assertFalse(os.path.exists(path))  # and tearDown finds TMPDIR empty
+
+    def test_responder_bad_input(self):
+        cases = [
+            (["responder", "--delay", "soon"], "--delay"),
+            (["responder", "--delay", "-5"], "--delay"),
+            (["responder", "--delay", "60000001"], "--delay"),
+            (["responder", "--transport", "udp"], "--transport"),
+            (["responder", "--listen", "127.0.0.1:70000"], "--listen"),
+            (["responder", "--listen", "127.0.0.1"], "--listen"),
+            (["responder", "--listen", "[::1]:5000"], "--listen"),
+            (["responder", "--transport", "tcp6", "--listen", "::1:5000"], "--listen"),
+            (["responder", "--threads", "0"], "--threads"),
+            (["responder", "--cpu", "100000"], "--cpu"),
+            (["responder", "--frobnicate"], "--frobnicate"),
+            (["responder", "--listen"], "--listen"),
+        ]
+        for args, option in cases:
+            with self.subTest(args=args):
+                self.assert_usage_error(args, option)
+
+    def test_responder_address_in_use(self):
+        p, m = self.start_responder("--listen", "127.0.0.1:0")
+        q = self.run_cli("responder", "--listen", m.group(1), timeout=30)
+        self.assertEqual(q.returncode, 1)
+        err = q.stderr.strip().splitlines()
+        self.assertEqual(len(err), 1, q.stderr)
+        self.assertIn(m.group(1), err[0])
+        self.assertIn("in use", err[0])
+        self.stop_responder(p, signal.SIGINT)
 
 
 if __name__ == "__main__":
