@@ -1219,6 +1219,7 @@ struct iolens__loadgen {
 	int running;
 	struct iolens__loadgen_opts o;
 	atomic_int stop, measure;
+	_Atomic uint64_t since; /* when measuring began: requests sent before are not counted */
 };
 
 static void lg_fail(struct lthread *t, struct lconn *c, int err, uint64_t now, const char *fmt,
@@ -1335,10 +1336,16 @@ static void lg_recv(struct lthread *t, struct lconn *c, uint64_t now, int measur
 		c->rx += (uint64_t)n;
 		done = c->rx / o->msg;
 		if (measuring) {
-			for (; k < done; k++)
+			uint64_t since = atomic_load_explicit(&t->lg->since, memory_order_relaxed);
+
+			/* Only requests sent inside the window: none carries warm-up queueing. */
+			for (; k < done; k++) {
+				if (c->ts[k % o->depth] < since)
+					continue;
 				iolens__hist_record(t->hist, now - c->ts[k % o->depth]);
-			t->requests += done - (c->rx - (uint64_t)n) / o->msg;
-			t->bytes += (uint64_t)n;
+				t->requests++;
+				t->bytes += o->msg;
+			}
 		}
 		if ((size_t)n < SCRATCH_SIZE)
 			break;
@@ -1587,6 +1594,8 @@ int iolens__loadgen_start(struct iolens__loadgen *lg, const struct iolens__loadg
 
 void iolens__loadgen_measure(struct iolens__loadgen *lg, int on)
 {
+	if (on)
+		atomic_store_explicit(&lg->since, now_ns(), memory_order_relaxed);
 	atomic_store_explicit(&lg->measure, !!on, memory_order_relaxed);
 }
 

@@ -131,8 +131,8 @@ void iolens__loadgen_measure(struct iolens__loadgen *lg, int on);
 
 struct iolens__loadgen_result {
 	unsigned connected;   /* connections that came up */
-	uint64_t requests;    /* round trips completed while measuring */
-	uint64_t bytes;       /* echoed bytes received while measuring */
+	uint64_t requests;    /* round trips sent and completed while measuring */
+	uint64_t bytes;       /* their bytes (requests x msg) */
 	struct iolens_hist *hist; /* their latencies (ns); owned by the caller after finish */
 	/*
 	 * First error (negative errno), 0 if none: -EILSEQ a byte came back
