@@ -149,6 +149,7 @@ static const char run_help[] =
 	"  --fsync N          an fsync after every N writes of a job\n"
 	"  --verify           check every block read; write checkable blocks\n"
 	"  --seed N           seed of the random offsets (default 1)\n"
+	"  --cpu N            pin job thread i to CPU N+i (mod CPUs); default unpinned\n"
 	"  --count MODE       syscall counting: separate (default: a second pass with\n"
 	"                     kernel counters; the timed pass runs without them),\n"
 	"                     inline (count while timing), off\n"
@@ -164,6 +165,8 @@ static const char run_help[] =
 	"                     latency counts from each request's intended send time\n"
 	"  --think USEC       CPU work (a spin) after each completed request\n"
 	"  --delay USEC       the responder answers each request after this delay\n"
+	"  --peer-cpu N       pin the built-in responder or load generator to CPU N\n"
+	"                     (default unpinned; where it ran is reported either way)\n"
 	"\n"
 	"  --json PATH|-      write JSON (schema iolens/1)\n"
 	"  --csv PATH|-       write CSV, one row per backend\n"
@@ -242,7 +245,7 @@ enum {
 	OPT_BACKEND = 256, OPT_WORKLOAD, OPT_RWMIX, OPT_BS, OPT_SIZE, OPT_FILE, OPT_OVERWRITE, OPT_DEVICE,
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
 	OPT_VERIFY, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP, OPT_CONNS, OPT_MSG,
-	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY,
+	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_PEER_CPU,
 };
 
 static const struct option run_options[] = {
@@ -276,6 +279,8 @@ static const struct option run_options[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "think", required_argument, NULL, OPT_THINK },
 	{ "delay", required_argument, NULL, OPT_DELAY },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "peer-cpu", required_argument, NULL, OPT_PEER_CPU },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -485,6 +490,11 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_DELAY:
 			r = parse_usec_opt("delay", optarg, 60000000, &a->w.delay_ns);
+			break;
+		case OPT_CPU:
+		case OPT_PEER_CPU:
+			r = parse_uint_opt(c == OPT_CPU ? "cpu" : "peer-cpu", optarg, 0, 4095, &v);
+			*(c == OPT_CPU ? &a->w.cpu : &a->w.peer_cpu) = (int)v;
 			break;
 		case OPT_JSON:
 			json_out.path = optarg;

@@ -73,6 +73,9 @@ static int check(const struct iolens_workload *w, char *err, size_t errlen)
 	if (w->kind == IOLENS_WL_STREAM && w->depth != 1)
 		return fail(err, errlen, -EINVAL,
 			    "--depth: stream keeps one send in flight per connection (accepts 1; use --conns)");
+	if (w->peer_cpu >= 0 && w->connect)
+		return fail(err, errlen, -EINVAL,
+			    "--peer-cpu: pins the built-in responder (not accepted with --connect)");
 	if (w->direct || w->file || w->fsync_every || w->verify)
 		return fail(err, errlen, -EINVAL,
 			    "--%s: a disk option (not accepted with %s)",
@@ -132,7 +135,9 @@ int iolens__net_target_open(struct iolens_target *t, const struct iolens_workloa
 			r = serve_loopback(t, w->transport, &a, err, errlen);
 		if (r)
 			return r;
-		r = iolens__peer_proc_start(&t->peer_proc, IOLENS_PEER_PROC_LOADGEN, NULL, err,
+		struct iolens__responder_opts o = { .cpu = w->peer_cpu };
+
+		r = iolens__peer_proc_start(&t->peer_proc, IOLENS_PEER_PROC_LOADGEN, &o, err,
 					    errlen);
 		if (r) {
 			iolens__net_target_close(t);
@@ -151,7 +156,7 @@ int iolens__net_target_open(struct iolens_target *t, const struct iolens_workloa
 			.transport = w->transport,
 			.delay_ns = w->delay_ns,
 			.threads = 1,
-			.cpu = -1,
+			.cpu = w->peer_cpu,
 		};
 
 		r = iolens__peer_proc_start(&t->peer_proc, IOLENS_PEER_PROC_RESPONDER, &o, err, errlen);

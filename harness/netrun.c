@@ -28,6 +28,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "peer.h"
@@ -255,6 +258,7 @@ int iolens__net_setup(struct run *run, struct job *jobs, unsigned nthreads, char
 		unsigned depth = tpo ? 1 : 2 * nconns +
 			(w->kind == IOLENS_WL_SERVE ? ACCEPTS_IN_FLIGHT : 0);
 
+		jobs[i].index = i;
 		r = job_alloc(&jobs[i], run, nconns, depth);
 		if (r) {
 			snprintf(why, len, "out of memory for %u connections", w->conns);
@@ -775,6 +779,100 @@ void iolens__net_free(struct job *j)
 	free(n->accepts);
 	free(n);
 	j->net = NULL;
+}
+
+int iolens__pin_job(const struct job *j)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	cpu_set_t set;
+
+	if (j->run->w->cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET((unsigned)(j->run->w->cpu + (int)j->index) % (unsigned)(ncpu > 0 ? ncpu : 1), &set);
+	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* The CPU a task last ran on (field 39 of its stat), or -1. */
+static int last_cpu(int pid, int tid)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	int cpu = -1, field = 2;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold spaces */
+	for (; p && *p; p++)
+		if (*p == ' ' && ++field == 39) {
+			cpu = atoi(p + 1);
+			break;
+		}
+	return cpu;
+}
+
+/* CPUs in a bit mask as "0,1", or "?" when none was seen. */
+static void cpu_list(uint64_t mask, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (unsigned c = 0; c < 64 && used < len; c++)
+		if (mask >> c & 1)
+			used += (size_t)snprintf(out + used, len - used, "%s%u", used ? "," : "", c);
+	if (!used)
+		snprintf(out, len, "?");
+}
+
+/*
+ * Where the threads ran: pinned CPUs as asked, or, unpinned, the CPUs each
+ * was last seen on at the window's end (a loopback round trip costs several
+ * times more across CPUs than on one).
+ */
+void iolens__net_placement(struct iolens_result *r, const struct run *run, struct job *jobs,
+			   unsigned n)
+{
+	const struct iolens_workload *w = run->w;
+	uint64_t jm = 0, pm = 0;
+	char js[48], ps[48], dir[48];
+	DIR *d;
+	struct dirent *e;
+
+	for (unsigned i = 0; i < n; i++) {
+		int c = last_cpu(getpid(), atomic_load(&jobs[i].os_tid));
+
+		if (c >= 0 && c < 64)
+			jm |= 1ull << c;
+	}
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)run->t->peer_proc.pid);
+	if (run->t->peer_proc.pid > 0 && (d = opendir(dir))) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.') {
+				int c = last_cpu(run->t->peer_proc.pid, atoi(e->d_name));
+
+				if (c >= 0 && c < 64)
+					pm |= 1ull << c;
+			}
+		closedir(d);
+	}
+	cpu_list(jm, js, sizeof(js));
+	cpu_list(pm, ps, sizeof(ps));
+	snprintf(r->net.placement, sizeof(r->net.placement), "jobs %s CPU %s; %s",
+		 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js,
+		 run->t->peer_proc.pid <= 0 ? "peer remote"
+		 : w->peer_cpu >= 0	    ? "peer pinned, on CPU "
+					    : "peer unpinned, last on CPU ");
+	if (run->t->peer_proc.pid > 0) {
+		size_t at = strlen(r->net.placement);
+
+		snprintf(r->net.placement + at, sizeof(r->net.placement) - at, "%s", ps);
+	}
 }
 
 /* Figures of the socket jobs into the result. */

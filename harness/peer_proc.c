@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -77,13 +78,21 @@ static void child_main(int ctl, int kind, const struct iolens__responder_opts *r
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (!rep)
 		_exit(1);
+	if (ro && ro->cpu >= 0) {
+		cpu_set_t set;
+
+		/* The whole child, so every thread of it is where it was asked to be. */
+		CPU_ZERO(&set);
+		CPU_SET((unsigned)ro->cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
 	iolens__raise_nofile();
 	if (kind == IOLENS_PEER_PROC_RESPONDER) {
 		rep->err = iolens__responder_start(&resp, ro, rep->msg, sizeof(rep->msg));
 		if (!rep->err)
 			rep->addr = *iolens__responder_addr(resp);
 	} else {
-		rep->err = iolens__loadgen_create(&lg, 1, -1);
+		rep->err = iolens__loadgen_create(&lg, 1, ro ? ro->cpu : -1);
 		if (rep->err)
 			snprintf(rep->msg, sizeof(rep->msg), "load generator: %s",
 				 iolens_strerror(rep->err));

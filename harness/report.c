@@ -53,6 +53,8 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->str(v, "arrivals", net && w->rate > 0 ? (w->poisson ? "poisson" : "constant") : NULL);
 	vis->num(v, "think_us", net ? (double)w->think_ns / 1e3 : NAN);
 	vis->num(v, "delay_us", net ? (double)w->delay_ns / 1e3 : NAN);
+	vis->num(v, "cpu", w->cpu >= 0 ? w->cpu : NAN);
+	vis->num(v, "peer_cpu", net && w->peer_cpu >= 0 ? w->peer_cpu : NAN);
 	vis->end(v);
 }
 
@@ -78,6 +80,7 @@ static void net(const struct iolens_result *r, const struct iolens__visitor *vis
 				     : ol ? "intended send time (open loop)"
 					  : "request start");
 	latency(vis, v, "latency_uncorrected_ns", &x->lat_uncorrected, ol);
+	vis->str(v, "placement", have ? x->placement : NULL);
 	vis->end(v);
 }
 

@@ -126,6 +126,8 @@ static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
 		fprintf(f, "  %s: %llu sends of %.0f bytes, %llu receives of %.0f bytes on average\n", b,
 			(unsigned long long)x->send_calls, x->send_calls ? x->bytes_per_send : 0.0,
 			(unsigned long long)x->recv_calls, x->recv_calls ? x->bytes_per_recv : 0.0);
+	if (x->placement[0])
+		fprintf(f, "  %s: placement: %s\n", b, x->placement);
 	if (x->latency_from)
 		fprintf(f, "  %s: latencies are the load generator's round trips\n", b);
 	if (x->open_loop)

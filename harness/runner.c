@@ -287,12 +287,18 @@ static void *job_main(void *arg)
 	struct iolens_ctx *ctx = NULL;
 	int r;
 
+	atomic_store(&j->os_tid, gettid());
 	if (run->counting) {
 		j->sc_fd = iolens__syscount_thread();
 		j->io_fd = iolens__syscount_thread_io();
 	}
-	r = iolens_ctx_open(&ctx, spec->info->name, &o);
+	r = iolens__pin_job(j);
 	if (r)
+		iolens__job_fail(j, r, "--cpu: cannot pin job thread %u: %s", j->index,
+				 iolens_strerror(r));
+	else
+		r = iolens_ctx_open(&ctx, spec->info->name, &o);
+	if (r && !j->err)
 		iolens__job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
 	pthread_mutex_lock(&run->lock);
 	atomic_fetch_add(&run->ready, 1);
@@ -337,6 +343,7 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 	size_t align = run->t->dio_align > 4096 ? run->t->dio_align : 4096;
 
 	j->run = run;
+	j->index = index;
 	j->depth = depth;
 	j->fd = -1;
 	j->sc_fd = -1;
@@ -881,6 +888,8 @@ threads:
 	}
 	if (serving)
 		iolens__peer_proc_lg_measure((struct iolens__peer_proc *)&run->t->peer_proc, 0);
+	if (run->net)
+		iolens__net_placement(r, run, jobs, nthreads);
 	/*
 	 * Every job out of its loop, so no call is half counted at the edge, and
 	 * no server sees the load generator hang up while it still counts.

@@ -72,6 +72,8 @@ struct job {
 	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
 	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
 	struct netjob *net;        /* socket workloads: this job's connections */
+	unsigned index;            /* among the pass's job threads */
+	_Atomic int os_tid;        /* the thread's kernel id, once it runs */
 };
 
 struct run {
@@ -143,5 +145,10 @@ void iolens__net_free(struct job *j);
 /* Threads a socket run needs (one per connection for thread-per-op backends). */
 unsigned iolens__net_threads(const struct run *run);
 void iolens__net_summarise(struct iolens_result *r, struct job *jobs, unsigned n);
+/* Pin the calling job thread as the workload asks; 0 or -errno. */
+int iolens__pin_job(const struct job *j);
+/* Where the job threads and the peer ran, into r->net.placement. */
+void iolens__net_placement(struct iolens_result *r, const struct run *run, struct job *jobs,
+			   unsigned n);
 
 #endif

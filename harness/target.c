@@ -71,6 +71,14 @@ common:
 		return fail(err, errlen, -EINVAL, "--warmup: accepts 0 to 1 hour");
 	if (w->cache != IOLENS_CACHE_WARM && w->cache != IOLENS_CACHE_COLD)
 		return fail(err, errlen, -EINVAL, "--cache: accepts warm or cold");
+	if (w->cpu < -1 || w->cpu >= sysconf(_SC_NPROCESSORS_CONF))
+		return fail(err, errlen, -EINVAL, "--cpu: %d is out of range (accepts 0 to %ld)", w->cpu,
+			    sysconf(_SC_NPROCESSORS_CONF) - 1);
+	if (w->peer_cpu < -1 || w->peer_cpu >= sysconf(_SC_NPROCESSORS_CONF))
+		return fail(err, errlen, -EINVAL, "--peer-cpu: %d is out of range (accepts 0 to %ld)",
+			    w->peer_cpu, sysconf(_SC_NPROCESSORS_CONF) - 1);
+	if (w->peer_cpu >= 0 && !IOLENS_WL_IS_SOCKET(w->kind))
+		return fail(err, errlen, -EINVAL, "--peer-cpu: a socket option (echo, serve, stream)");
 	if (w->fsync_every && !is_write_kind(w->kind))
 		return fail(err, errlen, -EINVAL,
 			    "--fsync: needs a workload that writes (write, randwrite, randrw)");

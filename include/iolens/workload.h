@@ -78,6 +78,8 @@ struct iolens_workload {
 	int poisson;          /* open loop with exponential gaps instead of constant ones */
 	uint64_t think_ns;    /* CPU work (a spin) after each request the backend completes */
 	uint64_t delay_ns;    /* the responder answers each request this long after it arrived */
+	int cpu;              /* pin job thread i to CPU cpu + i (mod CPUs); -1 = unpinned (default) */
+	int peer_cpu;         /* pin the built-in responder or load generator; -1 = unpinned */
 	volatile int *stop;   /* optional: set non-zero (e.g. from SIGINT) to stop early */
 };
 
@@ -186,6 +188,7 @@ struct iolens_net_result {
 	int open_loop;           /* --rate given: lat is from each request's intended time */
 	struct iolens_latency lat_uncorrected; /* open loop: from the actual send time */
 	int latency_from;        /* serve: latencies are the load generator's round trips */
+	char placement[160];     /* where the job threads and the peer ran (pinned or last seen) */
 };
 
 /* What one backend did on one workload. Read-only once returned. */
