@@ -397,6 +397,99 @@ class CliTest(unittest.TestCase):
         self.assertEqual([r["ops"] for r in doc["results"]], [1000, 1000])
         self.assertEqual(doc["results"][1]["workload"]["file"], f)
 
+    # ---- socket workloads ----
+
+    def test_socket_json_and_counts(self):
+        """echo on every backend: integrity in the figures, kernel counts equal the calls made."""
+        j = self.path("echo.json")
+        p = self.run_cli("run", "--workload", "echo", "--backend", "all", "--conns", "8",
+                         "--depth", "2", "--msg", "100", "--ops", "4000", "--count", "inline",
+                         "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        for r in load_json(j)["results"]:
+            with self.subTest(backend=r["backend"]):
+                self.assertEqual(r["status"], "ok", r["reason"])
+                self.assertGreaterEqual(r["ops"], 4000)
+                self.assertEqual(r["net"]["requests"], r["ops"])
+                self.assertEqual(r["bytes"], r["ops"] * 100)
+                self.assertEqual(sum(b[2] for b in r["histogram"]["buckets"]), r["ops"])
+                self.assertEqual(r["net"]["conns_open"], 8)
+                self.assertEqual(r["workload"]["transport"], "tcp")
+                self.assertIn("built-in responder", r["net"]["peer"])
+                self.assertRegex(r["net"]["placement"], r"^jobs unpinned, last on CPU [0-9,]+; peer")
+                sc = r["syscalls"]
+                if r["backend"] == "blocking" and sc["total"] is not None:
+                    # The kernel saw exactly the sends and receives the harness made.
+                    self.assertEqual(sc["by_name"]["sendto"], r["net"]["send_calls"])
+                    self.assertEqual(sc["by_name"]["recvfrom"], r["net"]["recv_calls"])
+                    self.assertEqual(sc["offloaded"], 0)
+        self.assertIn("req/s", p.stdout)
+
+    def test_socket_serve_stream_csv(self):
+        c = self.path("s.csv")
+        for wl in ("serve", "stream"):
+            with self.subTest(workload=wl):
+                p = self.run_cli("run", "--workload", wl, "--backend", "epoll,io_uring",
+                                 "--conns", "4", "--time", "300ms", "--count", "off", "--csv", c)
+                self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+                rows = read_csv(c)
+                self.assertEqual(len(rows), 2)
+                for row in rows:
+                    self.assertEqual(row["status"], "ok", row["reason"])
+                    self.assertEqual(row["workload_name"], wl)
+                    self.assertGreater(float(row["net_gbit_s"]), 0)
+                    self.assertEqual(row["net_conns_open"], "4")
+
+    def test_socket_bad_input(self):
+        cases = [
+            (["--conns", "0"], "--conns"),
+            (["--transport", "sctp"], "--transport"),
+            (["--rate", "fast"], "--rate"),
+            (["--delay", "-5"], "--delay"),
+            (["--think", "2s"], "--think"),
+            (["--connect", "127.0.0.1:99999"], "--connect"),
+            (["--connect", "no.such.host.invalid:80"], "--connect"),
+            (["--msg", "5m"], "--msg"),
+            (["--peer-cpu", "4095"], "--peer-cpu"),
+            (["--workload", "stream", "--depth", "2"], "--depth"),
+            (["--workload", "serve", "--connect", "127.0.0.1:80"], "--connect"),
+            (["--listen", "127.0.0.1:0"], "--listen"),
+            (["--rate", "100", "--workload", "serve"], "--rate"),
+        ]
+        for extra, opt in cases:
+            with self.subTest(extra=extra):
+                args = ["run", "--workload", "echo", "--ops", "10", *extra]
+                if "--workload" in extra:
+                    args = ["run", "--ops", "10", *extra]
+                    if "serve" in extra:
+                        args = ["run", "--time", "1s", *extra]
+                p = self.run_cli(*args)
+                self.assertEqual(p.returncode, 2, p.stderr + p.stdout)
+                self.assertEqual(p.stdout, "")
+                lines = p.stderr.strip().split("\n")
+                self.assertEqual(len(lines), 1, p.stderr)
+                self.assertIn(opt, lines[0])
+
+    def test_socket_sigint(self):
+        j = self.path("int.json")
+        p = subprocess.Popen([IOLENS, "run", "--workload", "echo", "--backend", "epoll",
+                              "--conns", "16", "--time", "60s", "--json", j], env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            self.fail("iolens did not stop within 15 s of SIGINT")
+        self.assertEqual(p.returncode, 130)
+        r = load_json(j)["results"][0]
+        self.assertTrue(r["interrupted"])
+        self.assertEqual(r["status"], "ok", r["reason"])
+        self.assertGreater(r["ops"], 0)
+        self.assertEqual(r["bytes"], r["ops"] * 64)
+
+
     # ---- iolens responder ----
 
     HELLO_MAGIC = 0x316f6c6c65686c69
