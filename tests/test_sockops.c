@@ -695,6 +695,74 @@ static void recv_waits_for_data(void **state)
 	iolens_ctx_close(ctx);
 }
 
+/* Backends (and options) that keep per-descriptor state, so forget sees ops in flight. */
+static int keeps_fd_state(const struct tcase *t)
+{
+	if (strcmp(t->b->name, "epoll") == 0 || strcmp(t->b->name, "poll") == 0)
+		return 1;
+	return strcmp(t->b->name, "io_uring") == 0 &&
+	       (t->flags & (IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV | IOLENS_BOPT_FIXED_FILES));
+}
+
+/*
+ * Forget, close, and get the same number back for a new socket: the context
+ * treats it as new. Forget refuses while an op on the descriptor is in flight.
+ */
+static void forget_then_reuse(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 2);
+	char buf[64], msg[5] = "hello";
+	int a[2], b[2];
+
+	unix_pair(t, a);
+	assert_int_equal(write(a[1], msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, a[0], buf, sizeof(buf)), sizeof(msg));
+	assert_memory_equal(buf, msg, sizeof(msg));
+	if (!(t->b->caps & IOLENS_CAP_THREAD_PER_OP)) {
+		struct iolens_op op = { .kind = IOLENS_OP_RECV, .fd = a[0], .buf = buf,
+					.len = sizeof(buf), .buf_index = -1 };
+		struct iolens_op *p = &op, *done[1];
+		int r;
+
+		assert_int_equal(iolens_ctx_submit(ctx, &p, 1), 1);
+		r = iolens_ctx_forget(ctx, a[0]);
+		if (keeps_fd_state(t))
+			assert_int_equal(r, -EBUSY);
+		else
+			assert_true(r == 0 || r == -EBUSY);
+		assert_int_equal(write(a[1], "x", 1), 1);
+		assert_int_equal(iolens_ctx_reap(ctx, done, 1, 1, OP_TIMEOUT_NS), 1);
+		assert_int_equal(op.result, 1);
+	}
+	assert_int_equal(iolens_ctx_forget(ctx, a[0]), 0);
+	close(a[0]);
+	close(a[1]);
+	unix_pair(t, b);
+	if (b[0] != a[0] && b[1] == a[0]) {
+		/* Keep the backend on the reused number. */
+		int tmp = b[0];
+
+		b[0] = b[1];
+		b[1] = tmp;
+		set_nonblock(b[0], nonblocking(t));
+	}
+	assert_int_equal(b[0], a[0]);
+	memcpy(msg, "again", sizeof(msg));
+	assert_int_equal(write(b[1], msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, b[0], buf, sizeof(buf)), sizeof(msg));
+	assert_memory_equal(buf, msg, sizeof(msg));
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_SEND, b[0], msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(read(b[1], buf, sizeof(buf)), sizeof(msg));
+	assert_memory_equal(buf, msg, sizeof(msg));
+	assert_int_equal(iolens_ctx_forget(ctx, b[0]), 0);
+	/* A descriptor the context never saw. */
+	assert_int_equal(iolens_ctx_forget(ctx, b[1]), 0);
+	close(b[0]);
+	close(b[1]);
+	iolens_ctx_close(ctx);
+}
+
 /* null completes sends and receives at once, touching nothing: the harness floor. */
 static void null_completes_without_io(void **state)
 {
@@ -740,6 +808,7 @@ static const struct ucase cases[] = {
 	{ "peer_reset", peer_reset },
 	{ "send_to_gone_peer", send_to_gone_peer },
 	{ "recv_waits_for_data", recv_waits_for_data },
+	{ "forget_then_reuse", forget_then_reuse },
 };
 
 /* Variants run besides each backend's plain form. */

@@ -235,10 +235,19 @@ IOLENS_EXPORT const struct iolens_backend_info *iolens_ctx_backend(const struct 
 
 /*
  * Tell the context that `fd` is about to be closed, so it drops what it keeps
- * for that descriptor (an epoll registration, per-descriptor queues, an
- * io_uring multishot request that would hold the socket open). Call it with
- * no operation on `fd` in flight, then close(fd). Returns 0, or -EBUSY if an
- * operation on fd is still in flight. Backends that keep nothing return 0.
+ * for that descriptor: an epoll registration, per-descriptor queues, an
+ * io_uring multishot request or registered-file slot (both hold a reference
+ * to the socket: without forget, close(fd) would not close it). Call it
+ * when no operation on `fd` is in flight (submitted and not yet reaped),
+ * then close(fd); a descriptor that later gets the same number starts
+ * afresh. What the context received on fd ahead of any operation is
+ * dropped: io_uring:ms-recv data, and the connections io_uring:ms-accept
+ * accepted on a listener, which are closed. It may wait for the kernel to
+ * confirm a cancellation; completions of other descriptors that arrive
+ * meanwhile are kept for reap. Returns 0 (also for a descriptor the context
+ * never saw, and on backends that keep nothing per descriptor), or:
+ *   -EBUSY      an operation on fd is in flight; nothing was dropped
+ *   other       the errno of a kernel call that failed; the state is dropped
  */
 IOLENS_EXPORT int iolens_ctx_forget(struct iolens_ctx *ctx, int fd);
 
