@@ -397,6 +397,16 @@ static void unix_pair(const struct tcase *t, int fds[2])
 
 /* ---- the cases ---- */
 
+/* The contract: forget a descriptor the context used before closing it. */
+static void forget_close(const struct tcase *t, struct iolens_ctx *ctx, int fd)
+{
+	int r = iolens_ctx_forget(ctx, fd);
+
+	if (r)
+		fail_msg("%s: forget(%d): %s", t->spec, fd, iolens_strerror(r));
+	close(fd);
+}
+
 static void echo_over(const struct tcase *t, int fds[2], size_t len)
 {
 	struct iolens_ctx *ctx = open_ctx(t, 1);
@@ -461,10 +471,10 @@ static void accept_then_echo(void **state)
 	send_all(t, ctx, fd, out, sizeof(out));
 	recv_all(t, ctx, fd, in, sizeof(in));
 	assert_memory_equal(in, out, sizeof(out));
-	close(fd);
+	forget_close(t, ctx, fd);
 	join(&p);
 	close(p.conn);
-	close(l);
+	forget_close(t, ctx, l);
 	iolens_ctx_close(ctx);
 }
 
@@ -489,7 +499,7 @@ static void connect_then_echo(void **state)
 	send_all(t, ctx, fd, out, sizeof(out));
 	recv_all(t, ctx, fd, in, sizeof(in));
 	assert_memory_equal(in, out, sizeof(out));
-	close(fd);
+	forget_close(t, ctx, fd);
 	join(&p);
 	close(p.conn);
 	close(p.fd);
@@ -506,7 +516,7 @@ static void connect_refused(void **state)
 	close(l); /* nothing listens on that port now */
 	set_nonblock(fd, nonblocking(t));
 	assert_int_equal(one_op(t, ctx, IOLENS_OP_CONNECT, fd, &a, sizeof(a)), -ECONNREFUSED);
-	close(fd);
+	forget_close(t, ctx, fd);
 	iolens_ctx_close(ctx);
 }
 
@@ -557,7 +567,7 @@ static void many_connections(void **state)
 	}
 	for (int i = 0; i < N; i++) {
 		join(&peers[i]);
-		close(fds[i][0]);
+		forget_close(t, ctx, fds[i][0]);
 		close(fds[i][1]);
 	}
 	iolens_ctx_close(ctx);
@@ -598,7 +608,7 @@ static void partial_transfers(void **state)
 	}
 	/* A 4 KiB receive buffer cannot hold 1 MiB: some reads were short. */
 	assert_true(short_reads > 0);
-	close(fds[0]);
+	forget_close(t, ctx, fds[0]);
 	close(fds[1]);
 	free(buf);
 	iolens_ctx_close(ctx);
@@ -615,7 +625,7 @@ static void peer_shutdown_reads_zero(void **state)
 	unix_pair(t, fds);
 	shutdown(fds[1], SHUT_WR);
 	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), 0);
-	close(fds[0]);
+	forget_close(t, ctx, fds[0]);
 	close(fds[1]);
 	iolens_ctx_close(ctx);
 }
@@ -633,7 +643,7 @@ static void peer_reset(void **state)
 	assert_int_equal(setsockopt(fds[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	close(fds[1]); /* linger 0: RST */
 	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), -ECONNRESET);
-	close(fds[0]);
+	forget_close(t, ctx, fds[0]);
 	iolens_ctx_close(ctx);
 }
 
@@ -653,7 +663,7 @@ static void send_to_gone_peer(void **state)
 	if (r != -EPIPE && r != -ECONNRESET)
 		fail_msg("%s: send to a gone peer: %lld (%s)", t->spec, (long long)r,
 			 iolens_strerror((int)r));
-	close(fds[0]);
+	forget_close(t, ctx, fds[0]);
 	iolens_ctx_close(ctx);
 }
 
@@ -690,7 +700,7 @@ static void recv_waits_for_data(void **state)
 	}
 	assert_int_equal(op.result, 4);
 	assert_memory_equal(buf, late, 4);
-	close(fds[0]);
+	forget_close(t, ctx, fds[0]);
 	close(fds[1]);
 	iolens_ctx_close(ctx);
 }
@@ -817,6 +827,10 @@ static const struct {
 	uint32_t flags;
 } variants[] = {
 	{ "io_uring", "io_uring:sqpoll", IOLENS_BOPT_SQPOLL },
+	{ "io_uring", "io_uring:ms-accept", IOLENS_BOPT_MS_ACCEPT },
+	{ "io_uring", "io_uring:ms-recv", IOLENS_BOPT_MS_RECV },
+	{ "io_uring", "io_uring:ms-accept+ms-recv", IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV },
+	{ "io_uring", "io_uring:fixed-files", IOLENS_BOPT_FIXED_FILES },
 	{ "epoll", "epoll:et", IOLENS_BOPT_EDGE },
 };
 

@@ -122,7 +122,7 @@ struct iolens_op {
 
 /* Backend options (iolens_backend_opts.flags, iolens_backend_info.options). */
 #define IOLENS_BOPT_SQPOLL (1u << 0)      /* io_uring: kernel submission thread */
-#define IOLENS_BOPT_FIXED_FILES (1u << 1) /* io_uring: register opts.files */
+#define IOLENS_BOPT_FIXED_FILES (1u << 1) /* io_uring: register opts.files and sockets */
 #define IOLENS_BOPT_FIXED_BUFS (1u << 2)  /* io_uring: register opts.bufs */
 #define IOLENS_BOPT_NOWAIT (1u << 3)      /* poll: try preadv2(RWF_NOWAIT) first */
 #define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio: opts.aio_threads is set */
@@ -170,8 +170,8 @@ struct iolens_backend_opts {
 	uint32_t flags;            /* IOLENS_BOPT_* */
 	unsigned aio_threads;      /* posix-aio: aio_init() thread count, 0 = default */
 	unsigned sqpoll_idle_ms;   /* io_uring SQPOLL idle time, 0 = default */
-	const int *files;          /* IOLENS_BOPT_FIXED_FILES: descriptors to register */
-	unsigned nfiles;
+	const int *files;          /* IOLENS_BOPT_FIXED_FILES: descriptors to register, */
+	unsigned nfiles;           /* or NULL and 0: sockets only, each on its first op */
 	const struct iovec *bufs;  /* IOLENS_BOPT_FIXED_BUFS: buffers to register */
 	unsigned nbufs;
 };
@@ -198,8 +198,10 @@ struct iolens_ctx;
  * Returns 0 and stores the context in *out, or:
  *   -ENOENT      no backend has that name
  *   -ENOSYS      the backend is not built in or the kernel lacks it
+ *   -EOPNOTSUPP  the kernel lacks what an option needs (io_uring ms-accept,
+ *                ms-recv)
  *   -EINVAL      bad opts (depth 0, an option the backend does not accept,
- *                FIXED_FILES without files, FIXED_BUFS without bufs)
+ *                files without nfiles or the reverse, FIXED_BUFS without bufs)
  *   -ENOMEM      out of memory
  *   other        the errno of the kernel call that set the backend up
  */
