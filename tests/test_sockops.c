@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -51,6 +52,11 @@ static struct iolens_ctx *open_ctx(const struct tcase *t, unsigned depth)
 	struct iolens_ctx *ctx = NULL;
 	int r = iolens_ctx_open(&ctx, t->b->name, &o);
 
+	if (r == -EOPNOTSUPP && t->flags) {
+		/* An option this kernel cannot do is a skip, not a failure. */
+		print_message("%s: not supported here\n", t->spec);
+		skip();
+	}
 	if (r)
 		fail_msg("%s: iolens_ctx_open(depth %u): %s", t->spec, depth, iolens_strerror(r));
 	return ctx;
@@ -773,6 +779,164 @@ static void forget_then_reuse(void **state)
 	iolens_ctx_close(ctx);
 }
 
+/*
+ * After forget and close, the socket is really closed: nothing the backend
+ * keeps (a multishot request, a registered slot) holds it open, so the peer
+ * reads EOF.
+ */
+static void forget_closes_socket(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct pollfd pfd;
+	char buf[16];
+	int fds[2];
+
+	unix_pair(t, fds);
+	assert_int_equal(write(fds[1], "ping", 4), 4);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), 4);
+	forget_close(t, ctx, fds[0]);
+	pfd = (struct pollfd){ .fd = fds[1], .events = POLLIN };
+	if (poll(&pfd, 1, 2000) != 1)
+		fail_msg("%s: the peer saw no EOF after forget and close", t->spec);
+	assert_int_equal(read(fds[1], buf, sizeof(buf)), 0);
+	close(fds[1]);
+	iolens_ctx_close(ctx);
+}
+
+/* Wait a little for the kernel, letting the backend take what came (nothing is in flight). */
+static void settle(struct iolens_ctx *ctx)
+{
+	struct iolens_op *done[1];
+
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(iolens_ctx_reap(ctx, done, 0, 1, 0), 0);
+		pause_ms(5);
+	}
+}
+
+/* ms-accept: connections that came before any ACCEPT complete the next ACCEPTs inline. */
+static void ms_accepts_queued(void **state)
+{
+	enum { N = 5 };
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, N);
+	struct sockaddr_in a;
+	int l = listener(&a, 0), first, cli[N + 1];
+	struct iolens_op ops[N], *p[N];
+
+	/* The first ACCEPT arms the multishot. */
+	cli[N] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(cli[N], (struct sockaddr *)&a, sizeof(a)), 0);
+	first = (int)one_op(t, ctx, IOLENS_OP_ACCEPT, l, NULL, 0);
+	assert_true(first >= 0);
+	for (int i = 0; i < N; i++) {
+		cli[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_int_equal(connect(cli[i], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	settle(ctx);
+	for (int i = 0; i < N; i++) {
+		ops[i] = (struct iolens_op){ .kind = IOLENS_OP_ACCEPT, .fd = l, .buf_index = -1 };
+		p[i] = &ops[i];
+	}
+	run_ops(t, ctx, p, N);
+	for (int i = 0; i < N; i++) {
+		if (ops[i].result < 0)
+			fail_msg("%s: accept %d: %s", t->spec, i, iolens_strerror((int)ops[i].result));
+		assert_true(ops[i].flags & IOLENS_OPF_INLINE);
+		assert_true(fcntl((int)ops[i].result, F_GETFD) & FD_CLOEXEC);
+		/* In the order the clients connected: send on client i, read on accepted i. */
+		assert_int_equal(write(cli[i], "A", 1), 1);
+	}
+	for (int i = 0; i < N; i++) {
+		char c = 0;
+
+		assert_int_equal(read((int)ops[i].result, &c, 1), 1);
+		assert_int_equal(c, 'A');
+		close((int)ops[i].result);
+		close(cli[i]);
+	}
+	close(first);
+	close(cli[N]);
+	forget_close(t, ctx, l);
+	iolens_ctx_close(ctx);
+}
+
+/* ms-recv: one buffer's 100 bytes go out 7 at a time, in order, the rest inline. */
+static void ms_recv_small_ops(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	char out[100], in[100];
+	size_t got = 0;
+	int fds[2], n = 0;
+
+	unix_pair(t, fds);
+	pattern(out, sizeof(out), 31);
+	assert_int_equal(write(fds[1], out, sizeof(out)), sizeof(out));
+	while (got < sizeof(out)) {
+		struct iolens_op op = { .kind = IOLENS_OP_RECV, .fd = fds[0], .buf = in + got,
+					.len = 7, .buf_index = -1 };
+		struct iolens_op *p = &op;
+		size_t want = sizeof(out) - got < 7 ? sizeof(out) - got : 7;
+
+		run_ops(t, ctx, &p, 1);
+		assert_int_equal(op.result, want);
+		if (n++)
+			assert_true(op.flags & IOLENS_OPF_INLINE);
+		got += (size_t)op.result;
+	}
+	assert_int_equal(n, 15);
+	assert_memory_equal(in, out, sizeof(out));
+	forget_close(t, ctx, fds[0]);
+	close(fds[1]);
+	iolens_ctx_close(ctx);
+}
+
+/* ms-recv: the data first, then EOF, and EOF again. */
+static void ms_recv_eof_after_data(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	char buf[64];
+	int fds[2];
+
+	unix_pair(t, fds);
+	assert_int_equal(write(fds[1], "0123456789", 10), 10);
+	shutdown(fds[1], SHUT_WR);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, 4), 4);
+	assert_memory_equal(buf, "0123", 4);
+	settle(ctx);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "456789", 6);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), 0);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, fds[0], buf, sizeof(buf)), 0);
+	forget_close(t, ctx, fds[0]);
+	close(fds[1]);
+	iolens_ctx_close(ctx);
+}
+
+/* ms-accept: forget cancels the multishot, so the closed listener refuses connections. */
+static void ms_accept_forget_closes(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct sockaddr_in a;
+	int l = listener(&a, 0), c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	fd = (int)one_op(t, ctx, IOLENS_OP_ACCEPT, l, NULL, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	close(c);
+	forget_close(t, ctx, l);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	close(c);
+	iolens_ctx_close(ctx);
+}
+
 /* null completes sends and receives at once, touching nothing: the harness floor. */
 static void null_completes_without_io(void **state)
 {
@@ -803,22 +967,28 @@ static void advertises_socket_ops(void **state)
 struct ucase {
 	const char *name;
 	CMUnitTestFunction fn;
+	uint32_t needs; /* IOLENS_BOPT_* a spec must have for the case to run on it */
 };
 
 static const struct ucase cases[] = {
-	{ "advertises_socket_ops", advertises_socket_ops },
-	{ "echo_unix", echo_unix },
-	{ "echo_tcp", echo_tcp },
-	{ "accept_then_echo", accept_then_echo },
-	{ "connect_then_echo", connect_then_echo },
-	{ "connect_refused", connect_refused },
-	{ "many_connections", many_connections },
-	{ "partial_transfers", partial_transfers },
-	{ "peer_shutdown_reads_zero", peer_shutdown_reads_zero },
-	{ "peer_reset", peer_reset },
-	{ "send_to_gone_peer", send_to_gone_peer },
-	{ "recv_waits_for_data", recv_waits_for_data },
-	{ "forget_then_reuse", forget_then_reuse },
+	{ "advertises_socket_ops", advertises_socket_ops, 0 },
+	{ "echo_unix", echo_unix, 0 },
+	{ "echo_tcp", echo_tcp, 0 },
+	{ "accept_then_echo", accept_then_echo, 0 },
+	{ "connect_then_echo", connect_then_echo, 0 },
+	{ "connect_refused", connect_refused, 0 },
+	{ "many_connections", many_connections, 0 },
+	{ "partial_transfers", partial_transfers, 0 },
+	{ "peer_shutdown_reads_zero", peer_shutdown_reads_zero, 0 },
+	{ "peer_reset", peer_reset, 0 },
+	{ "send_to_gone_peer", send_to_gone_peer, 0 },
+	{ "recv_waits_for_data", recv_waits_for_data, 0 },
+	{ "forget_then_reuse", forget_then_reuse, 0 },
+	{ "forget_closes_socket", forget_closes_socket, 0 },
+	{ "ms_accepts_queued", ms_accepts_queued, IOLENS_BOPT_MS_ACCEPT },
+	{ "ms_accept_forget_closes", ms_accept_forget_closes, IOLENS_BOPT_MS_ACCEPT },
+	{ "ms_recv_small_ops", ms_recv_small_ops, IOLENS_BOPT_MS_RECV },
+	{ "ms_recv_eof_after_data", ms_recv_eof_after_data, IOLENS_BOPT_MS_RECV },
 };
 
 /* Variants run besides each backend's plain form. */
@@ -865,6 +1035,8 @@ int main(void)
 		for (size_t k = 0; k < ncases; k++) {
 			size_t len = strlen(t.spec) + strlen(cases[k].name) + 2;
 
+			if ((t.flags & cases[k].needs) != cases[k].needs)
+				continue;
 			tc[nt] = t;
 			names[nt] = malloc(len);
 			if (!names[nt])
