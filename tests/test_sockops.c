@@ -916,6 +916,49 @@ static void ms_recv_eof_after_data(void **state)
 	iolens_ctx_close(ctx);
 }
 
+/*
+ * ms-recv: a socket whose data nobody reads takes every provided buffer;
+ * a RECV on another socket then meets -ENOBUFS and is done as a plain
+ * recv instead of waiting for a buffer that may never come back.
+ */
+static void ms_recv_starved_falls_back(void **state)
+{
+	enum { FLOOD = 16 << 20 };
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 1);
+	struct peer w = { .expect = FLOOD, .seed = 3 };
+	struct iolens_op op = { .kind = IOLENS_OP_RECV, .len = 16, .buf_index = -1 };
+	struct iolens_op *p = &op;
+	char buf[16];
+	int a[2], b[2];
+
+	unix_pair(t, a);
+	unix_pair(t, b);
+	assert_int_equal(write(a[1], "x", 1), 1);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, a[0], buf, 1), 1);
+	w.fd = a[1];
+	start(&w, writer_main);
+	for (int i = 0; i < 40; i++)
+		settle(ctx);
+	op.fd = b[0];
+	op.buf = buf;
+	assert_int_equal(write(b[1], "hi", 2), 2);
+	run_ops(t, ctx, &p, 1);
+	assert_int_equal(op.result, 2);
+	assert_memory_equal(buf, "hi", 2);
+	assert_true(op.flags & IOLENS_OPF_FALLBACK);
+	/* Forget gives a's buffers back: b's multishot works again. */
+	forget_close(t, ctx, a[0]);
+	join(&w);
+	close(a[1]);
+	assert_int_equal(write(b[1], "again", 5), 5);
+	assert_int_equal(one_op(t, ctx, IOLENS_OP_RECV, b[0], buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "again", 5);
+	forget_close(t, ctx, b[0]);
+	close(b[1]);
+	iolens_ctx_close(ctx);
+}
+
 /* ms-accept: forget cancels the multishot, so the closed listener refuses connections. */
 static void ms_accept_forget_closes(void **state)
 {
@@ -989,6 +1032,7 @@ static const struct ucase cases[] = {
 	{ "ms_accept_forget_closes", ms_accept_forget_closes, IOLENS_BOPT_MS_ACCEPT },
 	{ "ms_recv_small_ops", ms_recv_small_ops, IOLENS_BOPT_MS_RECV },
 	{ "ms_recv_eof_after_data", ms_recv_eof_after_data, IOLENS_BOPT_MS_RECV },
+	{ "ms_recv_starved_falls_back", ms_recv_starved_falls_back, IOLENS_BOPT_MS_RECV },
 };
 
 /* Variants run besides each backend's plain form. */
