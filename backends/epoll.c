@@ -14,9 +14,11 @@
  * events raise per-descriptor ready flags, queued ops are served while
  * their flag is up, and a call that says EAGAIN takes it down.
  *
- * The table is keyed by descriptor number, which the caller may close and
- * reuse without telling us (the kernel then drops the registration
- * silently). So a descriptor that went idle is confirmed with
+ * The table is keyed by descriptor number. A caller that closes a
+ * descriptor calls iolens_ctx_forget first, which unregisters it and
+ * resets its entry; one that does not may reuse the number for another file
+ * (the kernel then dropped the registration silently). So a descriptor that
+ * went idle is confirmed with
  * EPOLL_CTL_MOD before its ops next have to wait, MOD failing with ENOENT
  * (or ADD with EEXIST) registers it again, and EBADF drops it. That costs
  * one epoll_ctl per idle-then-wait: level-triggered pays it anyway when the
@@ -418,6 +420,30 @@ static int serve_ready(struct iolens_ctx *ctx, struct epoll_state *s)
 	return n;
 }
 
+/*
+ * The caller is about to close fd: unregister it and reset its entry, so a
+ * descriptor that gets the number next is registered afresh. The list links
+ * stay: an entry still on the dirty or ready list is skipped there, since
+ * it is no longer FD_ADDED.
+ */
+static int epoll_forget(struct iolens_ctx *ctx, int fd)
+{
+	struct epoll_state *s = ctx->priv;
+	struct ep_fd *e = entry(s, fd);
+
+	if (!e)
+		return 0;
+	if (e->q.npending)
+		return -EBUSY;
+	if (e->state == FD_ADDED)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+	e->state = FD_NEW;
+	e->events = 0;
+	e->ready = 0;
+	e->verify = 0;
+	return 0;
+}
+
 static int wait_ready(struct iolens_ctx *ctx, int timeout_ms)
 {
 	struct epoll_state *s = ctx->priv;
@@ -454,4 +480,5 @@ const struct iolens_backend iolens_backend_epoll = {
 	.destroy = epoll_destroy,
 	.submit = epoll_submit,
 	.reap = iolens__readiness_reap,
+	.forget = epoll_forget,
 };

@@ -150,6 +150,14 @@ static void serve(struct iolens_ctx *ctx, struct poll_state *s, int fd, int dir)
 	}
 }
 
+/* Nothing but the queues is kept per descriptor. */
+static int poll_forget(struct iolens_ctx *ctx, int fd)
+{
+	struct poll_state *s = ctx->priv;
+
+	return iolens__fdq_forget(&s->q, fd);
+}
+
 /* Poll the descriptors with queued ops once; perform what is ready. */
 static int poll_once(struct iolens_ctx *ctx, int timeout_ms)
 {
@@ -199,4 +207,5 @@ const struct iolens_backend iolens_backend_poll = {
 	.destroy = poll_destroy,
 	.submit = poll_submit,
 	.reap = iolens__readiness_reap,
+	.forget = poll_forget,
 };

@@ -71,7 +71,8 @@ static int check_opts(const struct iolens_backend *be, const struct iolens_backe
 		return -EINVAL;
 	if (o->flags & ~be->options)
 		return -EINVAL;
-	if ((o->flags & IOLENS_BOPT_FIXED_FILES) && (!o->files || !o->nfiles))
+	/* FIXED_FILES without files registers sockets only. */
+	if ((o->flags & IOLENS_BOPT_FIXED_FILES) && !o->files != !o->nfiles)
 		return -EINVAL;
 	if ((o->flags & IOLENS_BOPT_FIXED_BUFS) && (!o->bufs || !o->nbufs))
 		return -EINVAL;

@@ -104,3 +104,15 @@ struct iolens_op *iolens__fdq_pop(struct iolens__fdq *q, int fd, int dir)
 	e->busy = 0;
 	return op;
 }
+
+int iolens__fdq_forget(struct iolens__fdq *q, int fd)
+{
+	struct iolens__fdq_fd *e = iolens__fdq_find(q, fd);
+
+	if (!e)
+		return 0;
+	if (e->npending)
+		return -EBUSY;
+	memset(e, 0, q->esize);
+	return 0;
+}

@@ -83,4 +83,10 @@ static inline struct iolens__fdq_slot *iolens__fdq_peek(const struct iolens__fdq
 /* Unqueue the oldest op of fd in direction dir (there is one) and return it. */
 struct iolens_op *iolens__fdq_pop(struct iolens__fdq *q, int fd, int dir);
 
+/*
+ * Zero fd's entry, the backend's fields included, so a descriptor that gets
+ * the number next starts afresh. 0, or -EBUSY while ops are queued on fd.
+ */
+int iolens__fdq_forget(struct iolens__fdq *q, int fd);
+
 #endif

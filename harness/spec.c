@@ -17,6 +17,8 @@ static const struct {
 	{ "nowait", IOLENS_BOPT_NOWAIT, 0 },
 	{ "threads", IOLENS_BOPT_THREADS, 1 },
 	{ "et", IOLENS_BOPT_EDGE, 0 },
+	{ "ms-accept", IOLENS_BOPT_MS_ACCEPT, 0 },
+	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0 },
 };
 
 #define NKNOWN (sizeof(known) / sizeof(known[0]))

@@ -1225,7 +1225,9 @@ static void api_errors(void **state)
 {
 	static const uint32_t known_opts[] = { IOLENS_BOPT_SQPOLL, IOLENS_BOPT_FIXED_FILES,
 					       IOLENS_BOPT_FIXED_BUFS, IOLENS_BOPT_NOWAIT,
-					       IOLENS_BOPT_THREADS, IOLENS_BOPT_EDGE, 1u << 30 };
+					       IOLENS_BOPT_THREADS, IOLENS_BOPT_EDGE,
+					       IOLENS_BOPT_MS_ACCEPT, IOLENS_BOPT_MS_RECV,
+					       1u << 30 };
 	struct tcase *t = *state;
 	const struct iolens_backend_info *b = t->b;
 	struct iolens_backend_opts o = { .depth = 0 };
@@ -1264,9 +1266,12 @@ static void api_errors(void **state)
 		assert_null(ctx);
 	}
 	if (b->options & IOLENS_BOPT_FIXED_FILES) {
+		/* No files is sockets only; a count without the files is an error. */
 		o.flags = IOLENS_BOPT_FIXED_FILES;
+		o.nfiles = 1;
 		assert_int_equal(iolens_ctx_open(&ctx, b->name, &o), -EINVAL);
 		assert_null(ctx);
+		o.nfiles = 0;
 	}
 	if (b->options & IOLENS_BOPT_FIXED_BUFS) {
 		o.flags = IOLENS_BOPT_FIXED_BUFS;

@@ -122,7 +122,7 @@ struct iolens_op {
 
 /* Backend options (iolens_backend_opts.flags, iolens_backend_info.options). */
 #define IOLENS_BOPT_SQPOLL (1u << 0)      /* io_uring: kernel submission thread */
-#define IOLENS_BOPT_FIXED_FILES (1u << 1) /* io_uring: register opts.files */
+#define IOLENS_BOPT_FIXED_FILES (1u << 1) /* io_uring: register opts.files and sockets */
 #define IOLENS_BOPT_FIXED_BUFS (1u << 2)  /* io_uring: register opts.bufs */
 #define IOLENS_BOPT_NOWAIT (1u << 3)      /* poll: try preadv2(RWF_NOWAIT) first */
 #define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio: opts.aio_threads is set */
@@ -170,8 +170,8 @@ struct iolens_backend_opts {
 	uint32_t flags;            /* IOLENS_BOPT_* */
 	unsigned aio_threads;      /* posix-aio: aio_init() thread count, 0 = default */
 	unsigned sqpoll_idle_ms;   /* io_uring SQPOLL idle time, 0 = default */
-	const int *files;          /* IOLENS_BOPT_FIXED_FILES: descriptors to register */
-	unsigned nfiles;
+	const int *files;          /* IOLENS_BOPT_FIXED_FILES: descriptors to register, */
+	unsigned nfiles;           /* or NULL and 0: sockets only, each on its first op */
 	const struct iovec *bufs;  /* IOLENS_BOPT_FIXED_BUFS: buffers to register */
 	unsigned nbufs;
 };
@@ -198,8 +198,10 @@ struct iolens_ctx;
  * Returns 0 and stores the context in *out, or:
  *   -ENOENT      no backend has that name
  *   -ENOSYS      the backend is not built in or the kernel lacks it
+ *   -EOPNOTSUPP  the kernel lacks what an option needs (io_uring ms-accept,
+ *                ms-recv)
  *   -EINVAL      bad opts (depth 0, an option the backend does not accept,
- *                FIXED_FILES without files, FIXED_BUFS without bufs)
+ *                files without nfiles or the reverse, FIXED_BUFS without bufs)
  *   -ENOMEM      out of memory
  *   other        the errno of the kernel call that set the backend up
  */
@@ -235,10 +237,19 @@ IOLENS_EXPORT const struct iolens_backend_info *iolens_ctx_backend(const struct 
 
 /*
  * Tell the context that `fd` is about to be closed, so it drops what it keeps
- * for that descriptor (an epoll registration, per-descriptor queues, an
- * io_uring multishot request that would hold the socket open). Call it with
- * no operation on `fd` in flight, then close(fd). Returns 0, or -EBUSY if an
- * operation on fd is still in flight. Backends that keep nothing return 0.
+ * for that descriptor: an epoll registration, per-descriptor queues, an
+ * io_uring multishot request or registered-file slot (both hold a reference
+ * to the socket: without forget, close(fd) would not close it). Call it
+ * when no operation on `fd` is in flight (submitted and not yet reaped),
+ * then close(fd); a descriptor that later gets the same number starts
+ * afresh. What the context received on fd ahead of any operation is
+ * dropped: io_uring:ms-recv data, and the connections io_uring:ms-accept
+ * accepted on a listener, which are closed. It may wait for the kernel to
+ * confirm a cancellation; completions of other descriptors that arrive
+ * meanwhile are kept for reap. Returns 0 (also for a descriptor the context
+ * never saw, and on backends that keep nothing per descriptor), or:
+ *   -EBUSY      an operation on fd is in flight; nothing was dropped
+ *   other       the errno of a kernel call that failed; the state is dropped
  */
 IOLENS_EXPORT int iolens_ctx_forget(struct iolens_ctx *ctx, int fd);
 
