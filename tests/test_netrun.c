@@ -435,10 +435,12 @@ static const struct {
 
 int main(void)
 {
-	static const char *const extra[] = { "epoll:et" };
+	static const char *const extra[] = { "epoll:et", "io_uring:ms-accept+ms-recv",
+					     "io_uring:fixed-files", "io_uring:sqpoll" };
+	const size_t nextra = sizeof(extra) / sizeof(extra[0]);
 	const struct iolens_backend_info *b;
 	size_t nb = iolens_backends(&b), ncases = sizeof(cases) / sizeof(cases[0]);
-	size_t cap = (nb + 1) * ncases + 2, nt = 0;
+	size_t cap = (nb + nextra) * ncases + 2, nt = 0;
 	struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
 	struct tcase *tc = calloc(cap, sizeof(*tc));
 	char **names = calloc(cap, sizeof(*names));
@@ -447,10 +449,11 @@ int main(void)
 
 	if (!tests || !tc || !names)
 		return 1;
-	for (size_t i = 0; i < nb + 1; i++) {
-		const char *spec = i < nb ? b[i].name : extra[0];
+	for (size_t i = 0; i < nb + nextra; i++) {
+		const char *spec = i < nb ? b[i].name : extra[i - nb];
+		const struct iolens_backend_info *bi = iolens_backend_find(i < nb ? spec : "io_uring");
 
-		if (i < nb && !b[i].available)
+		if (i < nb ? !b[i].available : (strncmp(spec, "io_uring", 8) == 0 && !bi->available))
 			continue;
 		for (size_t k = 0; k < ncases; k++) {
 			size_t len = strlen(spec) + strlen(cases[k].name) + 2;
