@@ -113,13 +113,14 @@ static void echo_64(void **state)
 	iolens_result_free(r);
 }
 
-static void serve_64(void **state)
+static void serve_on(void **state, int transport)
 {
 	const struct tcase *tc = *state;
 	struct iolens_workload w;
 	struct iolens_result *r;
 
 	base(&w, IOLENS_WL_SERVE);
+	w.transport = transport;
 	w.conns = 64;
 	w.time_s = 0.3;
 	r = run1(&w, tc->spec);
@@ -139,13 +140,24 @@ static void serve_64(void **state)
 	iolens_result_free(r);
 }
 
-static void stream_intact(void **state)
+static void serve_64(void **state)
+{
+	serve_on(state, IOLENS_TRANSPORT_TCP);
+}
+
+static void serve_unix(void **state)
+{
+	serve_on(state, IOLENS_TRANSPORT_UNIX);
+}
+
+static void stream_on(void **state, int transport)
 {
 	const struct tcase *tc = *state;
 	struct iolens_workload w;
 	struct iolens_result *r;
 
 	base(&w, IOLENS_WL_STREAM);
+	w.transport = transport;
 	w.msg = 200000; /* not a power of two: offsets wander over the pattern */
 	w.conns = 2;
 	w.ops = 300;
@@ -159,6 +171,16 @@ static void stream_intact(void **state)
 		assert_true(r->net.gbit_s > 0);
 	}
 	iolens_result_free(r);
+}
+
+static void stream_intact(void **state)
+{
+	stream_on(state, IOLENS_TRANSPORT_TCP);
+}
+
+static void stream_unix(void **state)
+{
+	stream_on(state, IOLENS_TRANSPORT_UNIX);
 }
 
 /* Requests of 1 MiB over a Unix socket (buffers ~200 KiB): partial calls both ways. */
@@ -428,6 +450,7 @@ static const struct {
 } cases[] = {
 	{ "echo_one", echo_one },	  { "echo_64", echo_64 },
 	{ "serve_64", serve_64 },	  { "stream_intact", stream_intact },
+	{ "serve_unix", serve_unix },	  { "stream_unix", stream_unix },
 	{ "partial_unix", partial_unix }, { "echo_tcp6", echo_tcp6 },
 	{ "peer_resets", peer_resets },	  { "peer_corrupts", peer_corrupts },
 	{ "nobody_listens", nobody_listens },
