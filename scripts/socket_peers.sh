@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-iolens_install_deps sockperf iperf3
+iolens_install_deps sockperf iperf3 iproute2
 iolens_mount_tracefs
 out=${out:-results/socket-peers-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
@@ -39,6 +39,14 @@ pin=(--cpu "$CLIENT_CPU" --peer-cpu "$SERVER_CPU")
 port=$((20000 + RANDOM % 20000))
 
 pids=()
+wait_port() { # until something listens on 127.0.0.1:$1, at most 10 s
+	for _ in $(seq 200); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.05
+	done
+	echo "socket_peers.sh: nothing listens on port $1" >&2
+	exit 1
+}
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
@@ -57,14 +65,15 @@ run serve$serve_conns --workload serve --conns "$serve_conns" --time "$t" --coun
 echo "== sockperf ping-pong" >&2
 taskset -c "$SERVER_CPU" sockperf server --tcp -i 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 pids+=($!)
-sleep 1
+wait_port "$port"
 taskset -c "$CLIENT_CPU" sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t "$peer_t" \
 	--full-rtt >"$out/sockperf.txt" 2>&1
+grep -q "percentile 50.000" "$out/sockperf.txt" || { cat "$out/sockperf.txt" >&2; exit 1; }
 
 echo "== iperf3" >&2
 taskset -c "$SERVER_CPU" iperf3 -s -1 -p $((port + 1)) >/dev/null 2>&1 &
 pids+=($!)
-sleep 1
+wait_port $((port + 1))
 taskset -c "$CLIENT_CPU" iperf3 -c 127.0.0.1 -p $((port + 1)) -t "$peer_t" -J >"$out/iperf3.json"
 
 /usr/bin/python3 - "$out" "$conns_big" "$serve_conns" <<'PY'
