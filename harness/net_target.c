@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,61 +22,49 @@ _Static_assert((int)IOLENS_TRANSPORT_TCP == (int)IOLENS_TR_TCP &&
 
 #define MAX_CONNS 100000u
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int check(const struct iolens_workload *w, char *err, size_t errlen)
 {
 	const char *name = iolens_workload_name(w->kind);
 
 	if (w->conns < 1 || w->conns > MAX_CONNS)
-		return fail(err, errlen, -EINVAL, "--conns: %u is out of range (accepts 1 to %u)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--conns: %u is out of range (accepts 1 to %u)",
 			    w->conns, MAX_CONNS);
 	if (w->msg > IOLENS_MSG_MAX)
-		return fail(err, errlen, -EINVAL, "--msg: %u is out of range (accepts 1 to 4m)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--msg: %u is out of range (accepts 1 to 4m)",
 			    w->msg);
 	if (w->transport < IOLENS_TRANSPORT_TCP || w->transport > IOLENS_TRANSPORT_UNIX)
-		return fail(err, errlen, -EINVAL, "--transport: accepts tcp, tcp6 or unix");
+		return iolens__target_fail(err, errlen, -EINVAL, "--transport: accepts tcp, tcp6 or unix");
 	if (w->connect && w->kind == IOLENS_WL_SERVE)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--connect: serve is driven by the built-in load generator (accepted with echo and stream)");
 	if (w->listen && w->kind != IOLENS_WL_SERVE)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--listen: %s connects to a responder (accepted with serve; start a remote one with 'iolens responder --listen')",
 			    name);
 	if (!(w->rate >= 0) || w->rate > 1e9)
-		return fail(err, errlen, -EINVAL, "--rate: accepts 0 to 1e9 requests per second");
+		return iolens__target_fail(err, errlen, -EINVAL, "--rate: accepts 0 to 1e9 requests per second");
 	if (w->rate > 0 && w->kind != IOLENS_WL_ECHO)
-		return fail(err, errlen, -EINVAL, "--rate: open loop is for echo (not %s)", name);
+		return iolens__target_fail(err, errlen, -EINVAL, "--rate: open loop is for echo (not %s)", name);
 	if (w->poisson && !(w->rate > 0))
-		return fail(err, errlen, -EINVAL, "--rate: poisson needs a rate (e.g. poisson:1000)");
+		return iolens__target_fail(err, errlen, -EINVAL, "--rate: poisson needs a rate (e.g. poisson:1000)");
 	if (w->think_ns > 1000000000ull)
-		return fail(err, errlen, -EINVAL, "--think: accepts 0 to 1s");
+		return iolens__target_fail(err, errlen, -EINVAL, "--think: accepts 0 to 1s");
 	if (w->delay_ns > 60000000000ull)
-		return fail(err, errlen, -EINVAL, "--delay: accepts 0 to 60s");
+		return iolens__target_fail(err, errlen, -EINVAL, "--delay: accepts 0 to 60s");
 	if (w->delay_ns && w->kind != IOLENS_WL_ECHO)
-		return fail(err, errlen, -EINVAL, "--delay: the responder delays echo replies (not %s)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--delay: the responder delays echo replies (not %s)",
 			    name);
 	if (w->kind == IOLENS_WL_SERVE && w->ops)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--ops: serve counts the load generator's requests over --time (accepts --time)");
 	if (w->kind == IOLENS_WL_STREAM && w->depth != 1)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--depth: stream keeps one send in flight per connection (accepts 1; use --conns)");
 	if (w->peer_cpu >= 0 && w->connect)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--peer-cpu: pins the built-in responder (not accepted with --connect)");
 	if (w->direct || w->file || w->fsync_every || w->verify)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--%s: a disk option (not accepted with %s)",
 			    w->direct ? "direct" : w->file ? "file" : w->fsync_every ? "fsync" : "verify",
 			    name);
@@ -94,7 +81,7 @@ static int serve_loopback(struct iolens_target *t, int transport, struct iolens_
 
 	if (transport != IOLENS_TRANSPORT_UNIX) {
 		r = iolens__addr_loopback(transport, a);
-		return r ? fail(err, errlen, r, "--transport: no loopback address: %s",
+		return r ? iolens__target_fail(err, errlen, r, "--transport: no loopback address: %s",
 				iolens_strerror(r))
 			 : 0;
 	}
@@ -103,7 +90,7 @@ static int serve_loopback(struct iolens_target *t, int transport, struct iolens_
 	if (!mkdtemp(t->unix_dir)) {
 		r = -errno;
 		t->unix_dir[0] = '\0';
-		return fail(err, errlen, r, "--transport unix: cannot make a directory for the socket: %s",
+		return iolens__target_fail(err, errlen, r, "--transport unix: cannot make a directory for the socket: %s",
 			    iolens_strerror(r));
 	}
 	memset(a, 0, sizeof(*a));

@@ -594,7 +594,6 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 		uint64_t now = now_ns();
 		int64_t timeout = REAP_TIMEOUT_NS;
 		unsigned nb = npend, min;
-		struct probe pr;
 		int r, got, ci;
 
 		if (ph >= PHASE_HALT)
@@ -612,19 +611,9 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 		if (ci >= 0)
 			push(n, (unsigned)ci);
 		if (nb) {
-			if (probing)
-				iolens__probe_begin(j, &pr);
-			r = iolens_ctx_submit(ctx, j->batch, nb);
-			if (probing) {
-				uint64_t in_call = iolens__probe_end(j, &pr, &j->vcsw_submit);
-
-				for (int i = 0; i < r; i++)
-					((struct slot *)j->batch[i])->sync_ns = in_call;
-			}
-			if (r < 0) {
-				iolens__job_fail(j, r, "submit: %s", iolens_strerror(r));
+			r = iolens__job_submit(j, ctx, nb, probing);
+			if (r < 0)
 				return;
-			}
 			npend = nb - (unsigned)r;
 			memmove(j->batch, j->batch + r, npend * sizeof(*j->batch));
 		}
@@ -651,20 +640,9 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 		if (open_loop)
 			timeout = n->next_due > now ? (int64_t)(n->next_due - now) : 0;
 		min = timeout == 0 ? 0 : 1;
-		if (probing)
-			iolens__probe_begin(j, &pr);
-		got = iolens_ctx_reap(ctx, j->done, min, j->depth, timeout);
-		if (probing) {
-			uint64_t before = j->vcsw_wait;
-
-			iolens__probe_end(j, &pr, &j->vcsw_wait);
-			j->reaps++;
-			j->reaps_slept += j->vcsw_wait != before;
-		}
-		if (got < 0) {
-			iolens__job_fail(j, got, "reap: %s", iolens_strerror(got));
+		got = iolens__job_reap(j, ctx, min, timeout, probing);
+		if (got < 0)
 			return;
-		}
 		now = now_ns();
 		for (int i = 0; i < got; i++)
 			if (completed(j, j->done[i], now, &measured_done))

@@ -164,7 +164,12 @@ static uint64_t thread_vcsw(struct job *j)
 	return (uint64_t)ru.ru_nvcsw;
 }
 
-void iolens__probe_begin(struct job *j, struct probe *p)
+/* One call into the backend, its time and the switches inside it. */
+struct probe {
+	uint64_t v0, t0, t_in;
+};
+
+static void probe_begin(struct job *j, struct probe *p)
 {
 	p->t0 = now_ns();
 	p->v0 = thread_vcsw(j);
@@ -172,13 +177,54 @@ void iolens__probe_begin(struct job *j, struct probe *p)
 	j->instr_ns += p->t_in - p->t0;
 }
 
-uint64_t iolens__probe_end(struct job *j, const struct probe *p, uint64_t *vcsw)
+/* Time inside the call; adds its switches to *vcsw. */
+static uint64_t probe_end(struct job *j, const struct probe *p, uint64_t *vcsw)
 {
 	uint64_t t_out = now_ns(), v1 = thread_vcsw(j);
 
 	*vcsw += v1 - p->v0;
 	j->instr_ns += now_ns() - t_out;
 	return t_out - p->t_in;
+}
+
+int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, unsigned n, int probing)
+{
+	struct probe pr;
+	int r;
+
+	if (probing)
+		probe_begin(j, &pr);
+	r = iolens_ctx_submit(ctx, j->batch, n);
+	if (probing) {
+		uint64_t in_call = probe_end(j, &pr, &j->vcsw_submit);
+
+		for (int i = 0; i < r; i++)
+			((struct slot *)j->batch[i])->sync_ns = in_call;
+	}
+	if (r < 0)
+		iolens__job_fail(j, r, "submit: %s", iolens_strerror(r));
+	return r;
+}
+
+int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_t timeout_ns,
+		     int probing)
+{
+	struct probe pr;
+	int got;
+
+	if (probing)
+		probe_begin(j, &pr);
+	got = iolens_ctx_reap(ctx, j->done, min, j->depth, timeout_ns);
+	if (probing) {
+		uint64_t before = j->vcsw_wait;
+
+		probe_end(j, &pr, &j->vcsw_wait);
+		j->reaps++;
+		j->reaps_slept += j->vcsw_wait != before;
+	}
+	if (got < 0)
+		iolens__job_fail(j, got, "reap: %s", iolens_strerror(got));
+	return got;
 }
 
 static void job_loop(struct job *j, struct iolens_ctx *ctx)
@@ -196,8 +242,6 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 		unsigned n = j->npending;
 		int r, got;
 		uint64_t now;
-		struct probe pr;
-
 		if (ph >= PHASE_HALT)
 			return;
 		if (run->ops_mode && measuring && measured_done >= j->quota) {
@@ -219,19 +263,9 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 			}
 		}
 		if (n) {
-			if (probing)
-				iolens__probe_begin(j, &pr);
-			r = iolens_ctx_submit(ctx, j->batch, n);
-			if (probing) {
-				uint64_t in_call = iolens__probe_end(j, &pr, &j->vcsw_submit);
-
-				for (int i = 0; i < r; i++)
-					((struct slot *)j->batch[i])->sync_ns = in_call;
-			}
-			if (r < 0) {
-				iolens__job_fail(j, r, "submit: %s", iolens_strerror(r));
+			r = iolens__job_submit(j, ctx, n, probing);
+			if (r < 0)
 				return;
-			}
 			inflight += (unsigned)r;
 			j->npending = n - (unsigned)r;
 			memmove(j->batch, j->batch + r, j->npending * sizeof(*j->batch));
@@ -243,21 +277,10 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 			}
 			continue;
 		}
-		if (probing)
-			iolens__probe_begin(j, &pr);
-		got = iolens_ctx_reap(ctx, j->done, batch < inflight ? batch : inflight, j->depth,
-				      REAP_TIMEOUT_NS);
-		if (probing) {
-			uint64_t before = j->vcsw_wait;
-
-			iolens__probe_end(j, &pr, &j->vcsw_wait);
-			j->reaps++;
-			j->reaps_slept += j->vcsw_wait != before;
-		}
-		if (got < 0) {
-			iolens__job_fail(j, got, "reap: %s", iolens_strerror(got));
+		got = iolens__job_reap(j, ctx, batch < inflight ? batch : inflight, REAP_TIMEOUT_NS,
+				       probing);
+		if (got < 0)
 			return;
-		}
 		now = now_ns();
 		inflight -= (unsigned)got;
 		for (int i = 0; i < got; i++) {

@@ -127,15 +127,14 @@ void iolens__job_fail(struct job *j, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
- * One call into the backend, timed and bracketed by the thread's switch
- * count when probing (counting pass, inside the window).
+ * Submit j->batch[0..n) / reap into j->done, each call timed and bracketed
+ * by the thread's switch count when `probing` (counting pass, inside the
+ * window), so the measured model sees both loops alike. Return as the
+ * iolens_ctx_* call; a failure also fails the job.
  */
-struct probe {
-	uint64_t v0, t0, t_in;
-};
-void iolens__probe_begin(struct job *j, struct probe *p);
-/* Time inside the call; adds its switches to *vcsw. */
-uint64_t iolens__probe_end(struct job *j, const struct probe *p, uint64_t *vcsw);
+int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, unsigned n, int probing);
+int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_t timeout_ns,
+		     int probing);
 
 /* Socket workloads (netrun.c). */
 int iolens__net_setup(struct run *run, struct job *jobs, unsigned nthreads, char *msg, size_t len);

@@ -17,7 +17,7 @@
 #define CHUNK (1u << 20)
 #define MAX_BS (64u << 20)
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int iolens__target_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -37,50 +37,50 @@ static int is_write_kind(int kind)
 static int check_workload(const struct iolens_workload *w, char *err, size_t errlen)
 {
 	if (w->kind < 0 || w->kind >= IOLENS_WL__COUNT)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--workload: accepts read, write, randread, randwrite, randrw, echo, serve, stream");
 	if (IOLENS_WL_IS_SOCKET(w->kind))
 		goto common;
 	if (w->bs < IOLENS_BLOCK_MIN || w->bs > MAX_BS)
-		return fail(err, errlen, -EINVAL, "--bs: %u is out of range (accepts 512 to 64m)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--bs: %u is out of range (accepts 512 to 64m)",
 			    w->bs);
 	if (w->size < w->bs)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--size: %llu is smaller than --bs %u (accepts a size of at least one block)",
 			    (unsigned long long)w->size, w->bs);
 common:
 	if (w->depth < 1 || w->depth > 4096)
-		return fail(err, errlen, -EINVAL, "--depth: %u is out of range (accepts 1 to 4096)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--depth: %u is out of range (accepts 1 to 4096)",
 			    w->depth);
 	if (w->jobs < 1 || w->jobs > 256)
-		return fail(err, errlen, -EINVAL, "--jobs: %u is out of range (accepts 1 to 256)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--jobs: %u is out of range (accepts 1 to 256)",
 			    w->jobs);
 	if (w->batch < 1 || w->batch > w->depth)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--batch: %u is out of range (accepts 1 to --depth, here %u)", w->batch,
 			    w->depth);
 	if (w->rwmix > 100)
-		return fail(err, errlen, -EINVAL, "--rwmix: %u is out of range (accepts 0 to 100)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--rwmix: %u is out of range (accepts 0 to 100)",
 			    w->rwmix);
 	if ((w->time_s > 0) == (w->ops > 0))
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--time/--ops: give exactly one of them (a duration like 5s, or a count)");
 	if (!(w->time_s >= 0) || w->time_s > 86400 * 7)
-		return fail(err, errlen, -EINVAL, "--time: accepts 1ms to 7 days");
+		return iolens__target_fail(err, errlen, -EINVAL, "--time: accepts 1ms to 7 days");
 	if (!(w->warmup_s >= 0) || w->warmup_s > 3600)
-		return fail(err, errlen, -EINVAL, "--warmup: accepts 0 to 1 hour");
+		return iolens__target_fail(err, errlen, -EINVAL, "--warmup: accepts 0 to 1 hour");
 	if (w->cache != IOLENS_CACHE_WARM && w->cache != IOLENS_CACHE_COLD)
-		return fail(err, errlen, -EINVAL, "--cache: accepts warm or cold");
+		return iolens__target_fail(err, errlen, -EINVAL, "--cache: accepts warm or cold");
 	if (w->cpu < -1 || w->cpu >= sysconf(_SC_NPROCESSORS_CONF))
-		return fail(err, errlen, -EINVAL, "--cpu: %d is out of range (accepts 0 to %ld)", w->cpu,
+		return iolens__target_fail(err, errlen, -EINVAL, "--cpu: %d is out of range (accepts 0 to %ld)", w->cpu,
 			    sysconf(_SC_NPROCESSORS_CONF) - 1);
 	if (w->peer_cpu < -1 || w->peer_cpu >= sysconf(_SC_NPROCESSORS_CONF))
-		return fail(err, errlen, -EINVAL, "--peer-cpu: %d is out of range (accepts 0 to %ld)",
+		return iolens__target_fail(err, errlen, -EINVAL, "--peer-cpu: %d is out of range (accepts 0 to %ld)",
 			    w->peer_cpu, sysconf(_SC_NPROCESSORS_CONF) - 1);
 	if (w->peer_cpu >= 0 && !IOLENS_WL_IS_SOCKET(w->kind))
-		return fail(err, errlen, -EINVAL, "--peer-cpu: a socket option (echo, serve, stream)");
+		return iolens__target_fail(err, errlen, -EINVAL, "--peer-cpu: a socket option (echo, serve, stream)");
 	if (w->fsync_every && !is_write_kind(w->kind))
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--fsync: needs a workload that writes (write, randwrite, randrw)");
 	return 0;
 }
@@ -143,10 +143,10 @@ static int open_temporary(struct iolens_target *t, const struct iolens_workload 
 	if (!dir || !*dir)
 		dir = "/tmp";
 	if ((size_t)snprintf(t->path, sizeof(t->path), "%s/iolens-XXXXXX", dir) >= sizeof(t->path))
-		return fail(err, errlen, -ENAMETOOLONG, "TMPDIR: path too long");
+		return iolens__target_fail(err, errlen, -ENAMETOOLONG, "TMPDIR: path too long");
 	fd = mkostemp(t->path, O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "TMPDIR: cannot create a file in '%s': %s", dir,
+		return iolens__target_fail(err, errlen, -errno, "TMPDIR: cannot create a file in '%s': %s", dir,
 			    strerror(errno));
 	t->temporary = 1;
 	t->size = w->size - w->size % w->bs;
@@ -163,13 +163,13 @@ static int open_temporary(struct iolens_target *t, const struct iolens_workload 
 	}
 	r = posix_fallocate(fd, 0, (off_t)t->size);
 	if (r && r != EOPNOTSUPP) {
-		r = fail(err, errlen, -r, "--size: cannot allocate %llu bytes in '%s': %s",
+		r = iolens__target_fail(err, errlen, -r, "--size: cannot allocate %llu bytes in '%s': %s",
 			 (unsigned long long)t->size, dir, strerror(r));
 		goto out;
 	}
 	r = fill(fd, t->size, w->bs, w->stop);
 	if (r)
-		fail(err, errlen, r, "filling '%s': %s", t->path, strerror(-r));
+		iolens__target_fail(err, errlen, r, "filling '%s': %s", t->path, strerror(-r));
 out:
 	close(fd);
 	if (r)
@@ -186,29 +186,29 @@ static int open_existing(struct iolens_target *t, const struct iolens_workload *
 	int fd;
 
 	if (strlen(w->file) >= sizeof(t->path))
-		return fail(err, errlen, -ENAMETOOLONG, "--file: path too long");
+		return iolens__target_fail(err, errlen, -ENAMETOOLONG, "--file: path too long");
 	strcpy(t->path, w->file);
 	if (stat(w->file, &st))
-		return fail(err, errlen, -errno,
+		return iolens__target_fail(err, errlen, -errno,
 			    "--file: cannot use '%s': %s (accepts an existing file; leave it out for a temporary one)",
 			    w->file, strerror(errno));
 	if (S_ISBLK(st.st_mode)) {
 		if (!w->allow_device)
-			return fail(err, errlen, -ENOTBLK,
+			return iolens__target_fail(err, errlen, -ENOTBLK,
 				    "--file: '%s' is a block device (accepted only with --allow-device)",
 				    w->file);
 		t->device = 1;
 	} else if (!S_ISREG(st.st_mode)) {
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--file: '%s' is not a regular file or block device", w->file);
 	}
 	if (writes && !w->overwrite)
-		return fail(err, errlen, -EEXIST,
+		return iolens__target_fail(err, errlen, -EEXIST,
 			    "--file: '%s' exists and %s writes (accepted only with --overwrite)",
 			    w->file, iolens_workload_name(w->kind));
 	fd = open(w->file, (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "--file: cannot open '%s': %s", w->file,
+		return iolens__target_fail(err, errlen, -errno, "--file: cannot open '%s': %s", w->file,
 			    strerror(errno));
 	avail = (uint64_t)st.st_size;
 	if (t->device && ioctl(fd, BLKGETSIZE64, &avail))
@@ -216,7 +216,7 @@ static int open_existing(struct iolens_target *t, const struct iolens_workload *
 	t->dio_align = direct_alignment(fd, &st);
 	close(fd);
 	if (avail < w->bs)
-		return fail(err, errlen, -EINVAL,
+		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--file: '%s' holds %llu bytes, less than one --bs block", w->file,
 			    (unsigned long long)avail);
 	t->size = w->size < avail ? w->size : avail;
@@ -250,7 +250,7 @@ int iolens_target_open(struct iolens_target **out, const struct iolens_workload 
 	t->bs = w->bs;
 	r = w->file ? open_existing(t, w, err, errlen) : open_temporary(t, w, err, errlen);
 	if ((!r || r == -EINVAL) && w->direct && t->dio_align && (w->bs % t->dio_align)) {
-		r = fail(err, errlen, -EINVAL,
+		r = iolens__target_fail(err, errlen, -EINVAL,
 			 "--bs: %u is not a multiple of the logical block size (%u) that --direct needs",
 			 w->bs, t->dio_align);
 		if (t->temporary && !access(t->path, F_OK))

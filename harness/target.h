@@ -28,6 +28,10 @@ struct iolens_target {
 	uint64_t nofile;                /* RLIMIT_NOFILE in effect */
 };
 
+/* Store a one-line message in err (if errlen) and return code. */
+int iolens__target_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Socket workloads (net_target.c): check the socket options, start the peers. */
 int iolens__net_target_open(struct iolens_target *t, const struct iolens_workload *w, char *err,
 			    size_t errlen);
