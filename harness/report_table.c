@@ -122,10 +122,12 @@ static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
 
 	fprintf(f, "  %s: %u of %u connections open (RLIMIT_NOFILE %llu), %u threads\n", b,
 		x->conns_open, x->conns, (unsigned long long)x->nofile_limit, r->threads);
-	if (x->send_calls || x->recv_calls)
-		fprintf(f, "  %s: %llu sends of %.0f bytes, %llu receives of %.0f bytes on average\n", b,
-			(unsigned long long)x->send_calls, x->send_calls ? x->bytes_per_send : 0.0,
-			(unsigned long long)x->recv_calls, x->recv_calls ? x->bytes_per_recv : 0.0);
+	if (x->send_calls)
+		fprintf(f, "  %s: %llu sends of %.0f bytes on average\n", b,
+			(unsigned long long)x->send_calls, x->bytes_per_send);
+	if (x->recv_calls)
+		fprintf(f, "  %s: %llu receives of %.0f bytes on average\n", b,
+			(unsigned long long)x->recv_calls, x->bytes_per_recv);
 	if (x->placement[0])
 		fprintf(f, "  %s: placement: %s\n", b, x->placement);
 	if (x->latency_from)
