@@ -151,6 +151,8 @@ static const char run_help[] =
 	"  --verify           check every block read; write checkable blocks\n"
 	"  --seed N           seed of the random offsets (default 1)\n"
 	"  --cpu N            pin job thread i to CPU N+i (mod CPUs); default unpinned\n"
+	"  --trace N          keep submit and completion times of the first N ops of\n"
+	"                     each job in the window (JSON \"trace\"), 0..100000\n"
 	"  --count MODE       syscall counting: separate (default: a second pass with\n"
 	"                     kernel counters; the timed pass runs without them),\n"
 	"                     inline (count while timing), off\n"
@@ -247,6 +249,7 @@ enum {
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
 	OPT_VERIFY, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP, OPT_CONNS, OPT_MSG,
 	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_PEER_CPU,
+	OPT_TRACE,
 };
 
 static const struct option run_options[] = {
@@ -282,6 +285,7 @@ static const struct option run_options[] = {
 	{ "delay", required_argument, NULL, OPT_DELAY },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "peer-cpu", required_argument, NULL, OPT_PEER_CPU },
+	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -496,6 +500,10 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		case OPT_PEER_CPU:
 			r = parse_uint_opt(c == OPT_CPU ? "cpu" : "peer-cpu", optarg, 0, 4095, &v);
 			*(c == OPT_CPU ? &a->w.cpu : &a->w.peer_cpu) = (int)v;
+			break;
+		case OPT_TRACE:
+			r = parse_uint_opt("trace", optarg, 0, 100000, &v);
+			a->w.trace = (unsigned)v;
 			break;
 		case OPT_JSON:
 			json_out.path = optarg;

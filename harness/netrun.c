@@ -431,6 +431,8 @@ static int accepted(struct job *j, struct slot *s)
 
 static void record(struct job *j, struct slot *s, uint64_t now)
 {
+	if (s->measured)
+		iolens__trace_op(j, &s->op, now);
 	if (!s->measured || !j->run->counting)
 		return;
 	j->sync_ns += s->sync_ns;

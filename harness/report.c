@@ -176,6 +176,8 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->end(v);
 	if (vis->hist)
 		vis->hist(v, "histogram", ran ? r->hist : NULL);
+	if (vis->trace)
+		vis->trace(v, "trace", r);
 	vis->begin(v, "cpu");
 	vis->num(v, "user_s", ran ? r->cpu_user_s : NAN);
 	vis->num(v, "sys_s", ran ? r->cpu_sys_s : NAN);

@@ -17,6 +17,7 @@ struct iolens__visitor {
 	void (*str)(void *v, const char *key, const char *s); /* NULL = null */
 	void (*boolean)(void *v, const char *key, int b);
 	void (*hist)(void *v, const char *key, const struct iolens_hist *h); /* optional */
+	void (*trace)(void *v, const char *key, const struct iolens_result *r); /* optional */
 };
 
 void iolens__report_walk(const struct iolens_result *r, const struct iolens__visitor *vis, void *v);

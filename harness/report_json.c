@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "hist.h"
+#include "iolens/iolens.h"
 #include "iolens_config.h"
 #include "report.h"
 
@@ -120,7 +121,33 @@ static void j_hist(void *v, const char *k, const struct iolens_hist *h)
 	fputs("]}", j->f);
 }
 
+/* [submit_ns, complete_ns, kind, inline, job] per traced op; null when not asked. */
+static void j_trace(void *v, const char *k, const struct iolens_result *r)
+{
+	static const char *const kinds[] = { "read", "write", "fsync", "send", "recv", "accept",
+					     "connect" };
+	struct json *j = v;
+
+	key(j, k);
+	if (!r->workload.trace) {
+		fputs("null", j->f);
+		return;
+	}
+	fputs("{\"unit\": \"ns from the window's start\", \"fields\": [\"submit\", \"complete\", \"kind\", \"inline\", \"job\"], \"ops\": [",
+	      j->f);
+	for (size_t i = 0; i < r->ntrace; i++) {
+		const struct iolens_trace_op *t = &r->trace[i];
+
+		fprintf(j->f, "%s[%llu, %llu, \"%s\", %s, %u]", i ? ", " : "",
+			(unsigned long long)t->submit_ns, (unsigned long long)t->complete_ns,
+			t->kind < IOLENS_OP__COUNT ? kinds[t->kind] : "?",
+			(t->flags & IOLENS_OPF_INLINE) ? "true" : "false", t->job);
+	}
+	fputs("]}", j->f);
+}
+
 static const struct iolens__visitor json_visitor = {
+	.trace = j_trace,
 	.begin = j_begin,
 	.end = j_end,
 	.num = j_num,

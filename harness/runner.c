@@ -142,6 +142,7 @@ static int complete(struct job *j, struct iolens_op *op, uint64_t now)
 	}
 	if (!s->measured)
 		return 0;
+	iolens__trace_op(j, op, now);
 	iolens__hist_record(j->hist[op->kind], now - op->t_submit);
 	if (j->run->counting) {
 		j->sync_ns += s->sync_ns;
@@ -415,6 +416,7 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 static void job_free(struct job *j)
 {
 	iolens__net_free(j);
+	free(j->trace);
 	if (j->fd >= 0)
 		close(j->fd);
 	if (j->sc_fd >= 0)
@@ -737,6 +739,35 @@ static void serve_abort(struct run *run)
 	pthread_mutex_unlock(&run->lock);
 }
 
+static int by_submit(const void *a, const void *b)
+{
+	const struct iolens_trace_op *x = a, *y = b;
+
+	return x->submit_ns < y->submit_ns ? -1 : x->submit_ns > y->submit_ns;
+}
+
+/* Every job's traced ops, in submission order, from the window's start. */
+static void gather_trace(struct iolens_result *r, struct job *jobs, unsigned n, uint64_t t0)
+{
+	struct iolens_trace_op *all;
+	size_t total = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		total += jobs[i].ntrace;
+	if (!total || !(all = malloc(total * sizeof(*all))))
+		return;
+	total = 0;
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = 0; k < jobs[i].ntrace; k++) {
+			all[total] = jobs[i].trace[k];
+			all[total].submit_ns = all[total].submit_ns > t0 ? all[total].submit_ns - t0 : 0;
+			all[total++].complete_ns -= t0;
+		}
+	qsort(all, total, sizeof(*all), by_submit);
+	r->trace = all;
+	r->ntrace = total;
+}
+
 /* Socket figures; serve takes its requests and latencies from the load generator. */
 static void net_summarise(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n,
 			  struct iolens_hist *all)
@@ -826,6 +857,12 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	}
 	r->resident_before = iolens__target_residency(run->t);
 threads:
+	run->trace_cap = run->counting ? 0 : w->trace;
+	for (unsigned i = 0; i < nthreads && run->trace_cap; i++)
+		if (!(jobs[i].trace = calloc(run->trace_cap, sizeof(*jobs[i].trace)))) {
+			set_status(r, IOLENS_STATUS_ERROR, -ENOMEM, "out of memory for --trace");
+			goto out;
+		}
 	pthread_attr_init(&attr);
 	if (tpo)
 		pthread_attr_setstacksize(&attr, run->net ? NET_TPO_STACK : TPO_STACK);
@@ -954,6 +991,8 @@ threads:
 	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw);
 	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
 	summarise(r, jobs, nthreads, all);
+	if (run->trace_cap)
+		gather_trace(r, jobs, nthreads, t0);
 	if (run->net)
 		net_summarise(r, run, jobs, nthreads, all);
 	if (run->counting) {
@@ -1207,5 +1246,6 @@ void iolens_result_free(struct iolens_result *r)
 	if (!r)
 		return;
 	iolens_hist_free((struct iolens_hist *)r->hist);
+	free((void *)r->trace);
 	free(r);
 }

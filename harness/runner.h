@@ -72,6 +72,8 @@ struct job {
 	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
 	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
 	struct netjob *net;        /* socket workloads: this job's connections */
+	struct iolens_trace_op *trace; /* the first ops of the window (timing pass only) */
+	unsigned ntrace;
 	unsigned index;            /* among the pass's job threads */
 	_Atomic int os_tid;        /* the thread's kernel id, once it runs */
 };
@@ -87,6 +89,7 @@ struct run {
 	int stale_threads;           /* user threads older than the counters existed */
 	int counting;                /* this pass counts syscalls */
 	int net;                     /* a socket workload */
+	unsigned trace_cap;          /* ops each job traces: workload.trace, 0 when counting */
 	unsigned peer_threads;       /* the target's own threads (responder, load generator) */
 	atomic_uint accepted;        /* serve: connections the jobs have accepted */
 	int listen_fd;               /* serve: the listener of this pass */
@@ -132,6 +135,14 @@ void iolens__job_fail(struct job *j, int err, const char *fmt, ...)
  * window), so the measured model sees both loops alike. Return as the
  * iolens_ctx_* call; a failure also fails the job.
  */
+/* Keep a completed, measured op in the job's trace while there is room. */
+static inline void iolens__trace_op(struct job *j, const struct iolens_op *op, uint64_t now)
+{
+	if (j->ntrace < j->run->trace_cap)
+		j->trace[j->ntrace++] = (struct iolens_trace_op){ op->t_submit, now, op->kind,
+								  op->flags, j->index };
+}
+
 int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, unsigned n, int probing);
 int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_t timeout_ns,
 		     int probing);

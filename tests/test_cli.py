@@ -397,6 +397,29 @@ class CliTest(unittest.TestCase):
         self.assertEqual([r["ops"] for r in doc["results"]], [1000, 1000])
         self.assertEqual(doc["results"][1]["workload"]["file"], f)
 
+    def test_trace(self):
+        """--trace keeps the first ops of each job: ordered, inside the window, as timed."""
+        j = self.path("t.json")
+        p = self.run_cli("run", "--backend", "blocking,io_uring", "--depth", "4", "--jobs", "2",
+                         "--size", "16m", "--ops", "2000", "--trace", "50", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for r in load_json(j)["results"]:
+            with self.subTest(backend=r["backend"]):
+                ops = r["trace"]["ops"]
+                # blocking runs depth 4 as 4 threads per job: 8 jobs of 50.
+                self.assertEqual(len(ops), 50 * r["threads"])
+                self.assertEqual([o[0] for o in ops], sorted(o[0] for o in ops))
+                for submit, complete, kind, inline, job in ops:
+                    self.assertEqual(kind, "read")
+                    self.assertLessEqual(submit, complete)
+                    self.assertLessEqual(complete, r["seconds"] * 1e9)
+                    self.assertGreaterEqual(complete - submit, r["latency_ns"]["min"])
+                    self.assertLessEqual(complete - submit, r["latency_ns"]["max"])
+                    self.assertLess(job, r["threads"])
+                    self.assertEqual(inline, r["backend"] == "blocking")
+        p = self.run_cli("run", "--backend", "null", "--size", "16m", "--ops", "10", "--json", j)
+        self.assertIsNone(load_json(j)["results"][0]["trace"])
+
     # ---- socket workloads ----
 
     def test_socket_json_and_counts(self):

@@ -80,6 +80,7 @@ struct iolens_workload {
 	uint64_t delay_ns;    /* the responder answers each request this long after it arrived */
 	int cpu;              /* pin job thread i to CPU cpu + i (mod CPUs); -1 = unpinned (default) */
 	int peer_cpu;         /* pin the built-in responder or load generator; -1 = unpinned */
+	unsigned trace;       /* keep the first N operations of each job in the window (0 = none) */
 	volatile int *stop;   /* optional: set non-zero (e.g. from SIGINT) to stop early */
 };
 
@@ -191,6 +192,14 @@ struct iolens_net_result {
 	char placement[160];     /* where the job threads and the peer ran (pinned or last seen) */
 };
 
+/* One traced operation: when it was submitted and completed, from the window's start. */
+struct iolens_trace_op {
+	uint64_t submit_ns, complete_ns;
+	uint16_t kind;  /* enum iolens_op_kind */
+	uint16_t flags; /* IOLENS_OPF_* the backend set */
+	uint32_t job;   /* job thread index */
+};
+
 /* What one backend did on one workload. Read-only once returned. */
 struct iolens_result {
 	char backend[32];      /* backend name */
@@ -215,6 +224,8 @@ struct iolens_result {
 	struct iolens_syscalls syscalls;
 	const struct iolens_hist *hist;         /* latency of reads and writes (sockets: requests) */
 	struct iolens_net_result net;           /* socket workloads only */
+	const struct iolens_trace_op *trace;    /* workload.trace > 0: in submission order */
+	size_t ntrace;
 };
 
 /*
