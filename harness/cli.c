@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_compare.h"
 #include "cli_opts.h"
 #include "cli_responder.h"
 #include "iolens/iolens.h"
@@ -183,6 +184,7 @@ static const char main_help[] =
 	"  iolens list         every backend, available or not, with its declared model\n"
 	"  iolens doctor       what this machine lets iolens measure, and how to enable the rest\n"
 	"  iolens run [opts]   run a workload on backends (iolens run --help)\n"
+	"  iolens compare      the default comparison: disk and sockets, every backend\n"
 	"  iolens responder    serve echo, sink and source sockets (iolens responder --help)\n"
 	"  iolens --version    print the version\n";
 
@@ -698,8 +700,14 @@ int main(int argc, char **argv)
 		return cmd_doctor();
 	if (!strcmp(argv[1], "responder"))
 		return iolens__cli_responder(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "compare")) {
+		cmdline = join_args(argc, argv);
+		r = iolens__cli_compare(argc - 1, argv + 1, cmdline);
+		free(cmdline);
+		return r;
+	}
 	if (strcmp(argv[1], "run") != 0) {
-		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run, responder; see iolens --help)\n",
+		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run, compare, responder; see iolens --help)\n",
 			argv[1]);
 		return 2;
 	}

@@ -1,0 +1,259 @@
+/*
+ * iolens compare: the main job. A fixed matrix of disk and socket workloads
+ * over every available backend, on a temporary file and the built-in peers,
+ * in about a minute; prints a table per workload and writes
+ * results/<timestamp>/ with results.json, results.csv and the plots.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_compare.h"
+#include "iolens/iolens.h"
+#include "iolens_config.h"
+#include "report.h"
+#include "report_table.h"
+
+#define MAX_RESULTS 256
+
+struct cell {
+	const char *title;
+	int kind;
+	uint32_t bs;
+	unsigned depth, conns;
+	int direct;
+};
+
+static const struct cell cells[] = {
+	{ "page-cached 4 KiB random read, depth 1", IOLENS_WL_RANDREAD, 4096, 1, 0, 0 },
+	{ "page-cached 4 KiB random read, depth 32", IOLENS_WL_RANDREAD, 4096, 32, 0, 0 },
+	{ "O_DIRECT 4 KiB random read, depth 32", IOLENS_WL_RANDREAD, 4096, 32, 0, 1 },
+	{ "page-cached 128 KiB sequential read, depth 1", IOLENS_WL_READ, 131072, 1, 0, 0 },
+	{ "echo, 1 connection", IOLENS_WL_ECHO, 0, 1, 1, 0 },
+	{ "echo, 64 connections", IOLENS_WL_ECHO, 0, 1, 64, 0 },
+	{ "serve, 1,000 connections", IOLENS_WL_SERVE, 0, 1, 1000, 0 },
+	{ "stream, 1 connection", IOLENS_WL_STREAM, 0, 1, 1, 0 },
+};
+#define NCELLS (sizeof(cells) / sizeof(cells[0]))
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static const char help[] =
+	"usage: iolens compare [--quick] [--out DIR]\n"
+	"\n"
+	"Runs the default comparison: page-cached 4 KiB random reads at depth 1 and\n"
+	"32, O_DIRECT 4 KiB random reads at depth 32, 128 KiB sequential reads, and\n"
+	"echo at 1 and 64 connections, serve at 1,000 and a stream, each on every\n"
+	"available backend, on a temporary file and the built-in peers. Prints a\n"
+	"table per workload and writes results.json, results.csv and the plots.\n"
+	"\n"
+	"  --quick     a short version (seconds, small file, 100 connections)\n"
+	"  --out DIR   where to write (default results/<UTC time>)\n";
+
+static int usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("iolens: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* mkdir -p for a relative or absolute path. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0777) && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	return mkdir(buf, 0777) && errno != EEXIST ? -errno : 0;
+}
+
+/* Draw the plots with the repository's plot.py, if this build can find it. */
+static void plots(const char *dir)
+{
+	char script[4096], json[4200];
+	pid_t pid;
+	int st;
+
+	snprintf(script, sizeof(script), "%s/scripts/plot.py", IOLENS_SOURCE_DIR);
+	snprintf(json, sizeof(json), "%s/results.json", dir);
+	if (access(script, R_OK) || access("/usr/bin/python3", X_OK)) {
+		printf("plots: not drawn (needs %s and /usr/bin/python3)\n", script);
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execl("/usr/bin/python3", "python3", script, "--out", dir, json, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		printf("plots: plot.py failed; the results are there without them\n");
+	else
+		printf("plots: %s\n", dir);
+}
+
+int iolens__cli_compare(int argc, char **argv, const char *cmdline)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct iolens_result *res[MAX_RESULTS];
+	const struct iolens_backend_info *b;
+	const char *specs[32];
+	size_t nb = iolens_backends(&b), nspecs = 0, nres = 0;
+	char dir[4096] = "", path[4200], err[512];
+	struct iolens_meta meta;
+	struct sigaction sa;
+	int quick = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
+	double t_start;
+	FILE *f;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'q')
+			quick = 1;
+		else if (c == 'o')
+			snprintf(dir, sizeof(dir), "%s", optarg);
+		else if (c == 'h')
+			return fputs(help, stdout), 0;
+		else
+			return usage("compare: unknown option or missing value '%s' (accepts --quick, --out DIR)",
+				     argv[optind - 1]);
+	}
+	if (optind < argc)
+		return usage("compare: unexpected argument '%s' (accepts --quick, --out DIR)",
+			     argv[optind]);
+	if (!dir[0]) {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(dir, sizeof(dir), "results/%Y%m%dT%H%M%SZ", &tm);
+	}
+	if (make_dirs(dir))
+		return usage("--out: cannot create '%s': %s", dir, strerror(errno));
+	for (size_t i = 0; i < nb && nspecs < 32; i++)
+		if (b[i].available)
+			specs[nspecs++] = b[i].name;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	iolens__meta_collect(&meta, cmdline);
+	t_start = now_s();
+	for (size_t k = 0; k < NCELLS && !stop_flag; k++) {
+		const struct cell *cl = &cells[k];
+		struct iolens_workload w;
+		struct iolens_target *t = NULL;
+		int r;
+
+		if (tty) {
+			double el = now_s() - t_start;
+
+			fprintf(stderr, "\r\033[K[%zu/%zu] %s: all backends, %.0f s elapsed%s", k + 1,
+				NCELLS, cl->title, el, k ? "" : "");
+			if (k)
+				fprintf(stderr, ", about %.0f s left", el / (double)k * (double)(NCELLS - k));
+		}
+		iolens_workload_init(&w);
+		w.kind = cl->kind;
+		w.depth = cl->depth;
+		w.time_s = quick ? 0.1 : 0.5;
+		w.warmup_s = quick ? 0 : 0.1;
+		w.stop = &stop_flag;
+		if (cl->bs)
+			w.bs = cl->bs;
+		w.size = quick ? 32ull << 20 : 256ull << 20;
+		w.direct = cl->direct;
+		if (cl->conns) {
+			w.conns = quick && cl->conns > 100 ? 100 : cl->conns;
+		}
+		r = iolens_target_open(&t, &w, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "%siolens: %s: %s\n", tty ? "\r\033[K" : "", cl->title, err);
+			failed = 1;
+			continue;
+		}
+		if (nres + nspecs > MAX_RESULTS ||
+		    iolens_run_many(t, &w, specs, nspecs, res + nres, err, sizeof(err))) {
+			fprintf(stderr, "%siolens: %s: %s\n", tty ? "\r\033[K" : "", cl->title, err);
+			iolens_target_close(t);
+			failed = 1;
+			continue;
+		}
+		iolens_target_close(t);
+		if (tty)
+			fputs("\r\033[K", stderr);
+		printf("\n== %s\n", cl->title);
+		iolens__table(stdout, res + nres, nspecs);
+		for (size_t i = 0; i < nspecs; i++)
+			failed |= res[nres + i]->status == IOLENS_STATUS_ERROR;
+		nres += nspecs;
+		fflush(stdout);
+	}
+	if (tty)
+		fputs("\r\033[K", stderr);
+	meta.interrupted = stop_flag;
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	f = fopen(path, "we");
+	if (!f || iolens__json_document(f, &meta, res, nres) || fclose(f)) {
+		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
+		failed = 1;
+	}
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	f = fopen(path, "we");
+	if (f) {
+		iolens__csv_header(f);
+		for (size_t i = 0; i < nres; i++)
+			iolens__csv_row(f, res[i]);
+	}
+	if (!f || fclose(f)) {
+		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
+		failed = 1;
+	}
+	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
+	       now_s() - t_start);
+	if (nres)
+		plots(dir);
+	for (size_t i = 0; i < nres; i++)
+		iolens_result_free(res[i]);
+	return stop_flag ? 130 : failed;
+}
