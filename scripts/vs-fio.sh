@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# The same disk jobs through fio and through iolens, in one run, alternating,
+# N repeats: how far iolens's figures are from fio's on this machine.
+#
+#   scripts/vs-fio.sh [--quick] [--repeats N] [--runtime S] [--size SIZE]
+#                     [--out DIR] [--dir DIR]
+#
+# Pairs (fio engine / iolens backend): psync/blocking, libaio/libaio,
+# posixaio/posix-aio, io_uring/io_uring. Cells: 4 KiB random reads of one file,
+# page-cached at depth 1 and 32, O_DIRECT at depth 32. One job, time based,
+# both sides on the same file (written once by fio before the first run).
+# Page-cached runs: the file is read in right before each run (cat for fio,
+# iolens's --cache warm); fio runs with --invalidate=0 so it keeps the pages.
+# O_DIRECT runs: fio invalidates the file's pages, iolens runs --cache cold.
+# Each repeat runs every (cell, pair) as fio then iolens; even repeats swap the
+# order so drift on a noisy machine hits both sides alike.
+#
+# Ratios are iolens/fio per repeat, printed as median (min-max):
+#   IOPS     fio jobs[0].read.iops        iolens iops
+#   p50, p99 fio jobs[0].read.lat_ns percentiles (--lat_percentiles=1: submission
+#            to completion, what iolens measures); clat_ns when lat_ns has none
+#   CPU/op   fio (usr_cpu + sys_cpu)% / 100 / iops, in ns   iolens cpu.per_op_ns
+# Caveats the ratios carry:
+# - fio takes its CPU time with getrusage(RUSAGE_THREAD): the job thread only.
+#   iolens counts the whole process, so glibc's AIO threads (posix-aio) and
+#   io_uring's io-wq workers are in iolens's CPU/op and not in fio's.
+# - fio's psync is synchronous: one job does one read at a time whatever its
+#   iodepth, while iolens's blocking backend realises depth D with D threads.
+#   At depth 32 that pair compares different concurrency (listed, not hidden).
+# - libaio on a page-cached file completes inside io_submit on both sides.
+#
+# Defaults: 3 repeats, 5 s measured after 1 s warmup (fio ramp_time), 1 GiB.
+# --quick: 1 repeat, 1 s after 0.2 s, 64 MiB. --dir DIR: where the test file
+# is made (default a temporary directory under $TMPDIR, removed after).
+# iolens is built Release into build-bench unless IOLENS=path is set.
+#
+# Writes DIR/ratios.csv (cell, fio_engine, iolens_backend, metric, median,
+# min, max, n, reason; reason is set, and the numbers empty, when a side was
+# skipped or failed), DIR/ratios.md, and every raw JSON (r<R>-<cell>-fio-<engine>.json,
+# r<R>-<cell>-iolens-<backend>.json) with the stderr of each run beside it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+usage_err() { echo "vs-fio.sh: $*" >&2; exit 2; }
+quick=0 repeats="" runtime="" size="" out="" dir=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1 ;;
+	--repeats | --runtime | --size | --out | --dir)
+		[ $# -ge 2 ] || usage_err "$1 needs a value"
+		case $1 in
+		--repeats) [[ $2 =~ ^[1-9][0-9]*$ ]] || usage_err "--repeats: expected a positive integer, got '$2'"
+			repeats=$2 ;;
+		--runtime) [[ $2 =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && awk "BEGIN{exit !($2 > 0)}" ||
+			usage_err "--runtime: expected seconds > 0 (e.g. 5 or 0.5), got '$2'"
+			runtime=$2 ;;
+		--size) [[ $2 =~ ^[1-9][0-9]*[kKmMgG]?$ ]] || usage_err "--size: expected a size like 64m or 1g, got '$2'"
+			size=$2 ;;
+		--out) out=$2 ;;
+		--dir) [ -d "$2" ] || usage_err "--dir: '$2' is not a directory"
+			dir=$2 ;;
+		esac
+		shift ;;
+	*) usage_err "unknown option '$1' (accepts --quick, --repeats N, --runtime S, --size SIZE, --out DIR, --dir DIR)" ;;
+	esac
+	shift
+done
+
+warmup=1
+if [ $quick -eq 1 ]; then
+	repeats=${repeats:-1} runtime=${runtime:-1} size=${size:-64m} warmup=0.2
+fi
+repeats=${repeats:-3} runtime=${runtime:-5} size=${size:-1g}
+ms() { awk "BEGIN{printf \"%d\", $1 * 1000 + 0.5}"; }
+run_ms=$(ms "$runtime") warm_ms=$(ms "$warmup")
+
+command -v fio >/dev/null || iolens_install_deps fio
+command -v fio >/dev/null || { echo "vs-fio.sh: fio is not installed and could not be installed" >&2; exit 1; }
+
+if [ -n "${IOLENS:-}" ]; then
+	iolens=$IOLENS
+	[ -x "$iolens" ] || usage_err "IOLENS: no executable at '$iolens'"
+else
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build-bench -j"$(nproc)" >/dev/null
+	iolens=build-bench/iolens
+fi
+
+out=${out:-results/vs-fio-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+if [ -n "$dir" ]; then
+	file=$dir/vs-fio.$$.dat
+	trap 'rm -f "$file"' EXIT
+else
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/vs-fio.XXXXXX")
+	file=$dir/vs-fio.dat
+	trap 'rm -rf "$dir"' EXIT
+fi
+
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+fstype=$(df -PT "$dir" | awk 'NR == 2 {print $2}')
+host="host: kernel $(uname -r), $(nproc) CPUs, ${cpu_model:-unknown CPU}; $(fio --version); file $size on $fstype ($dir); $repeats repeat(s) of ${runtime}s after ${warmup}s warmup"
+echo "$host"
+echo "$host" >"$out/host.txt"
+
+echo "== writing the test file ($size)" >&2
+fio --name=prep --rw=write --bs=1m --size="$size" --filename="$file" --end_fsync=1 \
+	--output-format=terse >/dev/null 2>"$out/prep.err" ||
+	{ cat "$out/prep.err" >&2; echo "vs-fio.sh: could not write $file" >&2; exit 1; }
+
+direct_ok=1
+dd if="$file" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null || direct_ok=0
+[ $direct_ok -eq 1 ] || echo "O_DIRECT not supported on $dir: the direct cell is listed, not run" >&2
+echo "$direct_ok" >"$out/direct_ok"
+
+# cell: name depth direct
+cells=("cached-qd1 1 0" "cached-qd32 32 0" "direct-qd32 32 1")
+pairs=("psync blocking" "libaio libaio" "posixaio posix-aio" "io_uring io_uring")
+
+run_fio() { # cell depth direct engine
+	local base=$out/r$r-$1-fio-$4 inval=0
+	if [ "$3" -eq 1 ]; then inval=1; else cat "$file" >/dev/null; fi
+	echo "== r$r $1 fio $4" >&2
+	fio --name="$1" --filename="$file" --rw=randread --bs=4k --size="$size" --ioengine="$4" \
+		--iodepth="$2" --numjobs=1 --direct="$3" --invalidate=$inval --time_based \
+		--runtime="${run_ms}ms" --ramp_time="${warm_ms}ms" --norandommap --randrepeat=0 \
+		--lat_percentiles=1 --group_reporting --output-format=json \
+		--output="$base.json" 2>"$base.err" || echo $? >"$base.rc"
+}
+run_iolens() { # cell depth direct backend
+	local base=$out/r$r-$1-iolens-$4 extra=(--cache warm)
+	[ "$3" -eq 1 ] && extra=(--direct --cache cold)
+	echo "== r$r $1 iolens $4" >&2
+	"$iolens" run --backend "$4" --workload randread --file "$file" --size "$size" --bs 4k \
+		--depth "$2" --jobs 1 --time "${run_ms}ms" --warmup "${warm_ms}ms" --count off \
+		"${extra[@]}" --json "$base.json" >/dev/null 2>"$base.err" || echo $? >"$base.rc"
+}
+
+for ((r = 1; r <= repeats; r++)); do
+	for c in "${cells[@]}"; do
+		read -r cell depth direct <<<"$c"
+		[ "$direct" -eq 1 ] && [ $direct_ok -eq 0 ] && continue
+		for p in "${pairs[@]}"; do
+			read -r engine backend <<<"$p"
+			if ((r % 2)); then
+				run_fio "$cell" "$depth" "$direct" "$engine"
+				run_iolens "$cell" "$depth" "$direct" "$backend"
+			else
+				run_iolens "$cell" "$depth" "$direct" "$backend"
+				run_fio "$cell" "$depth" "$direct" "$engine"
+			fi
+		done
+	done
+done
+
+/usr/bin/python3 - "$out" "$repeats" "$dir" <<'PY'
+import csv, json, os, statistics, sys
+
+out, repeats, tdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+direct_ok = open(f"{out}/direct_ok").read().strip() == "1"
+cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
+pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"),
+         ("io_uring", "io_uring")]
+metrics = [("iops", "IOPS"), ("p50", "p50"), ("p99", "p99"), ("cpu_per_op", "CPU/op")]
+
+def first_line(path):
+    try:
+        for line in open(path):
+            if line.strip():
+                return line.strip()
+    except OSError:
+        pass
+    return ""
+
+def fio_side(base):
+    """(figures, None) or (None, why)."""
+    try:
+        j = json.load(open(base + ".json"))
+        job = j["jobs"][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        why = first_line(base + ".err") or "no JSON"
+        return None, f"fio failed: {why}"
+    if job.get("error"):
+        return None, f"fio failed: error {job['error']} {first_line(base + '.err')}".strip()
+    rd = job["read"]
+    if not rd.get("iops"):
+        return None, "fio completed no reads"
+    pct = (rd.get("lat_ns") or {}).get("percentile") or (rd.get("clat_ns") or {}).get("percentile") or {}
+    def p(k):
+        v = pct.get(k)
+        return float(v) if v else None
+    cpu = (job.get("usr_cpu", 0) + job.get("sys_cpu", 0)) / 100.0
+    return {"iops": rd["iops"], "p50": p("50.000000"), "p99": p("99.000000"),
+            "cpu_per_op": cpu * 1e9 / rd["iops"] if cpu > 0 else None}, None
+
+def iolens_side(base):
+    try:
+        res = json.load(open(base + ".json"))["results"][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        why = first_line(base + ".err") or "no JSON"
+        return None, f"iolens failed: {why}"
+    if res["status"] != "ok":
+        return None, f"iolens {res['status']}: {res.get('reason') or '-'}"
+    return {"iops": res["iops"], "p50": res["latency_ns"]["p50"], "p99": res["latency_ns"]["p99"],
+            "cpu_per_op": res["cpu"]["per_op_ns"]}, None
+
+rows, table, absolute = [], [], []
+for cell in cells:
+    for fe, ib in pairs:
+        if cell.startswith("direct") and not direct_ok:
+            why = f"O_DIRECT not supported on {tdir}"
+            rows += [[cell, fe, ib, m, "", "", "", 0, why] for m, _ in metrics]
+            table.append([cell, f"{fe} / {ib}"] + [why] * 4)
+            continue
+        ratios = {m: [] for m, _ in metrics}
+        sides = {"fio": {m: [] for m, _ in metrics}, "iolens": {m: [] for m, _ in metrics}}
+        whys = []
+        for r in range(1, repeats + 1):
+            f, fw = fio_side(f"{out}/r{r}-{cell}-fio-{fe}")
+            i, iw = iolens_side(f"{out}/r{r}-{cell}-iolens-{ib}")
+            whys += [w for w in (fw, iw) if w and w not in whys]
+            if f is None or i is None:
+                continue
+            for m, _ in metrics:
+                if f[m] and i[m]:
+                    ratios[m].append(i[m] / f[m])
+                    sides["fio"][m].append(f[m])
+                    sides["iolens"][m].append(i[m])
+        cells_md = []
+        for m, _ in metrics:
+            v = ratios[m]
+            if v:
+                med = statistics.median(v)
+                rows.append([cell, fe, ib, m, f"{med:.4g}", f"{min(v):.4g}", f"{max(v):.4g}", len(v),
+                             "; ".join(whys)])
+                s = f"{med:.2f} ({min(v):.2f}–{max(v):.2f})"
+                if len(v) < repeats:
+                    s += f" n={len(v)}"
+                cells_md.append(s)
+            else:
+                why = "; ".join(whys) or f"no {m} figure from one side"
+                rows.append([cell, fe, ib, m, "", "", "", 0, why])
+                cells_md.append(why)
+        table.append([cell, f"{fe} / {ib}"] + cells_md)
+        def med(side, m, scale=1.0):
+            v = sides[side][m]
+            return f"{statistics.median(v) / scale:.1f}" if v else "-"
+        absolute.append([cell, f"{fe} / {ib}"] + [med(s, "iops") for s in ("fio", "iolens")] +
+                        [med(s, "p50", 1e3) for s in ("fio", "iolens")] +
+                        [med(s, "p99", 1e3) for s in ("fio", "iolens")] +
+                        [med(s, "cpu_per_op", 1e3) for s in ("fio", "iolens")])
+
+with open(f"{out}/ratios.csv", "w", newline="") as fh:
+    w = csv.writer(fh)
+    w.writerow(["cell", "fio_engine", "iolens_backend", "metric", "median", "min", "max", "n", "reason"])
+    w.writerows(rows)
+
+def md(header, body):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in body]
+    return "\n".join(lines)
+
+host = open(f"{out}/host.txt").read().strip()
+text = "\n".join([
+    host, "",
+    f"### iolens / fio, median (min–max) over {repeats} repeat(s)",
+    md(["cell", "fio / iolens", "IOPS ratio", "p50 ratio", "p99 ratio", "CPU/op ratio"], table), "",
+    "### medians of each side (p50, p99, CPU/op in us)",
+    md(["cell", "fio / iolens", "IOPS fio", "IOPS iolens", "p50 fio", "p50 iolens",
+        "p99 fio", "p99 iolens", "CPU/op fio", "CPU/op iolens"], absolute), "",
+    "fio latency: lat_ns (submission to completion); fio CPU: the job thread only "
+    "(RUSAGE_THREAD), iolens: the whole process; fio psync does one read at a time "
+    "at any iodepth, iolens blocking runs depth threads.", ""])
+open(f"{out}/ratios.md", "w").write(text)
+print("\n" + text.split("\n", 2)[2])
+PY
+echo "results in $out" >&2

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# scripts/vs-fio.sh --quick end to end: checks the shape of what it writes,
+# never the speeds (a 2-core machine under other load gives any ratio).
+# Skips (exit 77) with the reason when fio is missing and cannot be installed.
+set -uo pipefail
+iolens=$1
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+if ! command -v fio >/dev/null; then
+	(. "$root/scripts/deps.sh" && iolens_install_deps fio) >"$work/install.log" 2>&1
+	command -v fio >/dev/null || skip "fio is not installed and could not be installed: $(tail -1 "$work/install.log")"
+fi
+
+IOLENS=$iolens "$root/scripts/vs-fio.sh" --quick --out "$work/out" >"$work/stdout" 2>"$work/stderr"
+rc=$?
+[ $rc -eq 0 ] || { cat "$work/stdout" "$work/stderr"; fail "vs-fio.sh --quick exited $rc"; }
+cat "$work/stdout"
+
+/usr/bin/python3 - "$work/out" <<'PY' || fail "output check"
+import csv, glob, json, os, sys
+
+out = sys.argv[1]
+errors = []
+path = f"{out}/ratios.csv"
+if not os.path.exists(path):
+    sys.exit(f"no {path}")
+with open(path, newline="") as fh:
+    rows = list(csv.reader(fh))
+header = ["cell", "fio_engine", "iolens_backend", "metric", "median", "min", "max", "n", "reason"]
+if rows[0] != header:
+    errors.append(f"header {rows[0]}, expected {header}")
+cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
+pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"), ("io_uring", "io_uring")]
+metrics = ["iops", "p50", "p99", "cpu_per_op"]
+want = {(c, f, i, m) for c in cells for f, i in pairs for m in metrics}
+seen = {}
+for row in rows[1:]:
+    if len(row) != len(header):
+        errors.append(f"row of {len(row)} fields: {row}")
+        continue
+    key = tuple(row[:4])
+    if key in seen:
+        errors.append(f"row twice: {key}")
+    seen[key] = row
+    med, lo, hi, n, reason = row[4], row[5], row[6], row[7], row[8]
+    if med == "":
+        if not reason:
+            errors.append(f"no numbers and no reason: {row}")
+        if lo or hi:
+            errors.append(f"min/max without a median: {row}")
+        continue
+    med, lo, hi, n = float(med), float(lo), float(hi), int(n)
+    if not med > 0:
+        errors.append(f"median not > 0: {row}")
+    if not lo <= med <= hi:
+        errors.append(f"not min <= median <= max: {row}")
+    if n < 1:
+        errors.append(f"numbers from n={n}: {row}")
+missing, extra = want - set(seen), set(seen) - want
+if missing:
+    errors.append(f"missing rows: {sorted(missing)}")
+if extra:
+    errors.append(f"unexpected rows: {sorted(extra)}")
+numeric = [r for r in seen.values() if r[4] != ""]
+if not numeric:
+    errors.append("not one row with numbers")
+
+raws = sorted(glob.glob(f"{out}/r*-*.json"))
+if not raws:
+    errors.append("no raw JSON files")
+for p in raws:
+    try:
+        json.load(open(p))
+    except ValueError as e:
+        errors.append(f"{p}: {e}")
+for name in ("ratios.md",):
+    if not os.path.getsize(f"{out}/{name}"):
+        errors.append(f"{name} is empty")
+
+for e in errors:
+    print("FAIL:", e)
+print(f"{len(seen)} rows ({len(numeric)} with numbers), {len(raws)} raw JSON files")
+sys.exit(1 if errors else 0)
+PY
+echo "PASS"
