@@ -173,8 +173,14 @@ def map_point(r):
             "declared": m.get("declared")}, None
 
 
-def timeline_lanes(ops):
-    """Bars (submit, complete, lane, inline, job) with the lowest lane free at submission."""
+def timeline_lanes(ops, by_job=False):
+    """Bars (submit, complete, lane, inline, job): the lowest lane free at
+    submission, or with by_job (a thread per op) the job's own lane."""
+    if by_job:
+        jobs = sorted({op[4] if len(op) > 4 else 0 for op in ops})
+        lane = {j: k for k, j in enumerate(jobs)}
+        return [(op[0], op[1], lane[op[4] if len(op) > 4 else 0], bool(op[3]) if len(op) > 3 else False,
+                 op[4] if len(op) > 4 else 0) for op in ops]
     order = sorted(range(len(ops)), key=lambda i: (ops[i][0], ops[i][1]))
     free_at = []  # lane -> completion time of its last op
     bars = [None] * len(ops)
@@ -260,20 +266,21 @@ class Plotter:
         self.plt = plt
         self.out = out
         self.written = []
-        seen = []
+        self.hosts = []
         for _, doc in docs:
             m = doc["meta"]
-            s = f"{m.get('hostname') or '?'} / kernel {m.get('kernel') or '?'}"
+            s = f"{m.get('hostname') or '?'}, kernel {m.get('kernel') or '?'}"
             if m.get("cpu_model"):
                 s += f", {m['cpu_model']} x{m.get('cores') or '?'}"
-            if m.get("start_time"):
-                s += f", {m['start_time']}"
-            if s not in seen:
-                seen.append(s)
-        self.hosts = "; ".join(seen)
+            self.hosts.append(s)
+        self.files = None
 
     def save(self, fig, name, caption):
-        text = "host: " + self.hosts + ("\n" + caption if caption else "")
+        seen = []
+        for i in sorted(self.files if self.files is not None else range(len(self.hosts))):
+            if self.hosts[i] not in seen:
+                seen.append(self.hosts[i])
+        text = "host: " + "; ".join(seen) + ("\n" + caption if caption else "")
         lines = text.count("\n") + 1
         fig.text(0.01, 0.01, text, fontsize=7, ha="left", va="bottom", wrap=True)
         fig.tight_layout(rect=(0, 0.02 + 0.025 * lines, 1, 1))
@@ -307,7 +314,8 @@ def plot_throughput(P, wl, entries, dump):
     bars = ax.bar(range(len(ok)), vals, color=colours(len(ok)))
     ax.bar_label(bars, labels=[fmt_rate(v) for v in vals], fontsize=7)
     ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"throughput ({unit})")
+    ax.set_yscale("log")
+    ax.set_ylabel(f"throughput ({unit}, log scale)")
     ax.set_xlabel("backend")
     ax.set_title(f"{wl}: throughput per backend")
     series = [{"label": e.name, "x": e.name, "y": e.r["iops"]} for e in ok]
@@ -516,7 +524,8 @@ def plot_timeline(P, wl, entries, dump, notes):
         notes.append(f"{name}: skipped, no result has a trace (run with --trace N)")
         return
     from matplotlib.patches import Patch
-    lanes = [timeline_lanes(e.r["trace"]["ops"]) for e in have]
+    lanes = [timeline_lanes(e.r["trace"]["ops"], by_job=bool(e.r.get("thread_per_op")))
+             for e in have]
     heights = [max(b[2] for b in bars) + 1 for bars in lanes]
     fig, axes = P.plt.subplots(len(have), 1, squeeze=False,
                                figsize=(10, 1.2 + sum(min(max(h * 0.12, 0.9), 3.5) for h in heights)),
@@ -528,13 +537,17 @@ def plot_timeline(P, wl, entries, dump, notes):
             sel = [b for b in bars if b[3] == inline]
             if not sel:
                 continue
-            for b in sel:
-                ax.barh(b[2], max((b[1] - b[0]) / 1000.0, 1e-3), left=(b[0] - t0) / 1000.0,
-                        height=0.8, color=colour, edgecolor="none")
+            for lane in sorted({b[2] for b in sel}):
+                ax.broken_barh([((b[0] - t0) / 1000.0, (b[1] - b[0]) / 1000.0)
+                                for b in sel if b[2] == lane], (lane - 0.4, 0.8),
+                               facecolor=colour, edgecolor=colour, linewidth=0.6)
         ax.set_ylim(-0.5, h - 0.5)
         ax.invert_yaxis()
-        ax.set_ylabel("lane", fontsize=8)
-        ax.set_title(f"{e.name}: {len(bars)} ops, up to {h} in flight", fontsize=9, loc="left")
+        per_job = bool(e.r.get("thread_per_op"))
+        ax.set_ylabel("job" if per_job else "lane", fontsize=8)
+        ax.set_title(f"{e.name}: {len(bars)} ops, " +
+                     (f"{h} threads, a lane each" if per_job else f"up to {h} in flight"),
+                     fontsize=9, loc="left")
         ax.tick_params(labelsize=7)
         ax.grid(True, axis="x", alpha=0.3)
         series.append({"label": e.name, "bars": len(bars), "lanes": h,
@@ -570,20 +583,31 @@ def plot_map(P, wl, entries, dump, notes):
                            (0.25, 0.75, "async, blocking submit"), (0.75, 0.75, "async non-blocking")):
         ax.text(qx, qy, text, ha="center", va="center", fontsize=13, color="0.85", zorder=0)
     series = []
-    for i, ((e, pt), c) in enumerate(zip(pts, colours(len(pts)))):
-        ax.scatter([pt["x"]], [pt["y"]], s=60, color=c, zorder=3, edgecolor="black", lw=0.5)
-        txt = (f"{e.name}\n{pt['measured']}\nsync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}"
-               + (f", offl {pt['offload_share']:.2f}" if num(pt["offload_share"]) else ""))
-        dx = 0.02 if pt["x"] < 0.7 else -0.02
-        ax.annotate(txt, (pt["x"], pt["y"]), xytext=(dx * 300, (-1) ** i * 12 - 4 + (i % 3) * 6),
-                    textcoords="offset points", fontsize=6.5, ha="left" if dx > 0 else "right",
-                    va="center", arrowprops=dict(arrowstyle="-", color="0.5", lw=0.5))
+    placed = []  # (x, y) of labels already put, in data units
+    order = sorted(range(len(pts)), key=lambda i: (-pts[i][1]["y"], pts[i][1]["x"]))
+    cs = colours(len(pts))
+    for i in order:
+        e, pt = pts[i]
+        ax.scatter([pt["x"]], [pt["y"]], s=60, color=cs[i], zorder=3, edgecolor="black", lw=0.5)
+        txt = (f"{e.name}: {pt['measured']}\nsync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}"
+               + (f", offload {pt['offload_share']:.2f}" if num(pt["offload_share"]) else ""))
+        right = pt["x"] < 0.55
+        lx = pt["x"] + (0.04 if right else -0.04)
+        ly = min(pt["y"], 1.08)
+        span = (lx, lx + 0.5) if right else (lx - 0.5, lx)  # the text's rough extent
+        while any(abs(ly - py) < 0.075 and span[0] < b and a < span[1] for (a, b), py in placed):
+            ly -= 0.02
+        placed.append((span, ly))
+        ax.annotate(txt, (pt["x"], pt["y"]), xytext=(lx, ly), textcoords="data", fontsize=7,
+                    ha="left" if right else "right", va="center", color="black",
+                    arrowprops=dict(arrowstyle="-", color=cs[i], lw=0.8))
+    for e, pt in pts:
         series.append(dict(label=e.name, **pt))
     ax.set_xlim(-0.05, 1.05)
-    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylim(min([-0.05] + [py - 0.05 for _, py in placed]), 1.12)
     ax.set_xlabel("non-blocking = 1 - sync share (0 = the submit call does the I/O)")
     ax.set_ylabel("async = max(offload share, 1 - min(1, D))")
-    ax.set_title(f"{wl}: where each backend measured, blocking × sync")
+    ax.set_title(f"{wl}: where each backend measured, blocking × sync", pad=12)
     dump[name] = {"series": series, "absent": absent}
     cap = MAP_CAPTION
     if absent:
@@ -610,6 +634,7 @@ def main(argv):
     by_wl = group(docs, len(docs) > 1)
     dump, notes = {}, []
     for wl, entries in by_wl.items():
+        P.files = {e.file_index for e in entries}
         plot_throughput(P, wl, entries, dump)
         plot_latency(P, wl, entries, dump)
         plot_syscalls(P, wl, entries, dump)
