@@ -1,0 +1,656 @@
+#!/usr/bin/python3
+"""Plots of iolens results files (schema iolens/1).
+
+Usage: plot.py [--out DIR] [--dump] FILE.json [FILE.json ...]
+
+Needs Debian's python3 and python3-matplotlib only. Writes PNG and SVG of,
+for each workload found in the input:
+
+  1-throughput-W   operations (or requests) per second per backend; Gbit/s too
+                   for the stream workload
+  2-latency-W      latency at each percentile, computed from the exported
+                   histogram exactly as iolens computes its own percentiles
+                   (the midpoint of the bucket holding rank ceil(p/100 * n),
+                   clamped to the measured min and max)
+  3-syscalls-W     syscalls per operation, stacked by name: by_name[n] /
+                   syscalls.ops; names under 1% of a result's total in every
+                   result are summed into "other"
+  4-cpu-ctxsw-W    voluntary context switches per op (ctx_switches.voluntary /
+                   ops) and CPU time per op (cpu.per_op_ns)
+  5-scaling-W      IOPS and p99 against depth (or connections for socket
+                   workloads), only for backends run at several of them
+  6-timeline-W     the traced operations (trace.ops), one bar per op from
+                   submission to completion, one lane per op in flight
+  7-model-map-W    the 2x2 map of the measured model, with these coordinates:
+
+     x = non-blocking = 1 - model.sync_share
+         sync_share is the share of an op's latency spent inside the call
+         that submitted it: 1 when that call did the I/O (blocking), 0 when
+         it only queued it.
+     y = async = max(model.offload_share, 1 - min(1, D))
+         D is the data calls (read, pread64, send..., fsync) per operation
+         that the job threads made themselves:
+         (sum of those names in syscalls.by_name - syscalls.offloaded) /
+         syscalls.ops. 0 when the transfer went through a queue (io_uring,
+         libaio) or helper threads (offload_share -> 1); >= 1 when the thread
+         that wanted the data made the call (sync).
+     Results without counted syscalls or a sync share, and the null backend
+     (no I/O), are left off the map with a note.
+
+With several files each series is labelled "backend[:variant] @ host/kernel".
+--dump prints, as JSON on stdout, what each plot drew. Exit 2 on bad
+arguments, 1 on an unreadable or invalid results file.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+PROG = "plot.py"
+
+DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv2",
+              "pwritev2", "recvfrom", "sendto", "recvmsg", "sendmsg", "accept4",
+              "connect", "fsync", "fdatasync")
+SOCKET_WORKLOADS = ("echo", "serve", "stream")
+MAP_CAPTION = ("x = 1 - sync_share (share of op latency inside the submitting call); "
+               "y = max(offload_share, 1 - min(1, D)), D = data calls per op made by the "
+               "job threads themselves")
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def fail(code, msg):
+    print(f"{PROG}: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def parse_args(argv):
+    p = Parser(prog=PROG, description="Plot iolens results files.")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: that of the first file)")
+    p.add_argument("--dump", action="store_true", help="print the plotted series as JSON")
+    p.add_argument("files", nargs="*", metavar="FILE.json")
+    try:
+        a = p.parse_args(argv)
+    except UsageError as e:
+        fail(2, str(e))
+    if not a.files:
+        fail(2, "no results file given (usage: plot.py [--out DIR] [--dump] FILE.json ...)")
+    if a.out is not None and (a.out == "" or (os.path.exists(a.out) and not os.path.isdir(a.out))):
+        fail(2, f"--out {a.out!r}: not a directory")
+    return a
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except OSError as e:
+        fail(1, f"{path}: {e.strerror}")
+    except (ValueError, UnicodeDecodeError) as e:
+        fail(1, f"{path}: not valid JSON ({e})")
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list) \
+            or not isinstance(doc.get("meta"), dict):
+        fail(1, f"{path}: not an iolens results file (no meta or results list)")
+    for i, r in enumerate(doc["results"]):
+        if not isinstance(r, dict) or not isinstance(r.get("backend"), str) \
+                or not isinstance(r.get("workload"), dict):
+            fail(1, f"{path}: results[{i}] has no backend or workload")
+    return doc
+
+
+# ---------------------------------------------------------------- figures
+
+def num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def hist_percentile(buckets, p, lo_clamp, hi_clamp):
+    """iolens_hist_percentile() on the exported buckets."""
+    n = sum(b[2] for b in buckets)
+    if n == 0:
+        return None
+    if p <= 0:
+        return lo_clamp
+    if p >= 100:
+        return hi_clamp
+    x = p / 100.0 * n
+    rank = int(x)
+    if rank < x - x * 1e-12:
+        rank += 1
+    rank = max(rank, 1)
+    seen = 0
+    for lo, hi, count in buckets:
+        seen += count
+        if seen < rank:
+            continue
+        mid = lo + (hi - lo) // 2
+        return min(max(mid, lo_clamp), hi_clamp)
+    return hi_clamp
+
+
+def nines(p):
+    """Position of percentile p on a 'nines' axis: 90 -> 1, 99 -> 2, 99.9 -> 3."""
+    return -math.log10(1 - p / 100.0)
+
+
+PERCENTILES = [round(100 * (1 - 10 ** (-t / 20)), 6) for t in range(0, 81)]  # 0 .. 99.99
+
+
+def syscall_stack(r):
+    s = r.get("syscalls")
+    if not isinstance(s, dict) or s.get("why") or not num(s.get("per_op")) \
+            or not num(s.get("ops")) or not s["ops"] or not isinstance(s.get("by_name"), dict):
+        why = s.get("why") if isinstance(s, dict) else None
+        return None, why or "syscalls not counted"
+    return {k: v / s["ops"] for k, v in s["by_name"].items() if num(v)}, None
+
+
+def map_point(r):
+    m = r.get("model") or {}
+    if m.get("measured") == "no I/O" or r["backend"] == "null":
+        return None, "no I/O"
+    s = r.get("syscalls")
+    if not num(m.get("sync_share")):
+        return None, "no sync share"
+    if not isinstance(s, dict) or s.get("why") or not num(s.get("ops")) or not s["ops"]:
+        return None, "syscalls not counted"
+    by = s.get("by_name") or {}
+    data = sum(by.get(n, 0) or 0 for n in DATA_CALLS) - (s.get("offloaded") or 0)
+    d = max(data, 0) / s["ops"]
+    off = m.get("offload_share") if num(m.get("offload_share")) else 0.0
+    x = 1 - m["sync_share"]
+    y = max(off, 1 - min(1.0, d))
+    return {"x": x, "y": y, "sync_share": m["sync_share"], "data_calls_per_op": d,
+            "offload_share": m.get("offload_share"), "measured": m.get("measured"),
+            "declared": m.get("declared")}, None
+
+
+def timeline_lanes(ops, by_job=False):
+    """Bars (submit, complete, lane, inline, job): the lowest lane free at
+    submission, or with by_job (a thread per op) the job's own lane."""
+    if by_job:
+        jobs = sorted({op[4] if len(op) > 4 else 0 for op in ops})
+        lane = {j: k for k, j in enumerate(jobs)}
+        return [(op[0], op[1], lane[op[4] if len(op) > 4 else 0], bool(op[3]) if len(op) > 3 else False,
+                 op[4] if len(op) > 4 else 0) for op in ops]
+    order = sorted(range(len(ops)), key=lambda i: (ops[i][0], ops[i][1]))
+    free_at = []  # lane -> completion time of its last op
+    bars = [None] * len(ops)
+    for i in order:
+        sub, comp = ops[i][0], ops[i][1]
+        lane = next((k for k, t in enumerate(free_at) if t <= sub), None)
+        if lane is None:
+            lane = len(free_at)
+            free_at.append(comp)
+        else:
+            free_at[lane] = comp
+        bars[i] = (sub, comp, lane, bool(ops[i][3]) if len(ops[i]) > 3 else False,
+                   ops[i][4] if len(ops[i]) > 4 else 0)
+    return bars
+
+
+# ---------------------------------------------------------------- input model
+
+class Entry:
+    def __init__(self, doc, path, r, multi):
+        self.r = r
+        self.path = path
+        meta = doc["meta"]
+        self.host = meta.get("hostname") or "?"
+        self.kernel = meta.get("kernel") or "?"
+        self.file_index = None
+        base = r["backend"] + (":" + r["variant"] if r.get("variant") else "")
+        self.label = base + (f" @ {self.host}/{self.kernel}" if multi else "")
+        wl = r["workload"]
+        self.workload = wl.get("name") or "?"
+        self.socket = self.workload in SOCKET_WORKLOADS or wl.get("conns") is not None
+        self.depth = wl.get("depth")
+        self.conns = wl.get("conns")
+        self.ok = r.get("status") == "ok"
+        self.name = self.label  # made unique inside a workload below
+
+    def param(self, key):
+        return self.conns if key == "conns" else self.depth
+
+
+def scaling_key(entries):
+    """'conns' or 'depth': what varies across results of one label."""
+    socket = any(e.socket for e in entries)
+    if socket and len({e.conns for e in entries}) > 1:
+        return "conns"
+    if len({e.depth for e in entries}) > 1:
+        return "depth"
+    return None
+
+
+def group(docs, multi):
+    by_wl = {}
+    for i, (path, doc) in enumerate(docs):
+        for r in doc["results"]:
+            e = Entry(doc, path, r, multi)
+            e.file_index = i
+            by_wl.setdefault(e.workload, []).append(e)
+    for entries in by_wl.values():
+        by_label = {}
+        for e in entries:
+            by_label.setdefault(e.label, []).append(e)
+        for same in by_label.values():
+            if len(same) < 2:
+                continue
+            key = scaling_key(same)
+            for e in same:
+                if key == "conns":
+                    e.name = f"{e.label} c={e.conns}"
+                elif key == "depth":
+                    e.name = f"{e.label} d={e.depth}"
+                else:
+                    e.name = f"{e.label} #{same.index(e) + 1}"
+    return by_wl
+
+
+# ---------------------------------------------------------------- drawing
+
+class Plotter:
+    def __init__(self, out, docs):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        self.plt = plt
+        self.out = out
+        self.written = []
+        self.hosts = []
+        for _, doc in docs:
+            m = doc["meta"]
+            s = f"{m.get('hostname') or '?'}, kernel {m.get('kernel') or '?'}"
+            if m.get("cpu_model"):
+                s += f", {m['cpu_model']} x{m.get('cores') or '?'}"
+            self.hosts.append(s)
+        self.files = None
+
+    def save(self, fig, name, caption):
+        seen = []
+        for i in sorted(self.files if self.files is not None else range(len(self.hosts))):
+            if self.hosts[i] not in seen:
+                seen.append(self.hosts[i])
+        text = "host: " + "; ".join(seen) + ("\n" + caption if caption else "")
+        lines = text.count("\n") + 1
+        fig.text(0.01, 0.01, text, fontsize=7, ha="left", va="bottom", wrap=True)
+        fig.tight_layout(rect=(0, 0.02 + 0.025 * lines, 1, 1))
+        for ext in ("png", "svg"):
+            path = os.path.join(self.out, f"{name}.{ext}")
+            fig.savefig(path, dpi=110)
+            self.written.append(path)
+        self.plt.close(fig)
+
+
+def colours(n):
+    import matplotlib
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def plot_throughput(P, wl, entries, dump):
+    ok = [e for e in entries if e.ok and num(e.r.get("iops"))]
+    name = f"1-throughput-{wl}"
+    if not ok:
+        return skip(dump, name, "no result with a measured rate")
+    socket = any(e.socket for e in ok)
+    unit = "requests/s" if wl in ("echo", "serve") else ("send calls/s" if wl == "stream" else "IOPS")
+    gbit = [e for e in ok if num((e.r.get("net") or {}).get("gbit_s"))] if wl == "stream" else []
+    panels = 2 if gbit else 1
+    fig, axes = P.plt.subplots(1, panels, figsize=(max(6, 1.0 * len(ok) + 3) * panels * 0.8 + 1, 4.8),
+                               squeeze=False)
+    ax = axes[0][0]
+    names = [e.name for e in ok]
+    vals = [e.r["iops"] for e in ok]
+    bars = ax.bar(range(len(ok)), vals, color=colours(len(ok)))
+    ax.bar_label(bars, labels=[fmt_rate(v) for v in vals], fontsize=7)
+    ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel(f"throughput ({unit}, log scale)")
+    ax.set_xlabel("backend")
+    ax.set_title(f"{wl}: throughput per backend")
+    series = [{"label": e.name, "x": e.name, "y": e.r["iops"]} for e in ok]
+    dump[name] = {"unit": unit, "series": series}
+    if gbit:
+        ax2 = axes[0][1]
+        gv = [e.r["net"]["gbit_s"] for e in gbit]
+        b2 = ax2.bar(range(len(gbit)), gv, color=colours(len(gbit)))
+        ax2.bar_label(b2, labels=[f"{v:.2f}" for v in gv], fontsize=7)
+        ax2.set_xticks(range(len(gbit)), [e.name for e in gbit], rotation=30, ha="right", fontsize=8)
+        ax2.set_ylabel("throughput (Gbit/s)")
+        ax2.set_xlabel("backend")
+        ax2.set_title(f"{wl}: Gbit/s per backend")
+        dump[name]["gbit_s"] = [{"label": e.name, "x": e.name, "y": e.r["net"]["gbit_s"]} for e in gbit]
+    left = [e.name for e in entries if e not in ok]
+    cap = describe(entries[0]) + (f"; not run or failed: {', '.join(left)}" if left else "")
+    P.save(fig, name, cap)
+
+
+def fmt_rate(v):
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= div:
+            return f"{v / div:.3g}{suf}"
+    return f"{v:.3g}"
+
+
+def describe(e):
+    w = e.r["workload"]
+    parts = [f"workload {e.workload}"]
+    if w.get("bs"):
+        parts.append(f"bs {w['bs']}")
+    if w.get("conns") is not None:
+        parts.append(f"conns {w['conns']}")
+    if w.get("msg"):
+        parts.append(f"msg {w['msg']}")
+    parts.append(f"depth {w.get('depth')}")
+    parts.append(f"jobs {w.get('jobs')}")
+    return ", ".join(parts)
+
+
+def plot_latency(P, wl, entries, dump):
+    name = f"2-latency-{wl}"
+    have = [e for e in entries if e.ok and isinstance(e.r.get("histogram"), dict)
+            and e.r["histogram"].get("buckets")]
+    if not have:
+        return skip(dump, name, "no result with a histogram")
+    fig, ax = P.plt.subplots(figsize=(8, 5))
+    series = []
+    for e, c in zip(have, colours(len(have))):
+        lat = e.r.get("latency_ns") or {}
+        b = e.r["histogram"]["buckets"]
+        lo = lat.get("min") if num(lat.get("min")) else b[0][0]
+        hi = lat.get("max") if num(lat.get("max")) else b[-1][1]
+        ys = [hist_percentile(b, p, lo, hi) for p in PERCENTILES]
+        ax.plot([nines(p) for p in PERCENTILES], [y / 1000.0 for y in ys], label=e.name,
+                color=c, lw=1.5)
+        series.append({"label": e.name, "x": PERCENTILES, "y": ys})
+    ticks = [0, 50, 90, 99, 99.9, 99.99]
+    ax.set_xticks([nines(p) for p in ticks], [f"{p:g}" for p in ticks])
+    ax.set_yscale("log")
+    ax.set_xlabel("percentile (%), nines scale")
+    ax.set_ylabel("latency (µs, log scale)")
+    ax.set_title(f"{wl}: latency percentiles per backend")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    dump[name] = {"unit": "ns", "series": series}
+    P.save(fig, name, describe(entries[0]) + "; from the exported histogram (bucket midpoints)")
+
+
+def plot_syscalls(P, wl, entries, dump):
+    name = f"3-syscalls-{wl}"
+    ok = [e for e in entries if e.ok]
+    if not ok:
+        return skip(dump, name, "no result")
+    stacks, absent = {}, {}
+    for e in ok:
+        st, why = syscall_stack(e.r)
+        if st is None:
+            absent[e.name] = why
+        else:
+            stacks[e.name] = st
+    keep = set()
+    for st in stacks.values():
+        tot = sum(st.values())
+        keep |= {k for k, v in st.items() if k != "other" and tot > 0 and v >= 0.01 * tot}
+    keep = sorted(keep, key=lambda k: -sum(st.get(k, 0) for st in stacks.values()))
+    fig, ax = P.plt.subplots(figsize=(max(7, 1.1 * len(ok) + 3), 5))
+    names = [e.name for e in ok]
+    bottoms = [0.0] * len(ok)
+    layers = keep + ["other"]
+    series = []
+    for k, c in zip(layers, colours(len(layers))):
+        vals = []
+        for n in names:
+            st = stacks.get(n)
+            if st is None:
+                vals.append(0.0)
+            elif k == "other":
+                vals.append(sum(v for kk, v in st.items() if kk not in keep))
+            else:
+                vals.append(st.get(k, 0.0))
+        if any(vals):
+            ax.bar(range(len(ok)), vals, bottom=bottoms, label=k, color=c)
+        bottoms = [b + v for b, v in zip(bottoms, vals)]
+    for i, n in enumerate(names):
+        if n in absent:
+            ax.text(i, 0, "not counted", rotation=90, ha="center", va="bottom", fontsize=8,
+                    color="grey")
+        else:
+            ax.text(i, bottoms[i], f"{bottoms[i]:.3g}", ha="center", va="bottom", fontsize=7)
+    for n in names:
+        st = stacks.get(n)
+        if st is None:
+            continue
+        stack = {k: st.get(k, 0.0) for k in keep}
+        stack["other"] = sum(v for kk, v in st.items() if kk not in keep)
+        series.append({"label": n, "x": n, "y": sum(stack.values()), "stack": stack})
+    ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("syscalls per operation")
+    ax.set_xlabel("backend")
+    ax.set_title(f"{wl}: syscalls per operation, by name")
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    dump[name] = {"series": series, "absent": absent}
+    cap = describe(entries[0]) + "; names under 1% of every result's total are in 'other'"
+    if absent:
+        cap += "; not counted: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
+    P.save(fig, name, cap)
+
+
+def plot_cpu(P, wl, entries, dump):
+    name = f"4-cpu-ctxsw-{wl}"
+    ok = [e for e in entries if e.ok and num(e.r.get("ops")) and e.r["ops"] > 0]
+    if not ok:
+        return skip(dump, name, "no result with operations")
+    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(max(9, 1.6 * len(ok) + 3), 5))
+    names = [e.name for e in ok]
+    cs = colours(len(ok))
+    vcsw = [((e.r.get("ctx_switches") or {}).get("voluntary"), e.r["ops"]) for e in ok]
+    vcsw = [v / n if num(v) else None for v, n in vcsw]
+    cpu = [(e.r.get("cpu") or {}).get("per_op_ns") for e in ok]
+    for ax, vals, ylab, title in ((a1, vcsw, "voluntary context switches per op", "voluntary switches / op"),
+                                  (a2, cpu, "CPU time per op (ns)", "CPU time / op")):
+        v = [x if num(x) else 0 for x in vals]
+        b = ax.bar(range(len(ok)), v, color=cs)
+        ax.bar_label(b, labels=[f"{x:.3g}" if num(x) else "n/a" for x in vals], fontsize=7)
+        ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(ylab)
+        ax.set_xlabel("backend")
+        ax.set_title(f"{wl}: {title}")
+    dump[name] = {
+        "vcsw_per_op": [{"label": n, "x": n, "y": v} for n, v in zip(names, vcsw)],
+        "cpu_per_op_ns": [{"label": n, "x": n, "y": v} for n, v in zip(names, cpu)],
+    }
+    P.save(fig, name, describe(entries[0]) +
+           "; switches/op = ctx_switches.voluntary / ops; CPU/op = cpu.per_op_ns (user + sys)")
+
+
+def plot_scaling(P, wl, entries, dump, notes):
+    name = f"5-scaling-{wl}"
+    by_label = {}
+    for e in entries:
+        if e.ok and num(e.r.get("iops")):
+            by_label.setdefault(e.label, []).append(e)
+    lines = []
+    for label, es in by_label.items():
+        key = scaling_key(es)
+        if key is None:
+            continue
+        pts = sorted(((e.param(key), e) for e in es if num(e.param(key))), key=lambda t: t[0])
+        if len({p for p, _ in pts}) < 2:
+            continue
+        lines.append((label, key, pts))
+    if not lines:
+        notes.append(f"{name}: skipped, no backend has results at several depths or connection counts")
+        return
+    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(11, 4.8))
+    series = []
+    keys = {k for _, k, _ in lines}
+    xlab = "connections" if keys == {"conns"} else ("queue depth" if keys == {"depth"} else "depth or connections")
+    for (label, key, pts), c in zip(lines, colours(len(lines))):
+        xs = [p for p, _ in pts]
+        iops = [e.r["iops"] for _, e in pts]
+        p99 = [(e.r.get("latency_ns") or {}).get("p99") for _, e in pts]
+        a1.plot(xs, iops, marker="o", label=label, color=c)
+        a2.plot(xs, [v / 1000.0 if num(v) else float("nan") for v in p99], marker="o", label=label, color=c)
+        series.append({"label": label, "key": key, "x": xs, "iops": iops, "p99_ns": p99})
+    for ax in (a1, a2):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(xlab + " (log2)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    a1.set_ylabel("requests/s" if wl in ("echo", "serve") else "IOPS")
+    a1.set_title(f"{wl}: throughput against {xlab}")
+    a2.set_yscale("log")
+    a2.set_ylabel("p99 latency (µs, log scale)")
+    a2.set_title(f"{wl}: p99 against {xlab}")
+    dump[name] = {"series": series}
+    P.save(fig, name, describe(entries[0]).split(", depth")[0])
+
+
+def plot_timeline(P, wl, entries, dump, notes):
+    name = f"6-timeline-{wl}"
+    have = [e for e in entries if e.ok and isinstance(e.r.get("trace"), dict)
+            and e.r["trace"].get("ops")]
+    if not have:
+        notes.append(f"{name}: skipped, no result has a trace (run with --trace N)")
+        return
+    from matplotlib.patches import Patch
+    lanes = [timeline_lanes(e.r["trace"]["ops"], by_job=bool(e.r.get("thread_per_op")))
+             for e in have]
+    heights = [max(b[2] for b in bars) + 1 for bars in lanes]
+    fig, axes = P.plt.subplots(len(have), 1, squeeze=False,
+                               figsize=(10, 1.2 + sum(min(max(h * 0.12, 0.9), 3.5) for h in heights)),
+                               gridspec_kw={"height_ratios": [min(max(h, 6), 30) for h in heights]})
+    series = []
+    for ax, e, bars, h in zip((a[0] for a in axes), have, lanes, heights):
+        t0 = min(b[0] for b in bars)
+        for inline, colour in ((True, "tab:orange"), (False, "tab:blue")):
+            sel = [b for b in bars if b[3] == inline]
+            if not sel:
+                continue
+            for lane in sorted({b[2] for b in sel}):
+                ax.broken_barh([((b[0] - t0) / 1000.0, (b[1] - b[0]) / 1000.0)
+                                for b in sel if b[2] == lane], (lane - 0.4, 0.8),
+                               facecolor=colour, edgecolor=colour, linewidth=0.6)
+        ax.set_ylim(-0.5, h - 0.5)
+        ax.invert_yaxis()
+        per_job = bool(e.r.get("thread_per_op"))
+        ax.set_ylabel("job" if per_job else "lane", fontsize=8)
+        ax.set_title(f"{e.name}: {len(bars)} ops, " +
+                     (f"{h} threads, a lane each" if per_job else f"up to {h} in flight"),
+                     fontsize=9, loc="left")
+        ax.tick_params(labelsize=7)
+        ax.grid(True, axis="x", alpha=0.3)
+        series.append({"label": e.name, "bars": len(bars), "lanes": h,
+                       "x": [[b[0], b[1]] for b in bars], "y": [b[2] for b in bars]})
+    axes[-1][0].set_xlabel("time since the first traced submission (µs)")
+    axes[0][0].legend(handles=[Patch(color="tab:orange", label="completed inline (in the submit call)"),
+                               Patch(color="tab:blue", label="completed later (reaped)")],
+                      fontsize=7, loc="upper right")
+    fig.suptitle(f"{wl}: traced operations, submission to completion", fontsize=11)
+    dump[name] = {"series": series}
+    P.save(fig, name, describe(entries[0]) +
+           "; one bar per traced op, each in the lowest lane free when it was submitted")
+
+
+def plot_map(P, wl, entries, dump, notes):
+    name = f"7-model-map-{wl}"
+    pts, absent = [], {}
+    for e in entries:
+        if not e.ok:
+            continue
+        pt, why = map_point(e.r)
+        if pt is None:
+            absent[e.name] = why
+        else:
+            pts.append((e, pt))
+    if not pts:
+        notes.append(f"{name}: skipped, no result has measured model figures")
+        return
+    fig, ax = P.plt.subplots(figsize=(8, 7))
+    ax.axhline(0.5, color="grey", lw=0.8)
+    ax.axvline(0.5, color="grey", lw=0.8)
+    for (qx, qy, text) in ((0.25, 0.25, "sync blocking"), (0.75, 0.25, "sync non-blocking"),
+                           (0.25, 0.75, "async, blocking submit"), (0.75, 0.75, "async non-blocking")):
+        ax.text(qx, qy, text, ha="center", va="center", fontsize=13, color="0.85", zorder=0)
+    series = []
+    placed = []  # (x, y) of labels already put, in data units
+    order = sorted(range(len(pts)), key=lambda i: (-pts[i][1]["y"], pts[i][1]["x"]))
+    cs = colours(len(pts))
+    for i in order:
+        e, pt = pts[i]
+        ax.scatter([pt["x"]], [pt["y"]], s=60, color=cs[i], zorder=3, edgecolor="black", lw=0.5)
+        txt = (f"{e.name}: {pt['measured']}\nsync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}"
+               + (f", offload {pt['offload_share']:.2f}" if num(pt["offload_share"]) else ""))
+        right = pt["x"] < 0.55
+        lx = pt["x"] + (0.04 if right else -0.04)
+        ly = min(pt["y"], 1.08)
+        span = (lx, lx + 0.5) if right else (lx - 0.5, lx)  # the text's rough extent
+        while any(abs(ly - py) < 0.075 and span[0] < b and a < span[1] for (a, b), py in placed):
+            ly -= 0.02
+        placed.append((span, ly))
+        ax.annotate(txt, (pt["x"], pt["y"]), xytext=(lx, ly), textcoords="data", fontsize=7,
+                    ha="left" if right else "right", va="center", color="black",
+                    arrowprops=dict(arrowstyle="-", color=cs[i], lw=0.8))
+    for e, pt in pts:
+        series.append(dict(label=e.name, **pt))
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(min([-0.05] + [py - 0.05 for _, py in placed]), 1.12)
+    ax.set_xlabel("non-blocking = 1 - sync share (0 = the submit call does the I/O)")
+    ax.set_ylabel("async = max(offload share, 1 - min(1, D))")
+    ax.set_title(f"{wl}: where each backend measured, blocking × sync", pad=12)
+    dump[name] = {"series": series, "absent": absent}
+    cap = MAP_CAPTION
+    if absent:
+        cap += "\nleft off: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
+    P.save(fig, name, describe(entries[0]) + "\n" + cap)
+
+
+def skip(dump, name, why):
+    print(f"{PROG}: {name}: skipped, {why}", file=sys.stderr)
+
+
+def main(argv):
+    a = parse_args(argv)
+    docs = [(p, load(p)) for p in a.files]
+    out = a.out if a.out is not None else (os.path.dirname(os.path.abspath(a.files[0])))
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        fail(2, f"--out {out}: {e.strerror}")
+    try:
+        P = Plotter(out, docs)
+    except ImportError as e:
+        fail(1, f"matplotlib is needed (apt-get install python3-matplotlib): {e}")
+    by_wl = group(docs, len(docs) > 1)
+    dump, notes = {}, []
+    for wl, entries in by_wl.items():
+        P.files = {e.file_index for e in entries}
+        plot_throughput(P, wl, entries, dump)
+        plot_latency(P, wl, entries, dump)
+        plot_syscalls(P, wl, entries, dump)
+        plot_cpu(P, wl, entries, dump)
+        plot_scaling(P, wl, entries, dump, notes)
+        plot_timeline(P, wl, entries, dump, notes)
+        plot_map(P, wl, entries, dump, notes)
+    for n in notes:
+        print(f"{PROG}: {n}", file=sys.stderr)
+    if not by_wl:
+        print(f"{PROG}: no results to plot", file=sys.stderr)
+    if a.dump:
+        json.dump({"plots": dump, "files": P.written, "skipped": notes}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,193 @@
+"""End-to-end test of scripts/plot.py on real runs.
+
+Usage: test_plot.py PATH-TO-IOLENS PATH-TO-PLOT.PY. Exits 77 (skipped) when
+matplotlib is missing.
+"""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+IOLENS = PLOT = None
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv2",
+              "pwritev2", "recvfrom", "sendto", "recvmsg", "sendmsg", "accept4",
+              "connect", "fsync", "fdatasync")
+
+
+def percentile(buckets, p, lo, hi):
+    """Rank ceil(p/100 * n), midpoint of its bucket, clamped to min and max."""
+    n = sum(c for _, _, c in buckets)
+    if p <= 0:
+        return lo
+    rank = max(1, math.ceil(round(p / 100 * n, 9)))
+    seen = 0
+    for a, b, c in buckets:
+        seen += c
+        if seen >= rank:
+            return min(max(a + (b - a) // 2, lo), hi)
+    return hi
+
+
+class PlotTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="iolens-plot-")
+        env = dict(os.environ, TMPDIR=cls.dir)
+        runs = {
+            "disk": ["--backend", "all", "--size", "16m", "--depth", "4", "--ops", "5000",
+                     "--trace", "100"],
+            "echo": ["--workload", "echo", "--backend", "all", "--conns", "4", "--ops", "2000",
+                     "--trace", "100"],
+            "d1": ["--backend", "blocking,io_uring", "--size", "16m", "--depth", "1",
+                   "--ops", "5000"],
+            "d8": ["--backend", "blocking,io_uring", "--size", "16m", "--depth", "8",
+                   "--ops", "5000"],
+        }
+        cls.json = {}
+        for name, args in runs.items():
+            path = os.path.join(cls.dir, name + ".json")
+            p = subprocess.run([IOLENS, "run", *args, "--json", path], env=env,
+                               capture_output=True, text=True, timeout=240)
+            if p.returncode != 0:
+                raise RuntimeError(f"iolens run {args} failed: {p.stderr}")
+            with open(path) as f:
+                cls.json[name] = json.load(f)
+            cls.json[name + "_path"] = path
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def plot(self, *args, out=None):
+        out = out or tempfile.mkdtemp(dir=self.dir)
+        p = subprocess.run([sys.executable, PLOT, "--out", out, *args], capture_output=True,
+                           text=True, timeout=240)
+        return p, out
+
+    def dump(self, *names):
+        p, out = self.plot("--dump", *[self.json[n + "_path"] for n in names])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout), out, p.stderr
+
+    def check_files(self, out, stems):
+        for stem in stems:
+            with open(os.path.join(out, stem + ".png"), "rb") as f:
+                self.assertEqual(f.read(8), PNG_SIG, stem)
+            root = ET.parse(os.path.join(out, stem + ".svg")).getroot()
+            self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg", stem)
+
+    def ok_results(self, doc):
+        return [r for r in doc["results"] if r["status"] == "ok"]
+
+    def test_single_files(self):
+        for run, wl in (("disk", "randread"), ("echo", "echo")):
+            with self.subTest(run=run):
+                d, out, err = self.dump(run)
+                doc = self.json[run]
+                plots = d["plots"]
+                stems = [f"{i}-{k}-{wl}" for i, k in ((1, "throughput"), (2, "latency"),
+                                                      (3, "syscalls"), (4, "cpu-ctxsw"),
+                                                      (6, "timeline"), (7, "model-map"))]
+                self.check_files(out, stems)
+                self.assertFalse(os.path.exists(os.path.join(out, f"5-scaling-{wl}.png")))
+                self.assertIn(f"5-scaling-{wl}: skipped", err)
+                ok = {r["backend"]: r for r in self.ok_results(doc)}
+                # 1: the bars are the IOPS
+                got = {s["label"]: s["y"] for s in plots[f"1-throughput-{wl}"]["series"]}
+                self.assertEqual(got, {b: r["iops"] for b, r in ok.items()})
+                # 2: the curves are the histogram's percentiles, and agree with iolens's own
+                for s in plots[f"2-latency-{wl}"]["series"]:
+                    r = ok[s["label"]]
+                    lat, b = r["latency_ns"], r["histogram"]["buckets"]
+                    want = [percentile(b, p, lat["min"], lat["max"]) for p in s["x"]]
+                    self.assertEqual(s["y"], want, s["label"])
+                    for p, key in ((50, "p50"), (99, "p99"), (99.99, "p99_99")):
+                        self.assertEqual(percentile(b, p, lat["min"], lat["max"]), lat[key])
+                    self.assertAlmostEqual(s["x"][-1], 99.99)
+                # 3: each stack sums to syscalls.per_op
+                sc = plots[f"3-syscalls-{wl}"]
+                for s in sc["series"]:
+                    want = ok[s["label"]]["syscalls"]["per_op"]
+                    self.assertAlmostEqual(sum(s["stack"].values()), want,
+                                           delta=max(1e-9, want * 1e-4), msg=s["label"])
+                counted = {b for b, r in ok.items() if r["syscalls"]["why"] is None}
+                self.assertEqual({s["label"] for s in sc["series"]}, counted)
+                self.assertEqual(set(sc["absent"]), set(ok) - counted)
+                # 4: switches and CPU per op
+                for s in plots[f"4-cpu-ctxsw-{wl}"]["vcsw_per_op"]:
+                    r = ok[s["label"]]
+                    self.assertAlmostEqual(s["y"], r["ctx_switches"]["voluntary"] / r["ops"])
+                for s in plots[f"4-cpu-ctxsw-{wl}"]["cpu_per_op_ns"]:
+                    self.assertEqual(s["y"], ok[s["label"]]["cpu"]["per_op_ns"])
+                # 6: a bar per traced op
+                tl = {s["label"]: s for s in plots[f"6-timeline-{wl}"]["series"]}
+                self.assertEqual(set(tl), {b for b, r in ok.items() if r["trace"]})
+                for b, s in tl.items():
+                    self.assertEqual(s["bars"], len(ok[b]["trace"]["ops"]))
+                    self.assertEqual(len(s["x"]), s["bars"])
+                # 7: the coordinates as the script's header defines them
+                mp = plots[f"7-model-map-{wl}"]
+                for s in mp["series"]:
+                    r = ok[s["label"]]
+                    m, sy = r["model"], r["syscalls"]
+                    data = sum(sy["by_name"].get(n, 0) for n in DATA_CALLS) - sy["offloaded"]
+                    d_op = max(data, 0) / sy["ops"]
+                    self.assertAlmostEqual(s["x"], 1 - m["sync_share"])
+                    self.assertAlmostEqual(s["y"], max(m["offload_share"] or 0, 1 - min(1, d_op)))
+                    self.assertEqual(s["measured"], m["measured"])
+                self.assertIn("null", mp["absent"])
+
+    def test_matrix(self):
+        d, out, err = self.dump("d1", "d8")
+        self.check_files(out, ["5-scaling-randread"])
+        series = {s["label"]: s for s in d["plots"]["5-scaling-randread"]["series"]}
+        self.assertEqual(len(series), 2)
+        for s in series.values():
+            self.assertEqual(s["x"], [1, 8])
+            self.assertEqual(s["key"], "depth")
+            want = [next(r for r in self.json[run]["results"] if r["backend"] in s["label"])
+                    for run in ("d1", "d8")]
+            self.assertEqual(s["iops"], [r["iops"] for r in want])
+            self.assertEqual(s["p99_ns"], [r["latency_ns"]["p99"] for r in want])
+        # both files from one host: labels carry host/kernel, the throughput bars say the depth
+        labels = [s["label"] for s in d["plots"]["1-throughput-randread"]["series"]]
+        self.assertTrue(all(" @ " in x and (x.endswith("d=1") or x.endswith("d=8"))
+                            for x in labels), labels)
+        self.assertIn("6-timeline-randread: skipped", err)
+
+    def test_errors(self):
+        cases = [([], 2), (["--bogus", self.json["disk_path"]], 2),
+                 (["--out"], 2), ([os.path.join(self.dir, "missing.json")], 1)]
+        bad = os.path.join(self.dir, "bad.json")
+        with open(bad, "w") as f:
+            f.write("{not json")
+        notours = os.path.join(self.dir, "other.json")
+        with open(notours, "w") as f:
+            f.write("[1, 2]")
+        cases += [([bad], 1), ([notours], 1)]
+        for args, code in cases:
+            with self.subTest(args=args):
+                p = subprocess.run([sys.executable, PLOT, *args], capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(p.returncode, code, p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+                self.assertEqual(p.stdout, "")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit("usage: test_plot.py PATH-TO-IOLENS PATH-TO-PLOT.PY")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("skipped: python3-matplotlib is not installed")
+        sys.exit(77)
+    PLOT = os.path.abspath(sys.argv.pop(2))
+    IOLENS = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
