@@ -199,6 +199,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		w.time_s = quick ? 0.1 : 0.5;
 		w.warmup_s = quick ? 0 : 0.1;
 		w.stop = &stop_flag;
+		w.trace = 200; /* the timeline plot */
 		if (cl->bs)
 			w.bs = cl->bs;
 		w.size = quick ? 32ull << 20 : 256ull << 20;

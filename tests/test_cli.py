@@ -33,10 +33,10 @@ def read_csv(path):
 
 
 def flatten(obj, prefix=""):
-    """JSON keys joined by '_' as the CSV names them (the histogram is JSON-only)."""
+    """JSON keys joined by '_' as the CSV names them (histogram and trace are JSON-only)."""
     out = []
     for key, value in obj.items():
-        if key == "histogram":
+        if key in ("histogram", "trace"):
             continue
         if isinstance(value, dict):
             out += flatten(value, prefix + key + "_")
