@@ -188,8 +188,8 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		if (tty) {
 			double el = now_s() - t_start;
 
-			fprintf(stderr, "\r\033[K[%zu/%zu] %s: all backends, %.0f s elapsed%s", k + 1,
-				NCELLS, cl->title, el, k ? "" : "");
+			fprintf(stderr, "\r\033[K[%zu/%zu] %s: all backends, %.0f s elapsed", k + 1,
+				NCELLS, cl->title, el);
 			if (k)
 				fprintf(stderr, ", about %.0f s left", el / (double)k * (double)(NCELLS - k));
 		}

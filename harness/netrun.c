@@ -697,7 +697,6 @@ void iolens__net_end(struct job *j, struct iolens_ctx *ctx)
 {
 	struct netjob *n = j->net;
 	int stream = wl(j)->kind == IOLENS_WL_STREAM;
-	uint64_t ignore = 0;
 
 	if (!stream)
 		for (unsigned c = 0; c < n->nconns; c++)
@@ -726,7 +725,6 @@ void iolens__net_end(struct job *j, struct iolens_ctx *ctx)
 				((struct conn *)j->done[i]->user_data)->tx_off += (uint64_t)j->done[i]->result;
 		}
 	}
-	(void)ignore;
 	for (unsigned c = 0; c < n->nconns; c++) {
 		struct conn *k = &n->conns[c];
 

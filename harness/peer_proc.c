@@ -20,7 +20,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hist.h"
@@ -40,7 +39,6 @@ struct reply {
 	struct iolens__addr addr;
 	unsigned connected;
 	uint64_t requests, bytes;
-	double cpu_s;
 	int have_hist;
 	struct iolens_hist hist;
 };
@@ -55,14 +53,6 @@ static int xfer(int fd, void *buf, size_t len, int sending)
 	if (n < 0)
 		return -errno;
 	return n == 0 && !sending ? -EPIPE : 0;
-}
-
-static double self_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The child: serve commands until the parent hangs up. */
@@ -124,7 +114,6 @@ static void child_main(int ctl, int kind, const struct iolens__responder_opts *r
 				iolens_hist_free(g.hist);
 			}
 		}
-		rep->cpu_s = self_cpu();
 		if (xfer(ctl, rep, len, 1))
 			break;
 	}

@@ -1157,10 +1157,9 @@ decide:
 }
 
 /* Open one set of counters for every counting pass; 0 or -errno with why. */
-static int open_session(struct iolens__syscount *sc, const struct iolens_target *t, int *stale,
-			char *why, size_t len)
+static int open_session(struct iolens__syscount *sc, int *stale, char *why, size_t len)
 {
-	*stale = !iolens__wait_threads(t->peer_threads, 3000);
+	*stale = !iolens__wait_single_thread(3000);
 	return iolens__syscount_open(sc, why, len);
 }
 
@@ -1195,7 +1194,7 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 		return e;
 	}
 	if (w->count == IOLENS_COUNT_INLINE)
-		have_sc = !open_session(&sc, t, &stale, why, sizeof(why));
+		have_sc = !open_session(&sc, &stale, why, sizeof(why));
 	for (size_t i = 0; i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;
@@ -1204,7 +1203,7 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 		x[i].r->syscalls.pass = w->count;
 	}
 	if (w->count == IOLENS_COUNT_SEPARATE && !interrupted(w))
-		have_sc = !open_session(&sc, t, &stale, why, sizeof(why));
+		have_sc = !open_session(&sc, &stale, why, sizeof(why));
 	for (size_t i = 0; w->count == IOLENS_COUNT_SEPARATE && i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;

@@ -90,7 +90,6 @@ struct run {
 	int counting;                /* this pass counts syscalls */
 	int net;                     /* a socket workload */
 	unsigned trace_cap;          /* ops each job traces: workload.trace, 0 when counting */
-	unsigned peer_threads;       /* the target's own threads (responder, load generator) */
 	atomic_uint accepted;        /* serve: connections the jobs have accepted */
 	int listen_fd;               /* serve: the listener of this pass */
 	int lg_started;              /* serve: the load generator is running */

@@ -343,12 +343,10 @@ static int other_user_threads(void)
 	return n;
 }
 
-int iolens__wait_threads(unsigned others, unsigned ms)
+int iolens__wait_single_thread(unsigned ms)
 {
 	for (unsigned waited = 0;; waited += 10) {
-		int n = other_user_threads();
-
-		if (n >= 0 && (unsigned)n <= others)
+		if (other_user_threads() == 0)
 			return 1;
 		if (waited >= ms)
 			return 0;

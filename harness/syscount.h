@@ -75,10 +75,7 @@ void iolens__helpers_scan(struct iolens__helpers *h);
 /* Threads seen at the end, and their CPU seconds since the start scan. */
 double iolens__helpers_cpu(const struct iolens__helpers *start, const struct iolens__helpers *end);
 
-/*
- * Wait up to ms until the process has at most `others` user threads beside
- * the caller (the target's own peers); 1 if it has.
- */
-int iolens__wait_threads(unsigned others, unsigned ms);
+/* Wait up to ms until the caller is this process's only user thread; 1 if it is. */
+int iolens__wait_single_thread(unsigned ms);
 
 #endif

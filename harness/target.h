@@ -24,7 +24,6 @@ struct iolens_target {
 	socklen_t peer_len;
 	struct iolens__peer_proc peer_proc; /* the built-in responder or load generator */
 	char unix_dir[96];              /* serve over unix: our directory for the socket */
-	unsigned peer_threads;          /* the peers' threads in this process (none: a child) */
 	uint64_t nofile;                /* RLIMIT_NOFILE in effect */
 };
 
