@@ -88,7 +88,7 @@ unsigned iolens__net_threads(const struct run *run)
 	return w->jobs < w->conns ? w->jobs : w->conns;
 }
 
-static uint32_t msg_size(const struct iolens_workload *w)
+uint32_t iolens__net_msg(const struct iolens_workload *w)
 {
 	if (w->msg)
 		return w->msg;
@@ -202,7 +202,7 @@ static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned c
 		return -ENOMEM;
 	n->nconns = nconns;
 	n->fake = strcmp(run->spec->info->model, IOLENS_MODEL_NO_IO) == 0;
-	n->msg = msg_size(w);
+	n->msg = iolens__net_msg(w);
 	n->reqdepth = w->depth;
 	n->rbuf_size = w->kind == IOLENS_WL_STREAM ? 0
 		       : (uint64_t)n->msg * w->depth < RBUF_MAX ? n->msg * w->depth
@@ -853,8 +853,8 @@ void iolens__net_placement(struct iolens_result *r, const struct run *run, struc
 	}
 }
 
-/* Figures of the socket jobs into the result. */
-void iolens__net_summarise(struct iolens_result *r, struct job *jobs, unsigned n)
+void iolens__net_summarise(struct iolens_result *r, const struct run *run, struct job *jobs,
+			   unsigned n, struct iolens_hist *all)
 {
 	struct iolens_net_result *x = &r->net;
 	struct iolens_hist *unc = NULL;
@@ -883,4 +883,21 @@ void iolens__net_summarise(struct iolens_result *r, struct job *jobs, unsigned n
 		iolens__hist_summary(unc, &x->lat_uncorrected);
 		iolens_hist_free(unc);
 	}
+	memset(r->by_kind, 0, sizeof(r->by_kind));
+	x->conns = run->w->conns;
+	x->nofile_limit = run->t->nofile;
+	snprintf(x->peer, sizeof(x->peer), "%.127s", run->t->path);
+	if (run->w->kind == IOLENS_WL_SERVE) {
+		x->latency_from = 1;
+		r->ops = run->lg_requests;
+		r->bytes = run->lg_bytes;
+		iolens__hist_reset(all);
+		if (run->lg_hist)
+			iolens_hist_merge(all, run->lg_hist);
+		iolens__hist_summary(all, &r->lat);
+	} else {
+		x->conns_open = x->conns;
+	}
+	x->requests = run->w->kind == IOLENS_WL_STREAM ? 0 : r->ops;
+	x->gbit_s = r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e9 : 0;
 }

@@ -495,7 +495,8 @@ static const char *unsupported_need(const struct run *run, uint32_t caps)
 	return NULL;
 }
 
-static void summarise(struct iolens_result *r, struct job *jobs, unsigned n, struct iolens_hist *all)
+static void summarise(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n,
+		      struct iolens_hist *all)
 {
 	for (unsigned k = 0; k < K__COUNT; k++) {
 		struct iolens_hist *h = NULL;
@@ -525,6 +526,8 @@ static void summarise(struct iolens_result *r, struct job *jobs, unsigned n, str
 		if (jobs[i].err && r->status == IOLENS_STATUS_OK)
 			set_status(r, IOLENS_STATUS_ERROR, jobs[i].err, "%s", jobs[i].errmsg);
 	}
+	if (run->net)
+		iolens__net_summarise(r, run, jobs, n, all);
 	if (r->seconds > 0) {
 		r->iops = (double)r->ops / r->seconds;
 		r->mib_s = (double)r->bytes / r->seconds / (1024.0 * 1024.0);
@@ -658,7 +661,7 @@ static int serve_start(struct iolens_result *r, struct run *run, struct job *job
 	const struct iolens_workload *w = run->w;
 	struct iolens__loadgen_opts o = {
 		.conns = w->conns,
-		.msg = w->msg ? w->msg : 64,
+		.msg = iolens__net_msg(w),
 		.depth = w->depth,
 	};
 	uint64_t deadline = now_ns() + (30ull + w->conns / 500) * 1000000000ull;
@@ -672,7 +675,7 @@ static int serve_start(struct iolens_result *r, struct run *run, struct job *job
 		set_status(r, IOLENS_STATUS_ERROR, e, "getsockname: %s", iolens_strerror(e));
 		return e;
 	}
-	e = iolens__peer_proc_lg_start((struct iolens__peer_proc *)&run->t->peer_proc, &o, why,
+	e = iolens__peer_proc_lg_start(run->peer, &o, why,
 				       sizeof(why));
 	if (e) {
 		set_status(r, IOLENS_STATUS_ERROR, e, "load generator: %s", why);
@@ -712,7 +715,7 @@ static void serve_finish(struct iolens_result *r, struct run *run)
 
 	if (!run->lg_started)
 		return;
-	iolens__peer_proc_lg_finish((struct iolens__peer_proc *)&run->t->peer_proc, &g);
+	iolens__peer_proc_lg_finish(run->peer, &g);
 	run->lg_started = 0;
 	run->lg_requests = g.requests;
 	run->lg_bytes = g.bytes;
@@ -728,7 +731,7 @@ static void serve_abort(struct run *run)
 	struct iolens__loadgen_result g = { 0 };
 
 	if (run->lg_started) {
-		iolens__peer_proc_lg_finish((struct iolens__peer_proc *)&run->t->peer_proc, &g);
+		iolens__peer_proc_lg_finish(run->peer, &g);
 		iolens_hist_free(g.hist);
 		run->lg_started = 0;
 	}
@@ -766,37 +769,6 @@ static void gather_trace(struct iolens_result *r, struct job *jobs, unsigned n, 
 	qsort(all, total, sizeof(*all), by_submit);
 	r->trace = all;
 	r->ntrace = total;
-}
-
-/* Socket figures; serve takes its requests and latencies from the load generator. */
-static void net_summarise(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n,
-			  struct iolens_hist *all)
-{
-	struct iolens_net_result *x = &r->net;
-
-	memset(r->by_kind, 0, sizeof(r->by_kind));
-	iolens__net_summarise(r, jobs, n);
-	x->conns = run->w->conns;
-	x->nofile_limit = run->t->nofile;
-	snprintf(x->peer, sizeof(x->peer), "%.127s", run->t->path);
-	if (run->w->kind == IOLENS_WL_SERVE) {
-		x->latency_from = 1;
-		r->ops = run->lg_requests;
-		r->bytes = run->lg_bytes;
-		iolens__hist_reset(all);
-		if (run->lg_hist)
-			iolens_hist_merge(all, run->lg_hist);
-		iolens__hist_summary(all, &r->lat);
-		if (r->seconds > 0) {
-			r->iops = (double)r->ops / r->seconds;
-			r->mib_s = (double)r->bytes / r->seconds / (1024.0 * 1024.0);
-		}
-		r->cpu_per_op_ns = r->ops ? (r->cpu_user_s + r->cpu_sys_s) * 1e9 / (double)r->ops : 0;
-	} else {
-		x->conns_open = x->conns;
-	}
-	x->requests = run->w->kind == IOLENS_WL_STREAM ? 0 : r->ops;
-	x->gbit_s = r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e9 : 0;
 }
 
 static void execute(struct iolens_result *r, struct run *run, struct iolens_hist *all)
@@ -933,7 +905,7 @@ threads:
 	t0 = now_ns();
 	atomic_store(&run->phase, PHASE_MEASURE);
 	if (serving)
-		iolens__peer_proc_lg_measure((struct iolens__peer_proc *)&run->t->peer_proc, 1);
+		iolens__peer_proc_lg_measure(run->peer, 1);
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
 	if (!interrupted)
@@ -947,7 +919,7 @@ threads:
 		t1 = now_ns();
 	}
 	if (serving)
-		iolens__peer_proc_lg_measure((struct iolens__peer_proc *)&run->t->peer_proc, 0);
+		iolens__peer_proc_lg_measure(run->peer, 0);
 	if (run->net)
 		iolens__net_placement(r, run, jobs, nthreads);
 	/*
@@ -990,11 +962,9 @@ threads:
 	r->cpu_sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
 	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw);
 	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
-	summarise(r, jobs, nthreads, all);
+	summarise(r, run, jobs, nthreads, all);
 	if (run->trace_cap)
 		gather_trace(r, jobs, nthreads, t0);
-	if (run->net)
-		net_summarise(r, run, jobs, nthreads, all);
 	if (run->counting) {
 		account_syscalls(r, run, jobs, nthreads, &sc0, &sc1, &h0, &h1);
 		measure_model(r, jobs, nthreads,
@@ -1130,8 +1100,9 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	*run = (struct run){ .w = w, .t = t, .spec = &x->sp, .listen_fd = -1 };
 	run->ops_mode = w->ops > 0;
 	run->net = t->net;
+	run->peer = &t->peer_proc;
 	if (run->net) {
-		r->net.msg = w->msg ? w->msg : w->kind == IOLENS_WL_STREAM ? 128u << 10 : 64u;
+		r->net.msg = iolens__net_msg(w);
 		r->net.conns = w->conns;
 		r->resident_before = r->resident_after = -1;
 		need = net_need(w->kind, x->sp.info->caps);

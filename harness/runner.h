@@ -92,6 +92,7 @@ struct run {
 	unsigned trace_cap;          /* ops each job traces: workload.trace, 0 when counting */
 	atomic_uint accepted;        /* serve: connections the jobs have accepted */
 	int listen_fd;               /* serve: the listener of this pass */
+	struct iolens__peer_proc *peer; /* the target's built-in peer */
 	int lg_started;              /* serve: the load generator is running */
 	uint64_t lg_requests, lg_bytes; /* serve: its figures of the window */
 	struct iolens_hist *lg_hist;    /* serve: its round trips */
@@ -153,7 +154,15 @@ void iolens__net_end(struct job *j, struct iolens_ctx *ctx);
 void iolens__net_free(struct job *j);
 /* Threads a socket run needs (one per connection for thread-per-op backends). */
 unsigned iolens__net_threads(const struct run *run);
-void iolens__net_summarise(struct iolens_result *r, struct job *jobs, unsigned n);
+/* Request size (echo, serve) or bytes per send (stream), defaults applied. */
+uint32_t iolens__net_msg(const struct iolens_workload *w);
+/*
+ * Socket figures into r, before the rates are derived: per-call sizes, the
+ * open-loop histogram, and for serve the load generator's requests and
+ * round trips in place of the jobs' (all is the result's histogram).
+ */
+void iolens__net_summarise(struct iolens_result *r, const struct run *run, struct job *jobs,
+			   unsigned n, struct iolens_hist *all);
 /* Pin the calling job thread as the workload asks; 0 or -errno. */
 int iolens__pin_job(const struct job *j);
 /* Where the job threads and the peer ran, into r->net.placement. */
