@@ -21,6 +21,7 @@
 #include "cli_opts.h"
 #include "cli_responder.h"
 #include "iolens/iolens.h"
+#include "peer.h"
 #include "report.h"
 #include "report_table.h"
 #include "spec.h"
@@ -474,13 +475,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			a->w.msg = (uint32_t)v;
 			break;
 		case OPT_TRANSPORT:
-			if (strcmp(optarg, "tcp") == 0)
-				a->w.transport = IOLENS_TRANSPORT_TCP;
-			else if (strcmp(optarg, "tcp6") == 0)
-				a->w.transport = IOLENS_TRANSPORT_TCP6;
-			else if (strcmp(optarg, "unix") == 0)
-				a->w.transport = IOLENS_TRANSPORT_UNIX;
-			else
+			a->w.transport = iolens__transport_parse(optarg);
+			if (a->w.transport < 0)
 				r = usage_error("--transport: '%s' is not a transport (accepts tcp, tcp6 or unix)", optarg);
 			break;
 		case OPT_CONNECT:

@@ -1,12 +1,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "peer.h"
 #include "report.h"
 
 static const char *const status_names[] = { "ok", "skipped", "error" };
 static const char *const cache_names[] = { "warm", "cold" };
 static const char *const pass_names[] = { "separate", "inline", "off" };
-static const char *const transport_names[] = { "tcp", "tcp6", "unix" };
 
 static void latency(const struct iolens__visitor *vis, void *v, const char *key,
 		    const struct iolens_latency *l, int have)
@@ -48,7 +48,7 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->str(v, "count", pass_names[w->count]);
 	vis->num(v, "conns", net ? w->conns : NAN);
 	vis->num(v, "msg", net ? r->net.msg : NAN);
-	vis->str(v, "transport", net ? transport_names[w->transport] : NULL);
+	vis->str(v, "transport", net ? iolens__transport_name(w->transport) : NULL);
 	vis->num(v, "rate", net && w->rate > 0 ? w->rate : NAN);
 	vis->str(v, "arrivals", net && w->rate > 0 ? (w->poisson ? "poisson" : "constant") : NULL);
 	vis->num(v, "think_us", net ? (double)w->think_ns / 1e3 : NAN);

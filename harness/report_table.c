@@ -1,6 +1,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "peer.h"
 #include "report_table.h"
 
 static const char *const status_names[] = { "ok", "skipped", "error" };
@@ -188,13 +189,12 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 			width = (int)strlen(name);
 	}
 	if (IOLENS_WL_IS_SOCKET(rs[0]->workload.kind)) {
-		static const char *const tr[] = { "tcp", "tcp6", "unix" };
 		const struct iolens_workload *w = &rs[0]->workload;
 
 		net = 1;
 		fprintf(f, "workload %s, msg %u, conns %u, depth %u per connection, jobs %u, %s, %s\n",
 			iolens_workload_name(w->kind), rs[0]->net.msg, w->conns, w->depth, w->jobs,
-			tr[w->transport], rs[0]->file);
+			iolens__transport_name(w->transport), rs[0]->file);
 	} else {
 		fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
 			iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs,
