@@ -19,6 +19,7 @@
 
 #include "cli_compare.h"
 #include "cli_opts.h"
+#include "cli_usage.h"
 #include "cli_responder.h"
 #include "iolens/iolens.h"
 #include "peer.h"
@@ -61,17 +62,19 @@ static void cleanup_outputs(void)
 	discard(&csv_out);
 }
 
+/* A usage error also removes the half-made output files. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
 	cleanup_outputs();
-	fputs("iolens: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	r = iolens__vusage(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return 2;
+	return r;
 }
 
 static int open_output(struct output *o, const char *opt)

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli_compare.h"
+#include "cli_usage.h"
 #include "iolens/iolens.h"
 #include "iolens_config.h"
 #include "report.h"
@@ -64,18 +64,6 @@ static const char help[] =
 	"\n"
 	"  --quick     a short version (seconds, small file, 100 connections)\n"
 	"  --out DIR   where to write (default results/<UTC time>)\n";
-
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("iolens: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 2;
-}
 
 static double now_s(void)
 {
@@ -155,11 +143,11 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		else if (c == 'h')
 			return fputs(help, stdout), 0;
 		else
-			return usage("compare: unknown option or missing value '%s' (accepts --quick, --out DIR)",
+			return iolens__usage("compare: unknown option or missing value '%s' (accepts --quick, --out DIR)",
 				     argv[optind - 1]);
 	}
 	if (optind < argc)
-		return usage("compare: unexpected argument '%s' (accepts --quick, --out DIR)",
+		return iolens__usage("compare: unexpected argument '%s' (accepts --quick, --out DIR)",
 			     argv[optind]);
 	if (!dir[0]) {
 		time_t now = time(NULL);
@@ -169,7 +157,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		strftime(dir, sizeof(dir), "results/%Y%m%dT%H%M%SZ", &tm);
 	}
 	if (make_dirs(dir))
-		return usage("--out: cannot create '%s': %s", dir, strerror(errno));
+		return iolens__usage("--out: cannot create '%s': %s", dir, strerror(errno));
 	for (size_t i = 0; i < nb && nspecs < 32; i++)
 		if (b[i].available)
 			specs[nspecs++] = b[i].name;

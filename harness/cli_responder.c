@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli_responder.h"
+#include "cli_usage.h"
 #include "peer.h"
 
 #define MAX_DELAY_US 60000000ULL
@@ -37,20 +37,6 @@ static const char help[] =
 	"  --cpu N                pin the event loops to this CPU\n"
 	"\n"
 	"Exit status: 0 stopped by a signal, 1 cannot listen, 2 bad usage.\n";
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("iolens: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 2;
-}
 
 /* A whole number in [lo, hi], digits only. */
 static int parse_whole(const char *s, unsigned long long lo, unsigned long long hi,
@@ -102,24 +88,24 @@ int iolens__cli_responder(int argc, char **argv)
 		case OPT_TRANSPORT:
 			o.transport = iolens__transport_parse(optarg);
 			if (o.transport < 0)
-				return usage_error("--transport: '%s' is not a transport (accepts tcp, tcp6 or unix)",
+				return iolens__usage("--transport: '%s' is not a transport (accepts tcp, tcp6 or unix)",
 						   optarg);
 			break;
 		case OPT_DELAY:
 			if (parse_whole(optarg, 0, MAX_DELAY_US, &v))
-				return usage_error("--delay: '%s' is not accepted (accepts a whole number of microseconds from 0 to %llu)",
+				return iolens__usage("--delay: '%s' is not accepted (accepts a whole number of microseconds from 0 to %llu)",
 						   optarg, MAX_DELAY_US);
 			o.delay_ns = v * 1000;
 			break;
 		case OPT_THREADS:
 			if (parse_whole(optarg, 1, MAX_THREADS, &v))
-				return usage_error("--threads: '%s' is not accepted (accepts a whole number from 1 to %d)",
+				return iolens__usage("--threads: '%s' is not accepted (accepts a whole number from 1 to %d)",
 						   optarg, MAX_THREADS);
 			o.threads = (unsigned)v;
 			break;
 		case OPT_CPU:
 			if (parse_whole(optarg, 0, cpus - 1, &v))
-				return usage_error("--cpu: '%s' is not accepted (accepts a CPU number from 0 to %llu)",
+				return iolens__usage("--cpu: '%s' is not accepted (accepts a CPU number from 0 to %llu)",
 						   optarg, cpus - 1);
 			o.cpu = (int)v;
 			break;
@@ -127,23 +113,23 @@ int iolens__cli_responder(int argc, char **argv)
 			fputs(help, stdout);
 			return 0;
 		case ':':
-			return usage_error("%s needs a value (see iolens responder --help)",
+			return iolens__usage("%s needs a value (see iolens responder --help)",
 					   argv[optind - 1]);
 		default: /* optopt: the long option short of its value, or 0, or an unknown letter */
 			if (optopt >= OPT_LISTEN)
-				return usage_error("%s needs a value (see iolens responder --help)",
+				return iolens__usage("%s needs a value (see iolens responder --help)",
 						   argv[optind - 1]);
-			return usage_error("unknown option '%s' (see iolens responder --help)",
+			return iolens__usage("unknown option '%s' (see iolens responder --help)",
 					   argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s' (see iolens responder --help)",
+		return iolens__usage("unexpected argument '%s' (see iolens responder --help)",
 				   argv[optind]);
 	if (listen) {
 		if (iolens__addr_parse(listen, o.transport, "--listen", 1, &listen_addr, err,
 				       sizeof(err)))
-			return usage_error("%s", err);
+			return iolens__usage("%s", err);
 		o.listen = &listen_addr;
 	}
 
