@@ -884,9 +884,6 @@ void iolens__net_summarise(struct iolens_result *r, const struct run *run, struc
 		iolens_hist_free(unc);
 	}
 	memset(r->by_kind, 0, sizeof(r->by_kind));
-	x->conns = run->w->conns;
-	x->nofile_limit = run->t->nofile;
-	snprintf(x->peer, sizeof(x->peer), "%.127s", run->t->path);
 	if (run->w->kind == IOLENS_WL_SERVE) {
 		x->latency_from = 1;
 		r->ops = run->lg_requests;

@@ -1104,6 +1104,8 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	if (run->net) {
 		r->net.msg = iolens__net_msg(w);
 		r->net.conns = w->conns;
+		r->net.nofile_limit = t->nofile;
+		snprintf(r->net.peer, sizeof(r->net.peer), "%.127s", t->path);
 		r->resident_before = r->resident_after = -1;
 		need = net_need(w->kind, x->sp.info->caps);
 		goto decide;
