@@ -70,6 +70,7 @@ struct netjob {
 	unsigned rr;
 	struct iolens_hist *unc;   /* open loop: latency from the actual start */
 	int fake;                  /* the backend moves no bytes (null): nothing to check */
+	const unsigned char *pat;  /* iolens__pattern(), looked up once */
 	uint64_t send_calls, recv_calls, sent, received; /* in the window */
 };
 
@@ -202,6 +203,7 @@ static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned c
 		return -ENOMEM;
 	n->nconns = nconns;
 	n->fake = strcmp(run->spec->info->model, IOLENS_MODEL_NO_IO) == 0;
+	n->pat = iolens__pattern();
 	n->msg = iolens__net_msg(w);
 	n->reqdepth = w->depth;
 	n->rbuf_size = w->kind == IOLENS_WL_STREAM ? 0
@@ -363,7 +365,7 @@ static void plan(struct job *j, unsigned c, int measuring, uint64_t now, unsigne
 		uint64_t want = k->tx_end - k->tx_off;
 
 		snd->op.fd = k->fd;
-		snd->op.buf = (void *)(iolens__pattern() + (k->start + k->tx_off) % IOLENS_PATTERN_PERIOD);
+		snd->op.buf = (void *)(n->pat + (k->start + k->tx_off) % IOLENS_PATTERN_PERIOD);
 		snd->op.len = (uint32_t)(want < IOLENS_MSG_MAX ? want : IOLENS_MSG_MAX);
 		k->send_busy = 1;
 		add_op(j, snd, measuring, now, nb);
@@ -527,8 +529,7 @@ static int completed(struct job *j, struct iolens_op *op, uint64_t now, uint64_t
 		if (w->think_ns)
 			spin(w->think_ns * (k->rx_off / n->msg - before));
 	} else {
-		const unsigned char *want =
-			iolens__pattern() + (k->start + k->rx_off) % IOLENS_PATTERN_PERIOD;
+		const unsigned char *want = n->pat + (k->start + k->rx_off) % IOLENS_PATTERN_PERIOD;
 
 		if (!n->fake && memcmp(op->buf, want, (size_t)op->result)) {
 			size_t at = 0;
