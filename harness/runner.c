@@ -998,6 +998,7 @@ static void one_pass(struct iolens_result *r, struct run *run, struct iolens_his
 	atomic_store(&run->phase, PHASE_WAIT);
 	atomic_store(&run->ready, 0);
 	atomic_store(&run->finished, 0);
+	atomic_store(&run->accepted, 0);
 	pthread_mutex_init(&run->lock, NULL);
 	pthread_cond_init(&run->cond, NULL);
 	execute(r, run, all);

@@ -466,6 +466,21 @@ class CliTest(unittest.TestCase):
                     self.assertGreater(float(row["net_gbit_s"]), 0)
                     self.assertEqual(row["net_conns_open"], "4")
 
+    def test_serve_counting_pass_accepts_outside_window(self):
+        """serve, counted in a separate pass: each pass accepts its own connections before
+        its window opens, so the kernel counts no accept4 inside either window."""
+        j = self.path("serve.json")
+        for attempt in range(3):
+            with self.subTest(attempt=attempt):
+                p = self.run_cli("run", "--workload", "serve", "--backend", "blocking,poll,io_uring",
+                                 "--conns", "64", "--time", "100ms", "--count", "separate",
+                                 "--json", j, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+                for r in load_json(j)["results"]:
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    self.assertEqual(r["syscalls"]["pass"], "separate")
+                    self.assertEqual(r["syscalls"]["by_name"]["accept4"], 0, r["backend"])
+
     def test_socket_bad_input(self):
         cases = [
             (["--conns", "0"], "--conns"),
