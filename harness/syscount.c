@@ -19,6 +19,16 @@ const char *const iolens__sc_names[] = {
 	"sendto", "recvmsg", "sendmsg", "accept4", "connect", "fsync", "fdatasync", "clone",
 	"clone3", "nanosleep", "clock_nanosleep",
 };
+/* Their numbers on the architecture this was built for, in the same order. */
+static const long sc_nrs[] = {
+	SYS_read, SYS_write, SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev, SYS_preadv2,
+	SYS_pwritev2, SYS_poll, SYS_ppoll, SYS_select, SYS_pselect6, SYS_epoll_wait,
+	SYS_epoll_pwait, SYS_epoll_ctl, SYS_io_uring_enter, SYS_io_submit, SYS_io_getevents,
+	SYS_io_pgetevents, SYS_futex, SYS_recvfrom, SYS_sendto, SYS_recvmsg, SYS_sendmsg,
+	SYS_accept4, SYS_connect, SYS_fsync, SYS_fdatasync, SYS_clone, SYS_clone3, SYS_nanosleep,
+	SYS_clock_nanosleep,
+};
+_Static_assert(sizeof(sc_nrs) / sizeof(sc_nrs[0]) == IOLENS_SYSCALL_NAMES, "one number per name");
 const unsigned iolens__sc_nnames = sizeof(iolens__sc_names) / sizeof(iolens__sc_names[0]);
 _Static_assert(sizeof(iolens__sc_names) / sizeof(iolens__sc_names[0]) == IOLENS_SYSCALL_NAMES,
 	       "public count of syscall names");
@@ -166,24 +176,29 @@ int iolens__syscount_thread(void)
 	return id < 0 ? (int)id : open_counter(id, 0);
 }
 
+/* fd with the tracepoint filter set, or -errno with fd closed. */
+static int filtered(int fd, const char *filter, size_t used, size_t cap)
+{
+	int err;
+
+	if (fd < 0)
+		return fd;
+	if (used < cap && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) == 0)
+		return fd;
+	err = used >= cap ? -ENAMETOOLONG : -errno;
+	close(fd);
+	return err;
+}
+
 int iolens__syscount_thread_io(void)
 {
 	char filter[512];
 	size_t used = 0;
-	int fd = iolens__syscount_thread();
 
-	if (fd < 0)
-		return fd;
 	for (unsigned k = 0; k < sizeof(io_calls) / sizeof(io_calls[0]); k++)
 		used += (size_t)snprintf(filter + used, sizeof(filter) - used, "%sid == %ld",
 					 k ? " || " : "", io_calls[k].nr);
-	if (used >= sizeof(filter) || ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) != 0) {
-		int err = used >= sizeof(filter) ? -ENAMETOOLONG : -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
+	return filtered(iolens__syscount_thread(), filter, used, sizeof(filter));
 }
 
 void iolens__syscount_close(struct iolens__syscount *sc)
@@ -224,15 +239,18 @@ int iolens__syscount_open(struct iolens__syscount *sc, char *why, size_t len)
 		iolens__syscount_close(sc);
 		return explain(err, why, len);
 	}
+	/*
+	 * One counter per name on raw_syscalls:sys_enter, filtered on the
+	 * number, rather than on each syscalls:sys_enter_<name> event: every
+	 * event's last close costs the kernel an RCU grace period (tens of ms
+	 * here), and these all share one.
+	 */
 	for (unsigned i = 0; i < iolens__sc_nnames; i++) {
-		char ev[96];
+		char f[32];
+		size_t used = (size_t)snprintf(f, sizeof(f), "id == %ld", sc_nrs[i]);
 
-		snprintf(ev, sizeof(ev), "syscalls/sys_enter_%s", iolens__sc_names[i]);
-		id = tracepoint_id(root, ev);
-		if (id < 0)
-			continue; /* not a syscall on this architecture: counted as other */
-		sc->fd_name[i] = open_counter(id, 1);
-		sc->main_name[i] = open_counter(id, 0);
+		sc->fd_name[i] = filtered(open_counter(id, 1), f, used, sizeof(f));
+		sc->main_name[i] = filtered(open_counter(id, 0), f, used, sizeof(f));
 		if (sc->fd_name[i] < 0 || sc->main_name[i] < 0) {
 			err = sc->fd_name[i] < 0 ? sc->fd_name[i] : sc->main_name[i];
 			iolens__syscount_close(sc);

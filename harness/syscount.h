@@ -1,7 +1,8 @@
 /*
  * Syscalls counted by the kernel: perf tracepoint counters on
- * raw_syscalls:sys_enter and on the per-syscall sys_enter_* events that
- * matter for I/O backends, plus io_uring's own tracepoints.
+ * raw_syscalls:sys_enter, unfiltered for the total and filtered on the
+ * syscall number for each call that matters to I/O backends, plus
+ * io_uring's own tracepoints.
  *
  * The counters are opened on the main thread with `inherit`, before a pass
  * creates any thread, so every thread the pass creates — job threads, glibc
