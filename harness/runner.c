@@ -607,7 +607,7 @@ static void account_syscalls(struct iolens_result *r, const struct run *run, con
 	uint64_t named = 0, own = 0, instr = 0;
 
 	s->measured = 1;
-	snprintf(s->method, sizeof(s->method), "perf tracepoint raw_syscalls:sys_enter, filtered by syscall number");
+	snprintf(s->method, sizeof(s->method), "perf raw_syscalls:sys_enter, filtered by number");
 	s->ops = r->ops;
 	/* The per-call getrusage brackets are the job threads' only calls of the harness's own. */
 	for (unsigned i = 0; i < n; i++)
