@@ -387,6 +387,68 @@ class CliTest(unittest.TestCase):
         self.assertRegex(p.stdout, r"^iolens \d+\.\d+\.\d+")
         self.assertEqual(self.run_cli().returncode, 2)
 
+    # ---- iolens compare ----
+
+    COMPARE_CELLS = [  # (title, workload, depth, direct, conns in --quick)
+        ("page-cached 4 KiB random read, depth 1", "randread", 1, False, None),
+        ("page-cached 4 KiB random read, depth 32", "randread", 32, False, None),
+        ("O_DIRECT 4 KiB random read, depth 32", "randread", 32, True, None),
+        ("page-cached 128 KiB sequential read, depth 1", "read", 1, False, None),
+        ("echo, 1 connection", "echo", 1, False, 1),
+        ("echo, 64 connections", "echo", 1, False, 64),
+        ("serve, 1,000 connections", "serve", 1, False, 100),
+        ("stream, 1 connection", "stream", 1, False, 1),
+    ]
+
+    def test_compare_quick(self):
+        """The default comparison: every cell on every available backend, one valid JSON
+        document and one CSV row per result, a table per cell, the plots beside them."""
+        avail = [l.split()[0] for l in self.run_cli("list").stdout.splitlines()[1:]
+                 if l.split()[1:2] == ["yes"]]
+        out = self.path("cmp")
+        p = self.run_cli("compare", "--quick", "--out", out, timeout=400)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        doc = load_json(os.path.join(out, "results.json"))
+        self.assertFalse(doc["meta"]["interrupted"])
+        res = doc["results"]
+        self.assertEqual(len(res), len(self.COMPARE_CELLS) * len(avail))
+        for k, (title, wl, depth, direct, conns) in enumerate(self.COMPARE_CELLS):
+            self.assertIn(f"== {title}\n", p.stdout)
+            cell = res[k * len(avail):(k + 1) * len(avail)]
+            self.assertEqual([r["backend"] for r in cell], avail, title)
+            for r in cell:
+                with self.subTest(cell=title, backend=r["backend"]):
+                    w = r["workload"]
+                    self.assertEqual((w["name"], w["depth"], w["direct"], w["conns"]),
+                                     (wl, depth, direct, conns))
+                    if r["backend"] == "null" and wl == "serve":
+                        self.assertEqual((r["status"], r["reason"]),
+                                         ("skipped", "null cannot do accept"))
+                        continue
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    if conns is None:
+                        self.check_result(r)
+                    elif wl != "stream":
+                        self.assertEqual(r["bytes"], r["ops"] * w["msg"])
+                    self.assertGreater(r["ops"], 0)
+                    self.assertEqual(sum(b[2] for b in r["histogram"]["buckets"]), r["ops"])
+                    self.assertEqual(r["syscalls"]["pass"], "separate")
+                    self.assertTrue(r["trace"]["ops"], "trace for the timeline plot")
+        rows = read_csv(os.path.join(out, "results.csv"))
+        self.assertEqual([(row["backend"], row["workload_name"]) for row in rows],
+                         [(r["backend"], r["workload"]["name"]) for r in res])
+        self.assertIn(f"results: {out}/results.json, {out}/results.csv", p.stdout)
+        if "plots: not drawn" not in p.stdout:
+            self.assertIn(f"plots: {out}\n", p.stdout)
+            for wl in ("randread", "read", "echo", "serve", "stream"):
+                self.assertTrue(os.path.exists(os.path.join(out, f"1-throughput-{wl}.png")), wl)
+
+    def test_compare_bad_input(self):
+        self.assert_usage_error(["compare", "--quik"], "--quik")
+        self.assert_usage_error(["compare", "--quick", "extra"], "extra")
+        self.assert_usage_error(["compare", "--out"], "--out")
+        self.assert_usage_error(["compare", "--out", "/proc/iolens-cannot"], "--out")
+
     def test_existing_file_read(self):
         f = self.path("input")
         content = os.urandom(4 << 20)
