@@ -19,14 +19,16 @@
 #   IOPS     fio jobs[0].read.iops        iolens iops
 #   p50, p99 fio jobs[0].read.lat_ns percentiles (--lat_percentiles=1: submission
 #            to completion, what iolens measures); clat_ns when lat_ns has none
-#   CPU/op   fio (usr_cpu + sys_cpu)% / 100 / iops, in ns   iolens cpu.per_op_ns
+#   CPU/op   fio (usr_cpu + sys_cpu)% / 100 * job_runtime / read.total_ios
+#            (fio's percentages are per job, its job_runtime the sum over
+#            jobs), in ns                                 iolens cpu.per_op_ns
+# fio runs its jobs as threads (--thread). psync is synchronous, so depth D is
+# D psync jobs of depth 1 (group_reporting), as iolens's blocking backend runs
+# D threads; the other engines run one job at depth D.
 # Caveats the ratios carry:
-# - fio takes its CPU time with getrusage(RUSAGE_THREAD): the job thread only.
+# - fio takes its CPU time with getrusage(RUSAGE_THREAD): the job threads only.
 #   iolens counts the whole process, so glibc's AIO threads (posix-aio) and
 #   io_uring's io-wq workers are in iolens's CPU/op and not in fio's.
-# - fio's psync is synchronous: one job does one read at a time whatever its
-#   iodepth, while iolens's blocking backend realises depth D with D threads.
-#   At depth 32 that pair compares different concurrency (listed, not hidden).
 # - libaio on a page-cached file completes inside io_submit on both sides.
 #
 # Defaults: 3 repeats, 5 s measured after 1 s warmup (fio ramp_time), 1 GiB.
@@ -122,8 +124,12 @@ run_fio() { # cell depth direct engine
 	local base=$out/r$r-$1-fio-$4 inval=0
 	if [ "$3" -eq 1 ]; then inval=1; else cat "$file" >/dev/null; fi
 	echo "== r$r $1 fio $4" >&2
+	# psync is synchronous: depth D is D jobs of one read each, as iolens's
+	# blocking backend runs D threads.
+	local iodepth=$2 numjobs=1
+	[ "$4" = psync ] && iodepth=1 numjobs=$2
 	fio --name="$1" --filename="$file" --rw=randread --bs=4k --size="$size" --ioengine="$4" \
-		--iodepth="$2" --numjobs=1 --direct="$3" --invalidate=$inval --time_based \
+		--iodepth=$iodepth --numjobs=$numjobs --thread --direct="$3" --invalidate=$inval --time_based \
 		--runtime="${run_ms}ms" --ramp_time="${warm_ms}ms" --norandommap --randrepeat=0 \
 		--lat_percentiles=1 --group_reporting --output-format=json \
 		--output="$base.json" 2>"$base.err" || echo $? >"$base.rc"
@@ -190,9 +196,10 @@ def fio_side(base):
     def p(k):
         v = pct.get(k)
         return float(v) if v else None
-    cpu = (job.get("usr_cpu", 0) + job.get("sys_cpu", 0)) / 100.0
+    cpu_s = (job.get("usr_cpu", 0) + job.get("sys_cpu", 0)) / 100.0 * job.get("job_runtime", 0) / 1e3
+    ios = rd.get("total_ios", 0)
     return {"iops": rd["iops"], "p50": p("50.000000"), "p99": p("99.000000"),
-            "cpu_per_op": cpu * 1e9 / rd["iops"] if cpu > 0 else None}, None
+            "cpu_per_op": cpu_s * 1e9 / ios if cpu_s > 0 and ios else None}, None
 
 def iolens_side(base):
     try:
@@ -269,9 +276,9 @@ text = "\n".join([
     "### medians of each side (p50, p99, CPU/op in us)",
     md(["cell", "fio / iolens", "IOPS fio", "IOPS iolens", "p50 fio", "p50 iolens",
         "p99 fio", "p99 iolens", "CPU/op fio", "CPU/op iolens"], absolute), "",
-    "fio latency: lat_ns (submission to completion); fio CPU: the job thread only "
-    "(RUSAGE_THREAD), iolens: the whole process; fio psync does one read at a time "
-    "at any iodepth, iolens blocking runs depth threads.", ""])
+    "fio latency: lat_ns (submission to completion); fio CPU: the job threads only "
+    "(RUSAGE_THREAD), iolens: the whole process; psync at depth D is D fio jobs, "
+    "as iolens blocking runs D threads.", ""])
 open(f"{out}/ratios.md", "w").write(text)
 print("\n" + text.split("\n", 2)[2])
 PY
