@@ -117,6 +117,26 @@ static void plots(const char *dir)
 		printf("plots: %s\n", dir);
 }
 
+/* The progress line on stderr: cell, backend, pass, elapsed, time left. */
+struct progress {
+	size_t cell, done, total; /* passes */
+	const char *title;
+	double t_start;
+};
+
+static void on_pass(void *arg, const char *spec, int pass)
+{
+	struct progress *p = arg;
+	double el = now_s() - p->t_start;
+
+	fprintf(stderr, "\r\033[K[%zu/%zu] %s: %s%s, %.0f s elapsed", p->cell + 1, NCELLS,
+		p->title, spec, pass ? " (counting syscalls)" : "", el);
+	if (p->done)
+		fprintf(stderr, ", about %.0f s left",
+			el / (double)p->done * (double)(p->total - p->done));
+	p->done++;
+}
+
 int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 {
 	static const struct option opts[] = {
@@ -132,6 +152,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	char dir[4096] = "", path[4200], err[512];
 	struct iolens_meta meta;
 	struct sigaction sa;
+	struct progress prog = { 0 };
 	int quick = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
 	double t_start;
 	FILE *f;
@@ -170,20 +191,15 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	sigaction(SIGTERM, &sa, NULL);
 	iolens__meta_collect(&meta, cmdline);
 	t_start = now_s();
+	prog.t_start = t_start;
+	prog.total = NCELLS * nspecs * 2;
 	for (size_t k = 0; k < NCELLS && !stop_flag; k++) {
 		const struct cell *cl = &cells[k];
 		struct iolens_workload w;
 		struct iolens_target *t = NULL;
+		size_t first = nres;
 		int r;
 
-		if (tty) {
-			double el = now_s() - t_start;
-
-			fprintf(stderr, "\r\033[K[%zu/%zu] %s: all backends, %.0f s elapsed", k + 1,
-				NCELLS, cl->title, el);
-			if (k)
-				fprintf(stderr, ", about %.0f s left", el / (double)k * (double)(NCELLS - k));
-		}
 		iolens_workload_init(&w);
 		w.kind = cl->kind;
 		w.depth = cl->depth;
@@ -191,13 +207,18 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		w.warmup_s = quick ? 0 : 0.1;
 		w.stop = &stop_flag;
 		w.trace = 200; /* the timeline plot */
+		if (tty) {
+			prog.cell = k;
+			prog.title = cl->title;
+			w.on_pass = on_pass;
+			w.on_pass_arg = &prog;
+		}
 		if (cl->bs)
 			w.bs = cl->bs;
 		w.size = quick ? 32ull << 20 : 256ull << 20;
 		w.direct = cl->direct;
-		if (cl->conns) {
+		if (cl->conns)
 			w.conns = quick && cl->conns > 100 ? 100 : cl->conns;
-		}
 		r = iolens_target_open(&t, &w, err, sizeof(err));
 		if (r) {
 			fprintf(stderr, "%siolens: %s: %s\n", tty ? "\r\033[K" : "", cl->title, err);
@@ -211,14 +232,13 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 			failed = 1;
 			continue;
 		}
+		for (size_t i = 0; i < nspecs; i++)
+			failed |= res[nres++]->status == IOLENS_STATUS_ERROR;
 		iolens_target_close(t);
 		if (tty)
 			fputs("\r\033[K", stderr);
 		printf("\n== %s\n", cl->title);
-		iolens__table(stdout, res + nres, nspecs);
-		for (size_t i = 0; i < nspecs; i++)
-			failed |= res[nres + i]->status == IOLENS_STATUS_ERROR;
-		nres += nspecs;
+		iolens__table(stdout, res + first, nres - first);
 		fflush(stdout);
 	}
 	if (tty)

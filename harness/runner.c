@@ -1172,8 +1172,11 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 	for (size_t i = 0; i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;
-		if (x[i].r->status == IOLENS_STATUS_OK && !interrupted(w))
+		if (x[i].r->status == IOLENS_STATUS_OK && !interrupted(w)) {
+			if (w->on_pass)
+				w->on_pass(w->on_pass_arg, specs[i], 0);
 			one_pass(x[i].r, &x[i].run, x[i].all);
+		}
 		x[i].r->syscalls.pass = w->count;
 	}
 	if (w->count == IOLENS_COUNT_SEPARATE && !interrupted(w))
@@ -1181,8 +1184,11 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 	for (size_t i = 0; w->count == IOLENS_COUNT_SEPARATE && i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;
-		if (x[i].r->status == IOLENS_STATUS_OK && !x[i].r->interrupted && !interrupted(w))
+		if (x[i].r->status == IOLENS_STATUS_OK && !x[i].r->interrupted && !interrupted(w)) {
+			if (w->on_pass)
+				w->on_pass(w->on_pass_arg, specs[i], 1);
 			counting_pass(x[i].r, &x[i].fresh, &x[i].run);
+		}
 	}
 	if (have_sc)
 		iolens__syscount_close(&sc);

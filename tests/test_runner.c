@@ -163,6 +163,52 @@ static void null_counts_exactly(void **state)
 	iolens_result_free(r);
 }
 
+/* on_pass is called before each pass of each backend: timed ones first, then counted. */
+struct pass_log {
+	unsigned n;
+	char spec[8][32];
+	int pass[8];
+};
+
+static void log_pass(void *arg, const char *spec, int pass)
+{
+	struct pass_log *l = arg;
+
+	assert_true(l->n < 8);
+	snprintf(l->spec[l->n], sizeof(l->spec[0]), "%s", spec);
+	l->pass[l->n++] = pass;
+}
+
+static void on_pass_reports_every_pass(void **state)
+{
+	static const char *const specs[] = { "null", "blocking" };
+	struct iolens_result *r[2];
+	struct iolens_workload w;
+	struct iolens_target *t;
+	struct pass_log log = { 0 };
+	char err[256];
+	int counted;
+
+	(void)state;
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	w.ops = 2000;
+	w.verify = 0; /* null can run */
+	w.count = IOLENS_COUNT_SEPARATE;
+	w.on_pass = log_pass;
+	w.on_pass_arg = &log;
+	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), 0);
+	assert_int_equal(iolens_run_many(t, &w, specs, 2, r, err, sizeof(err)), 0);
+	counted = r[1]->syscalls.measured; /* not where tracefs or perf is refused */
+	assert_int_equal(log.n, counted ? 4 : 2);
+	for (unsigned i = 0; i < log.n; i++) {
+		assert_string_equal(log.spec[i], specs[i % 2]);
+		assert_int_equal(log.pass[i], i / 2);
+	}
+	iolens_result_free(r[0]);
+	iolens_result_free(r[1]);
+	iolens_target_close(t);
+}
+
 /* A file that shrinks under the run: reads past the new end come back short. */
 static void short_read_is_an_error(void **state)
 {
@@ -434,6 +480,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(seed_reproduces_offsets);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(sequential_write_then_read);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(cold_cache_and_warmup);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(on_pass_reports_every_pass);
 	rc = _cmocka_run_group_tests("runner", tests, n, NULL, NULL);
 	if (dir_entries(tmpdir) != 0) {
 		fprintf(stderr, "files left behind in %s\n", tmpdir);

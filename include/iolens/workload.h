@@ -82,6 +82,10 @@ struct iolens_workload {
 	int peer_cpu;         /* pin the built-in responder or load generator; -1 = unpinned */
 	unsigned trace;       /* keep the first N operations of each job in the window (0 = none) */
 	volatile int *stop;   /* optional: set non-zero (e.g. from SIGINT) to stop early */
+	/* Optional: called on the calling thread before each pass of each backend
+	 * (pass 0 timed, 1 counted), e.g. for a progress line; arg is on_pass_arg. */
+	void (*on_pass)(void *arg, const char *spec, int pass);
+	void *on_pass_arg;
 };
 
 /* Defaults: randread, 4 KiB blocks, 1 GiB temporary file, depth 1, 1 job, 5 s,
