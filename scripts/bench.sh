@@ -57,7 +57,7 @@
 # could not run, 2 bad usage (nothing is created), 130 interrupted.
 # iolens is built Release into build-bench unless IOLENS=path is set.
 set -euo pipefail
-caller_pwd=$PWD
+caller_pwd=$PWD orig_args=("$@")
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
@@ -469,22 +469,22 @@ PY
 resume_hint() {
 	local cmd=("$0" "$@")
 	[[ " $* " == *" --out "* || " $* " == *" --out="* ]] || cmd+=(--out "$out")
-	printf '%s' "${IOLENS:+IOLENS=$(printf '%q' "$IOLENS") }"
-	printf '%q ' "${cmd[@]}"
+	local text
+	text=$(printf ' %q' "${cmd[@]}")
+	printf '%s%s' "${IOLENS:+IOLENS=$(printf '%q' "$IOLENS") }" "${text# }"
 }
 count_done() {
 	local c n=0
 	for c in "${cells[@]}"; do [ ! -f "$out/${c%%|*}.json" ] || n=$((n + 1)); done
 	echo $n
 }
-orig_args=("$@")
 child="" part=""
 on_signal() {
+	local job
 	trap '' INT TERM
-	if [ -n "$child" ]; then
-		kill -TERM "$child" 2>/dev/null || true
-		wait "$child" 2>/dev/null || true
-	fi
+	# Every job, not just $child: the signal may land before $! is saved.
+	for job in $(jobs -p); do kill -TERM "$job" 2>/dev/null || true; done
+	wait 2>/dev/null || true
 	[ -z "$part" ] || rm -f "$part"
 	merge 2>/dev/null || true
 	echo "bench.sh: interrupted; $(count_done) of $ncells cells done in '$out'" >&2
