@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_compare.h"
@@ -80,6 +81,7 @@ static int usage_error(const char *fmt, ...)
 static int open_output(struct output *o, const char *opt)
 {
 	char dir[PATH_MAX];
+	mode_t mask;
 	int fd;
 
 	if (!o->path || strcmp(o->path, "-") == 0) {
@@ -94,6 +96,10 @@ static int open_output(struct output *o, const char *opt)
 	if (fd < 0)
 		return usage_error("%s: cannot write '%s': %s (accepts a writable path or -)", opt,
 				   o->path, strerror(errno));
+	/* mkostemp makes it 0600; results are for others to read, as a plain create would be. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
 	o->f = fdopen(fd, "w");
 	if (!o->f) {
 		close(fd);

@@ -158,6 +158,11 @@ class CliTest(unittest.TestCase):
             self.assertEqual(row["backend"], r["backend"])
             self.assertEqual(row["status"], r["status"])
             self.assertEqual(row["ops"], "" if r["ops"] is None else str(r["ops"]))
+        # Written through a temporary name, yet with the mode a plain create gives.
+        mask = os.umask(0)
+        os.umask(mask)
+        for f in (j, c):
+            self.assertEqual(stat.S_IMODE(os.stat(f).st_mode), 0o666 & ~mask, f)
 
     def test_machine_formats_alone_on_stdout(self):
         p = self.run_cli("run", "--backend", "null,blocking", *SMALL, "--json", "-")
