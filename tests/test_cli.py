@@ -448,6 +448,26 @@ class CliTest(unittest.TestCase):
             for wl in ("randread", "read", "echo", "serve", "stream"):
                 self.assertTrue(os.path.exists(os.path.join(out, f"1-throughput-{wl}.png")), wl)
 
+    def test_compare_sigint(self):
+        """SIGINT mid-matrix: exit 130, the results so far in valid JSON marked interrupted."""
+        out = self.path("cmp")
+        p = subprocess.Popen([IOLENS, "compare", "--quick", "--out", out], env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(4)
+        p.send_signal(signal.SIGINT)
+        try:
+            stdout, _ = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            self.fail("compare did not stop within 30 s of SIGINT")
+        self.assertEqual(p.returncode, 130)
+        doc = load_json(os.path.join(out, "results.json"))
+        self.assertTrue(doc["meta"]["interrupted"])
+        self.assertGreater(len(doc["results"]), 0)
+        self.assertLess(len(doc["results"]), 8 * len(BACKENDS))
+        rows = read_csv(os.path.join(out, "results.csv"))
+        self.assertEqual(len(rows), len(doc["results"]))
+
     def test_compare_bad_input(self):
         self.assert_usage_error(["compare", "--quik"], "--quik")
         self.assert_usage_error(["compare", "--quick", "extra"], "extra")
