@@ -46,6 +46,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 
 PROG = "plot.py"
 
@@ -53,6 +54,9 @@ DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv
               "pwritev2", "recvfrom", "sendto", "recvmsg", "sendmsg", "accept4",
               "connect", "fsync", "fdatasync")
 SOCKET_WORKLOADS = ("echo", "serve", "stream")
+INLINE_COLOUR, REAPED_COLOUR = "tab:orange", "tab:blue"
+DPI = 110
+CAPTION_PT = 7
 MAP_CAPTION = ("x = 1 - sync_share (share of op latency inside the submitting call); "
                "y = max(offload_share, 1 - min(1, D)), D = data calls per op made by the "
                "job threads themselves")
@@ -275,18 +279,36 @@ class Plotter:
             self.hosts.append(s)
         self.files = None
 
-    def save(self, fig, name, caption):
+    def caption_lines(self, caption, width_in):
+        """The caption under every plot (hosts, then what was run), wrapped to
+        the figure's width so its height is known before the layout."""
         seen = []
         for i in sorted(self.files if self.files is not None else range(len(self.hosts))):
             if self.hosts[i] not in seen:
                 seen.append(self.hosts[i])
         text = "host: " + "; ".join(seen) + ("\n" + caption if caption else "")
-        lines = text.count("\n") + 1
-        fig.text(0.01, 0.01, text, fontsize=7, ha="left", va="bottom", wrap=True)
-        fig.tight_layout(rect=(0, 0.02 + 0.025 * lines, 1, 1))
+        per_line = max(40, int((width_in - 0.2) * 72 / (CAPTION_PT * 0.55)))
+        lines = []
+        for para in text.split("\n"):
+            lines += textwrap.wrap(para, per_line, subsequent_indent="  ") or [""]
+        return lines
+
+    def caption_height(self, caption, width_in):
+        """Inches the caption takes at the bottom of a figure width_in wide."""
+        return 0.12 + len(self.caption_lines(caption, width_in)) * CAPTION_PT * 1.25 / 72
+
+    def save(self, fig, name, caption, tight=True):
+        """Write fig as PNG and SVG with the caption at the bottom; with tight,
+        lay the axes out in the space above it (otherwise the caller placed
+        them, leaving caption_height() free)."""
+        w, h = fig.get_size_inches()
+        fig.text(0.1 / w, 0.06 / h, "\n".join(self.caption_lines(caption, w)), fontsize=CAPTION_PT,
+                 ha="left", va="bottom", linespacing=1.25)
+        if tight:
+            fig.tight_layout(rect=(0, self.caption_height(caption, w) / h, 1, 1))
         for ext in ("png", "svg"):
             path = os.path.join(self.out, f"{name}.{ext}")
-            fig.savefig(path, dpi=110)
+            fig.savefig(path, dpi=DPI)
             self.written.append(path)
         self.plt.close(fig)
 
@@ -331,7 +353,7 @@ def plot_throughput(P, wl, entries, dump):
         ax2.set_title(f"{wl}: Gbit/s per backend")
         dump[name]["gbit_s"] = [{"label": e.name, "x": e.name, "y": e.r["net"]["gbit_s"]} for e in gbit]
     left = [e.name for e in entries if e not in ok]
-    cap = describe(entries[0]) + (f"; not run or failed: {', '.join(left)}" if left else "")
+    cap = describe(entries) + (f"; not run or failed: {', '.join(left)}" if left else "")
     P.save(fig, name, cap)
 
 
@@ -342,17 +364,24 @@ def fmt_rate(v):
     return f"{v:.3g}"
 
 
-def describe(e):
-    w = e.r["workload"]
-    parts = [f"workload {e.workload}"]
-    if w.get("bs"):
-        parts.append(f"bs {w['bs']}")
-    if w.get("conns") is not None:
-        parts.append(f"conns {w['conns']}")
-    if w.get("msg"):
-        parts.append(f"msg {w['msg']}")
-    parts.append(f"depth {w.get('depth')}")
-    parts.append(f"jobs {w.get('jobs')}")
+def describe(entries, skip=()):
+    """What the plotted results ran, each setting with every value it took."""
+    def values(key):
+        out = []
+        for e in entries:
+            v = e.r["workload"].get(key)
+            if v is not None and v not in out:
+                out.append(v)
+        return sorted(out) if all(num(v) for v in out) else out
+    parts = [f"workload {entries[0].workload}"]
+    for key, word in (("bs", "bs"), ("conns", "conns"), ("msg", "msg"), ("depth", "depth"),
+                      ("jobs", "jobs")):
+        vs = values(key)
+        if key not in skip and vs and not (key in ("bs", "msg") and vs == [0]):
+            parts.append(f"{word} {', '.join(str(v) for v in vs)}")
+    direct = values("direct")
+    if True in direct:
+        parts.append("O_DIRECT" if direct == [True] else "buffered and O_DIRECT")
     return ", ".join(parts)
 
 
@@ -382,7 +411,7 @@ def plot_latency(P, wl, entries, dump):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     dump[name] = {"unit": "ns", "series": series}
-    P.save(fig, name, describe(entries[0]) + "; from the exported histogram (bucket midpoints)")
+    P.save(fig, name, describe(entries) + "; from the exported histogram (bucket midpoints)")
 
 
 def plot_syscalls(P, wl, entries, dump):
@@ -439,7 +468,7 @@ def plot_syscalls(P, wl, entries, dump):
     ax.set_title(f"{wl}: syscalls per operation, by name")
     ax.legend(fontsize=7, ncol=2, loc="upper left")
     dump[name] = {"series": series, "absent": absent}
-    cap = describe(entries[0]) + "; names under 1% of every result's total are in 'other'"
+    cap = describe(entries) + "; names under 1% of every result's total are in 'other'"
     if absent:
         cap += "; not counted: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
     P.save(fig, name, cap)
@@ -469,7 +498,7 @@ def plot_cpu(P, wl, entries, dump):
         "vcsw_per_op": [{"label": n, "x": n, "y": v} for n, v in zip(names, vcsw)],
         "cpu_per_op_ns": [{"label": n, "x": n, "y": v} for n, v in zip(names, cpu)],
     }
-    P.save(fig, name, describe(entries[0]) +
+    P.save(fig, name, describe(entries) +
            "; switches/op = ctx_switches.voluntary / ops; CPU/op = cpu.per_op_ns (user + sys)")
 
 
@@ -513,7 +542,7 @@ def plot_scaling(P, wl, entries, dump, notes):
     a2.set_ylabel("p99 latency (µs, log scale)")
     a2.set_title(f"{wl}: p99 against {xlab}")
     dump[name] = {"series": series}
-    P.save(fig, name, describe(entries[0]).split(", depth")[0])
+    P.save(fig, name, describe(entries, skip=("depth", "conns")))
 
 
 def plot_timeline(P, wl, entries, dump, notes):
@@ -523,24 +552,45 @@ def plot_timeline(P, wl, entries, dump, notes):
     if not have:
         notes.append(f"{name}: skipped, no result has a trace (run with --trace N)")
         return
-    from matplotlib.patches import Patch
+    import numpy as np
+    from matplotlib.patches import Patch, PathPatch
+    from matplotlib.path import Path
     lanes = [timeline_lanes(e.r["trace"]["ops"], by_job=bool(e.r.get("thread_per_op")))
              for e in have]
     heights = [max(b[2] for b in bars) + 1 for bars in lanes]
-    fig, axes = P.plt.subplots(len(have), 1, squeeze=False,
-                               figsize=(10, 1.2 + sum(min(max(h * 0.12, 0.9), 3.5) for h in heights)),
-                               gridspec_kw={"height_ratios": [min(max(h, 6), 30) for h in heights]})
+    caption = describe(entries) + \
+        "; one bar per traced op, each in the lowest lane free when it was submitted" + \
+        " (a lane per thread for thread-per-op backends)"
+    # Laid out by hand, in inches: tight_layout over a score of panels costs
+    # more than drawing them, and every panel has the same furniture.
+    width, left, right = 10.0, 0.75, 0.25
+    header, title_h, ticks_h, xlabel_h = 0.75, 0.32, 0.28, 0.3
+    plot_h = [min(max(h * 0.09, 0.6), 2.4) for h in heights]
+    cap_h = P.caption_height(caption, width)
+    total = header + sum(title_h + p + ticks_h for p in plot_h) + xlabel_h + cap_h
+    fig = P.plt.figure(figsize=(width, total))
+    axes, top = [], total - header
+    for p in plot_h:
+        top -= title_h + p
+        axes.append(fig.add_axes((left / width, top / total, (width - left - right) / width, p / total)))
+        top -= ticks_h
     series = []
-    for ax, e, bars, h in zip((a[0] for a in axes), have, lanes, heights):
+    for ax, e, bars, h in zip(axes, have, lanes, heights):
+        span = max(max(b[1] for b in bars) - min(b[0] for b in bars), 1) / 1000.0
         t0 = min(b[0] for b in bars)
-        for inline, colour in ((True, "tab:orange"), (False, "tab:blue")):
-            sel = [b for b in bars if b[3] == inline]
-            if not sel:
+        # One compound path per colour and panel: an artist per lane or per op
+        # costs far more to build and to write (SVG) than the rectangles.
+        for inline, colour in ((True, INLINE_COLOUR), (False, REAPED_COLOUR)):
+            rects = [((b[0] - t0) / 1000.0, (b[1] - t0) / 1000.0, b[2]) for b in bars if b[3] == inline]
+            if not rects:
                 continue
-            for lane in sorted({b[2] for b in sel}):
-                ax.broken_barh([((b[0] - t0) / 1000.0, (b[1] - b[0]) / 1000.0)
-                                for b in sel if b[2] == lane], (lane - 0.4, 0.8),
-                               facecolor=colour, edgecolor=colour, linewidth=0.6)
+            polys = np.array([((x0, y - 0.4), (x0, y + 0.4), (x1, y + 0.4), (x1, y - 0.4))
+                              for x0, x1, y in rects], dtype=float)
+            # add_artist, not add_patch: the limits are set below, and add_patch
+            # would walk every vertex to update them.
+            ax.add_artist(PathPatch(Path.make_compound_path_from_polys(polys), facecolor=colour,
+                                    edgecolor=colour, linewidth=0.6))
+        ax.set_xlim(0 - span * 0.02, span * 1.02)
         ax.set_ylim(-0.5, h - 0.5)
         ax.invert_yaxis()
         per_job = bool(e.r.get("thread_per_op"))
@@ -550,16 +600,18 @@ def plot_timeline(P, wl, entries, dump, notes):
                      fontsize=9, loc="left")
         ax.tick_params(labelsize=7)
         ax.grid(True, axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
         series.append({"label": e.name, "bars": len(bars), "lanes": h,
                        "x": [[b[0], b[1]] for b in bars], "y": [b[2] for b in bars]})
-    axes[-1][0].set_xlabel("time since the first traced submission (µs)")
-    axes[0][0].legend(handles=[Patch(color="tab:orange", label="completed inline (in the submit call)"),
-                               Patch(color="tab:blue", label="completed later (reaped)")],
-                      fontsize=7, loc="upper right")
-    fig.suptitle(f"{wl}: traced operations, submission to completion", fontsize=11)
+    axes[-1].set_xlabel("time since the first traced submission (µs)")
+    fig.suptitle(f"{wl}: traced operations, submission to completion", fontsize=11,
+                 y=1 - 0.12 / total, va="top")
+    fig.legend(handles=[Patch(color=INLINE_COLOUR, label="completed inline (in the submit call)"),
+                        Patch(color=REAPED_COLOUR, label="completed later (reaped)")],
+               fontsize=8, loc="upper center", ncol=2, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.38 / total))
     dump[name] = {"series": series}
-    P.save(fig, name, describe(entries[0]) +
-           "; one bar per traced op, each in the lowest lane free when it was submitted")
+    P.save(fig, name, caption, tight=False)
 
 
 def plot_map(P, wl, entries, dump, notes):
@@ -612,7 +664,7 @@ def plot_map(P, wl, entries, dump, notes):
     cap = MAP_CAPTION
     if absent:
         cap += "\nleft off: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
-    P.save(fig, name, describe(entries[0]) + "\n" + cap)
+    P.save(fig, name, describe(entries) + "\n" + cap)
 
 
 def skip(dump, name, why):
