@@ -203,6 +203,12 @@ def timeline_lanes(ops, by_job=False):
 
 # ---------------------------------------------------------------- input model
 
+# Workload settings that tell apart results of one backend, in label order.
+TAG_FORMS = {"conns": "c={}", "depth": "d={}", "jobs": "jobs={}", "batch": "batch={}",
+             "bs": "bs={}", "msg": "msg={}", "rwmix": "rwmix={}", "direct": None,
+             "cache": None, "fsync": "fsync={}"}
+
+
 class Entry:
     def __init__(self, doc, path, r, multi):
         self.r = r
@@ -211,8 +217,8 @@ class Entry:
         self.host = meta.get("hostname") or "?"
         self.kernel = meta.get("kernel") or "?"
         self.file_index = None
-        base = r["backend"] + (":" + r["variant"] if r.get("variant") else "")
-        self.label = base + (f" @ {self.host}/{self.kernel}" if multi else "")
+        self.spec = r["backend"] + (":" + r["variant"] if r.get("variant") else "")
+        self.label = self.spec + (f" @ {self.host}/{self.kernel}" if multi else "")
         wl = r["workload"]
         self.workload = wl.get("name") or "?"
         self.socket = self.workload in SOCKET_WORKLOADS or wl.get("conns") is not None
@@ -223,6 +229,32 @@ class Entry:
 
     def param(self, key):
         return self.conns if key == "conns" else self.depth
+
+    def tag(self, keys):
+        """The settings named by keys, as they appear in labels: 'd=32 O_DIRECT'."""
+        w = self.r["workload"]
+        parts = []
+        for k in keys:
+            v = w.get(k)
+            if k == "direct":
+                if v:
+                    parts.append("O_DIRECT")
+            elif k == "cache":
+                if not w.get("direct"):
+                    parts.append(f"{v} cache")
+            else:
+                parts.append(TAG_FORMS[k].format(v))
+        return " ".join(parts)
+
+
+def varying(entries, skip=()):
+    """The TAG_FORMS settings that differ across entries (the cache mode only
+    among buffered ones: O_DIRECT says it already)."""
+    def differs(k, es):
+        return len({json.dumps(e.r["workload"].get(k)) for e in es}) > 1
+    buffered = [e for e in entries if not e.r["workload"].get("direct")]
+    return [k for k in TAG_FORMS if k not in skip
+            and differs(k, buffered if k == "cache" else entries)]
 
 
 def scaling_key(entries):
@@ -249,14 +281,14 @@ def group(docs, multi):
         for same in by_label.values():
             if len(same) < 2:
                 continue
-            key = scaling_key(same)
+            keys = varying(same)
             for e in same:
-                if key == "conns":
-                    e.name = f"{e.label} c={e.conns}"
-                elif key == "depth":
-                    e.name = f"{e.label} d={e.depth}"
-                else:
-                    e.name = f"{e.label} #{same.index(e) + 1}"
+                tag = e.tag(keys)
+                e.name = f"{e.label} {tag}" if tag else e.label
+            names = [e.name for e in same]
+            for k, e in enumerate(same):
+                if names.count(e.name) > 1:  # the same settings twice: number them
+                    e.name = f"{names[k]} #{names[:k + 1].count(names[k])}"
     return by_wl
 
 
