@@ -56,6 +56,8 @@ DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv
 SOCKET_WORKLOADS = ("echo", "serve", "stream")
 INLINE_COLOUR, REAPED_COLOUR = "tab:orange", "tab:blue"
 DPI = 110
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
 CAPTION_PT = 7
 MAP_CAPTION = ("x = 1 - sync_share (share of op latency inside the submitting call); "
                "y = max(offload_share, 1 - min(1, D)), D = data calls per op made by the "
@@ -310,6 +312,51 @@ class Plotter:
                 s += f", {m['cpu_model']} x{m.get('cores') or '?'}"
             self.hosts.append(s)
         self.files = None
+        # One colour per backend spec across every plot of the run.
+        self.specs = []
+        for _, doc in docs:
+            for r in doc["results"]:
+                spec = r["backend"] + (":" + r["variant"] if r.get("variant") else "")
+                if spec not in self.specs:
+                    self.specs.append(spec)
+        self.cmap = matplotlib.colormaps["tab10" if len(self.specs) <= 10 else "tab20"]
+
+    def colour(self, spec):
+        return self.cmap(self.specs.index(spec) % self.cmap.N)
+
+    def styles(self, items):
+        """(colour, line style, marker) for each (spec, name) pair: the colour
+        says the backend, the line style and marker what else sets the series
+        apart (depth, connections, O_DIRECT, host)."""
+        rests = []
+        for spec, name in items:
+            rest = name[len(spec):] if name.startswith(spec) else name
+            if rest not in rests:
+                rests.append(rest)
+        out = []
+        for spec, name in items:
+            k = rests.index(name[len(spec):] if name.startswith(spec) else name)
+            out.append((self.colour(spec), LINESTYLES[k % len(LINESTYLES)], MARKERS[k % len(MARKERS)]))
+        return out
+
+    def log_axis(self, axis, fmt):
+        """A log scale labelled with plain numbers (fmt), not powers of ten;
+        when the axis spans under a decade and a half the 2s and 5s between
+        the powers are labelled too."""
+        from matplotlib.ticker import FuncFormatter
+        if axis.axis_name == "x":
+            axis.axes.set_xscale("log")
+        else:
+            axis.axes.set_yscale("log")
+
+        def minor(v, pos):
+            lo, hi = axis.get_view_interval()
+            if v <= 0 or lo <= 0 or hi / lo > 10 ** 1.5:
+                return ""
+            m = v / 10 ** math.floor(math.log10(v) + 1e-9)
+            return fmt(v) if abs(m - 2) < 1e-6 or abs(m - 5) < 1e-6 else ""
+        axis.set_major_formatter(FuncFormatter(lambda v, pos: fmt(v)))
+        axis.set_minor_formatter(FuncFormatter(minor))
 
     def caption_lines(self, caption, width_in):
         """The caption under every plot (hosts, then what was run), wrapped to
@@ -351,38 +398,36 @@ def colours(n):
     return [cmap(i % cmap.N) for i in range(n)]
 
 
+def bar_width(n, panels=1):
+    """Figure width for n bars with slanted names under them."""
+    return max(6.0, 0.5 * n + 2.5) * panels
+
+
 def plot_throughput(P, wl, entries, dump):
     ok = [e for e in entries if e.ok and num(e.r.get("iops"))]
     name = f"1-throughput-{wl}"
     if not ok:
         return skip(dump, name, "no result with a measured rate")
-    socket = any(e.socket for e in ok)
     unit = "requests/s" if wl in ("echo", "serve") else ("send calls/s" if wl == "stream" else "IOPS")
     gbit = [e for e in ok if num((e.r.get("net") or {}).get("gbit_s"))] if wl == "stream" else []
-    panels = 2 if gbit else 1
-    fig, axes = P.plt.subplots(1, panels, figsize=(max(6, 1.0 * len(ok) + 3) * panels * 0.8 + 1, 4.8),
-                               squeeze=False)
-    ax = axes[0][0]
-    names = [e.name for e in ok]
-    vals = [e.r["iops"] for e in ok]
-    bars = ax.bar(range(len(ok)), vals, color=colours(len(ok)))
-    ax.bar_label(bars, labels=[fmt_rate(v) for v in vals], fontsize=7)
-    ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylabel(f"throughput ({unit}, log scale)")
-    ax.set_xlabel("backend")
-    ax.set_title(f"{wl}: throughput per backend")
-    series = [{"label": e.name, "x": e.name, "y": e.r["iops"]} for e in ok]
-    dump[name] = {"unit": unit, "series": series}
+    panels = [(ok, [e.r["iops"] for e in ok], f"throughput ({unit}, log scale)",
+               f"{wl}: throughput per backend", fmt_rate)]
     if gbit:
-        ax2 = axes[0][1]
-        gv = [e.r["net"]["gbit_s"] for e in gbit]
-        b2 = ax2.bar(range(len(gbit)), gv, color=colours(len(gbit)))
-        ax2.bar_label(b2, labels=[f"{v:.2f}" for v in gv], fontsize=7)
-        ax2.set_xticks(range(len(gbit)), [e.name for e in gbit], rotation=30, ha="right", fontsize=8)
-        ax2.set_ylabel("throughput (Gbit/s)")
-        ax2.set_xlabel("backend")
-        ax2.set_title(f"{wl}: Gbit/s per backend")
+        panels.append((gbit, [e.r["net"]["gbit_s"] for e in gbit], "throughput (Gbit/s, log scale)",
+                       f"{wl}: Gbit/s per backend", fmt_plain))
+    fig, axes = P.plt.subplots(1, len(panels), figsize=(bar_width(len(ok), len(panels)), 5),
+                               squeeze=False)
+    for ax, (es, vals, ylab, title, fmt) in zip(axes[0], panels):
+        bars = ax.bar(range(len(es)), vals, color=[P.colour(e.spec) for e in es])
+        ax.bar_label(bars, labels=[fmt(v) for v in vals], fontsize=7)
+        ax.set_xticks(range(len(es)), [e.name for e in es], rotation=30, ha="right", fontsize=8)
+        P.log_axis(ax.yaxis, fmt_rate)
+        ax.set_ylabel(ylab)
+        ax.set_xlabel("backend")
+        ax.set_title(title)
+        ax.margins(y=0.08)
+    dump[name] = {"unit": unit, "series": [{"label": e.name, "x": e.name, "y": e.r["iops"]} for e in ok]}
+    if gbit:
         dump[name]["gbit_s"] = [{"label": e.name, "x": e.name, "y": e.r["net"]["gbit_s"]} for e in gbit]
     left = [e.name for e in entries if e not in ok]
     cap = describe(entries) + (f"; not run or failed: {', '.join(left)}" if left else "")
@@ -394,6 +439,13 @@ def fmt_rate(v):
         if v >= div:
             return f"{v / div:.3g}{suf}"
     return f"{v:.3g}"
+
+
+def fmt_plain(v):
+    """10000 -> '10,000', 0.1 -> '0.1': tick labels without powers of ten."""
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
 
 
 def describe(entries, skip=()):
@@ -417,31 +469,38 @@ def describe(entries, skip=()):
     return ", ".join(parts)
 
 
+def outside_legend(ax, n, **kw):
+    """A legend right of ax, out of the data's way."""
+    return ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
+                     ncol=1 + n // 32, **kw)
+
+
 def plot_latency(P, wl, entries, dump):
     name = f"2-latency-{wl}"
     have = [e for e in entries if e.ok and isinstance(e.r.get("histogram"), dict)
             and e.r["histogram"].get("buckets")]
     if not have:
         return skip(dump, name, "no result with a histogram")
-    fig, ax = P.plt.subplots(figsize=(8, 5))
+    fig, ax = P.plt.subplots(figsize=(10, 5.5))
     series = []
-    for e, c in zip(have, colours(len(have))):
+    for e, (c, ls, _) in zip(have, P.styles([(e.spec, e.name) for e in have])):
         lat = e.r.get("latency_ns") or {}
         b = e.r["histogram"]["buckets"]
         lo = lat.get("min") if num(lat.get("min")) else b[0][0]
         hi = lat.get("max") if num(lat.get("max")) else b[-1][1]
         ys = [hist_percentile(b, p, lo, hi) for p in PERCENTILES]
         ax.plot([nines(p) for p in PERCENTILES], [y / 1000.0 for y in ys], label=e.name,
-                color=c, lw=1.5)
+                color=c, ls=ls, lw=1.5)
         series.append({"label": e.name, "x": PERCENTILES, "y": ys})
     ticks = [0, 50, 90, 99, 99.9, 99.99]
     ax.set_xticks([nines(p) for p in ticks], [f"{p:g}" for p in ticks])
-    ax.set_yscale("log")
+    P.log_axis(ax.yaxis, fmt_plain)
     ax.set_xlabel("percentile (%), nines scale")
     ax.set_ylabel("latency (µs, log scale)")
     ax.set_title(f"{wl}: latency percentiles per backend")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, which="major", alpha=0.4)
+    ax.grid(True, which="minor", alpha=0.15)
+    outside_legend(ax, len(have))
     dump[name] = {"unit": "ns", "series": series}
     P.save(fig, name, describe(entries) + "; from the exported histogram (bucket midpoints)")
 
@@ -463,7 +522,7 @@ def plot_syscalls(P, wl, entries, dump):
         tot = sum(st.values())
         keep |= {k for k, v in st.items() if k != "other" and tot > 0 and v >= 0.01 * tot}
     keep = sorted(keep, key=lambda k: -sum(st.get(k, 0) for st in stacks.values()))
-    fig, ax = P.plt.subplots(figsize=(max(7, 1.1 * len(ok) + 3), 5))
+    fig, ax = P.plt.subplots(figsize=(bar_width(len(ok)) + 1.5, 5))
     names = [e.name for e in ok]
     bottoms = [0.0] * len(ok)
     layers = keep + ["other"]
@@ -486,7 +545,7 @@ def plot_syscalls(P, wl, entries, dump):
             ax.text(i, 0, "not counted", rotation=90, ha="center", va="bottom", fontsize=8,
                     color="grey")
         else:
-            ax.text(i, bottoms[i], f"{bottoms[i]:.3g}", ha="center", va="bottom", fontsize=7)
+            ax.text(i, bottoms[i], fmt_small(bottoms[i]), ha="center", va="bottom", fontsize=7)
     for n in names:
         st = stacks.get(n)
         if st is None:
@@ -498,7 +557,9 @@ def plot_syscalls(P, wl, entries, dump):
     ax.set_ylabel("syscalls per operation")
     ax.set_xlabel("backend")
     ax.set_title(f"{wl}: syscalls per operation, by name")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.margins(y=0.08)
+    ax.set_ylim(bottom=0)  # a zero-height layer on a tiny stack would lift it off 0
+    outside_legend(ax, len(layers), title="syscall", title_fontsize=7)
     dump[name] = {"series": series, "absent": absent}
     cap = describe(entries) + "; names under 1% of every result's total are in 'other'"
     if absent:
@@ -506,26 +567,45 @@ def plot_syscalls(P, wl, entries, dump):
     P.save(fig, name, cap)
 
 
+def fmt_small(v):
+    """A per-op count as a bar label: the digits of 1e-05 only crowd the bars
+    next to it, and the bar is flat anyway."""
+    return f"{v:.3g}" if v == 0 or v >= 0.001 else "<0.001"
+
+
+def fmt_ns(v):
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
 def plot_cpu(P, wl, entries, dump):
+    from matplotlib.ticker import FuncFormatter
     name = f"4-cpu-ctxsw-{wl}"
     ok = [e for e in entries if e.ok and num(e.r.get("ops")) and e.r["ops"] > 0]
     if not ok:
         return skip(dump, name, "no result with operations")
-    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(max(9, 1.6 * len(ok) + 3), 5))
+    # Side by side while the names fit; one above the other when there are many.
+    if len(ok) <= 8:
+        fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(bar_width(len(ok), 2), 5))
+    else:
+        fig, (a1, a2) = P.plt.subplots(2, 1, figsize=(bar_width(len(ok)), 9))
     names = [e.name for e in ok]
-    cs = colours(len(ok))
+    cs = [P.colour(e.spec) for e in ok]
     vcsw = [((e.r.get("ctx_switches") or {}).get("voluntary"), e.r["ops"]) for e in ok]
     vcsw = [v / n if num(v) else None for v, n in vcsw]
     cpu = [(e.r.get("cpu") or {}).get("per_op_ns") for e in ok]
-    for ax, vals, ylab, title in ((a1, vcsw, "voluntary context switches per op", "voluntary switches / op"),
-                                  (a2, cpu, "CPU time per op (ns)", "CPU time / op")):
+    for ax, vals, ylab, title, fmt in (
+            (a1, vcsw, "voluntary context switches per op", "voluntary switches / op",
+             fmt_small),
+            (a2, cpu, "CPU time per op (ns)", "CPU time / op", fmt_ns)):
         v = [x if num(x) else 0 for x in vals]
         b = ax.bar(range(len(ok)), v, color=cs)
-        ax.bar_label(b, labels=[f"{x:.3g}" if num(x) else "n/a" for x in vals], fontsize=7)
+        ax.bar_label(b, labels=[fmt(x) if num(x) else "n/a" for x in vals], fontsize=7)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, pos: fmt_plain(y) if y else "0"))
         ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(ylab)
         ax.set_xlabel("backend")
         ax.set_title(f"{wl}: {title}")
+        ax.margins(y=0.08)
     dump[name] = {
         "vcsw_per_op": [{"label": n, "x": n, "y": v} for n, v in zip(names, vcsw)],
         "cpu_per_op_ns": [{"label": n, "x": n, "y": v} for n, v in zip(names, cpu)],
@@ -545,36 +625,53 @@ def plot_scaling(P, wl, entries, dump, notes):
         key = scaling_key(es)
         if key is None:
             continue
-        pts = sorted(((e.param(key), e) for e in es if num(e.param(key))), key=lambda t: t[0])
-        if len({p for p, _ in pts}) < 2:
-            continue
-        lines.append((label, key, pts))
+        # One line per setting other than the one on the x axis (O_DIRECT, ...):
+        # a line through both would join results that are not a series.
+        others = varying(es, skip=(key,))
+        runs = {}
+        for e in es:
+            runs.setdefault(e.tag(others), []).append(e)
+        for tag, run in runs.items():
+            pts = sorted(((e.param(key), e) for e in run if num(e.param(key))), key=lambda t: t[0])
+            if len({p for p, _ in pts}) < 2:
+                continue
+            lines.append((f"{label} {tag}" if tag else label, key, pts, run[0].spec))
     if not lines:
         notes.append(f"{name}: skipped, no backend has results at several depths or connection counts")
         return
-    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(11, 4.8))
+    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(12, 4.8))
     series = []
-    keys = {k for _, k, _ in lines}
+    keys = {k for _, k, _, _ in lines}
     xlab = "connections" if keys == {"conns"} else ("queue depth" if keys == {"depth"} else "depth or connections")
-    for (label, key, pts), c in zip(lines, colours(len(lines))):
+    styles = P.styles([(spec, label) for label, _, _, spec in lines])
+    for (label, key, pts, _), (c, ls, mk) in zip(lines, styles):
         xs = [p for p, _ in pts]
         iops = [e.r["iops"] for _, e in pts]
         p99 = [(e.r.get("latency_ns") or {}).get("p99") for _, e in pts]
-        a1.plot(xs, iops, marker="o", label=label, color=c)
-        a2.plot(xs, [v / 1000.0 if num(v) else float("nan") for v in p99], marker="o", label=label, color=c)
+        a1.plot(xs, iops, marker=mk, ls=ls, label=label, color=c)
+        a2.plot(xs, [v / 1000.0 if num(v) else float("nan") for v in p99], marker=mk, ls=ls,
+                label=label, color=c)
         series.append({"label": label, "key": key, "x": xs, "iops": iops, "p99_ns": p99})
+    ticks = sorted({x for s in series for x in s["x"]})
     for ax in (a1, a2):
         ax.set_xscale("log", base=2)
-        ax.set_xlabel(xlab + " (log2)")
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_locator(P.plt.NullLocator())
+        ax.set_xlabel(xlab + " (log2 scale)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    a1.set_ylabel("requests/s" if wl in ("echo", "serve") else "IOPS")
+    unit = "requests/s" if wl in ("echo", "serve") else "IOPS"
+    P.log_axis(a1.yaxis, fmt_rate)
+    a1.set_ylabel(f"throughput ({unit}, log scale)")
     a1.set_title(f"{wl}: throughput against {xlab}")
-    a2.set_yscale("log")
+    P.log_axis(a2.yaxis, fmt_plain)
     a2.set_ylabel("p99 latency (µs, log scale)")
     a2.set_title(f"{wl}: p99 against {xlab}")
+    outside_legend(a2, len(lines))
     dump[name] = {"series": series}
-    P.save(fig, name, describe(entries, skip=("depth", "conns")))
+    drawn = [e for _, _, pts, _ in lines for _, e in pts]
+    alone = sum(len(es) for es in by_label.values()) - len(drawn)
+    P.save(fig, name, describe(drawn, skip=("depth", "conns")) +
+           (f"; {alone} results without a second {xlab} of the same settings left out" if alone else ""))
 
 
 def plot_timeline(P, wl, entries, dump, notes):
@@ -587,6 +684,7 @@ def plot_timeline(P, wl, entries, dump, notes):
     import numpy as np
     from matplotlib.patches import Patch, PathPatch
     from matplotlib.path import Path
+    from matplotlib.ticker import MaxNLocator
     lanes = [timeline_lanes(e.r["trace"]["ops"], by_job=bool(e.r.get("thread_per_op")))
              for e in have]
     heights = [max(b[2] for b in bars) + 1 for bars in lanes]
@@ -624,6 +722,7 @@ def plot_timeline(P, wl, entries, dump, notes):
                                     edgecolor=colour, linewidth=0.6))
         ax.set_xlim(0 - span * 0.02, span * 1.02)
         ax.set_ylim(-0.5, h - 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
         ax.invert_yaxis()
         per_job = bool(e.r.get("thread_per_op"))
         ax.set_ylabel("job" if per_job else "lane", fontsize=8)
