@@ -745,7 +745,90 @@ def plot_timeline(P, wl, entries, dump, notes):
     P.save(fig, name, caption, tight=False)
 
 
+def clusters(points, near):
+    """Indices of points grouped so that each is within near (both axes) of
+    another in its group: the points one label has to name together."""
+    groups = []
+    for i, (x, y) in enumerate(points):
+        hit = [g for g in groups if any(abs(x - points[j][0]) <= near and abs(y - points[j][1]) <= near
+                                        for j in g)]
+        merged = [i] + [j for g in hit for j in g]
+        groups = [g for g in groups if g not in hit] + [sorted(merged)]
+    return sorted(groups, key=lambda g: g[0])
+
+
+def place_labels(ax, renderer, anchors, makers, obstacles):
+    """Put a label near each anchor (x, y in data units) where it overlaps no
+    other label, point or fixed text and stays inside the axes: the nearest
+    free place wins, else the least covered one. makers[i](xybox, align)
+    returns label i as an AnnotationBbox at that offset (points) and box
+    alignment. The labels with most rows go first."""
+    frame = ax.get_window_extent(renderer)
+    taken = list(obstacles)
+    cx, cy = ax.transData.transform((0.5, 0.5))
+    for i in sorted(range(len(anchors)), key=lambda i: -makers[i].rows):
+        px, py = ax.transData.transform(anchors[i])
+        # Towards the middle of the map first: the points sit on its edges.
+        dirs = sorted(((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy),
+                      key=lambda d: -((cx - px) * d[0] + (cy - py) * d[1]) / math.hypot(*d))
+        best = None
+        for dist in (14, 24, 36, 52, 72, 96, 124, 156):
+            for dx, dy in dirs:
+                n = math.hypot(dx, dy)
+                box = ax.add_artist(makers[i]((dx * dist / n, dy * dist / n), ((1 - dx) / 2, (1 - dy) / 2)))
+                box.update_positions(renderer)
+                # The box alone: the whole artist's extent spans the leader line too.
+                bb = box.offsetbox.get_window_extent(renderer).padded(5)
+                outside = max(0, frame.x0 - bb.x0) + max(0, bb.x1 - frame.x1) + \
+                    max(0, frame.y0 - bb.y0) + max(0, bb.y1 - frame.y1)
+                cover = sum(max(0, min(bb.x1, t.x1) - max(bb.x0, t.x0)) *
+                            max(0, min(bb.y1, t.y1) - max(bb.y0, t.y0)) for t in taken)
+                # A leader line through another label reads as pointing at it.
+                bx, by = (bb.x0 + bb.x1) / 2, (bb.y0 + bb.y1) / 2
+                crossed = sum(any(t.contains(px + (bx - px) * k / 16, py + (by - py) * k / 16)
+                                  for k in range(2, 15)) for t in taken[len(obstacles):])
+                cost = outside * 1e4 + cover + crossed * 400
+                if best is None or cost < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (cost, box, bb)
+                else:
+                    box.remove()
+                if cost == 0:
+                    break
+            if best[0] == 0:
+                break
+        taken.append(best[2])
+
+
+def label_maker(rows, xy):
+    """A function (xybox, align) -> AnnotationBbox pointing at xy and listing
+    rows (colour, marker, text), each behind its point's marker."""
+    from matplotlib.lines import Line2D
+    from matplotlib.offsetbox import AnnotationBbox, DrawingArea, HPacker, TextArea, VPacker
+
+    def make(xybox, align):
+        lines = []
+        for colour, marker, text in rows:
+            mark = DrawingArea(8, 8, 0, 0)
+            mark.add_artist(Line2D([4], [4], ls="none", marker=marker, ms=6, color=colour,
+                                   mec="black", mew=0.5))
+            lines.append(HPacker(children=[mark, TextArea(text, textprops=dict(fontsize=7))],
+                                 pad=0, sep=3, align="center"))
+        return AnnotationBbox(VPacker(children=lines, pad=0, sep=1, align="left"), xy,
+                              xybox=xybox, boxcoords="offset points", box_alignment=align,
+                              frameon=True, pad=0.25, zorder=6,
+                              bboxprops=dict(boxstyle="round,pad=0.25", fc="white", ec="0.6", lw=0.6,
+                                             alpha=0.9),
+                              arrowprops=dict(arrowstyle="-", color="0.35", lw=0.7, shrinkA=0,
+                                              shrinkB=5))
+    make.rows = len(rows)
+    return make
+
+
 def plot_map(P, wl, entries, dump, notes):
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import Bbox
     name = f"7-model-map-{wl}"
     pts, absent = [], {}
     for e in entries:
@@ -759,43 +842,54 @@ def plot_map(P, wl, entries, dump, notes):
     if not pts:
         notes.append(f"{name}: skipped, no result has measured model figures")
         return
-    fig, ax = P.plt.subplots(figsize=(8, 7))
-    ax.axhline(0.5, color="grey", lw=0.8)
-    ax.axvline(0.5, color="grey", lw=0.8)
-    for (qx, qy, text) in ((0.25, 0.25, "sync blocking"), (0.75, 0.25, "sync non-blocking"),
-                           (0.25, 0.75, "async, blocking submit"), (0.75, 0.75, "async non-blocking")):
-        ax.text(qx, qy, text, ha="center", va="center", fontsize=13, color="0.85", zorder=0)
-    series = []
-    placed = []  # (x, y) of labels already put, in data units
-    order = sorted(range(len(pts)), key=lambda i: (-pts[i][1]["y"], pts[i][1]["x"]))
-    cs = colours(len(pts))
-    for i in order:
-        e, pt = pts[i]
-        ax.scatter([pt["x"]], [pt["y"]], s=60, color=cs[i], zorder=3, edgecolor="black", lw=0.5)
-        txt = (f"{e.name}: {pt['measured']}\nsync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}"
-               + (f", offload {pt['offload_share']:.2f}" if num(pt["offload_share"]) else ""))
-        right = pt["x"] < 0.55
-        lx = pt["x"] + (0.04 if right else -0.04)
-        ly = min(pt["y"], 1.08)
-        span = (lx, lx + 0.5) if right else (lx - 0.5, lx)  # the text's rough extent
-        while any(abs(ly - py) < 0.075 and span[0] < b and a < span[1] for (a, b), py in placed):
-            ly -= 0.02
-        placed.append((span, ly))
-        ax.annotate(txt, (pt["x"], pt["y"]), xytext=(lx, ly), textcoords="data", fontsize=7,
-                    ha="left" if right else "right", va="center", color="black",
-                    arrowprops=dict(arrowstyle="-", color=cs[i], lw=0.8))
-    for e, pt in pts:
-        series.append(dict(label=e.name, **pt))
-    ax.set_xlim(-0.05, 1.05)
-    ax.set_ylim(min([-0.05] + [py - 0.05 for _, py in placed]), 1.12)
-    ax.set_xlabel("non-blocking = 1 - sync share (0 = the submit call does the I/O)")
-    ax.set_ylabel("async = max(offload share, 1 - min(1, D))")
-    ax.set_title(f"{wl}: where each backend measured, blocking × sync", pad=12)
-    dump[name] = {"series": series, "absent": absent}
-    cap = MAP_CAPTION
+    cap = describe(entries) + "\n" + MAP_CAPTION
     if absent:
         cap += "\nleft off: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
-    P.save(fig, name, describe(entries) + "\n" + cap)
+    width, height = 13.0, 7.5
+    fig, ax = P.plt.subplots(figsize=(width, height))
+    ax.axhline(0.5, color="grey", lw=0.8)
+    ax.axvline(0.5, color="grey", lw=0.8)
+    quadrants = [ax.text(qx, qy, text, ha="center", va="center", fontsize=13, color="0.8", zorder=0)
+                 for qx, qy, text in ((0.25, 0.25, "sync blocking"), (0.75, 0.25, "sync non-blocking"),
+                                      (0.25, 0.75, "async, blocking submit"),
+                                      (0.75, 0.75, "async non-blocking"))]
+    styles = P.styles([(e.spec, e.name) for e, _ in pts])
+    # Points at one place nest: each a size smaller than the ones under it,
+    # so none hides another.
+    handles, drawn = [], []
+    for (e, pt), (c, _, mk) in zip(pts, styles):
+        under = sum(abs(pt["x"] - x) < 0.012 and abs(pt["y"] - y) < 0.012 for x, y in drawn)
+        drawn.append((pt["x"], pt["y"]))
+        ax.plot([pt["x"]], [pt["y"]], ls="none", marker=mk, ms=max(11 - 2.5 * under, 3.5), color=c,
+                mec="black", mew=0.6, zorder=3 + under)
+        figs = f"sync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}" + \
+            (f", offload {pt['offload_share']:.2f}" if num(pt["offload_share"]) else "")
+        handles.append(Line2D([], [], ls="none", marker=mk, ms=7, color=c, mec="black", mew=0.6,
+                              label=f"{e.name}: {pt['measured']} ({figs})"))
+    ax.set_xlim(-0.06, 1.06)
+    ax.set_ylim(-0.08, 1.08)
+    ax.set_xlabel("non-blocking = 1 - sync share (0 = the submit call does the I/O; share, 0 to 1)")
+    ax.set_ylabel("async = max(offload share, 1 - min(1, D)) (share, 0 to 1)")
+    ax.set_title(f"{wl}: where each backend measured, blocking × sync")
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1),
+              borderaxespad=0, title="measured model (figures)", title_fontsize=7)
+    fig.tight_layout(rect=(0, P.caption_height(cap, width) / height, 1, 1))
+    # Labels go on after the layout, in display units: one per group of
+    # points close enough to collide, naming each with its marker.
+    renderer = fig.canvas.get_renderer()
+    groups = clusters([(pt["x"], pt["y"]) for _, pt in pts], 0.04)
+    anchors, makers = [], []
+    for g in groups:
+        gx = sum(pts[i][1]["x"] for i in g) / len(g)
+        gy = sum(pts[i][1]["y"] for i in g) / len(g)
+        anchors.append((gx, gy))
+        makers.append(label_maker([(styles[i][0], styles[i][2], pts[i][0].name) for i in g], (gx, gy)))
+    marks = [ax.transData.transform((pt["x"], pt["y"])) for _, pt in pts]
+    obstacles = [Bbox.from_extents(x - 7, y - 7, x + 7, y + 7) for x, y in marks] + \
+        [q.get_window_extent(renderer).padded(2) for q in quadrants]
+    place_labels(ax, renderer, anchors, makers, obstacles)
+    dump[name] = {"series": [dict(label=e.name, **pt) for e, pt in pts], "absent": absent}
+    P.save(fig, name, cap, tight=False)
 
 
 def skip(dump, name, why):
