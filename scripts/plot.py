@@ -318,6 +318,7 @@ class Plotter:
                 s += f", {m['cpu_model']} x{m.get('cores') or '?'}"
             self.hosts.append(s)
         self.files = None
+        self.said = []  # messages for stderr, printed in plot order
         # One colour per backend spec across every plot of the run.
         self.specs = []
         for _, doc in docs:
@@ -423,11 +424,11 @@ def bar_width(n, panels=1):
     return max(6.0, 0.5 * n + 2.5) * panels
 
 
-def plot_throughput(P, wl, entries, dump):
+def plot_throughput(P, wl, entries, dump, notes):
     ok = [e for e in entries if e.ok and num(e.r.get("iops"))]
     name = f"1-throughput-{wl}"
     if not ok:
-        return skip(dump, name, "no result with a measured rate")
+        return skip(P, name, "no result with a measured rate")
     unit = "requests/s" if wl in ("echo", "serve") else ("send calls/s" if wl == "stream" else "IOPS")
     gbit = [e for e in ok if num((e.r.get("net") or {}).get("gbit_s"))] if wl == "stream" else []
     panels = [(ok, [e.r["iops"] for e in ok], f"throughput ({unit}, log scale)",
@@ -495,12 +496,12 @@ def outside_legend(ax, n, **kw):
                      ncol=1 + n // 32, **kw)
 
 
-def plot_latency(P, wl, entries, dump):
+def plot_latency(P, wl, entries, dump, notes):
     name = f"2-latency-{wl}"
     have = [e for e in entries if e.ok and isinstance(e.r.get("histogram"), dict)
             and e.r["histogram"].get("buckets")]
     if not have:
-        return skip(dump, name, "no result with a histogram")
+        return skip(P, name, "no result with a histogram")
     fig, ax = P.plt.subplots(figsize=(10, 5.5))
     series = []
     for e, (c, ls, _) in zip(have, P.styles([(e.spec, e.name) for e in have])):
@@ -525,11 +526,11 @@ def plot_latency(P, wl, entries, dump):
     P.save(fig, name, describe(entries) + "; from the exported histogram (bucket midpoints)")
 
 
-def plot_syscalls(P, wl, entries, dump):
+def plot_syscalls(P, wl, entries, dump, notes):
     name = f"3-syscalls-{wl}"
     ok = [e for e in entries if e.ok]
     if not ok:
-        return skip(dump, name, "no result")
+        return skip(P, name, "no result")
     stacks, absent = {}, {}
     for e in ok:
         st, why = syscall_stack(e.r)
@@ -597,12 +598,12 @@ def fmt_ns(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
-def plot_cpu(P, wl, entries, dump):
+def plot_cpu(P, wl, entries, dump, notes):
     from matplotlib.ticker import FuncFormatter
     name = f"4-cpu-ctxsw-{wl}"
     ok = [e for e in entries if e.ok and num(e.r.get("ops")) and e.r["ops"] > 0]
     if not ok:
-        return skip(dump, name, "no result with operations")
+        return skip(P, name, "no result with operations")
     # Side by side while the names fit; one above the other when there are many.
     if len(ok) <= 8:
         fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(bar_width(len(ok), 2), 5))
@@ -912,8 +913,59 @@ def plot_map(P, wl, entries, dump, notes):
     P.save(fig, name, cap, tight=False)
 
 
-def skip(dump, name, why):
-    print(f"{PROG}: {name}: skipped, {why}", file=sys.stderr)
+def skip(P, name, why):
+    P.said.append(f"{PROG}: {name}: skipped, {why}")
+
+
+PLOTS = (plot_throughput, plot_latency, plot_syscalls, plot_cpu, plot_scaling, plot_timeline,
+         plot_map)
+JOBS = None  # (Plotter, [(workload, entries, plot function)]) for the worker processes
+
+
+def run_job(i):
+    """Draw plot i of JOBS; return what it adds to the dump, the notes, the
+    messages and the files written."""
+    P, jobs = JOBS
+    wl, entries, fn = jobs[i]
+    P.files = {e.file_index for e in entries}
+    P.said, start, dump, notes = [], len(P.written), {}, []
+    fn(P, wl, entries, dump, notes)
+    return i, (dump, notes, P.said, P.written[start:])
+
+
+def job_cost(job):
+    """A rough guess of a plot's drawing time, to hand out the longest first."""
+    _, entries, fn = job
+    if fn is plot_timeline:
+        return sum(len((e.r.get("trace") or {}).get("ops") or []) for e in entries) / 50 + 3 * len(entries)
+    return len(entries) * (2 if fn is plot_map else 1)
+
+
+def run_all(P, jobs):
+    """Every plot, in worker processes (one per CPU) when there are several
+    CPUs: the plots share nothing, and drawing is all CPU. The results come
+    back in plot order, so the output is the same as drawn one by one."""
+    global JOBS
+    JOBS = (P, jobs)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    workers = min(cpus, len(jobs))
+    order = sorted(range(len(jobs)), key=lambda i: -job_cost(jobs[i]))
+    done = None
+    if workers > 1:
+        import multiprocessing
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        except (OSError, ValueError):  # no fork or no semaphores here: draw them in turn
+            pool = None
+        if pool is not None:
+            with pool:
+                done = dict(pool.imap_unordered(run_job, order, chunksize=1))
+    if done is None:
+        done = dict(run_job(i) for i in order)
+    return [done[i] for i in range(len(jobs))]
 
 
 def main(argv):
@@ -929,22 +981,20 @@ def main(argv):
     except ImportError as e:
         fail(1, f"matplotlib is needed (apt-get install python3-matplotlib): {e}")
     by_wl = group(docs, len(docs) > 1)
-    dump, notes = {}, []
-    for wl, entries in by_wl.items():
-        P.files = {e.file_index for e in entries}
-        plot_throughput(P, wl, entries, dump)
-        plot_latency(P, wl, entries, dump)
-        plot_syscalls(P, wl, entries, dump)
-        plot_cpu(P, wl, entries, dump)
-        plot_scaling(P, wl, entries, dump, notes)
-        plot_timeline(P, wl, entries, dump, notes)
-        plot_map(P, wl, entries, dump, notes)
+    jobs = [(wl, entries, fn) for wl, entries in by_wl.items() for fn in PLOTS]
+    dump, notes, written = {}, [], []
+    for d, n, said, files in run_all(P, jobs):
+        dump.update(d)
+        notes += n
+        written += files
+        for line in said:
+            print(line, file=sys.stderr)
     for n in notes:
         print(f"{PROG}: {n}", file=sys.stderr)
     if not by_wl:
         print(f"{PROG}: no results to plot", file=sys.stderr)
     if a.dump:
-        json.dump({"plots": dump, "files": P.written, "skipped": notes}, sys.stdout, indent=1)
+        json.dump({"plots": dump, "files": written, "skipped": notes}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     return 0
 
