@@ -743,12 +743,12 @@ def plot_timeline(P, wl, entries, dump, notes):
                                     edgecolor=colour, linewidth=0.6))
         ax.set_xlim(0 - span * 0.02, span * 1.02)
         ax.set_ylim(-0.5, h - 0.5)
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6, min_n_ticks=1))
         ax.invert_yaxis()
         per_job = bool(e.r.get("thread_per_op"))
         ax.set_ylabel("job" if per_job else "lane", fontsize=8)
         ax.set_title(f"{e.name}: {len(bars)} ops, " +
-                     (f"{h} threads, a lane each" if per_job else f"up to {h} in flight"),
+                     (f"{h} thread{'s' if h > 1 else ''}, a lane each" if per_job else f"up to {h} in flight"),
                      fontsize=9, loc="left")
         ax.tick_params(labelsize=7)
         ax.grid(True, axis="x", alpha=0.3)
