@@ -37,7 +37,10 @@ for each workload found in the input:
      Results without counted syscalls or a sync share, and the null backend
      (no I/O), are left off the map with a note.
 
-With several files each series is labelled "backend[:variant] @ host/kernel".
+With several files each series is labelled "backend[:variant] @ host/kernel";
+results of one backend within a workload are told apart by the settings
+that differ among them ("d=32", "c=64", "O_DIRECT", ...). Each backend keeps
+one colour in every plot. The plots are drawn in one worker process per CPU.
 --dump prints, as JSON on stdout, what each plot drew. Exit 2 on bad
 arguments, 1 on an unreadable or invalid results file.
 """
