@@ -37,7 +37,10 @@ for each workload found in the input:
      Results without counted syscalls or a sync share, and the null backend
      (no I/O), are left off the map with a note.
 
-With several files each series is labelled "backend[:variant] @ host/kernel".
+With several files each series is labelled "backend[:variant] @ host/kernel";
+results of one backend within a workload are told apart by the settings
+that differ among them ("d=32", "c=64", "O_DIRECT", ...). Each backend keeps
+one colour in every plot. The plots are drawn in one worker process per CPU.
 --dump prints, as JSON on stdout, what each plot drew. Exit 2 on bad
 arguments, 1 on an unreadable or invalid results file.
 """
@@ -46,6 +49,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 
 PROG = "plot.py"
 
@@ -53,6 +57,11 @@ DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv
               "pwritev2", "recvfrom", "sendto", "recvmsg", "sendmsg", "accept4",
               "connect", "fsync", "fdatasync")
 SOCKET_WORKLOADS = ("echo", "serve", "stream")
+INLINE_COLOUR, REAPED_COLOUR = "tab:orange", "tab:blue"
+DPI = 110
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
+CAPTION_PT = 7
 MAP_CAPTION = ("x = 1 - sync_share (share of op latency inside the submitting call); "
                "y = max(offload_share, 1 - min(1, D)), D = data calls per op made by the "
                "job threads themselves")
@@ -199,6 +208,12 @@ def timeline_lanes(ops, by_job=False):
 
 # ---------------------------------------------------------------- input model
 
+# Workload settings that tell apart results of one backend, in label order.
+TAG_FORMS = {"conns": "c={}", "depth": "d={}", "jobs": "jobs={}", "batch": "batch={}",
+             "bs": "bs={}", "msg": "msg={}", "rwmix": "rwmix={}", "direct": None,
+             "cache": None, "fsync": "fsync={}"}
+
+
 class Entry:
     def __init__(self, doc, path, r, multi):
         self.r = r
@@ -207,8 +222,8 @@ class Entry:
         self.host = meta.get("hostname") or "?"
         self.kernel = meta.get("kernel") or "?"
         self.file_index = None
-        base = r["backend"] + (":" + r["variant"] if r.get("variant") else "")
-        self.label = base + (f" @ {self.host}/{self.kernel}" if multi else "")
+        self.spec = r["backend"] + (":" + r["variant"] if r.get("variant") else "")
+        self.label = self.spec + (f" @ {self.host}/{self.kernel}" if multi else "")
         wl = r["workload"]
         self.workload = wl.get("name") or "?"
         self.socket = self.workload in SOCKET_WORKLOADS or wl.get("conns") is not None
@@ -219,6 +234,32 @@ class Entry:
 
     def param(self, key):
         return self.conns if key == "conns" else self.depth
+
+    def tag(self, keys):
+        """The settings named by keys, as they appear in labels: 'd=32 O_DIRECT'."""
+        w = self.r["workload"]
+        parts = []
+        for k in keys:
+            v = w.get(k)
+            if k == "direct":
+                if v:
+                    parts.append("O_DIRECT")
+            elif k == "cache":
+                if not w.get("direct"):
+                    parts.append(f"{v} cache")
+            else:
+                parts.append(TAG_FORMS[k].format(v))
+        return " ".join(parts)
+
+
+def varying(entries, skip=()):
+    """The TAG_FORMS settings that differ across entries (the cache mode only
+    among buffered ones: O_DIRECT says it already)."""
+    def differs(k, es):
+        return len({json.dumps(e.r["workload"].get(k)) for e in es}) > 1
+    buffered = [e for e in entries if not e.r["workload"].get("direct")]
+    return [k for k in TAG_FORMS if k not in skip
+            and differs(k, buffered if k == "cache" else entries)]
 
 
 def scaling_key(entries):
@@ -245,14 +286,14 @@ def group(docs, multi):
         for same in by_label.values():
             if len(same) < 2:
                 continue
-            key = scaling_key(same)
+            keys = varying(same)
             for e in same:
-                if key == "conns":
-                    e.name = f"{e.label} c={e.conns}"
-                elif key == "depth":
-                    e.name = f"{e.label} d={e.depth}"
-                else:
-                    e.name = f"{e.label} #{same.index(e) + 1}"
+                tag = e.tag(keys)
+                e.name = f"{e.label} {tag}" if tag else e.label
+            names = [e.name for e in same]
+            for k, e in enumerate(same):
+                if names.count(e.name) > 1:  # the same settings twice: number them
+                    e.name = f"{names[k]} #{names[:k + 1].count(names[k])}"
     return by_wl
 
 
@@ -262,6 +303,12 @@ class Plotter:
     def __init__(self, out, docs):
         import matplotlib
         matplotlib.use("Agg")
+        # Text in the SVGs as text, not glyph outlines: smaller, searchable,
+        # and a third quicker to write.
+        matplotlib.rcParams["svg.fonttype"] = "none"
+        # Titles at a fixed height: no plot has ticks on top, and finding
+        # that out again for every axes and every draw was an eighth of the time.
+        matplotlib.rcParams["axes.titley"] = 1.0
         import matplotlib.pyplot as plt
         self.plt = plt
         self.out = out
@@ -274,21 +321,99 @@ class Plotter:
                 s += f", {m['cpu_model']} x{m.get('cores') or '?'}"
             self.hosts.append(s)
         self.files = None
+        self.said = []  # messages for stderr, printed in plot order
+        # One colour per backend spec across every plot of the run.
+        self.specs = []
+        for _, doc in docs:
+            for r in doc["results"]:
+                spec = r["backend"] + (":" + r["variant"] if r.get("variant") else "")
+                if spec not in self.specs:
+                    self.specs.append(spec)
+        self.cmap = matplotlib.colormaps["tab10" if len(self.specs) <= 10 else "tab20"]
 
-    def save(self, fig, name, caption):
+    def colour(self, spec):
+        return self.cmap(self.specs.index(spec) % self.cmap.N)
+
+    def styles(self, items):
+        """(colour, line style, marker) for each (spec, name) pair: the colour
+        says the backend, the line style and marker what else sets the series
+        apart (depth, connections, O_DIRECT, host)."""
+        rests = []
+        for spec, name in items:
+            rest = name[len(spec):] if name.startswith(spec) else name
+            if rest not in rests:
+                rests.append(rest)
+        out = []
+        for spec, name in items:
+            k = rests.index(name[len(spec):] if name.startswith(spec) else name)
+            out.append((self.colour(spec), LINESTYLES[k % len(LINESTYLES)], MARKERS[k % len(MARKERS)]))
+        return out
+
+    def log_axis(self, axis, fmt):
+        """A log scale labelled with plain numbers (fmt), not powers of ten;
+        when the axis spans under a decade and a half the minor ticks are
+        labelled too (matplotlib puts them on a linear grid then)."""
+        from matplotlib.ticker import FuncFormatter, LogLocator
+        if axis.axis_name == "x":
+            axis.axes.set_xscale("log")
+        else:
+            axis.axes.set_yscale("log")
+
+        def minor(v, pos):
+            lo, hi = axis.get_view_interval()
+            return fmt(v) if v > 0 and lo > 0 and hi / lo <= 10 ** 1.5 else ""
+        axis.set_major_formatter(FuncFormatter(lambda v, pos: fmt(v)))
+        # Minor ticks at the 2s and 5s only: enough to read a value off, and
+        # a tick costs more to make than the whole curve.
+        axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        axis.set_minor_formatter(FuncFormatter(minor))
+
+    def caption_lines(self, caption, width_in):
+        """The caption under every plot (hosts, then what was run), wrapped to
+        the figure's width so its height is known before the layout."""
         seen = []
         for i in sorted(self.files if self.files is not None else range(len(self.hosts))):
             if self.hosts[i] not in seen:
                 seen.append(self.hosts[i])
         text = "host: " + "; ".join(seen) + ("\n" + caption if caption else "")
-        lines = text.count("\n") + 1
-        fig.text(0.01, 0.01, text, fontsize=7, ha="left", va="bottom", wrap=True)
-        fig.tight_layout(rect=(0, 0.02 + 0.025 * lines, 1, 1))
-        for ext in ("png", "svg"):
+        per_line = max(40, int((width_in - 0.2) * 72 / (CAPTION_PT * 0.55)))
+        lines = []
+        for para in text.split("\n"):
+            lines += textwrap.wrap(para, per_line, subsequent_indent="  ") or [""]
+        return lines
+
+    def caption_height(self, caption, width_in):
+        """Inches the caption takes at the bottom of a figure width_in wide."""
+        return 0.12 + len(self.caption_lines(caption, width_in)) * CAPTION_PT * 1.25 / 72
+
+    def save(self, fig, name, caption, tight=True):
+        """Write fig as PNG and SVG with the caption at the bottom; with tight,
+        lay the axes out in the space above it (otherwise the caller placed
+        them, leaving caption_height() free)."""
+        w, h = fig.get_size_inches()
+        fig.text(0.1 / w, 0.06 / h, "\n".join(self.caption_lines(caption, w)), fontsize=CAPTION_PT,
+                 ha="left", va="bottom", linespacing=1.25)
+        if tight:
+            self.layout(fig, self.caption_height(caption, w))
+        for ext, kw in (("png", {"pil_kwargs": {"compress_level": 3}}), ("svg", {})):
             path = os.path.join(self.out, f"{name}.{ext}")
-            fig.savefig(path, dpi=110)
+            fig.savefig(path, dpi=DPI, **kw)
             self.written.append(path)
         self.plt.close(fig)
+
+    @staticmethod
+    def layout(fig, bottom_in):
+        """tight_layout, then the axes raised to leave bottom_in inches free.
+        tight_layout(rect=...) would do the same with a second measuring
+        pass, which costs as much as drawing the figure."""
+        fig.tight_layout()
+        sp = fig.subplotpars
+        rows = fig.axes[0].get_subplotspec().get_gridspec().nrows
+        free = bottom_in / fig.get_size_inches()[1]
+        # Keep the gaps between rows in inches while the rows get shorter.
+        row = (sp.top - sp.bottom) / (rows + sp.hspace * (rows - 1))
+        new_row = (sp.top - sp.bottom - free - sp.hspace * row * (rows - 1)) / rows
+        fig.subplots_adjust(bottom=sp.bottom + free, hspace=sp.hspace * row / new_row)
 
 
 def colours(n):
@@ -297,41 +422,39 @@ def colours(n):
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def plot_throughput(P, wl, entries, dump):
+def bar_width(n, panels=1):
+    """Figure width for n bars with slanted names under them."""
+    return max(6.0, 0.5 * n + 2.5) * panels
+
+
+def plot_throughput(P, wl, entries, dump, notes):
     ok = [e for e in entries if e.ok and num(e.r.get("iops"))]
     name = f"1-throughput-{wl}"
     if not ok:
-        return skip(dump, name, "no result with a measured rate")
-    socket = any(e.socket for e in ok)
+        return skip(P, name, "no result with a measured rate")
     unit = "requests/s" if wl in ("echo", "serve") else ("send calls/s" if wl == "stream" else "IOPS")
     gbit = [e for e in ok if num((e.r.get("net") or {}).get("gbit_s"))] if wl == "stream" else []
-    panels = 2 if gbit else 1
-    fig, axes = P.plt.subplots(1, panels, figsize=(max(6, 1.0 * len(ok) + 3) * panels * 0.8 + 1, 4.8),
-                               squeeze=False)
-    ax = axes[0][0]
-    names = [e.name for e in ok]
-    vals = [e.r["iops"] for e in ok]
-    bars = ax.bar(range(len(ok)), vals, color=colours(len(ok)))
-    ax.bar_label(bars, labels=[fmt_rate(v) for v in vals], fontsize=7)
-    ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylabel(f"throughput ({unit}, log scale)")
-    ax.set_xlabel("backend")
-    ax.set_title(f"{wl}: throughput per backend")
-    series = [{"label": e.name, "x": e.name, "y": e.r["iops"]} for e in ok]
-    dump[name] = {"unit": unit, "series": series}
+    panels = [(ok, [e.r["iops"] for e in ok], f"throughput ({unit}, log scale)",
+               f"{wl}: throughput per backend", fmt_rate)]
     if gbit:
-        ax2 = axes[0][1]
-        gv = [e.r["net"]["gbit_s"] for e in gbit]
-        b2 = ax2.bar(range(len(gbit)), gv, color=colours(len(gbit)))
-        ax2.bar_label(b2, labels=[f"{v:.2f}" for v in gv], fontsize=7)
-        ax2.set_xticks(range(len(gbit)), [e.name for e in gbit], rotation=30, ha="right", fontsize=8)
-        ax2.set_ylabel("throughput (Gbit/s)")
-        ax2.set_xlabel("backend")
-        ax2.set_title(f"{wl}: Gbit/s per backend")
+        panels.append((gbit, [e.r["net"]["gbit_s"] for e in gbit], "throughput (Gbit/s, log scale)",
+                       f"{wl}: Gbit/s per backend", fmt_plain))
+    fig, axes = P.plt.subplots(1, len(panels), figsize=(bar_width(len(ok), len(panels)), 5),
+                               squeeze=False)
+    for ax, (es, vals, ylab, title, fmt) in zip(axes[0], panels):
+        bars = ax.bar(range(len(es)), vals, color=[P.colour(e.spec) for e in es])
+        ax.bar_label(bars, labels=[fmt(v) for v in vals], fontsize=7)
+        ax.set_xticks(range(len(es)), [e.name for e in es], rotation=30, ha="right", fontsize=8)
+        P.log_axis(ax.yaxis, fmt_rate)
+        ax.set_ylabel(ylab)
+        ax.set_xlabel("backend")
+        ax.set_title(title)
+        ax.margins(y=0.08)
+    dump[name] = {"unit": unit, "series": [{"label": e.name, "x": e.name, "y": e.r["iops"]} for e in ok]}
+    if gbit:
         dump[name]["gbit_s"] = [{"label": e.name, "x": e.name, "y": e.r["net"]["gbit_s"]} for e in gbit]
     left = [e.name for e in entries if e not in ok]
-    cap = describe(entries[0]) + (f"; not run or failed: {', '.join(left)}" if left else "")
+    cap = describe(entries) + (f"; not run or failed: {', '.join(left)}" if left else "")
     P.save(fig, name, cap)
 
 
@@ -342,54 +465,75 @@ def fmt_rate(v):
     return f"{v:.3g}"
 
 
-def describe(e):
-    w = e.r["workload"]
-    parts = [f"workload {e.workload}"]
-    if w.get("bs"):
-        parts.append(f"bs {w['bs']}")
-    if w.get("conns") is not None:
-        parts.append(f"conns {w['conns']}")
-    if w.get("msg"):
-        parts.append(f"msg {w['msg']}")
-    parts.append(f"depth {w.get('depth')}")
-    parts.append(f"jobs {w.get('jobs')}")
+def fmt_plain(v):
+    """10000 -> '10,000', 0.1 -> '0.1': tick labels without powers of ten."""
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def describe(entries, skip=()):
+    """What the plotted results ran, each setting with every value it took."""
+    def values(key):
+        out = []
+        for e in entries:
+            v = e.r["workload"].get(key)
+            if v is not None and v not in out:
+                out.append(v)
+        return sorted(out) if all(num(v) for v in out) else out
+    parts = [f"workload {entries[0].workload}"]
+    for key, word in (("bs", "bs"), ("conns", "conns"), ("msg", "msg"), ("depth", "depth"),
+                      ("jobs", "jobs")):
+        vs = values(key)
+        if key not in skip and vs and not (key in ("bs", "msg") and vs == [0]):
+            parts.append(f"{word} {', '.join(str(v) for v in vs)}")
+    direct = values("direct")
+    if True in direct:
+        parts.append("O_DIRECT" if direct == [True] else "buffered and O_DIRECT")
     return ", ".join(parts)
 
 
-def plot_latency(P, wl, entries, dump):
+def outside_legend(ax, n, **kw):
+    """A legend right of ax, out of the data's way."""
+    return ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
+                     ncol=1 + n // 32, **kw)
+
+
+def plot_latency(P, wl, entries, dump, notes):
     name = f"2-latency-{wl}"
     have = [e for e in entries if e.ok and isinstance(e.r.get("histogram"), dict)
             and e.r["histogram"].get("buckets")]
     if not have:
-        return skip(dump, name, "no result with a histogram")
-    fig, ax = P.plt.subplots(figsize=(8, 5))
+        return skip(P, name, "no result with a histogram")
+    fig, ax = P.plt.subplots(figsize=(10, 5.5))
     series = []
-    for e, c in zip(have, colours(len(have))):
+    for e, (c, ls, _) in zip(have, P.styles([(e.spec, e.name) for e in have])):
         lat = e.r.get("latency_ns") or {}
         b = e.r["histogram"]["buckets"]
         lo = lat.get("min") if num(lat.get("min")) else b[0][0]
         hi = lat.get("max") if num(lat.get("max")) else b[-1][1]
         ys = [hist_percentile(b, p, lo, hi) for p in PERCENTILES]
         ax.plot([nines(p) for p in PERCENTILES], [y / 1000.0 for y in ys], label=e.name,
-                color=c, lw=1.5)
+                color=c, ls=ls, lw=1.5)
         series.append({"label": e.name, "x": PERCENTILES, "y": ys})
     ticks = [0, 50, 90, 99, 99.9, 99.99]
     ax.set_xticks([nines(p) for p in ticks], [f"{p:g}" for p in ticks])
-    ax.set_yscale("log")
+    P.log_axis(ax.yaxis, fmt_plain)
     ax.set_xlabel("percentile (%), nines scale")
     ax.set_ylabel("latency (µs, log scale)")
     ax.set_title(f"{wl}: latency percentiles per backend")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, which="major", alpha=0.4)
+    ax.grid(True, which="minor", alpha=0.15)
+    outside_legend(ax, len(have))
     dump[name] = {"unit": "ns", "series": series}
-    P.save(fig, name, describe(entries[0]) + "; from the exported histogram (bucket midpoints)")
+    P.save(fig, name, describe(entries) + "; from the exported histogram (bucket midpoints)")
 
 
-def plot_syscalls(P, wl, entries, dump):
+def plot_syscalls(P, wl, entries, dump, notes):
     name = f"3-syscalls-{wl}"
     ok = [e for e in entries if e.ok]
     if not ok:
-        return skip(dump, name, "no result")
+        return skip(P, name, "no result")
     stacks, absent = {}, {}
     for e in ok:
         st, why = syscall_stack(e.r)
@@ -401,8 +545,8 @@ def plot_syscalls(P, wl, entries, dump):
     for st in stacks.values():
         tot = sum(st.values())
         keep |= {k for k, v in st.items() if k != "other" and tot > 0 and v >= 0.01 * tot}
-    keep = sorted(keep, key=lambda k: -sum(st.get(k, 0) for st in stacks.values()))
-    fig, ax = P.plt.subplots(figsize=(max(7, 1.1 * len(ok) + 3), 5))
+    keep = sorted(keep, key=lambda k: (-sum(st.get(k, 0) for st in stacks.values()), k))
+    fig, ax = P.plt.subplots(figsize=(bar_width(len(ok)) + 1.5, 5))
     names = [e.name for e in ok]
     bottoms = [0.0] * len(ok)
     layers = keep + ["other"]
@@ -425,7 +569,7 @@ def plot_syscalls(P, wl, entries, dump):
             ax.text(i, 0, "not counted", rotation=90, ha="center", va="bottom", fontsize=8,
                     color="grey")
         else:
-            ax.text(i, bottoms[i], f"{bottoms[i]:.3g}", ha="center", va="bottom", fontsize=7)
+            ax.text(i, bottoms[i], fmt_small(bottoms[i]), ha="center", va="bottom", fontsize=7)
     for n in names:
         st = stacks.get(n)
         if st is None:
@@ -437,39 +581,60 @@ def plot_syscalls(P, wl, entries, dump):
     ax.set_ylabel("syscalls per operation")
     ax.set_xlabel("backend")
     ax.set_title(f"{wl}: syscalls per operation, by name")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.margins(y=0.08)
+    ax.set_ylim(bottom=0)  # a zero-height layer on a tiny stack would lift it off 0
+    outside_legend(ax, len(layers), title="syscall", title_fontsize=7)
     dump[name] = {"series": series, "absent": absent}
-    cap = describe(entries[0]) + "; names under 1% of every result's total are in 'other'"
+    cap = describe(entries) + "; names under 1% of every result's total are in 'other'"
     if absent:
         cap += "; not counted: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
     P.save(fig, name, cap)
 
 
-def plot_cpu(P, wl, entries, dump):
+def fmt_small(v):
+    """A per-op count as a bar label: the digits of 1e-05 only crowd the bars
+    next to it, and the bar is flat anyway."""
+    return f"{v:.3g}" if v == 0 or v >= 0.001 else "<0.001"
+
+
+def fmt_ns(v):
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def plot_cpu(P, wl, entries, dump, notes):
+    from matplotlib.ticker import FuncFormatter
     name = f"4-cpu-ctxsw-{wl}"
     ok = [e for e in entries if e.ok and num(e.r.get("ops")) and e.r["ops"] > 0]
     if not ok:
-        return skip(dump, name, "no result with operations")
-    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(max(9, 1.6 * len(ok) + 3), 5))
+        return skip(P, name, "no result with operations")
+    # Side by side while the names fit; one above the other when there are many.
+    if len(ok) <= 8:
+        fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(bar_width(len(ok), 2), 5))
+    else:
+        fig, (a1, a2) = P.plt.subplots(2, 1, figsize=(bar_width(len(ok)), 9))
     names = [e.name for e in ok]
-    cs = colours(len(ok))
+    cs = [P.colour(e.spec) for e in ok]
     vcsw = [((e.r.get("ctx_switches") or {}).get("voluntary"), e.r["ops"]) for e in ok]
     vcsw = [v / n if num(v) else None for v, n in vcsw]
     cpu = [(e.r.get("cpu") or {}).get("per_op_ns") for e in ok]
-    for ax, vals, ylab, title in ((a1, vcsw, "voluntary context switches per op", "voluntary switches / op"),
-                                  (a2, cpu, "CPU time per op (ns)", "CPU time / op")):
+    for ax, vals, ylab, title, fmt in (
+            (a1, vcsw, "voluntary context switches per op", "voluntary switches / op",
+             fmt_small),
+            (a2, cpu, "CPU time per op (ns)", "CPU time / op", fmt_ns)):
         v = [x if num(x) else 0 for x in vals]
         b = ax.bar(range(len(ok)), v, color=cs)
-        ax.bar_label(b, labels=[f"{x:.3g}" if num(x) else "n/a" for x in vals], fontsize=7)
+        ax.bar_label(b, labels=[fmt(x) if num(x) else "n/a" for x in vals], fontsize=7)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, pos: fmt_plain(y) if y else "0"))
         ax.set_xticks(range(len(ok)), names, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(ylab)
         ax.set_xlabel("backend")
         ax.set_title(f"{wl}: {title}")
+        ax.margins(y=0.08)
     dump[name] = {
         "vcsw_per_op": [{"label": n, "x": n, "y": v} for n, v in zip(names, vcsw)],
         "cpu_per_op_ns": [{"label": n, "x": n, "y": v} for n, v in zip(names, cpu)],
     }
-    P.save(fig, name, describe(entries[0]) +
+    P.save(fig, name, describe(entries) +
            "; switches/op = ctx_switches.voluntary / ops; CPU/op = cpu.per_op_ns (user + sys)")
 
 
@@ -484,36 +649,53 @@ def plot_scaling(P, wl, entries, dump, notes):
         key = scaling_key(es)
         if key is None:
             continue
-        pts = sorted(((e.param(key), e) for e in es if num(e.param(key))), key=lambda t: t[0])
-        if len({p for p, _ in pts}) < 2:
-            continue
-        lines.append((label, key, pts))
+        # One line per setting other than the one on the x axis (O_DIRECT, ...):
+        # a line through both would join results that are not a series.
+        others = varying(es, skip=(key,))
+        runs = {}
+        for e in es:
+            runs.setdefault(e.tag(others), []).append(e)
+        for tag, run in runs.items():
+            pts = sorted(((e.param(key), e) for e in run if num(e.param(key))), key=lambda t: t[0])
+            if len({p for p, _ in pts}) < 2:
+                continue
+            lines.append((f"{label} {tag}" if tag else label, key, pts, run[0].spec))
     if not lines:
         notes.append(f"{name}: skipped, no backend has results at several depths or connection counts")
         return
-    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(11, 4.8))
+    fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(12, 4.8))
     series = []
-    keys = {k for _, k, _ in lines}
+    keys = {k for _, k, _, _ in lines}
     xlab = "connections" if keys == {"conns"} else ("queue depth" if keys == {"depth"} else "depth or connections")
-    for (label, key, pts), c in zip(lines, colours(len(lines))):
+    styles = P.styles([(spec, label) for label, _, _, spec in lines])
+    for (label, key, pts, _), (c, ls, mk) in zip(lines, styles):
         xs = [p for p, _ in pts]
         iops = [e.r["iops"] for _, e in pts]
         p99 = [(e.r.get("latency_ns") or {}).get("p99") for _, e in pts]
-        a1.plot(xs, iops, marker="o", label=label, color=c)
-        a2.plot(xs, [v / 1000.0 if num(v) else float("nan") for v in p99], marker="o", label=label, color=c)
+        a1.plot(xs, iops, marker=mk, ls=ls, label=label, color=c)
+        a2.plot(xs, [v / 1000.0 if num(v) else float("nan") for v in p99], marker=mk, ls=ls,
+                label=label, color=c)
         series.append({"label": label, "key": key, "x": xs, "iops": iops, "p99_ns": p99})
+    ticks = sorted({x for s in series for x in s["x"]})
     for ax in (a1, a2):
         ax.set_xscale("log", base=2)
-        ax.set_xlabel(xlab + " (log2)")
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_locator(P.plt.NullLocator())
+        ax.set_xlabel(xlab + " (log2 scale)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    a1.set_ylabel("requests/s" if wl in ("echo", "serve") else "IOPS")
+    unit = "requests/s" if wl in ("echo", "serve") else "IOPS"
+    P.log_axis(a1.yaxis, fmt_rate)
+    a1.set_ylabel(f"throughput ({unit}, log scale)")
     a1.set_title(f"{wl}: throughput against {xlab}")
-    a2.set_yscale("log")
+    P.log_axis(a2.yaxis, fmt_plain)
     a2.set_ylabel("p99 latency (µs, log scale)")
     a2.set_title(f"{wl}: p99 against {xlab}")
+    outside_legend(a2, len(lines))
     dump[name] = {"series": series}
-    P.save(fig, name, describe(entries[0]).split(", depth")[0])
+    drawn = [e for _, _, pts, _ in lines for _, e in pts]
+    alone = sum(len(es) for es in by_label.values()) - len(drawn)
+    P.save(fig, name, describe(drawn, skip=("depth", "conns")) +
+           (f"; {alone} results without a second {xlab} of the same settings left out" if alone else ""))
 
 
 def plot_timeline(P, wl, entries, dump, notes):
@@ -523,46 +705,154 @@ def plot_timeline(P, wl, entries, dump, notes):
     if not have:
         notes.append(f"{name}: skipped, no result has a trace (run with --trace N)")
         return
-    from matplotlib.patches import Patch
+    import numpy as np
+    from matplotlib.patches import Patch, PathPatch
+    from matplotlib.path import Path
+    from matplotlib.ticker import MaxNLocator
     lanes = [timeline_lanes(e.r["trace"]["ops"], by_job=bool(e.r.get("thread_per_op")))
              for e in have]
     heights = [max(b[2] for b in bars) + 1 for bars in lanes]
-    fig, axes = P.plt.subplots(len(have), 1, squeeze=False,
-                               figsize=(10, 1.2 + sum(min(max(h * 0.12, 0.9), 3.5) for h in heights)),
-                               gridspec_kw={"height_ratios": [min(max(h, 6), 30) for h in heights]})
+    caption = describe(entries) + \
+        "; one bar per traced op, each in the lowest lane free when it was submitted" + \
+        " (a lane per thread for thread-per-op backends)"
+    # Laid out by hand, in inches: tight_layout over a score of panels costs
+    # more than drawing them, and every panel has the same furniture.
+    width, left, right = 10.0, 0.75, 0.25
+    header, title_h, ticks_h, xlabel_h = 0.75, 0.32, 0.28, 0.3
+    plot_h = [min(max(h * 0.09, 0.6), 2.4) for h in heights]
+    cap_h = P.caption_height(caption, width)
+    total = header + sum(title_h + p + ticks_h for p in plot_h) + xlabel_h + cap_h
+    fig = P.plt.figure(figsize=(width, total))
+    axes, top = [], total - header
+    for p in plot_h:
+        top -= title_h + p
+        axes.append(fig.add_axes((left / width, top / total, (width - left - right) / width, p / total)))
+        top -= ticks_h
     series = []
-    for ax, e, bars, h in zip((a[0] for a in axes), have, lanes, heights):
+    for ax, e, bars, h in zip(axes, have, lanes, heights):
+        span = max(max(b[1] for b in bars) - min(b[0] for b in bars), 1) / 1000.0
         t0 = min(b[0] for b in bars)
-        for inline, colour in ((True, "tab:orange"), (False, "tab:blue")):
-            sel = [b for b in bars if b[3] == inline]
-            if not sel:
+        # One compound path per colour and panel: an artist per lane or per op
+        # costs far more to build and to write (SVG) than the rectangles.
+        for inline, colour in ((True, INLINE_COLOUR), (False, REAPED_COLOUR)):
+            rects = [((b[0] - t0) / 1000.0, (b[1] - t0) / 1000.0, b[2]) for b in bars if b[3] == inline]
+            if not rects:
                 continue
-            for lane in sorted({b[2] for b in sel}):
-                ax.broken_barh([((b[0] - t0) / 1000.0, (b[1] - b[0]) / 1000.0)
-                                for b in sel if b[2] == lane], (lane - 0.4, 0.8),
-                               facecolor=colour, edgecolor=colour, linewidth=0.6)
+            polys = np.array([((x0, y - 0.4), (x0, y + 0.4), (x1, y + 0.4), (x1, y - 0.4))
+                              for x0, x1, y in rects], dtype=float)
+            # add_artist, not add_patch: the limits are set below, and add_patch
+            # would walk every vertex to update them.
+            ax.add_artist(PathPatch(Path.make_compound_path_from_polys(polys), facecolor=colour,
+                                    edgecolor=colour, linewidth=0.6))
+        ax.set_xlim(0 - span * 0.02, span * 1.02)
         ax.set_ylim(-0.5, h - 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6, min_n_ticks=1))
         ax.invert_yaxis()
         per_job = bool(e.r.get("thread_per_op"))
         ax.set_ylabel("job" if per_job else "lane", fontsize=8)
         ax.set_title(f"{e.name}: {len(bars)} ops, " +
-                     (f"{h} threads, a lane each" if per_job else f"up to {h} in flight"),
+                     (f"{h} thread{'s' if h > 1 else ''}, a lane each" if per_job else f"up to {h} in flight"),
                      fontsize=9, loc="left")
         ax.tick_params(labelsize=7)
         ax.grid(True, axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
         series.append({"label": e.name, "bars": len(bars), "lanes": h,
                        "x": [[b[0], b[1]] for b in bars], "y": [b[2] for b in bars]})
-    axes[-1][0].set_xlabel("time since the first traced submission (µs)")
-    axes[0][0].legend(handles=[Patch(color="tab:orange", label="completed inline (in the submit call)"),
-                               Patch(color="tab:blue", label="completed later (reaped)")],
-                      fontsize=7, loc="upper right")
-    fig.suptitle(f"{wl}: traced operations, submission to completion", fontsize=11)
+    axes[-1].set_xlabel("time since the first traced submission (µs)")
+    fig.suptitle(f"{wl}: traced operations, submission to completion", fontsize=11,
+                 y=1 - 0.12 / total, va="top")
+    fig.legend(handles=[Patch(color=INLINE_COLOUR, label="completed inline (in the submit call)"),
+                        Patch(color=REAPED_COLOUR, label="completed later (reaped)")],
+               fontsize=8, loc="upper center", ncol=2, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.38 / total))
     dump[name] = {"series": series}
-    P.save(fig, name, describe(entries[0]) +
-           "; one bar per traced op, each in the lowest lane free when it was submitted")
+    P.save(fig, name, caption, tight=False)
+
+
+def clusters(points, near):
+    """Indices of points grouped so that each is within near (both axes) of
+    another in its group: the points one label has to name together."""
+    groups = []
+    for i, (x, y) in enumerate(points):
+        hit = [g for g in groups if any(abs(x - points[j][0]) <= near and abs(y - points[j][1]) <= near
+                                        for j in g)]
+        merged = [i] + [j for g in hit for j in g]
+        groups = [g for g in groups if g not in hit] + [sorted(merged)]
+    return sorted(groups, key=lambda g: g[0])
+
+
+def place_labels(ax, renderer, anchors, makers, obstacles):
+    """Put a label near each anchor (x, y in data units) where it overlaps no
+    other label, point or fixed text and stays inside the axes: the nearest
+    free place wins, else the least covered one. makers[i](xybox, align)
+    returns label i as an AnnotationBbox at that offset (points) and box
+    alignment. The labels with most rows go first."""
+    frame = ax.get_window_extent(renderer)
+    taken = list(obstacles)
+    cx, cy = ax.transData.transform((0.5, 0.5))
+    for i in sorted(range(len(anchors)), key=lambda i: -makers[i].rows):
+        px, py = ax.transData.transform(anchors[i])
+        # Towards the middle of the map first: the points sit on its edges.
+        dirs = sorted(((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy),
+                      key=lambda d: -((cx - px) * d[0] + (cy - py) * d[1]) / math.hypot(*d))
+        best = None
+        for dist in (14, 24, 36, 52, 72, 96, 124, 156):
+            for dx, dy in dirs:
+                n = math.hypot(dx, dy)
+                box = ax.add_artist(makers[i]((dx * dist / n, dy * dist / n), ((1 - dx) / 2, (1 - dy) / 2)))
+                box.update_positions(renderer)
+                # The box alone: the whole artist's extent spans the leader line too.
+                bb = box.offsetbox.get_window_extent(renderer).padded(5)
+                outside = max(0, frame.x0 - bb.x0) + max(0, bb.x1 - frame.x1) + \
+                    max(0, frame.y0 - bb.y0) + max(0, bb.y1 - frame.y1)
+                cover = sum(max(0, min(bb.x1, t.x1) - max(bb.x0, t.x0)) *
+                            max(0, min(bb.y1, t.y1) - max(bb.y0, t.y0)) for t in taken)
+                # A leader line through another label reads as pointing at it.
+                bx, by = (bb.x0 + bb.x1) / 2, (bb.y0 + bb.y1) / 2
+                crossed = sum(any(t.contains(px + (bx - px) * k / 16, py + (by - py) * k / 16)
+                                  for k in range(2, 15)) for t in taken[len(obstacles):])
+                cost = outside * 1e4 + cover + crossed * 400
+                if best is None or cost < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (cost, box, bb)
+                else:
+                    box.remove()
+                if cost == 0:
+                    break
+            if best[0] == 0:
+                break
+        taken.append(best[2])
+
+
+def label_maker(rows, xy):
+    """A function (xybox, align) -> AnnotationBbox pointing at xy and listing
+    rows (colour, marker, text), each behind its point's marker."""
+    from matplotlib.lines import Line2D
+    from matplotlib.offsetbox import AnnotationBbox, DrawingArea, HPacker, TextArea, VPacker
+
+    def make(xybox, align):
+        lines = []
+        for colour, marker, text in rows:
+            mark = DrawingArea(8, 8, 0, 0)
+            mark.add_artist(Line2D([4], [4], ls="none", marker=marker, ms=6, color=colour,
+                                   mec="black", mew=0.5))
+            lines.append(HPacker(children=[mark, TextArea(text, textprops=dict(fontsize=7))],
+                                 pad=0, sep=3, align="center"))
+        return AnnotationBbox(VPacker(children=lines, pad=0, sep=1, align="left"), xy,
+                              xybox=xybox, boxcoords="offset points", box_alignment=align,
+                              frameon=True, pad=0.25, zorder=6,
+                              bboxprops=dict(boxstyle="round,pad=0.25", fc="white", ec="0.6", lw=0.6,
+                                             alpha=0.9),
+                              arrowprops=dict(arrowstyle="-", color="0.35", lw=0.7, shrinkA=0,
+                                              shrinkB=5))
+    make.rows = len(rows)
+    return make
 
 
 def plot_map(P, wl, entries, dump, notes):
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import Bbox
     name = f"7-model-map-{wl}"
     pts, absent = [], {}
     for e in entries:
@@ -576,47 +866,109 @@ def plot_map(P, wl, entries, dump, notes):
     if not pts:
         notes.append(f"{name}: skipped, no result has measured model figures")
         return
-    fig, ax = P.plt.subplots(figsize=(8, 7))
-    ax.axhline(0.5, color="grey", lw=0.8)
-    ax.axvline(0.5, color="grey", lw=0.8)
-    for (qx, qy, text) in ((0.25, 0.25, "sync blocking"), (0.75, 0.25, "sync non-blocking"),
-                           (0.25, 0.75, "async, blocking submit"), (0.75, 0.75, "async non-blocking")):
-        ax.text(qx, qy, text, ha="center", va="center", fontsize=13, color="0.85", zorder=0)
-    series = []
-    placed = []  # (x, y) of labels already put, in data units
-    order = sorted(range(len(pts)), key=lambda i: (-pts[i][1]["y"], pts[i][1]["x"]))
-    cs = colours(len(pts))
-    for i in order:
-        e, pt = pts[i]
-        ax.scatter([pt["x"]], [pt["y"]], s=60, color=cs[i], zorder=3, edgecolor="black", lw=0.5)
-        txt = (f"{e.name}: {pt['measured']}\nsync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}"
-               + (f", offload {pt['offload_share']:.2f}" if num(pt["offload_share"]) else ""))
-        right = pt["x"] < 0.55
-        lx = pt["x"] + (0.04 if right else -0.04)
-        ly = min(pt["y"], 1.08)
-        span = (lx, lx + 0.5) if right else (lx - 0.5, lx)  # the text's rough extent
-        while any(abs(ly - py) < 0.075 and span[0] < b and a < span[1] for (a, b), py in placed):
-            ly -= 0.02
-        placed.append((span, ly))
-        ax.annotate(txt, (pt["x"], pt["y"]), xytext=(lx, ly), textcoords="data", fontsize=7,
-                    ha="left" if right else "right", va="center", color="black",
-                    arrowprops=dict(arrowstyle="-", color=cs[i], lw=0.8))
-    for e, pt in pts:
-        series.append(dict(label=e.name, **pt))
-    ax.set_xlim(-0.05, 1.05)
-    ax.set_ylim(min([-0.05] + [py - 0.05 for _, py in placed]), 1.12)
-    ax.set_xlabel("non-blocking = 1 - sync share (0 = the submit call does the I/O)")
-    ax.set_ylabel("async = max(offload share, 1 - min(1, D))")
-    ax.set_title(f"{wl}: where each backend measured, blocking × sync", pad=12)
-    dump[name] = {"series": series, "absent": absent}
-    cap = MAP_CAPTION
+    cap = describe(entries) + "\n" + MAP_CAPTION
     if absent:
         cap += "\nleft off: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
-    P.save(fig, name, describe(entries[0]) + "\n" + cap)
+    width, height = 13.0, 7.5
+    fig, ax = P.plt.subplots(figsize=(width, height))
+    ax.axhline(0.5, color="grey", lw=0.8)
+    ax.axvline(0.5, color="grey", lw=0.8)
+    quadrants = [ax.text(qx, qy, text, ha="center", va="center", fontsize=13, color="0.8", zorder=0)
+                 for qx, qy, text in ((0.25, 0.25, "sync blocking"), (0.75, 0.25, "sync non-blocking"),
+                                      (0.25, 0.75, "async, blocking submit"),
+                                      (0.75, 0.75, "async non-blocking"))]
+    styles = P.styles([(e.spec, e.name) for e, _ in pts])
+    # Points at one place nest: each a size smaller than the ones under it,
+    # so none hides another.
+    handles, drawn = [], []
+    for (e, pt), (c, _, mk) in zip(pts, styles):
+        under = sum(abs(pt["x"] - x) < 0.012 and abs(pt["y"] - y) < 0.012 for x, y in drawn)
+        drawn.append((pt["x"], pt["y"]))
+        ax.plot([pt["x"]], [pt["y"]], ls="none", marker=mk, ms=max(11 - 2.5 * under, 3.5), color=c,
+                mec="black", mew=0.6, zorder=3 + under)
+        figs = f"sync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}" + \
+            (f", offload {pt['offload_share']:.2f}" if num(pt["offload_share"]) else "")
+        handles.append(Line2D([], [], ls="none", marker=mk, ms=7, color=c, mec="black", mew=0.6,
+                              label=f"{e.name}: {pt['measured']} ({figs})"))
+    ax.set_xlim(-0.06, 1.06)
+    ax.set_ylim(-0.08, 1.08)
+    ax.set_xlabel("non-blocking = 1 - sync share (0 = the submit call does the I/O; share, 0 to 1)")
+    ax.set_ylabel("async = max(offload share, 1 - min(1, D)) (share, 0 to 1)")
+    ax.set_title(f"{wl}: where each backend measured, blocking × sync")
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1),
+              borderaxespad=0, title="measured model (figures)", title_fontsize=7)
+    P.layout(fig, P.caption_height(cap, width))
+    # Labels go on after the layout, in display units: one per group of
+    # points close enough to collide, naming each with its marker.
+    renderer = fig.canvas.get_renderer()
+    groups = clusters([(pt["x"], pt["y"]) for _, pt in pts], 0.04)
+    anchors, makers = [], []
+    for g in groups:
+        gx = sum(pts[i][1]["x"] for i in g) / len(g)
+        gy = sum(pts[i][1]["y"] for i in g) / len(g)
+        anchors.append((gx, gy))
+        makers.append(label_maker([(styles[i][0], styles[i][2], pts[i][0].name) for i in g], (gx, gy)))
+    marks = [ax.transData.transform((pt["x"], pt["y"])) for _, pt in pts]
+    obstacles = [Bbox.from_extents(x - 7, y - 7, x + 7, y + 7) for x, y in marks] + \
+        [q.get_window_extent(renderer).padded(2) for q in quadrants]
+    place_labels(ax, renderer, anchors, makers, obstacles)
+    dump[name] = {"series": [dict(label=e.name, **pt) for e, pt in pts], "absent": absent}
+    P.save(fig, name, cap, tight=False)
 
 
-def skip(dump, name, why):
-    print(f"{PROG}: {name}: skipped, {why}", file=sys.stderr)
+def skip(P, name, why):
+    P.said.append(f"{PROG}: {name}: skipped, {why}")
+
+
+PLOTS = (plot_throughput, plot_latency, plot_syscalls, plot_cpu, plot_scaling, plot_timeline,
+         plot_map)
+JOBS = None  # (Plotter, [(workload, entries, plot function)]) for the worker processes
+
+
+def run_job(i):
+    """Draw plot i of JOBS; return what it adds to the dump, the notes, the
+    messages and the files written."""
+    P, jobs = JOBS
+    wl, entries, fn = jobs[i]
+    P.files = {e.file_index for e in entries}
+    P.said, start, dump, notes = [], len(P.written), {}, []
+    fn(P, wl, entries, dump, notes)
+    return i, (dump, notes, P.said, P.written[start:])
+
+
+def job_cost(job):
+    """A rough guess of a plot's drawing time, to hand out the longest first."""
+    _, entries, fn = job
+    if fn is plot_timeline:
+        return sum(len((e.r.get("trace") or {}).get("ops") or []) for e in entries) / 50 + 3 * len(entries)
+    return len(entries) * (2 if fn is plot_map else 1)
+
+
+def run_all(P, jobs):
+    """Every plot, in worker processes (one per CPU) when there are several
+    CPUs: the plots share nothing, and drawing is all CPU. The results come
+    back in plot order, so the output is the same as drawn one by one."""
+    global JOBS
+    JOBS = (P, jobs)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    workers = min(cpus, len(jobs))
+    order = sorted(range(len(jobs)), key=lambda i: -job_cost(jobs[i]))
+    done = None
+    if workers > 1:
+        import multiprocessing
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        except (OSError, ValueError):  # no fork or no semaphores here: draw them in turn
+            pool = None
+        if pool is not None:
+            with pool:
+                done = dict(pool.imap_unordered(run_job, order, chunksize=1))
+    if done is None:
+        done = dict(run_job(i) for i in order)
+    return [done[i] for i in range(len(jobs))]
 
 
 def main(argv):
@@ -632,22 +984,20 @@ def main(argv):
     except ImportError as e:
         fail(1, f"matplotlib is needed (apt-get install python3-matplotlib): {e}")
     by_wl = group(docs, len(docs) > 1)
-    dump, notes = {}, []
-    for wl, entries in by_wl.items():
-        P.files = {e.file_index for e in entries}
-        plot_throughput(P, wl, entries, dump)
-        plot_latency(P, wl, entries, dump)
-        plot_syscalls(P, wl, entries, dump)
-        plot_cpu(P, wl, entries, dump)
-        plot_scaling(P, wl, entries, dump, notes)
-        plot_timeline(P, wl, entries, dump, notes)
-        plot_map(P, wl, entries, dump, notes)
+    jobs = [(wl, entries, fn) for wl, entries in by_wl.items() for fn in PLOTS]
+    dump, notes, written = {}, [], []
+    for d, n, said, files in run_all(P, jobs):
+        dump.update(d)
+        notes += n
+        written += files
+        for line in said:
+            print(line, file=sys.stderr)
     for n in notes:
         print(f"{PROG}: {n}", file=sys.stderr)
     if not by_wl:
         print(f"{PROG}: no results to plot", file=sys.stderr)
     if a.dump:
-        json.dump({"plots": dump, "files": P.written, "skipped": notes}, sys.stdout, indent=1)
+        json.dump({"plots": dump, "files": written, "skipped": notes}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     return 0
 

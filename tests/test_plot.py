@@ -161,6 +161,52 @@ class PlotTest(unittest.TestCase):
                             for x in labels), labels)
         self.assertIn("6-timeline-randread: skipped", err)
 
+    def test_settings_apart(self):
+        # One backend at two settings other than depth (here O_DIRECT, made up
+        # from the disk run with other syscall figures): distinct names, and
+        # each bar and stack drawn from its own result.
+        doc = json.loads(json.dumps(self.json["disk"]))
+        twins = json.loads(json.dumps(self.ok_results(doc)))
+        for r in twins:
+            r["workload"]["direct"] = True
+            r["workload"]["cache"] = "direct"
+            r["iops"] /= 2
+            sy = r["syscalls"]
+            if sy["why"] is None:
+                sy["by_name"] = {k: 2 * v for k, v in sy["by_name"].items()}
+                sy["per_op"] *= 2
+        doc["results"] += twins
+        path = os.path.join(self.dir, "twins.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        p, out = self.plot("--dump", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        plots = json.loads(p.stdout)["plots"]
+        want = {b: r for b, r in ((r["backend"], r) for r in self.ok_results(self.json["disk"]))}
+        want.update({b + " O_DIRECT": r for b, r in ((r["backend"], r) for r in twins)})
+        got = {s["label"]: s["y"] for s in plots["1-throughput-randread"]["series"]}
+        self.assertEqual(got, {b: r["iops"] for b, r in want.items()})
+        for s in plots["3-syscalls-randread"]["series"]:
+            per_op = want[s["label"]]["syscalls"]["per_op"]
+            self.assertAlmostEqual(sum(s["stack"].values()), per_op,
+                                   delta=max(1e-9, per_op * 1e-4), msg=s["label"])
+        self.assertIn("5-scaling-randread: skipped", p.stderr)
+
+    def test_one_cpu(self):
+        # Drawn in worker processes or in turn, the output is the same.
+        outs = []
+        for cpus in (None, {min(os.sched_getaffinity(0))}):
+            out = tempfile.mkdtemp(dir=self.dir)
+            p = subprocess.run(
+                [sys.executable, PLOT, "--out", out, "--dump", self.json["disk_path"],
+                 self.json["echo_path"]], capture_output=True, text=True, timeout=240,
+                preexec_fn=(lambda c=cpus: os.sched_setaffinity(0, c)) if cpus else None)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            d = json.loads(p.stdout)
+            d["files"] = [os.path.relpath(f, out) for f in d["files"]]
+            outs.append((d, p.stderr))
+        self.assertEqual(outs[0], outs[1])
+
     def test_errors(self):
         cases = [([], 2), (["--bogus", self.json["disk_path"]], 2),
                  (["--out"], 2), ([os.path.join(self.dir, "missing.json")], 1)]
