@@ -424,16 +424,20 @@ static void l2_conclude(const struct demo *d, const struct l2row *first, const s
 			 "async did not help even at think 0 (%.1fx over one at a "
 			 "time), which contradicts the lesson",
 			 g0);
-	if (gL < g0 && (gL < HELPS || gL <= g0 / 2))
+	if (gL < g0 && gL < HELPS)
 		snprintf(b, sizeof(b),
-			 "it stopped helping once the job computed (%.1fx at think "
-			 "%u us, one job at %.0f%% of its ceiling)",
+			 "it stopped helping once the job computed (%.1fx at think %u us, one job "
+			 "at %.0f%% of its ceiling)",
+			 gL, tl, use * 100);
+	else if (gL <= g0 / 2)
+		snprintf(b, sizeof(b),
+			 "it helped less once the job computed (%.1fx at think %u us, one job at "
+			 "%.0f%% of its ceiling; what is left is the waiting it still hides)",
 			 gL, tl, use * 100);
 	else
 		snprintf(b, sizeof(b),
-			 "it still helped at think %u us (%.1fx), which contradicts "
-			 "the lesson",
-			 tl, gL);
+			 "it still helped at think %u us (%.1fx), which contradicts the lesson", tl,
+			 gL);
 	if (jL >= 1.3)
 		snprintf(c, sizeof(c),
 			 "a second %s job helped then: %.2fx (at think 0 it gave "
