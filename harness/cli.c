@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli_compare.h"
+#include "cli_demo.h"
 #include "cli_opts.h"
 #include "cli_usage.h"
 #include "cli_responder.h"
@@ -195,6 +196,7 @@ static const char main_help[] =
 	"  iolens doctor       what this machine lets iolens measure, and how to enable the rest\n"
 	"  iolens run [opts]   run a workload on backends (iolens run --help)\n"
 	"  iolens compare      the default comparison: disk and sockets, every backend\n"
+	"  iolens demo         three lessons around real measurements (iolens demo --help)\n"
 	"  iolens responder    serve echo, sink and source sockets (iolens responder --help)\n"
 	"  iolens --version    print the version\n";
 
@@ -711,8 +713,14 @@ int main(int argc, char **argv)
 		free(cmdline);
 		return r;
 	}
+	if (!strcmp(argv[1], "demo")) {
+		cmdline = join_args(argc, argv);
+		r = iolens__cli_demo(argc - 1, argv + 1, cmdline);
+		free(cmdline);
+		return r;
+	}
 	if (strcmp(argv[1], "run") != 0) {
-		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run, compare, responder; see iolens --help)\n",
+		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run, compare, demo, responder; see iolens --help)\n",
 			argv[1]);
 		return 2;
 	}

@@ -11,15 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli_compare.h"
+#include "cli_results.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
-#include "iolens_config.h"
 #include "report.h"
 #include "report_table.h"
 
@@ -74,47 +72,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* mkdir -p for a relative or absolute path. */
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0777) && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	return mkdir(buf, 0777) && errno != EEXIST ? -errno : 0;
-}
-
-/* Draw the plots with the repository's plot.py, if this build can find it. */
-static void plots(const char *dir)
-{
-	char script[4096], json[4200];
-	pid_t pid;
-	int st;
-
-	snprintf(script, sizeof(script), "%s/scripts/plot.py", IOLENS_SOURCE_DIR);
-	snprintf(json, sizeof(json), "%s/results.json", dir);
-	if (access(script, R_OK) || access("/usr/bin/python3", X_OK)) {
-		printf("plots: not drawn (needs %s and /usr/bin/python3)\n", script);
-		return;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		execl("/usr/bin/python3", "python3", script, "--out", dir, json, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-		printf("plots: plot.py failed; the results are there without them\n");
-	else
-		printf("plots: %s\n", dir);
 }
 
 /* The progress line on stderr: cell, backend, pass, elapsed, time left. */
@@ -180,7 +137,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		gmtime_r(&now, &tm);
 		strftime(dir, sizeof(dir), "results/%Y%m%dT%H%M%SZ", &tm);
 	}
-	if (make_dirs(dir))
+	if (iolens__mkdirs(dir))
 		return iolens__usage("--out: cannot create '%s': %s", dir, strerror(errno));
 	for (size_t i = 0; i < nb && nspecs < 32; i++)
 		if (b[i].available)
@@ -264,7 +221,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
 	       now_s() - t_start);
 	if (nres)
-		plots(dir);
+		iolens__plots(dir);
 	for (size_t i = 0; i < nres; i++)
 		iolens_result_free(res[i]);
 	return stop_flag ? 130 : failed;

@@ -696,6 +696,120 @@ class CliTest(unittest.TestCase):
         self.assertIn("in use", err[0])
         self.stop_responder(p, signal.SIGINT)
 
+    # ---- demo ----
+
+    DEMO_HEADERS = ("== Lesson 1: slow remote calls", "== Lesson 2: I/O-bound versus CPU-bound",
+                    '== Lesson 3: what "non-blocking" means for files')
+
+    def test_demo_quick(self):
+        """demo --quick: every lesson's runs in one results file, the relations the lessons rest on."""
+        out = self.path("demo")
+        p = self.run_cli("demo", "--quick", "--out", out, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        for header in self.DEMO_HEADERS:
+            self.assertIn(header, p.stdout)
+        self.assertEqual(p.stdout.count("Conclusion: "), 3, p.stdout)
+        self.assertIn("EPERM", p.stdout)  # epoll_ctl on a regular file
+        doc = load_json(os.path.join(out, "results.json"))
+        self.assertEqual(doc["schema"], "iolens/1")
+        self.assertFalse(doc["meta"]["interrupted"])
+        self.assertIn("demo --quick", doc["meta"]["command_line"])
+        res = doc["results"]
+        self.assertEqual(len(res), 4 + 2 * 4 + 1)
+        self.assertEqual(len(read_csv(os.path.join(out, "results.csv"))), len(res))
+        for r in res:
+            self.assertIn(r["status"], ("ok", "skipped"), r["reason"])
+            if r["status"] == "skipped":
+                self.assertTrue(r["reason"])
+            else:
+                self.assertFalse(r["interrupted"])
+                self.assertGreater(r["ops"], 0)
+
+        # Lesson 1: 10 requests to a responder that waits 20 ms, one at a time, then all at once.
+        l1 = res[:4]
+        self.assertEqual([r["backend"] for r in l1], ["blocking", "poll", "epoll", "io_uring"])
+        self.assertEqual([r["workload"]["conns"] for r in l1], [1, 10, 10, 10])
+        for r in l1:
+            self.assertEqual(r["workload"]["name"], "echo")
+            self.assertEqual(r["workload"]["delay_us"], 20000)
+            if r["status"] == "ok":
+                self.assertGreaterEqual(r["ops"], 10)
+                # Every request waits at least the delay; the trace is there for the timeline.
+                self.assertGreaterEqual(r["latency_ns"]["min"], 20e6 * 0.99)
+                self.assertTrue(r["trace"]["ops"])
+        blocking, poll = l1[0], l1[1]
+        self.assertEqual(blocking["status"], "ok", blocking["reason"])
+        self.assertEqual(poll["status"], "ok", poll["reason"])
+        # One at a time waits ten times in a row; all in flight overlaps the waits.
+        self.assertGreaterEqual(blocking["seconds"], 10 * 0.020 * 0.99)
+        self.assertGreater(blocking["seconds"], poll["seconds"])
+
+        # Lesson 2: echo at think 0 and 50 us: one at a time, 64 in flight, a second job
+        # (on io_uring, or on epoll in a build or kernel without it).
+        l2 = res[4:12]
+        par = "io_uring" if l1[3]["status"] == "ok" else "epoll"
+        self.assertEqual([r["backend"] for r in l2], ["blocking", "epoll", "io_uring", par] * 2)
+        self.assertEqual([r["workload"]["think_us"] for r in l2], [0] * 4 + [50] * 4)
+        self.assertEqual([r["workload"]["conns"] for r in l2], [1, 64, 64, 64] * 2)
+        self.assertEqual([r["workload"]["jobs"] for r in l2], [1, 1, 1, 2] * 2)
+        for r in l2:
+            self.assertEqual(r["workload"]["name"], "echo")
+            self.assertEqual(r["workload"]["time_s"], 0.2)
+            self.assertIsNone(r["trace"])
+
+        # Lesson 3: the poll backend on a cold file found it ready every time and never waited.
+        r = res[12]
+        self.assertEqual((r["backend"], r["workload"]["name"], r["workload"]["cache"]),
+                         ("poll", "randread", "cold"))
+        self.assertEqual(r["status"], "ok", r["reason"])
+        self.assertEqual(r["ops"], 200)
+        self.assertEqual(r["backend_stats"]["waits"], 0)
+        self.assertGreater(r["backend_stats"]["ready_at_once"], 0)
+        if r["syscalls"]["total"] is not None:
+            self.assertEqual(r["model"]["measured"], "sync blocking")
+            self.assertTrue(r["model"]["mismatch"])
+
+    def test_demo_one_lesson_and_bad_input(self):
+        out = self.path("one")
+        p = self.run_cli("demo", "--quick", "--lesson", "1", "--out", out, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertIn(self.DEMO_HEADERS[0], p.stdout)
+        for header in self.DEMO_HEADERS[1:]:
+            self.assertNotIn(header, p.stdout)
+        self.assertEqual([r["backend"] for r in load_json(os.path.join(out, "results.json"))["results"]],
+                         ["blocking", "poll", "epoll", "io_uring"])
+        shutil.rmtree(out)
+        never = self.path("never")
+        cases = [
+            (["demo", "--lesson", "4", "--out", never], "--lesson"),
+            (["demo", "--lesson", "x", "--out", never], "--lesson"),
+            (["demo", "--out", never, "--lesson"], "--lesson"),
+            (["demo", "--quick", "--frobnicate", "--out", never], "--frobnicate"),
+            (["demo", "now", "--out", never], "now"),
+            (["demo", "--out"], "--out"),
+        ]
+        for args, option in cases:
+            with self.subTest(args=args):
+                self.assert_usage_error(args, option)
+
+    def test_demo_sigint(self):
+        """SIGINT in the middle of lesson 1: exit 130, valid results marked interrupted."""
+        out = self.path("int")
+        p = subprocess.Popen([IOLENS, "demo", "--out", out], env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            self.fail("iolens demo did not stop within 15 s of SIGINT")
+        self.assertEqual(p.returncode, 130)
+        doc = load_json(os.path.join(out, "results.json"))
+        self.assertTrue(doc["meta"]["interrupted"])
+        self.assertGreaterEqual(len(doc["results"]), 1)
+        self.assertEqual(doc["results"][0]["backend"], "blocking")
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
