@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +42,7 @@ static const struct cell cells[] = {
 };
 #define NCELLS (sizeof(cells) / sizeof(cells[0]))
 
-static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
+static volatile int *stopped; /* set by SIGINT or SIGTERM (iolens__catch_stop) */
 
 static const char help[] =
 	"usage: iolens compare [--quick] [--out DIR]\n"
@@ -106,13 +99,11 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	const struct iolens_backend_info *b;
 	const char *specs[32];
 	size_t nb = iolens_backends(&b), nspecs = 0, nres = 0;
-	char dir[4096] = "", path[4200], err[512];
+	char dir[4096] = "", err[512];
 	struct iolens_meta meta;
-	struct sigaction sa;
 	struct progress prog = { 0 };
 	int quick = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
 	double t_start;
-	FILE *f;
 
 	opterr = 0;
 	optind = 1;
@@ -130,27 +121,17 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	if (optind < argc)
 		return iolens__usage("compare: unexpected argument '%s' (accepts --quick, --out DIR)",
 			     argv[optind]);
-	if (!dir[0]) {
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(dir, sizeof(dir), "results/%Y%m%dT%H%M%SZ", &tm);
-	}
-	if (iolens__mkdirs(dir))
-		return iolens__usage("--out: cannot create '%s': %s", dir, strerror(errno));
+	if (iolens__results_dir(dir, sizeof(dir), ""))
+		return 2;
 	for (size_t i = 0; i < nb && nspecs < 32; i++)
 		if (b[i].available)
 			specs[nspecs++] = b[i].name;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stopped = iolens__catch_stop();
 	iolens__meta_collect(&meta, cmdline);
 	t_start = now_s();
 	prog.t_start = t_start;
 	prog.total = NCELLS * nspecs * 2;
-	for (size_t k = 0; k < NCELLS && !stop_flag; k++) {
+	for (size_t k = 0; k < NCELLS && !*stopped; k++) {
 		const struct cell *cl = &cells[k];
 		struct iolens_workload w;
 		struct iolens_target *t = NULL;
@@ -162,7 +143,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		w.depth = cl->depth;
 		w.time_s = quick ? 0.1 : 0.3;
 		w.warmup_s = quick ? 0 : 0.1;
-		w.stop = &stop_flag;
+		w.stop = stopped;
 		w.trace = 200; /* the timeline plot */
 		if (tty) {
 			prog.cell = k;
@@ -200,29 +181,13 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	}
 	if (tty)
 		fputs("\r\033[K", stderr);
-	meta.interrupted = stop_flag;
-	snprintf(path, sizeof(path), "%s/results.json", dir);
-	f = fopen(path, "we");
-	if (!f || iolens__json_document(f, &meta, res, nres) || fclose(f)) {
-		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
-		failed = 1;
-	}
-	snprintf(path, sizeof(path), "%s/results.csv", dir);
-	f = fopen(path, "we");
-	if (f) {
-		iolens__csv_header(f);
-		for (size_t i = 0; i < nres; i++)
-			iolens__csv_row(f, res[i]);
-	}
-	if (!f || fclose(f)) {
-		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
-		failed = 1;
-	}
+	meta.interrupted = *stopped;
+	failed |= iolens__write_results(dir, &meta, res, nres);
 	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
 	       now_s() - t_start);
 	if (nres)
 		iolens__plots(dir);
 	for (size_t i = 0; i < nres; i++)
 		iolens_result_free(res[i]);
-	return stop_flag ? 130 : failed;
+	return *stopped ? 130 : failed;
 }

@@ -20,7 +20,6 @@
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +42,7 @@
 #define L3_BS 4096
 #define WIDTH 78 /* the narrative is wrapped at this column */
 
-static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
+static volatile int *stopped; /* set by SIGINT or SIGTERM (iolens__catch_stop) */
 
 static const char help[] =
     "usage: iolens demo [--quick] [--out DIR] [--lesson 1|2|3]\n"
@@ -258,12 +251,12 @@ static void lesson1(struct demo *d)
 	w.ops = n;
 	w.conns = 1;
 	w.trace = 4 * n; /* a send and a receive per request, with room: all of them */
-	w.stop = &stop_flag;
+	w.stop = stopped;
 	if (open_target(d, &t, &w))
 		return;
 	run(d, t, &w, blocking, 1, &rb);
 	w.conns = n;
-	if (!stop_flag)
+	if (!*stopped)
 		run(d, t, &w, async, 3, ra);
 	iolens_target_close(t);
 	printf("  %-9s %5s %8s %11s %12s %9s   %s\n", "backend", "conns", "requests", "total time",
@@ -272,7 +265,7 @@ static void lesson1(struct demo *d)
 	for (int i = 0; i < 3; i++)
 		l1_row(ra[i]);
 	printf("\n");
-	if (stop_flag)
+	if (*stopped)
 		return;
 	if (ok(rb))
 		say("  ", "    ", "expected about %s one at a time: measured %s (%s)",
@@ -497,10 +490,10 @@ static void lesson2(struct demo *d)
 	w.time_s = d->quick ? 0.2 : 1.0;
 	w.ops = 0;
 	w.count = IOLENS_COUNT_OFF; /* the lesson is in the rates; no counting pass */
-	w.stop = &stop_flag;
+	w.stop = stopped;
 	if (open_target(d, &t, &w))
 		return;
-	for (size_t i = 0; i < nt && !stop_flag; i++) {
+	for (size_t i = 0; i < nt && !*stopped; i++) {
 		struct l2row *r = &rows[nrows++];
 		struct iolens_result *m[2];
 
@@ -511,13 +504,13 @@ static void lesson2(struct demo *d)
 		w.jobs = 1;
 		run(d, t, &w, base, 1, &r->base);
 		w.conns = conns;
-		if (!stop_flag && !run(d, t, &w, multi, 2, m)) {
+		if (!*stopped && !run(d, t, &w, multi, 2, m)) {
 			r->ep = m[0];
 			r->ur = m[1];
 		}
 		w.jobs = 2;
 		r->busy_par = NAN;
-		if (!stop_flag) {
+		if (!*stopped) {
 			unsigned long long b0, a0, b1, a1;
 			int have = !machine_cpu(&b0, &a0);
 
@@ -575,7 +568,7 @@ static void lesson2(struct demo *d)
 		    1e6 / rows[0].base->iops);
 	if (cpu[0])
 		say("  ", "  ", "CPU iolens used over each window, in cores: %s.", cpu);
-	if (stop_flag || !nrows)
+	if (*stopped || !nrows)
 		return;
 	l2_conclude(d, &rows[0], &rows[nrows - 1], par);
 }
@@ -841,12 +834,12 @@ static void lesson3(struct demo *d)
 	w.cache = IOLENS_CACHE_COLD;
 	w.time_s = 0;
 	w.ops = d->quick ? 200 : 1000;
-	w.stop = &stop_flag;
-	if (!stop_flag && !open_target(d, &t, &w)) {
+	w.stop = stopped;
+	if (!*stopped && !open_target(d, &t, &w)) {
 		run(d, t, &w, poll_spec, 1, &rp);
 		iolens_target_close(t);
 	}
-	if (stop_flag)
+	if (*stopped)
 		return;
 	if (!rp || not_ok(rp, why, sizeof(why))) {
 		say("  ", "    ", "the iolens poll backend on a cold file: %s",
@@ -945,32 +938,6 @@ static void lesson3(struct demo *d)
 
 /* ------------------------------------------------------------------ command */
 
-static int write_results(struct demo *d, const char *dir, const struct iolens_meta *meta)
-{
-	char path[4200];
-	int failed = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/results.json", dir);
-	f = fopen(path, "we");
-	if (!f || iolens__json_document(f, meta, d->res, d->nres) || fclose(f)) {
-		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
-		failed = 1;
-	}
-	snprintf(path, sizeof(path), "%s/results.csv", dir);
-	f = fopen(path, "we");
-	if (f) {
-		iolens__csv_header(f);
-		for (size_t i = 0; i < d->nres; i++)
-			iolens__csv_row(f, d->res[i]);
-	}
-	if (!f || fclose(f)) {
-		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
-		failed = 1;
-	}
-	return failed;
-}
-
 int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 {
 	static const struct option opts[] = {
@@ -983,7 +950,6 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	static const char accepts[] = "accepts --quick, --out DIR, --lesson 1|2|3";
 	struct demo d = {0};
 	struct iolens_meta meta;
-	struct sigaction sa;
 	char dir[4096] = "";
 	int c, lesson = 0;
 	double t_start;
@@ -1015,40 +981,30 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	}
 	if (optind < argc)
 		return iolens__usage("demo: unexpected argument '%s' (%s)", argv[optind], accepts);
-	if (!dir[0]) {
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(dir, sizeof(dir), "results/demo-%Y%m%dT%H%M%SZ", &tm);
-	}
-	if (iolens__mkdirs(dir))
-		return iolens__usage("--out: cannot create '%s': %s", dir, strerror(errno));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (iolens__results_dir(dir, sizeof(dir), "demo-"))
+		return 2;
+	stopped = iolens__catch_stop();
 	iolens__meta_collect(&meta, cmdline);
 	d.cores = meta.cores;
 	t_start = now_s();
 	printf("iolens demo%s: every figure below was measured in this run, on this machine\n"
 	       "(%s, %u cores, kernel %s).\n",
 	       d.quick ? " --quick" : "", meta.hostname, meta.cores, meta.kernel);
-	if (!stop_flag && (!lesson || lesson == 1))
+	if (!*stopped && (!lesson || lesson == 1))
 		lesson1(&d);
 	fflush(stdout);
-	if (!stop_flag && (!lesson || lesson == 2))
+	if (!*stopped && (!lesson || lesson == 2))
 		lesson2(&d);
 	fflush(stdout);
-	if (!stop_flag && (!lesson || lesson == 3))
+	if (!*stopped && (!lesson || lesson == 3))
 		lesson3(&d);
-	if (stop_flag)
+	if (*stopped)
 		printf("\n(interrupted: the results so far are written, marked interrupted)\n");
-	meta.interrupted = stop_flag;
-	d.failed |= write_results(&d, dir, &meta);
+	meta.interrupted = *stopped;
+	d.failed |= iolens__write_results(dir, &meta, d.res, d.nres);
 	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
 	       now_s() - t_start);
-	if (d.nres && !stop_flag) {
+	if (d.nres && !*stopped) {
 		char png[4200];
 
 		iolens__plots(dir);
@@ -1060,5 +1016,5 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	}
 	for (size_t i = 0; i < d.nres; i++)
 		iolens_result_free(d.res[i]);
-	return stop_flag ? 130 : d.failed;
+	return *stopped ? 130 : d.failed;
 }

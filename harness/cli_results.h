@@ -2,8 +2,27 @@
 #ifndef IOLENS_CLI_RESULTS_H
 #define IOLENS_CLI_RESULTS_H
 
+#include <stddef.h>
+
+struct iolens_meta;
+struct iolens_result;
+
 /* mkdir -p for a relative or absolute path: 0 or -errno (errno is left set). */
 int iolens__mkdirs(const char *path);
+
+/*
+ * The results directory: dir as given, or when empty
+ * results/<prefix><UTC yyyymmddTHHMMSSZ>; created. 0, or a usage error
+ * printed naming --out (exit status 2).
+ */
+int iolens__results_dir(char *dir, size_t len, const char *prefix);
+
+/* DIR/results.json (one document) and DIR/results.csv; 1 if either failed (said on stderr). */
+int iolens__write_results(const char *dir, const struct iolens_meta *meta,
+			  struct iolens_result *const *res, size_t n);
+
+/* SIGINT and SIGTERM set the returned flag (for workload.stop) instead of killing. */
+volatile int *iolens__catch_stop(void);
 
 /*
  * Draw the plots of DIR/results.json into DIR with the repository's
