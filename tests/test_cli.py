@@ -289,19 +289,23 @@ class CliTest(unittest.TestCase):
                     self.assertEqual(r["ops"], 4000)
                 os.unlink(j)
 
+    def sigint(self, args, after, within):
+        """Start iolens ARGS, SIGINT it AFTER seconds; it must exit 130 WITHIN seconds."""
+        p = subprocess.Popen([IOLENS, *args], env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(after)
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=within)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            self.fail(f"iolens {args[0]} did not stop within {within} s of SIGINT")
+        self.assertEqual(p.returncode, 130)
+
     def interrupted_run(self, *args):
         """Run iolens for 60 s, SIGINT it after 1.5 s: exit 130 and the JSON it wrote."""
         j = self.path("int.json")
-        p = subprocess.Popen([IOLENS, "run", "--time", "60s", *args, "--json", j], env=self.env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        p.send_signal(signal.SIGINT)
-        try:
-            p.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            self.fail("iolens did not stop within 15 s of SIGINT")
-        self.assertEqual(p.returncode, 130)
+        self.sigint(["run", "--time", "60s", *args, "--json", j], 1.5, 15)
         return load_json(j)
 
     def test_sigint_writes_marked_output(self):
@@ -451,16 +455,7 @@ class CliTest(unittest.TestCase):
     def test_compare_sigint(self):
         """SIGINT mid-matrix: exit 130, the results so far in valid JSON marked interrupted."""
         out = self.path("cmp")
-        p = subprocess.Popen([IOLENS, "compare", "--quick", "--out", out], env=self.env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(4)
-        p.send_signal(signal.SIGINT)
-        try:
-            stdout, _ = p.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            self.fail("compare did not stop within 30 s of SIGINT")
-        self.assertEqual(p.returncode, 130)
+        self.sigint(["compare", "--quick", "--out", out], 4, 30)
         doc = load_json(os.path.join(out, "results.json"))
         self.assertTrue(doc["meta"]["interrupted"])
         self.assertGreater(len(doc["results"]), 0)
@@ -795,16 +790,7 @@ class CliTest(unittest.TestCase):
     def test_demo_sigint(self):
         """SIGINT in the middle of lesson 1: exit 130, valid results marked interrupted."""
         out = self.path("int")
-        p = subprocess.Popen([IOLENS, "demo", "--out", out], env=self.env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        p.send_signal(signal.SIGINT)
-        try:
-            p.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            self.fail("iolens demo did not stop within 15 s of SIGINT")
-        self.assertEqual(p.returncode, 130)
+        self.sigint(["demo", "--out", out], 1.5, 15)
         doc = load_json(os.path.join(out, "results.json"))
         self.assertTrue(doc["meta"]["interrupted"])
         self.assertGreaterEqual(len(doc["results"]), 1)
