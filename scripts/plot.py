@@ -58,6 +58,7 @@ DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv
               "connect", "fsync", "fdatasync")
 SOCKET_WORKLOADS = ("echo", "serve", "stream")
 INLINE_COLOUR, REAPED_COLOUR = "tab:orange", "tab:blue"
+SHARED_TIME_RATIO = 50  # timeline panels share one time axis when their spans are within this
 DPI = 110
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -715,6 +716,14 @@ def plot_timeline(P, wl, entries, dump, notes):
     caption = describe(entries) + \
         "; one bar per traced op, each in the lowest lane free when it was submitted" + \
         " (a lane per thread for thread-per-op backends)"
+    spans = [max(max(b[1] for b in bars) - min(b[0] for b in bars), 1) / 1000.0 for bars in lanes]
+    # One time scale for every panel when the spans are comparable (the
+    # difference is then the picture: 1 s of waits in line against 50 ms of
+    # overlapped ones); a scale per panel when one would shrink the others
+    # to a sliver.
+    shared = max(spans) <= SHARED_TIME_RATIO * min(spans)
+    caption += ("; one time scale for every panel" if shared else
+                "; each panel has its own time scale")
     # Laid out by hand, in inches: tight_layout over a score of panels costs
     # more than drawing them, and every panel has the same furniture.
     width, left, right = 10.0, 0.75, 0.25
@@ -729,8 +738,8 @@ def plot_timeline(P, wl, entries, dump, notes):
         axes.append(fig.add_axes((left / width, top / total, (width - left - right) / width, p / total)))
         top -= ticks_h
     series = []
-    for ax, e, bars, h in zip(axes, have, lanes, heights):
-        span = max(max(b[1] for b in bars) - min(b[0] for b in bars), 1) / 1000.0
+    for ax, e, bars, h, own in zip(axes, have, lanes, heights, spans):
+        span = max(spans) if shared else own
         t0 = min(b[0] for b in bars)
         # One compound path per colour and panel: an artist per lane or per op
         # costs far more to build and to write (SVG) than the rectangles.
@@ -745,6 +754,7 @@ def plot_timeline(P, wl, entries, dump, notes):
             ax.add_artist(PathPatch(Path.make_compound_path_from_polys(polys), facecolor=colour,
                                     edgecolor=colour, linewidth=0.6))
         ax.set_xlim(0 - span * 0.02, span * 1.02)
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
         ax.set_ylim(-0.5, h - 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6, min_n_ticks=1))
         ax.invert_yaxis()
@@ -765,7 +775,7 @@ def plot_timeline(P, wl, entries, dump, notes):
                         Patch(color=REAPED_COLOUR, label="completed later (reaped)")],
                fontsize=8, loc="upper center", ncol=2, frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.38 / total))
-    dump[name] = {"series": series}
+    dump[name] = {"series": series, "shared_time": shared}
     P.save(fig, name, caption, tight=False)
 
 

@@ -128,9 +128,14 @@ class PlotTest(unittest.TestCase):
                 # 6: a bar per traced op
                 tl = {s["label"]: s for s in plots[f"6-timeline-{wl}"]["series"]}
                 self.assertEqual(set(tl), {b for b, r in ok.items() if r["trace"]})
+                spans = []
                 for b, s in tl.items():
                     self.assertEqual(s["bars"], len(ok[b]["trace"]["ops"]))
                     self.assertEqual(len(s["x"]), s["bars"])
+                    spans.append(max(max(x[1] for x in s["x"]) - min(x[0] for x in s["x"]), 1))
+                # one time scale when the spans are within 50x of each other
+                self.assertEqual(plots[f"6-timeline-{wl}"]["shared_time"],
+                                 max(spans) <= 50 * min(spans))
                 # 7: the coordinates as the script's header defines them
                 mp = plots[f"7-model-map-{wl}"]
                 for s in mp["series"]:
