@@ -59,14 +59,6 @@ static const char help[] =
 	"              serve with 100 connections\n"
 	"  --out DIR   where to write (default results/<UTC time>)\n";
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The progress line on stderr: cell, backend, pass, elapsed, time left. */
 struct progress {
 	size_t cell, done, total; /* passes */
@@ -77,7 +69,7 @@ struct progress {
 static void on_pass(void *arg, const char *spec, int pass)
 {
 	struct progress *p = arg;
-	double el = now_s() - p->t_start;
+	double el = iolens__now_s() - p->t_start;
 
 	fprintf(stderr, "\r\033[K[%zu/%zu] %s: %s%s, %.0f s elapsed", p->cell + 1, NCELLS,
 		p->title, spec, pass ? " (counting syscalls)" : "", el);
@@ -103,7 +95,6 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	struct iolens_meta meta;
 	struct progress prog = { 0 };
 	int quick = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
-	double t_start;
 
 	opterr = 0;
 	optind = 1;
@@ -128,8 +119,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 			specs[nspecs++] = b[i].name;
 	stopped = iolens__catch_stop();
 	iolens__meta_collect(&meta, cmdline);
-	t_start = now_s();
-	prog.t_start = t_start;
+	prog.t_start = iolens__now_s();
 	prog.total = NCELLS * nspecs * 2;
 	for (size_t k = 0; k < NCELLS && !*stopped; k++) {
 		const struct cell *cl = &cells[k];
@@ -184,7 +174,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	meta.interrupted = *stopped;
 	failed |= iolens__write_results(dir, &meta, res, nres);
 	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
-	       now_s() - t_start);
+	       iolens__now_s() - prog.t_start);
 	if (nres)
 		iolens__plots(dir);
 	for (size_t i = 0; i < nres; i++)

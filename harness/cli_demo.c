@@ -104,14 +104,6 @@ static void say(const char *first, const char *next, const char *fmt, ...)
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A duration for people: "1.012 s", "50.3 ms", "4.1 us". */
 static const char *dur(char *buf, size_t len, double s)
 {
@@ -648,18 +640,18 @@ static void l3_probe(int fd, size_t size, struct l3 *f)
 	for (unsigned i = 0; i < f->n && buf; i++) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		long v = vcsw();
-		double t = now_s();
+		double t = iolens__now_s();
 		ssize_t got;
 
 		if (poll(&pfd, 1, 5000) == 1 && (pfd.revents & POLLIN))
 			f->poll_ready++;
 		f->revents |= pfd.revents;
-		f->poll_s += now_s() - t;
+		f->poll_s += iolens__now_s() - t;
 		f->poll_vcsw += vcsw() - v;
 		v = vcsw();
-		t = now_s();
+		t = iolens__now_s();
 		got = pread(fd, buf, L3_BS, (off_t)(i * step));
-		f->cold_s += now_s() - t;
+		f->cold_s += iolens__now_s() - t;
 		f->cold_vcsw += vcsw() - v;
 		if (got != L3_BS && !f->read_err)
 			f->read_err = got < 0 ? errno : EIO;
@@ -667,11 +659,11 @@ static void l3_probe(int fd, size_t size, struct l3 *f)
 	/* the same reads again: now cached */
 	for (unsigned i = 0; i < f->n && buf; i++) {
 		long v = vcsw();
-		double t = now_s();
+		double t = iolens__now_s();
 
 		if (pread(fd, buf, L3_BS, (off_t)(i * step)) != L3_BS && !f->read_err)
 			f->read_err = errno ? errno : EIO;
-		f->warm_s += now_s() - t;
+		f->warm_s += iolens__now_s() - t;
 		f->warm_vcsw += vcsw() - v;
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -690,10 +682,10 @@ static void l3_probe(int fd, size_t size, struct l3 *f)
 	f->res_nowait = resident(fd, size);
 	for (unsigned i = 0; i < f->n && buf; i++) {
 		long v = vcsw();
-		double t = now_s();
+		double t = iolens__now_s();
 		ssize_t got = preadv2(fd, &iov, 1, (off_t)(i * step), RWF_NOWAIT);
 
-		f->nw_s += now_s() - t;
+		f->nw_s += iolens__now_s() - t;
 		f->nw_vcsw += vcsw() - v;
 
 		if (got == L3_BS)
@@ -986,7 +978,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	stopped = iolens__catch_stop();
 	iolens__meta_collect(&meta, cmdline);
 	d.cores = meta.cores;
-	t_start = now_s();
+	t_start = iolens__now_s();
 	printf("iolens demo%s: every figure below was measured in this run, on this machine\n"
 	       "(%s, %u cores, kernel %s).\n",
 	       d.quick ? " --quick" : "", meta.hostname, meta.cores, meta.kernel);
@@ -1003,7 +995,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	meta.interrupted = *stopped;
 	d.failed |= iolens__write_results(dir, &meta, d.res, d.nres);
 	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
-	       now_s() - t_start);
+	       iolens__now_s() - t_start);
 	if (d.nres && !*stopped) {
 		char png[4200];
 

@@ -3,6 +3,7 @@
 #define IOLENS_CLI_RESULTS_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct iolens_meta;
 struct iolens_result;
@@ -30,5 +31,14 @@ volatile int *iolens__catch_stop(void);
  * one line saying where they are, or why there are none.
  */
 void iolens__plots(const char *dir);
+
+/* Seconds on the monotonic clock, for the commands' elapsed times. */
+static inline double iolens__now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 #endif
