@@ -51,7 +51,7 @@ const struct iolens_backend_info *iolens_backend_find(const char *name)
 	const struct iolens_backend_info *all;
 	size_t n = iolens_backends(&all);
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; name && i < n; i++)
 		if (strcmp(all[i].name, name) == 0)
 			return &all[i];
 	return NULL;
@@ -88,6 +88,8 @@ int iolens_ctx_open(struct iolens_ctx **out, const char *name,
 	struct iolens_ctx *ctx;
 	int err;
 
+	if (!out || !name)
+		return -EINVAL;
 	*out = NULL;
 	if (!info)
 		return -ENOENT;
@@ -189,6 +191,11 @@ void iolens_ctx_close(struct iolens_ctx *ctx)
 const char *iolens_version(void)
 {
 	return IOLENS_VERSION_STRING;
+}
+
+int iolens_abi_version(void)
+{
+	return IOLENS_ABI_VERSION;
 }
 
 const char *iolens_strerror(int err)

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "hist.h"
 #include "iolens/iolens.h"
@@ -10,6 +11,7 @@
 struct json {
 	FILE *f;
 	int depth;
+	int outdent;   /* 2 for a result on its own: its braces start the line */
 	int first[16]; /* no member written yet at this depth */
 };
 
@@ -38,7 +40,8 @@ static void key(struct json *j, const char *k)
 	if (!j->first[j->depth])
 		fputc(',', j->f);
 	j->first[j->depth] = 0;
-	fprintf(j->f, "\n%*s", 2 * (j->depth + 1), "");
+	if (j->depth || !j->outdent)
+		fprintf(j->f, "\n%*s", 2 * (j->depth + 1) - j->outdent, "");
 	if (k) {
 		iolens__json_string(j->f, k);
 		fputs(": ", j->f);
@@ -69,7 +72,7 @@ static void j_end(void *v)
 	struct json *j = v;
 
 	j->depth--;
-	fprintf(j->f, "\n%*s}", 2 * (j->depth + 1), "");
+	fprintf(j->f, "\n%*s}", 2 * (j->depth + 1) - j->outdent, "");
 }
 
 static void j_num(void *v, const char *k, double x)
@@ -165,11 +168,32 @@ static void result_object(struct json *j, const struct iolens_result *r)
 
 int iolens_result_json(FILE *f, const struct iolens_result *r)
 {
-	struct json j = { .f = f, .depth = 0, .first = { 1 } };
+	struct json j = { .f = f, .depth = 0, .outdent = 2, .first = { 1 } };
 
 	result_object(&j, r);
 	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;
+}
+
+int iolens_result_json_text(const struct iolens_result *r, char **text, size_t *len)
+{
+	size_t n = 0;
+	FILE *f = open_memstream(text, &n);
+	int err;
+
+	if (!f) {
+		*text = NULL;
+		return -ENOMEM;
+	}
+	err = iolens_result_json(f, r);
+	if (fclose(f) || err) {
+		free(*text);
+		*text = NULL;
+		return -ENOMEM;
+	}
+	if (len)
+		*len = n;
+	return 0;
 }
 
 int iolens__json_document(FILE *f, const struct iolens_meta *m, struct iolens_result *const *rs,

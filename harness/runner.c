@@ -1131,9 +1131,21 @@ decide:
 }
 
 /* Open one set of counters for every counting pass; 0 or -errno with why. */
-static int open_session(struct iolens__syscount *sc, int *stale, char *why, size_t len)
+/*
+ * Open one set of counters for the passes of x[0..n). glibc keeps idle AIO
+ * threads for a second and counters only follow threads created after them,
+ * so with posix-aio in the batch wait for those to go first; nothing else
+ * is counted on threads that existed before (a program's own threads).
+ */
+static int open_session(struct iolens__syscount *sc, const struct spec_run *x, size_t n,
+			int *stale, char *why, size_t len)
 {
-	*stale = !iolens__wait_single_thread(3000);
+	*stale = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(x[i].sp.info->name, "posix-aio") == 0) {
+			*stale = !iolens__wait_single_thread(3000);
+			break;
+		}
 	return iolens__syscount_open(sc, why, len);
 }
 
@@ -1148,7 +1160,7 @@ static int interrupted(const struct iolens_workload *w)
  * set of counters serves every counting pass, because closing them costs
  * the kernel a grace period per counter.
  */
-int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
+static int run_many(struct iolens_target *t, const struct iolens_workload *w,
 		    const char *const *specs, size_t n, struct iolens_result **out, char *err,
 		    size_t errlen)
 {
@@ -1168,7 +1180,7 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 		return e;
 	}
 	if (w->count == IOLENS_COUNT_INLINE)
-		have_sc = !open_session(&sc, &stale, why, sizeof(why));
+		have_sc = !open_session(&sc, x, n, &stale, why, sizeof(why));
 	for (size_t i = 0; i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;
@@ -1180,7 +1192,7 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 		x[i].r->syscalls.pass = w->count;
 	}
 	if (w->count == IOLENS_COUNT_SEPARATE && !interrupted(w))
-		have_sc = !open_session(&sc, &stale, why, sizeof(why));
+		have_sc = !open_session(&sc, x, n, &stale, why, sizeof(why));
 	for (size_t i = 0; w->count == IOLENS_COUNT_SEPARATE && i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;
@@ -1211,6 +1223,47 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 	}
 	free(x);
 	return 0;
+}
+
+/* Whether t can serve w: the file or peer was set up for this kind of workload. */
+static int check_target(const struct iolens_target *t, const struct iolens_workload *w, char *err,
+			size_t errlen)
+{
+	if (!t || !w)
+		return iolens__target_fail(err, errlen, -EINVAL,
+					   "%s: NULL (open a target with iolens_target_open)",
+					   t ? "workload" : "target");
+	if (w->kind < 0 || w->kind >= IOLENS_WL__COUNT)
+		return iolens__target_fail(err, errlen, -EINVAL,
+					   "workload kind: %d is not one of enum iolens_workload_kind",
+					   w->kind);
+	if (!IOLENS_WL_IS_SOCKET(w->kind) != !t->net)
+		return iolens__target_fail(err, errlen, -EINVAL,
+					   "target: opened for a %s workload, run with %s",
+					   t->net ? "socket" : "disk", iolens_workload_name(w->kind));
+	if (!t->net && (w->bs == 0 || w->bs > t->size))
+		return iolens__target_fail(err, errlen, -EINVAL,
+					   "bs: %u does not fit the target's %llu bytes", w->bs,
+					   (unsigned long long)t->size);
+	return 0;
+}
+
+int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
+		    const char *const *specs, size_t n, struct iolens_result **out, char *err,
+		    size_t errlen)
+{
+	/* A run measures the process: two at once would count each other. */
+	static atomic_flag busy = ATOMIC_FLAG_INIT;
+	int e = check_target(t, w, err, errlen);
+
+	if (e)
+		return e;
+	if (atomic_flag_test_and_set(&busy))
+		return iolens__target_fail(err, errlen, -EBUSY,
+					   "another run is in progress in this process");
+	e = run_many(t, w, specs, n, out, err, errlen);
+	atomic_flag_clear(&busy);
+	return e;
 }
 
 int iolens_run(struct iolens_target *t, const struct iolens_workload *w, const char *spec,

@@ -1342,6 +1342,11 @@ static void backend_list_and_unknown_name(void **state)
 	ctx = (struct iolens_ctx *)&n;
 	assert_int_equal(iolens_ctx_open(&ctx, "", NULL), -ENOENT);
 	assert_null(ctx);
+	assert_null(iolens_backend_find(NULL));
+	assert_int_equal(iolens_ctx_open(&ctx, NULL, NULL), -EINVAL);
+	assert_int_equal(iolens_ctx_open(NULL, "null", NULL), -EINVAL);
+	assert_int_equal(iolens_abi_version(), IOLENS_ABI_VERSION);
+	assert_string_equal(iolens_version(), IOLENS_VERSION_STRING);
 }
 
 /*

@@ -209,6 +209,107 @@ static void on_pass_reports_every_pass(void **state)
 	iolens_target_close(t);
 }
 
+/* A run measures the whole process: a second one while the first runs is refused. */
+struct nested {
+	struct iolens_target *t;
+	const struct iolens_workload *w;
+	int rc;
+	char err[256];
+};
+
+static void run_again(void *arg, const char *spec, int pass)
+{
+	struct nested *x = arg;
+	struct iolens_result *r = (struct iolens_result *)1;
+
+	(void)spec;
+	(void)pass;
+	x->rc = iolens_run(x->t, x->w, "null", &r, x->err, sizeof(x->err));
+	assert_null(r);
+}
+
+static void second_run_is_busy(void **state)
+{
+	struct iolens_workload w;
+	struct iolens_result *r;
+	struct nested x = { .rc = 1 };
+	char err[256];
+
+	(void)state;
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	w.verify = 0;
+	w.on_pass = run_again;
+	w.on_pass_arg = &x;
+	x.w = &w;
+	assert_int_equal(iolens_target_open(&x.t, &w, err, sizeof(err)), 0);
+	assert_int_equal(iolens_run(x.t, &w, "null", &r, err, sizeof(err)), 0);
+	assert_int_equal(x.rc, -EBUSY);
+	assert_string_equal(x.err, "another run is in progress in this process");
+	assert_int_equal(r->status, IOLENS_STATUS_OK);
+	iolens_result_free(r);
+	/* Once the first run returned, the next may start. */
+	w.on_pass = NULL;
+	assert_int_equal(iolens_run(x.t, &w, "null", &r, err, sizeof(err)), 0);
+	iolens_result_free(r);
+	iolens_target_close(x.t);
+}
+
+/* A run refuses a target that cannot serve its workload, with a message. */
+static void run_checks_target(void **state)
+{
+	struct iolens_workload w;
+	struct iolens_target *t;
+	struct iolens_result *r = (struct iolens_result *)1;
+	char err[256];
+
+	(void)state;
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	assert_int_equal(iolens_run(NULL, &w, "null", &r, err, sizeof(err)), -EINVAL);
+	assert_null(r);
+	assert_string_equal(err, "target: NULL (open a target with iolens_target_open)");
+	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), 0);
+	w.kind = IOLENS_WL_ECHO;
+	assert_int_equal(iolens_run(t, &w, "null", &r, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "target: opened for a disk workload, run with echo");
+	w.kind = 99;
+	assert_int_equal(iolens_run(t, &w, "null", &r, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "workload kind: 99 is not one of enum iolens_workload_kind");
+	w.kind = IOLENS_WL_RANDREAD;
+	w.bs = 16 << 20;
+	assert_int_equal(iolens_run(t, &w, "null", &r, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "bs: 16777216 does not fit the target's 8388608 bytes");
+	iolens_target_close(t);
+}
+
+/* The JSON text of a result is what iolens_result_json writes, and one object. */
+static void result_json_text(void **state)
+{
+	struct iolens_workload w;
+	struct iolens_result *r;
+	char *text, *streamed = NULL;
+	size_t len = 0, slen = 0;
+	FILE *f;
+
+	(void)state;
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	w.verify = 0;
+	r = run_one(&w, "null", NULL);
+	assert_int_equal(iolens_result_json_text(r, &text, &len), 0);
+	assert_int_equal(len, strlen(text));
+	assert_true(len > 2);
+	assert_int_equal(text[0], '{');
+	assert_string_equal(text + len - 2, "}\n");
+	assert_non_null(strstr(text, "\n  \"backend\": \"null\",\n"));
+	f = open_memstream(&streamed, &slen);
+	assert_non_null(f);
+	assert_int_equal(iolens_result_json(f, r), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(streamed, text);
+	free(streamed);
+	free(text);
+	iolens_result_free(r);
+}
+
 /* A file that shrinks under the run: reads past the new end come back short. */
 static void short_read_is_an_error(void **state)
 {
@@ -454,7 +555,7 @@ int main(void)
 	const size_t nvariants = sizeof(variants) / sizeof(variants[0]);
 	const struct iolens_backend_info *b;
 	size_t nb = iolens_backends(&b), n = 0;
-	size_t cap = (nb + nvariants) * 5 + 8;
+	size_t cap = (nb + nvariants) * 5 + 12;
 	struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
 	char **names = calloc(cap, sizeof(*names));
 	int rc;
@@ -481,6 +582,9 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(sequential_write_then_read);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(cold_cache_and_warmup);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(on_pass_reports_every_pass);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(second_run_is_busy);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(run_checks_target);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(result_json_text);
 	rc = _cmocka_run_group_tests("runner", tests, n, NULL, NULL);
 	if (dir_entries(tmpdir) != 0) {
 		fprintf(stderr, "files left behind in %s\n", tmpdir);

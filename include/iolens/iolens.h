@@ -13,15 +13,36 @@
  *  - Every function that can fail returns a negative errno value (-EINVAL,
  *    -ENOMEM, ...) and never sets errno for the caller to read. 0 or a
  *    non-negative count means success. iolens_strerror() turns either kind
- *    of code into text.
- *  - The library never prints, exits or aborts.
- *  - Thread safety: a context (struct iolens_ctx) is used only by the thread
- *    that opened it (io_uring ties its ring to that thread: SINGLE_ISSUER,
- *    DEFER_TASKRUN and the registered ring descriptor); different contexts
- *    may be used from different threads at once.
- *    Results are immutable once returned and may be read from any thread.
- *    iolens_backends(), iolens_strerror() and iolens_version() are safe from
- *    any thread.
+ *    of code into text. Pointers the caller passes must be valid unless a
+ *    function says NULL is accepted.
+ *  - The library never prints, exits, aborts or installs signal handlers.
+ *  - No liburing or libaio header is needed: those are private to the
+ *    library (iolens.pc lists them as private requirements for static links).
+ *
+ * Thread safety, object by object:
+ *  - struct iolens_ctx: used only by the thread that opened it, from open to
+ *    close (io_uring ties its ring to that thread: SINGLE_ISSUER,
+ *    DEFER_TASKRUN, the registered ring descriptor). Different contexts may
+ *    be used from different threads at the same time.
+ *  - struct iolens_backend_info: static and immutable; any thread.
+ *  - struct iolens_workload: the caller's; only read by the library, never
+ *    kept after the call returns (its `stop` flag is read while it runs).
+ *  - struct iolens_target: one run at a time; any thread.
+ *  - iolens_run(), iolens_run_many(): one at a time per process, because a
+ *    run measures the process (CPU time, context switches, syscall counters
+ *    inherited by the threads it starts). A call made while another runs
+ *    returns -EBUSY. Other threads of the program may keep running; their
+ *    CPU time is counted in the result's cpu_* figures, their syscalls are not.
+ *  - struct iolens_result: immutable once returned; any number of threads
+ *    may read it at once. Free it once.
+ *  - struct iolens_hist: not locked; one thread at a time per histogram.
+ *  - iolens_version(), iolens_strerror(), iolens_backends(),
+ *    iolens_backend_find(), iolens_workload_name(), iolens_workload_parse(),
+ *    iolens_syscall_name(): any thread, any time.
+ *
+ * Symbols: only the functions declared here are exported from the shared
+ * library (soname libiolens.so.IOLENS_VERSION_MAJOR); everything else is
+ * hidden.
  */
 #ifndef IOLENS_IOLENS_H
 #define IOLENS_IOLENS_H
@@ -38,8 +59,11 @@ extern "C" {
 #define IOLENS_VERSION_MINOR 1
 #define IOLENS_VERSION_PATCH 0
 #define IOLENS_VERSION_STRING "0.1.0"
-/* Bumped whenever a public struct layout or a function signature changes. */
-#define IOLENS_ABI_VERSION 3
+/*
+ * Bumped whenever a public struct layout or a function signature changes;
+ * compare it with iolens_abi_version() to catch a header/library mismatch.
+ */
+#define IOLENS_ABI_VERSION 4
 
 #if defined(IOLENS_BUILDING) && defined(__GNUC__)
 #define IOLENS_EXPORT __attribute__((visibility("default")))
@@ -47,8 +71,11 @@ extern "C" {
 #define IOLENS_EXPORT
 #endif
 
-/* Library version, "MAJOR.MINOR.PATCH". Never NULL. */
+/* Version of the library linked in, "MAJOR.MINOR.PATCH". Never NULL. */
 IOLENS_EXPORT const char *iolens_version(void);
+
+/* IOLENS_ABI_VERSION of the library linked in (the header's may differ). */
+IOLENS_EXPORT int iolens_abi_version(void);
 
 /*
  * Text for an iolens return code: a negative errno (or a positive one) gives
@@ -156,13 +183,14 @@ struct iolens_backend_info {
 
 /*
  * The backends this library knows, available or not, in a fixed order.
- * Stores a pointer to a static array in *out and returns its length. The
- * first call probes the kernel (io_uring_setup, io_setup); later calls
- * return the cached answer.
+ * Stores a pointer to a static array in *out and returns its length (never
+ * fails). An unavailable backend says why in `reason`: left out of the
+ * build (and how to get it), or what the kernel answered when probed. The first call probes the kernel
+ * (io_uring_setup, io_setup); later calls return the cached answer.
  */
 IOLENS_EXPORT size_t iolens_backends(const struct iolens_backend_info **out);
 
-/* The info of backend `name`, or NULL if no backend has that name. */
+/* The info of backend `name` (available or not), or NULL if no backend has that name or name is NULL. */
 IOLENS_EXPORT const struct iolens_backend_info *iolens_backend_find(const char *name);
 
 struct iolens_backend_opts {
@@ -195,7 +223,8 @@ struct iolens_ctx;
 
 /*
  * Open a context on backend `name` with `opts` (NULL: depth 1, no options).
- * Returns 0 and stores the context in *out, or:
+ * Returns 0 and stores the context in *out, or (with *out = NULL):
+ *   -EINVAL      out or name is NULL
  *   -ENOENT      no backend has that name
  *   -ENOSYS      the backend is not built in or the kernel lacks it
  *   -EOPNOTSUPP  the kernel lacks what an option needs (io_uring ms-accept,
@@ -228,11 +257,11 @@ IOLENS_EXPORT int iolens_ctx_submit(struct iolens_ctx *ctx,
 IOLENS_EXPORT int iolens_ctx_reap(struct iolens_ctx *ctx, struct iolens_op **out,
 				  unsigned min, unsigned max, int64_t timeout_ns);
 
-/* Copy the backend's counters into *out. */
+/* Copy the context's counters (struct iolens_backend_stats) into *out. Never fails. */
 IOLENS_EXPORT void iolens_ctx_stats(const struct iolens_ctx *ctx,
 				    struct iolens_backend_stats *out);
 
-/* Info of the backend behind ctx. */
+/* Info of the backend behind ctx. Never NULL. */
 IOLENS_EXPORT const struct iolens_backend_info *iolens_ctx_backend(const struct iolens_ctx *ctx);
 
 /*
@@ -253,7 +282,10 @@ IOLENS_EXPORT const struct iolens_backend_info *iolens_ctx_backend(const struct 
  */
 IOLENS_EXPORT int iolens_ctx_forget(struct iolens_ctx *ctx, int fd);
 
-/* Close a context. Operations still in flight are waited for first. NULL is ignored. */
+/*
+ * Close a context and free it. Operations still in flight are waited for
+ * first (their buffers are in use until then). NULL is ignored.
+ */
 IOLENS_EXPORT void iolens_ctx_close(struct iolens_ctx *ctx);
 
 #ifdef __cplusplus

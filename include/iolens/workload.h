@@ -1,9 +1,11 @@
 /*
  * iolens level 1: describe a workload, run it on a backend, read the result.
- * Included by iolens/iolens.h; do not include on its own.
+ * Part of iolens/iolens.h, which includes it (and which it includes).
  */
 #ifndef IOLENS_WORKLOAD_H
 #define IOLENS_WORKLOAD_H
+
+#include "iolens/iolens.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -38,9 +40,9 @@ enum iolens_cache_mode {
 	IOLENS_CACHE_COLD,     /* drop the file's cached pages before each run */
 };
 
-/* Name of a workload kind ("randread"), or NULL. */
+/* Name of a workload kind ("randread"), or NULL for a kind out of range. */
 IOLENS_EXPORT const char *iolens_workload_name(int kind);
-/* Kind for a name, or -EINVAL. */
+/* Kind (enum iolens_workload_kind) for a name, or -EINVAL. */
 IOLENS_EXPORT int iolens_workload_parse(const char *name);
 
 /*
@@ -88,8 +90,8 @@ struct iolens_workload {
 	void *on_pass_arg;
 };
 
-/* Defaults: randread, 4 KiB blocks, 1 GiB temporary file, depth 1, 1 job, 5 s,
- * syscalls counted in a separate pass. */
+/* Fill *w with the defaults: randread, 4 KiB blocks, 1 GiB temporary file,
+ * depth 1, 1 job, 5 s, syscalls counted in a separate pass, unpinned. */
 IOLENS_EXPORT void iolens_workload_init(struct iolens_workload *w);
 
 /*
@@ -109,7 +111,7 @@ IOLENS_EXPORT int iolens_target_open(struct iolens_target **out,
 				     char *err, size_t errlen);
 /* Close the file; a temporary file is removed. NULL is ignored. */
 IOLENS_EXPORT void iolens_target_close(struct iolens_target *t);
-/* Path of the target's file (valid until close). */
+/* Path of the target's file (valid until close). Never NULL. */
 IOLENS_EXPORT const char *iolens_target_path(const struct iolens_target *t);
 
 enum iolens_count_mode {
@@ -118,7 +120,8 @@ enum iolens_count_mode {
 	IOLENS_COUNT_OFF,          /* no syscall counting */
 };
 
-/* Names of the syscalls counted one by one (the rest are "other"). */
+/* Names of the syscalls counted one by one (the rest are "other"): the name
+ * of iolens_syscalls.by_name[i], or NULL for i >= IOLENS_SYSCALL_NAMES. */
 #define IOLENS_SYSCALL_NAMES 32
 IOLENS_EXPORT const char *iolens_syscall_name(unsigned i);
 
@@ -235,10 +238,18 @@ struct iolens_result {
 /*
  * Run workload `w` on the target with backend `spec`: a name, optionally
  * followed by ':' and '+'-separated options — "io_uring:sqpoll+fixed-bufs",
- * "poll:nowait", "posix-aio:threads=4". Always stores a result in *out (free
- * with iolens_result_free) unless it returns -ENOMEM or -EINVAL for a bad
- * spec (message in err). A failed or skipped backend is a result, not an
- * error: the return value is 0 and result->status says which.
+ * "poll:nowait", "posix-aio:threads=4". The target must have been opened
+ * with the same disk fields of `w` (file, size, bs, direct); t is NULL for a
+ * socket workload. A failed or skipped backend is a result, not an error:
+ * the return value is 0, *out is set (free it with iolens_result_free) and
+ * (*out)->status says which. Otherwise *out = NULL and it returns:
+ *   -EINVAL   a bad spec or workload field (a one-line message in err,
+ *             errlen bytes, naming what was wrong and what is accepted)
+ *   -EBUSY    another iolens_run or iolens_run_many is running in this process
+ *   -ENOMEM   out of memory
+ * A run takes time_s plus warmup_s (twice with syscall counting "separate"),
+ * starts `jobs` threads and joins them before it returns. Set *w->stop to
+ * end it early: the result is then marked interrupted.
  */
 IOLENS_EXPORT int iolens_run(struct iolens_target *t, const struct iolens_workload *w,
 			     const char *spec, struct iolens_result **out,
@@ -249,26 +260,43 @@ IOLENS_EXPORT int iolens_run(struct iolens_target *t, const struct iolens_worklo
  * counting "separate" this is the efficient form: every timing pass runs
  * first with no counter open, then one set of counters serves every counting
  * pass (opening and closing tracepoint counters costs the kernel a grace
- * period each). Returns 0, or -EINVAL (message in err) / -ENOMEM with no
- * result stored.
+ * period each). Returns 0 with all n results stored, or the errors of
+ * iolens_run with none stored.
  */
 IOLENS_EXPORT int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 				  const char *const *specs, size_t n, struct iolens_result **out,
 				  char *err, size_t errlen);
 
+/* Free a result and what it points to (hist, trace). NULL is ignored. */
 IOLENS_EXPORT void iolens_result_free(struct iolens_result *r);
 
-/* Write one result as a JSON object (the items of "results" in the CLI). */
+/*
+ * Write one result as a JSON object and a newline (the items of "results"
+ * in the CLI's iolens/1 document). 0, or -EIO if the stream reported an error.
+ */
 IOLENS_EXPORT int iolens_result_json(FILE *f, const struct iolens_result *r);
 
-/* ---------------------------------------------------------------------------
- * Latency histogram: log-linear, relative error <= 1/256, constant memory.
+/*
+ * The same JSON object as a string: stores a NUL-terminated copy in *text
+ * (release it with free()) and its length, without the NUL, in *len unless
+ * len is NULL. 0, or -ENOMEM with *text = NULL.
  */
+IOLENS_EXPORT int iolens_result_json_text(const struct iolens_result *r, char **text,
+					  size_t *len);
+
+/* ---------------------------------------------------------------------------
+ * Latency histogram: log-linear, relative error <= 1/256, constant memory,
+ * no allocation after new. Not locked: one thread at a time per histogram.
+ */
+/* A new, empty histogram, or NULL when out of memory. */
 IOLENS_EXPORT struct iolens_hist *iolens_hist_new(void);
+/* Free a histogram from iolens_hist_new. NULL is ignored. */
 IOLENS_EXPORT void iolens_hist_free(struct iolens_hist *h);
+/* Record one sample of ns nanoseconds. Never fails. */
 IOLENS_EXPORT void iolens_hist_add(struct iolens_hist *h, uint64_t ns);
-/* Add every sample of src to dst. */
+/* Add every sample of src to dst. Never fails. */
 IOLENS_EXPORT void iolens_hist_merge(struct iolens_hist *dst, const struct iolens_hist *src);
+/* Number of samples recorded. */
 IOLENS_EXPORT uint64_t iolens_hist_count(const struct iolens_hist *h);
 /* Value at percentile p (0 < p <= 100), 0 if empty. */
 IOLENS_EXPORT uint64_t iolens_hist_percentile(const struct iolens_hist *h, double p);
