@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-iolens_install_deps strace iproute2 fio python3-matplotlib
+iolens_install_deps g++ strace iproute2 fio python3-matplotlib
 iolens_mount_tracefs
 
 jobs=$(nproc)
