@@ -113,7 +113,11 @@ class CliTest(unittest.TestCase):
         m = r["model"]
         self.assertIn(m["declared"], MODELS)
         self.assertGreater(m["concurrency"], 0)
-        self.assertLessEqual(m["concurrency"], m["concurrency_requested"] * 1.05)
+        # Little's law: the latencies summed over the window fit in depth x
+        # (window + the ops straddling its edges, each at most max long); a
+        # thread preempted mid-op on a loaded machine stretches that edge.
+        edge = r["latency_ns"]["max"] / (r["seconds"] * 1e9) if r["seconds"] else 0
+        self.assertLessEqual(m["concurrency"], m["concurrency_requested"] * (1 + edge) * 1.05)
         if r["syscalls"]["total"] is None:
             # Not counted: no model figure, and the reason instead.
             for key in ("measured", "mismatch", "sync_share", "vcsw_per_op_submit",
