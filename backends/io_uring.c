@@ -218,7 +218,11 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 	 * to a batch the wrapper allowed.
 	 */
 	unsigned entries = sqpoll ? 2 * ctx->opts.depth : ctx->opts.depth;
+	char cpu_text[24] = "";
 	int r = -EINVAL;
+
+	if (ctx->opts.flags & IOLENS_BOPT_SQPOLL_CPU)
+		snprintf(cpu_text, sizeof(cpu_text), ",cpu=%u", ctx->opts.sqpoll_cpu);
 
 	if (entries > SQ_MAX)
 		entries = SQ_MAX;
@@ -234,6 +238,10 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 		}
 		if (sqpoll)
 			p.sq_thread_idle = idle;
+		if (ctx->opts.flags & IOLENS_BOPT_SQPOLL_CPU) {
+			p.flags |= IORING_SETUP_SQ_AFF;
+			p.sq_thread_cpu = ctx->opts.sqpoll_cpu;
+		}
 		r = io_uring_queue_init_params(entries, &s->ring, &p);
 		if (r == -EINVAL)
 			continue;
@@ -244,7 +252,7 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 				   !(ladder[i].flags & IORING_SETUP_TASKRUN_FLAG);
 		if (sqpoll)
 			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
-				 "SQPOLL(idle=%ums)%s sq=%u cq=%u", idle, ladder[i].name,
+				 "SQPOLL(idle=%ums%s)%s sq=%u cq=%u", idle, cpu_text, ladder[i].name,
 				 p.sq_entries, p.cq_entries);
 		else
 			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s sq=%u cq=%u",
@@ -1203,7 +1211,7 @@ const struct iolens_backend iolens_backend_io_uring = {
 		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
 		IOLENS_CAP_OP(IOLENS_OP_CONNECT),
 	.options = IOLENS_BOPT_SQPOLL | IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS |
-		   IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV,
+		   IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV | IOLENS_BOPT_SQPOLL_CPU,
 	.probe = uring_probe,
 	.init = uring_init,
 	.destroy = uring_destroy,

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "syncop.h"
@@ -75,6 +76,9 @@ static int check_opts(const struct iolens_backend *be, const struct iolens_backe
 	if ((o->flags & IOLENS_BOPT_FIXED_FILES) && !o->files != !o->nfiles)
 		return -EINVAL;
 	if ((o->flags & IOLENS_BOPT_FIXED_BUFS) && (!o->bufs || !o->nbufs))
+		return -EINVAL;
+	if ((o->flags & IOLENS_BOPT_SQPOLL_CPU) &&
+	    (!(o->flags & IOLENS_BOPT_SQPOLL) || o->sqpoll_cpu >= (unsigned)sysconf(_SC_NPROCESSORS_CONF)))
 		return -EINVAL;
 	return 0;
 }

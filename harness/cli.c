@@ -139,6 +139,7 @@ static const char run_help[] =
 	"  --backend LIST     comma-separated backends, or all (default). Options\n"
 	"                     follow a colon, joined by '+': io_uring:sqpoll+fixed-files,\n"
 	"                     io_uring:fixed-bufs, io_uring:sqpoll-idle=MS,\n"
+	"                     io_uring:sqpoll-cpu=CPU (the SQPOLL thread's CPU),\n"
 	"                     io_uring:ms-accept, io_uring:ms-recv (multishot, sockets),\n"
 	"                     poll:nowait, epoll:et, posix-aio:threads=N\n"
 	"  --workload W       disk: read, write, randread (default), randwrite, randrw;\n"

@@ -809,13 +809,43 @@ static void cpu_list(uint64_t mask, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
+/* CPUs the process's threads other than the caller and the jobs were last on. */
+static uint64_t others_cpus(const struct job *jobs, unsigned n, unsigned *count)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	uint64_t mask = 0;
+
+	*count = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		int tid = atoi(e->d_name), c, job = 0;
+
+		if (e->d_name[0] == '.' || tid == gettid())
+			continue;
+		for (unsigned i = 0; i < n && !job; i++)
+			job = tid == atomic_load(&jobs[i].os_tid);
+		if (job)
+			continue;
+		(*count)++;
+		c = last_cpu(getpid(), tid);
+		if (c >= 0 && c < 64)
+			mask |= 1ull << c;
+	}
+	closedir(d);
+	return mask;
+}
+
 /*
  * Where the threads ran: pinned CPUs as asked, or, unpinned, the CPUs each
  * was last seen on at the window's end (a loopback round trip costs several
- * times more across CPUs than on one).
+ * times more across CPUs than on one). Disk runs name the threads the backend
+ * started (glibc's AIO threads, io_uring's workers and SQPOLL thread); socket
+ * runs the peer process.
  */
-void iolens__net_placement(struct iolens_result *r, const struct run *run, struct job *jobs,
-			   unsigned n)
+void iolens__placement(struct iolens_result *r, const struct run *run, struct job *jobs,
+		       unsigned n)
 {
 	const struct iolens_workload *w = run->w;
 	uint64_t jm = 0, pm = 0;
@@ -828,6 +858,22 @@ void iolens__net_placement(struct iolens_result *r, const struct run *run, struc
 
 		if (c >= 0 && c < 64)
 			jm |= 1ull << c;
+	}
+	if (!run->net) {
+		unsigned others;
+
+		pm = others_cpus(jobs, n, &others);
+		cpu_list(jm, js, sizeof(js));
+		cpu_list(pm, ps, sizeof(ps));
+		if (others)
+			snprintf(r->placement, sizeof(r->placement),
+				 "jobs %s CPU %s; %u other thread%s (the backend's) last on CPU %s",
+				 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js, others,
+				 others == 1 ? "" : "s", ps);
+		else
+			snprintf(r->placement, sizeof(r->placement), "jobs %s CPU %s; no other threads",
+				 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js);
+		return;
 	}
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)run->t->peer_proc.pid);
 	if (run->t->peer_proc.pid > 0 && (d = opendir(dir))) {
@@ -852,6 +898,7 @@ void iolens__net_placement(struct iolens_result *r, const struct run *run, struc
 
 		snprintf(r->net.placement + at, sizeof(r->net.placement) - at, "%s", ps);
 	}
+	snprintf(r->placement, sizeof(r->placement), "%s", r->net.placement);
 }
 
 void iolens__net_summarise(struct iolens_result *r, const struct run *run, struct job *jobs,

@@ -187,6 +187,7 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->num(v, "voluntary", ran ? (double)r->vcsw : NAN);
 	vis->num(v, "involuntary", ran ? (double)r->ivcsw : NAN);
 	vis->end(v);
+	vis->str(v, "placement", ran && r->placement[0] ? r->placement : NULL);
 	syscalls(r, vis, v);
 	model(r, vis, v);
 	net(r, vis, v);

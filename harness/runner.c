@@ -303,6 +303,7 @@ static void *job_main(void *arg)
 		.flags = spec->flags,
 		.aio_threads = spec->aio_threads,
 		.sqpoll_idle_ms = spec->sqpoll_idle_ms,
+		.sqpoll_cpu = spec->sqpoll_cpu,
 		.files = run->net ? NULL : &j->fd,
 		.nfiles = run->net ? 0 : 1,
 		.bufs = run->net ? NULL : j->iov,
@@ -920,8 +921,7 @@ threads:
 	}
 	if (serving)
 		iolens__peer_proc_lg_measure(run->peer, 0);
-	if (run->net)
-		iolens__net_placement(r, run, jobs, nthreads);
+	iolens__placement(r, run, jobs, nthreads);
 	/*
 	 * Every job out of its loop, so no call is half counted at the edge, and
 	 * no server sees the load generator hang up while it still counts.

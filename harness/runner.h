@@ -165,8 +165,9 @@ void iolens__net_summarise(struct iolens_result *r, const struct run *run, struc
 			   unsigned n, struct iolens_hist *all);
 /* Pin the calling job thread as the workload asks; 0 or -errno. */
 int iolens__pin_job(const struct job *j);
-/* Where the job threads and the peer ran, into r->net.placement. */
-void iolens__net_placement(struct iolens_result *r, const struct run *run, struct job *jobs,
-			   unsigned n);
+/* Where the job threads and the peer or the backend's threads ran, into r->placement
+ * (and r->net.placement for sockets). */
+void iolens__placement(struct iolens_result *r, const struct run *run, struct job *jobs,
+		       unsigned n);
 
 #endif

@@ -2,16 +2,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "spec.h"
 
 static const struct {
 	const char *name;
 	uint32_t flag;
-	int takes_value;
+	int takes_value; /* 1: a count 1..100000, 2: a CPU number */
 } known[] = {
 	{ "sqpoll", IOLENS_BOPT_SQPOLL, 0 },
 	{ "sqpoll-idle", IOLENS_BOPT_SQPOLL, 1 },
+	{ "sqpoll-cpu", IOLENS_BOPT_SQPOLL | IOLENS_BOPT_SQPOLL_CPU, 2 },
 	{ "fixed-files", IOLENS_BOPT_FIXED_FILES, 0 },
 	{ "fixed-bufs", IOLENS_BOPT_FIXED_BUFS, 0 },
 	{ "nowait", IOLENS_BOPT_NOWAIT, 0 },
@@ -32,7 +34,10 @@ static void list_accepted(uint32_t options, char *buf, size_t len)
 		if (!(options & known[i].flag))
 			continue;
 		used += (size_t)snprintf(buf + used, len - used, "%s%s%s", used ? ", " : "",
-					 known[i].name, known[i].takes_value ? "=N" : "");
+					 known[i].name,
+					 known[i].takes_value == 2 ? "=CPU"
+					 : known[i].takes_value ? "=N"
+								: "");
 		if (used >= len)
 			break;
 	}
@@ -51,16 +56,18 @@ static void list_backends(char *buf, size_t len)
 	snprintf(buf + (used < len ? used : len - 1), len - (used < len ? used : len - 1), "all");
 }
 
-static int parse_value(const char *s, unsigned *out)
+/* A count 1..100000, or (cpu) a CPU number of this system. */
+static int parse_value(const char *s, int cpu, unsigned *out)
 {
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	char *end;
 	unsigned long v;
 
-	if (!s || !*s)
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 100000)
+	if (errno || *end || (cpu ? v >= (unsigned long)ncpu : v == 0 || v > 100000))
 		return -EINVAL;
 	*out = (unsigned)v;
 	return 0;
@@ -100,17 +107,20 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 		for (i = 0; i < NKNOWN; i++)
 			if (strcmp(known[i].name, tok) == 0)
 				break;
-		if (i == NKNOWN || !(out->info->options & known[i].flag) ||
-		    known[i].takes_value != (eq != NULL) ||
-		    (eq && parse_value(eq, &value))) {
+		if (i == NKNOWN || (out->info->options & known[i].flag) != known[i].flag ||
+		    !known[i].takes_value != !eq ||
+		    (eq && parse_value(eq, known[i].takes_value == 2, &value))) {
 			snprintf(err, errlen,
-				 "--backend: '%s%s%s' is not an option of %s (accepts %s; values 1 to 100000)",
-				 tok, eq ? "=" : "", eq ? eq : "", name, accepted);
+				 "--backend: '%s%s%s' is not an option of %s (accepts %s; N is 1 to 100000, CPU 0 to %ld)",
+				 tok, eq ? "=" : "", eq ? eq : "", name, accepted,
+				 sysconf(_SC_NPROCESSORS_CONF) - 1);
 			return -EINVAL;
 		}
 		out->flags |= known[i].flag;
 		if (known[i].flag == IOLENS_BOPT_THREADS)
 			out->aio_threads = value;
+		else if (known[i].takes_value == 2)
+			out->sqpoll_cpu = value;
 		else if (eq)
 			out->sqpoll_idle_ms = value;
 	}

@@ -9,6 +9,7 @@ struct iolens__spec {
 	uint32_t flags;          /* IOLENS_BOPT_* */
 	unsigned aio_threads;
 	unsigned sqpoll_idle_ms;
+	unsigned sqpoll_cpu;
 	char variant[96];        /* the options as given, normalised */
 };
 

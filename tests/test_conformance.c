@@ -18,6 +18,7 @@
  * A backend that cannot run here skips with its reason.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1227,7 +1228,7 @@ static void api_errors(void **state)
 					       IOLENS_BOPT_FIXED_BUFS, IOLENS_BOPT_NOWAIT,
 					       IOLENS_BOPT_THREADS, IOLENS_BOPT_EDGE,
 					       IOLENS_BOPT_MS_ACCEPT, IOLENS_BOPT_MS_RECV,
-					       1u << 30 };
+					       IOLENS_BOPT_SQPOLL_CPU, 1u << 30 };
 	struct tcase *t = *state;
 	const struct iolens_backend_info *b = t->b;
 	struct iolens_backend_opts o = { .depth = 0 };
@@ -1380,6 +1381,70 @@ static size_t variants_of(const struct iolens_backend_info *b, struct variant *o
 
 #define MAX_VARIANTS 5
 
+/* Cpus_allowed_list of this process's io_uring SQPOLL thread into got; 1 if found. */
+static int sqpoll_thread_cpus(char *got, size_t len)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	int found = 0;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d))) {
+		char path[300], line[128], name[32] = "", cpus[64] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			sscanf(line, "Name:\t%31s", name);
+			sscanf(line, "Cpus_allowed_list:\t%63s", cpus);
+		}
+		fclose(f);
+		if (strncmp(name, "iou-sqp-", 8) == 0) {
+			snprintf(got, len, "%s", cpus);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* io_uring:sqpoll-cpu puts the kernel's SQPOLL thread on that CPU alone. */
+static void sqpoll_cpu_pins_the_thread(void **state)
+{
+	const struct iolens_backend_info *b = iolens_backend_find("io_uring");
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	struct iolens_backend_opts o = { .depth = 4, .flags = IOLENS_BOPT_SQPOLL_CPU };
+	struct iolens_backend_stats st;
+	struct iolens_ctx *ctx;
+	char want[16], got[64] = "", text[32];
+	int r;
+
+	(void)state;
+	if (!b || !b->available)
+		skip();
+	assert_int_equal(iolens_ctx_open(&ctx, "io_uring", &o), -EINVAL); /* needs SQPOLL */
+	o.flags |= IOLENS_BOPT_SQPOLL;
+	o.sqpoll_cpu = (unsigned)ncpu;
+	assert_int_equal(iolens_ctx_open(&ctx, "io_uring", &o), -EINVAL);
+	o.sqpoll_cpu = (unsigned)(ncpu - 1);
+	r = iolens_ctx_open(&ctx, "io_uring", &o);
+	if (r)
+		fail_msg("sqpoll-cpu=%u: %s", o.sqpoll_cpu, iolens_strerror(r));
+	snprintf(want, sizeof(want), "%u", o.sqpoll_cpu);
+	/* The thread names itself once it runs: give it a second. */
+	for (int i = 0; i < 100 && !sqpoll_thread_cpus(got, sizeof(got)); i++)
+		usleep(10000);
+	assert_string_equal(got, want);
+	iolens_ctx_stats(ctx, &st);
+	snprintf(text, sizeof(text), ",cpu=%s)", want);
+	if (!strstr(st.setup, text))
+		fail_msg("setup '%s' does not say %s", st.setup, text);
+	iolens_ctx_close(ctx);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1410,7 +1475,7 @@ int main(void)
 	size_t nb = iolens_backends(&all), nv = 0, n = 0;
 	struct variant *vs = calloc(nb * MAX_VARIANTS, sizeof(*vs));
 	struct tcase *tc = calloc(nb * MAX_VARIANTS * ncases, sizeof(*tc));
-	struct CMUnitTest *tests = calloc(nb * MAX_VARIANTS * ncases + 1, sizeof(*tests));
+	struct CMUnitTest *tests = calloc(nb * MAX_VARIANTS * ncases + 2, sizeof(*tests));
 	int rc;
 
 	if (!vs || !tc || !tests) {
@@ -1436,6 +1501,7 @@ int main(void)
 		}
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(backend_list_and_unknown_name);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(sqpoll_cpu_pins_the_thread);
 	rc = _cmocka_run_group_tests("conformance", tests, n, NULL, NULL);
 	free(tests);
 	free(tc);

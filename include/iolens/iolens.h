@@ -156,6 +156,7 @@ struct iolens_op {
 #define IOLENS_BOPT_EDGE (1u << 5)        /* epoll: edge-triggered registration */
 #define IOLENS_BOPT_MS_ACCEPT (1u << 6)   /* io_uring: one multishot accept per listener */
 #define IOLENS_BOPT_MS_RECV (1u << 7)     /* io_uring: multishot recv, provided-buffer ring */
+#define IOLENS_BOPT_SQPOLL_CPU (1u << 8)  /* io_uring: SQPOLL thread on opts.sqpoll_cpu (needs SQPOLL) */
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
@@ -202,6 +203,7 @@ struct iolens_backend_opts {
 	unsigned nfiles;           /* or NULL and 0: sockets only, each on its first op */
 	const struct iovec *bufs;  /* IOLENS_BOPT_FIXED_BUFS: buffers to register */
 	unsigned nbufs;
+	unsigned sqpoll_cpu;       /* IOLENS_BOPT_SQPOLL_CPU: CPU of the SQPOLL thread */
 };
 
 /* Counters a backend keeps; read them with iolens_ctx_stats(). */
@@ -230,7 +232,8 @@ struct iolens_ctx;
  *   -EOPNOTSUPP  the kernel lacks what an option needs (io_uring ms-accept,
  *                ms-recv)
  *   -EINVAL      bad opts (depth 0, an option the backend does not accept,
- *                files without nfiles or the reverse, FIXED_BUFS without bufs)
+ *                files without nfiles or the reverse, FIXED_BUFS without bufs,
+ *                SQPOLL_CPU without SQPOLL or on a CPU this system lacks)
  *   -ENOMEM      out of memory
  *   other        the errno of the kernel call that set the backend up
  */

@@ -233,6 +233,7 @@ struct iolens_result {
 	struct iolens_net_result net;           /* socket workloads only */
 	const struct iolens_trace_op *trace;    /* workload.trace > 0: in submission order */
 	size_t ntrace;
+	char placement[192];   /* CPUs the job threads and the backend's or peer's threads ran on */
 };
 
 /*
