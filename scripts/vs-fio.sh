@@ -3,10 +3,13 @@
 # N repeats: how far iolens's figures are from fio's on this machine.
 #
 #   scripts/vs-fio.sh [--quick] [--repeats N] [--runtime S] [--size SIZE]
-#                     [--out DIR] [--dir DIR]
+#                     [--out DIR] [--dir DIR] [--cpu N|none]
 #
 # Pairs (fio engine / iolens backend): psync/blocking, libaio/libaio,
-# posixaio/posix-aio, io_uring/io_uring. Cells: 4 KiB random reads of one file,
+# posixaio/posix-aio, io_uring/io_uring, and io_uring with registered files and
+# fixed buffers (fio --registerfiles=1 --fixedbufs=1 / io_uring:fixed-files+fixed-bufs)
+# and with SQPOLL (fio --sqthread_poll=1 / io_uring:sqpoll), each with its own
+# default ring setup otherwise. Cells: 4 KiB random reads of one file,
 # page-cached at depth 1 and 32, O_DIRECT at depth 32. One job, time based,
 # both sides on the same file (written once by fio before the first run).
 # Page-cached runs: the file is read in right before each run (cat for fio,
@@ -14,6 +17,14 @@
 # O_DIRECT runs: fio invalidates the file's pages, iolens runs --cache cold.
 # Each repeat runs every (cell, pair) as fio then iolens; even repeats swap the
 # order so drift on a noisy machine hits both sides alike.
+# Placement: both tools run their job on CPU N (--cpu, default the last CPU;
+# fio --cpus_allowed, iolens --cpu), so the threads they start (glibc's AIO
+# threads, io_uring's SQPOLL thread) inherit the same CPU on both sides; D
+# psync jobs are spread over every CPU from 0 (fio cpus_allowed_policy=split,
+# iolens --cpu 0 puts thread i on CPU i mod CPUs). The SQPOLL pair puts the
+# kernel's polling thread on the next CPU (fio --sqthread_poll_cpu, iolens
+# io_uring:sqpoll-cpu): on the job's own CPU it would take turns with the job.
+# --cpu none: unpinned.
 #
 # Ratios are iolens/fio per repeat, printed as median (min-max):
 #   IOPS     fio jobs[0].read.iops        iolens iops
@@ -45,11 +56,11 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 usage_err() { echo "vs-fio.sh: $*" >&2; exit 2; }
-quick=0 repeats="" runtime="" size="" out="" dir=""
+quick=0 repeats="" runtime="" size="" out="" dir="" cpu=$(($(nproc) - 1))
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
-	--repeats | --runtime | --size | --out | --dir)
+	--repeats | --runtime | --size | --out | --dir | --cpu)
 		[ $# -ge 2 ] || usage_err "$1 needs a value"
 		case $1 in
 		--repeats) [[ $2 =~ ^[1-9][0-9]*$ ]] || usage_err "--repeats: expected a positive integer, got '$2'"
@@ -62,9 +73,12 @@ while [ $# -gt 0 ]; do
 		--out) out=$2 ;;
 		--dir) [ -d "$2" ] || usage_err "--dir: '$2' is not a directory"
 			dir=$2 ;;
+		--cpu) [[ $2 == none || ( $2 =~ ^[0-9]+$ && $2 -lt $(nproc) ) ]] ||
+			usage_err "--cpu: expected a CPU number 0..$(($(nproc) - 1)) or none, got '$2'"
+			cpu=$2 ;;
 		esac
 		shift ;;
-	*) usage_err "unknown option '$1' (accepts --quick, --repeats N, --runtime S, --size SIZE, --out DIR, --dir DIR)" ;;
+	*) usage_err "unknown option '$1' (accepts --quick, --repeats N, --runtime S, --size SIZE, --out DIR, --dir DIR, --cpu N|none)" ;;
 	esac
 	shift
 done
@@ -102,7 +116,7 @@ fi
 
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 fstype=$(df -PT "$dir" | awk 'NR == 2 {print $2}')
-host="host: kernel $(uname -r), $(nproc) CPUs, ${cpu_model:-unknown CPU}; $(fio --version); file $size on $fstype ($dir); $repeats repeat(s) of ${runtime}s after ${warmup}s warmup"
+host="host: kernel $(uname -r), $(nproc) CPUs, ${cpu_model:-unknown CPU}; $(fio --version); file $size on $fstype ($dir); $repeats repeat(s) of ${runtime}s after ${warmup}s warmup; jobs $([ "$cpu" = none ] && echo unpinned || echo "pinned to CPU $cpu (psync depth D: spread over CPUs 0-$(($(nproc) - 1)); SQPOLL thread on CPU $(((cpu + 1) % $(nproc))))")"
 echo "$host"
 echo "$host" >"$out/host.txt"
 
@@ -118,27 +132,45 @@ echo "$direct_ok" >"$out/direct_ok"
 
 # cell: name depth direct
 cells=("cached-qd1 1 0" "cached-qd32 32 0" "direct-qd32 32 1")
-pairs=("psync blocking" "libaio libaio" "posixaio posix-aio" "io_uring io_uring")
+# label, fio options, iolens backend spec (labels name the raw files)
+pairs=("psync|--ioengine=psync|blocking" "libaio|--ioengine=libaio|libaio"
+	"posixaio|--ioengine=posixaio|posix-aio" "io_uring|--ioengine=io_uring|io_uring"
+	"io_uring+fixed|--ioengine=io_uring --registerfiles=1 --fixedbufs=1|io_uring:fixed-files+fixed-bufs"
+	"io_uring+sqpoll|--ioengine=io_uring --sqthread_poll=1|io_uring:sqpoll")
+slug() { echo "${1//[:+]/-}"; }
+[ "$cpu" != none ] && sq_cpu=$(((cpu + 1) % $(nproc)))
 
-run_fio() { # cell depth direct engine
-	local base=$out/r$r-$1-fio-$4 inval=0
+run_fio() { # cell depth direct label fio-options
+	local base=$out/r$r-$1-fio-$(slug "$4") inval=0 pin=()
 	if [ "$3" -eq 1 ]; then inval=1; else cat "$file" >/dev/null; fi
 	echo "== r$r $1 fio $4" >&2
 	# psync is synchronous: depth D is D jobs of one read each, as iolens's
 	# blocking backend runs D threads.
 	local iodepth=$2 numjobs=1
 	[ "$4" = psync ] && iodepth=1 numjobs=$2
-	fio --name="$1" --filename="$file" --rw=randread --bs=4k --size="$size" --ioengine="$4" \
+	if [ "$cpu" != none ]; then
+		pin=(--cpus_allowed="$cpu")
+		[ "$numjobs" -gt 1 ] && pin=(--cpus_allowed=0-$(($(nproc) - 1)) --cpus_allowed_policy=split)
+		[[ $5 == *sqthread_poll* ]] && pin+=(--sqthread_poll_cpu="$sq_cpu")
+	fi
+	# shellcheck disable=SC2086
+	fio --name="$1" --filename="$file" --rw=randread --bs=4k --size="$size" $5 "${pin[@]}" \
 		--iodepth=$iodepth --numjobs=$numjobs --thread --direct="$3" --invalidate=$inval --time_based \
 		--runtime="${run_ms}ms" --ramp_time="${warm_ms}ms" --norandommap --randrepeat=0 \
 		--lat_percentiles=1 --group_reporting --output-format=json \
 		--output="$base.json" 2>"$base.err" || echo $? >"$base.rc"
 }
 run_iolens() { # cell depth direct backend
-	local base=$out/r$r-$1-iolens-$4 extra=(--cache warm)
+	local base=$out/r$r-$1-iolens-$(slug "$4") extra=(--cache warm) spec=$4
 	[ "$3" -eq 1 ] && extra=(--direct --cache cold)
+	if [ "$cpu" != none ] && [ "$4" = blocking ] && [ "$2" -gt 1 ]; then
+		extra+=(--cpu 0)
+	elif [ "$cpu" != none ]; then
+		extra+=(--cpu "$cpu")
+		[ "$spec" = io_uring:sqpoll ] && spec=io_uring:sqpoll-cpu=$sq_cpu
+	fi
 	echo "== r$r $1 iolens $4" >&2
-	"$iolens" run --backend "$4" --workload randread --file "$file" --size "$size" --bs 4k \
+	"$iolens" run --backend "$spec" --workload randread --file "$file" --size "$size" --bs 4k \
 		--depth "$2" --jobs 1 --time "${run_ms}ms" --warmup "${warm_ms}ms" --count off \
 		"${extra[@]}" --json "$base.json" >/dev/null 2>"$base.err" || echo $? >"$base.rc"
 }
@@ -148,13 +180,13 @@ for ((r = 1; r <= repeats; r++)); do
 		read -r cell depth direct <<<"$c"
 		[ "$direct" -eq 1 ] && [ $direct_ok -eq 0 ] && continue
 		for p in "${pairs[@]}"; do
-			read -r engine backend <<<"$p"
+			IFS='|' read -r label fopts backend <<<"$p"
 			if ((r % 2)); then
-				run_fio "$cell" "$depth" "$direct" "$engine"
+				run_fio "$cell" "$depth" "$direct" "$label" "$fopts"
 				run_iolens "$cell" "$depth" "$direct" "$backend"
 			else
 				run_iolens "$cell" "$depth" "$direct" "$backend"
-				run_fio "$cell" "$depth" "$direct" "$engine"
+				run_fio "$cell" "$depth" "$direct" "$label" "$fopts"
 			fi
 		done
 	done
@@ -167,7 +199,19 @@ out, repeats, tdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 direct_ok = open(f"{out}/direct_ok").read().strip() == "1"
 cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
 pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"),
-         ("io_uring", "io_uring")]
+         ("io_uring", "io_uring"), ("io_uring+fixed", "io_uring:fixed-files+fixed-bufs"),
+         ("io_uring+sqpoll", "io_uring:sqpoll")]
+slug = lambda s: s.replace(":", "-").replace("+", "-")
+# What iolens should reach, as iolens/fio: page-cached IOPS >= 1 and p50 <= 1;
+# O_DIRECT IOPS >= 0.98 (the device bounds both).
+def targets(cell):
+    return {"iops": 0.98} if cell.startswith("direct") else {"iops": 1.0, "p50": -1.0}
+def verdict(m, med, cell):
+    t = targets(cell).get(m)
+    if t is None:
+        return ""
+    ok = med >= t if t > 0 else med <= -t
+    return " met" if ok else " NOT met"
 metrics = [("iops", "IOPS"), ("p50", "p50"), ("p99", "p99"), ("cpu_per_op", "CPU/op")]
 
 def first_line(path):
@@ -224,8 +268,8 @@ for cell in cells:
         sides = {"fio": {m: [] for m, _ in metrics}, "iolens": {m: [] for m, _ in metrics}}
         whys = []
         for r in range(1, repeats + 1):
-            f, fw = fio_side(f"{out}/r{r}-{cell}-fio-{fe}")
-            i, iw = iolens_side(f"{out}/r{r}-{cell}-iolens-{ib}")
+            f, fw = fio_side(f"{out}/r{r}-{cell}-fio-{slug(fe)}")
+            i, iw = iolens_side(f"{out}/r{r}-{cell}-iolens-{slug(ib)}")
             whys += [w for w in (fw, iw) if w and w not in whys]
             if f is None or i is None:
                 continue
@@ -244,6 +288,7 @@ for cell in cells:
                 s = f"{med:.2f} ({min(v):.2f}–{max(v):.2f})"
                 if len(v) < repeats:
                     s += f" n={len(v)}"
+                s += verdict(m, med, cell)
                 cells_md.append(s)
             else:
                 why = "; ".join(whys) or f"no {m} figure from one side"
@@ -271,7 +316,8 @@ def md(header, body):
 host = open(f"{out}/host.txt").read().strip()
 text = "\n".join([
     host, "",
-    f"### iolens / fio, median (min–max) over {repeats} repeat(s)",
+    f"### iolens / fio, median (min–max) over {repeats} repeat(s); targets: "
+    "page-cached IOPS >= 1 and p50 <= 1, O_DIRECT IOPS >= 0.98",
     md(["cell", "fio / iolens", "IOPS ratio", "p50 ratio", "p99 ratio", "CPU/op ratio"], table), "",
     "### medians of each side (p50, p99, CPU/op in us)",
     md(["cell", "fio / iolens", "IOPS fio", "IOPS iolens", "p50 fio", "p50 iolens",

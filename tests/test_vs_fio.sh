@@ -16,6 +16,17 @@ if ! command -v fio >/dev/null; then
 	command -v fio >/dev/null || skip "fio is not installed and could not be installed: $(tail -1 "$work/install.log")"
 fi
 
+# Bad input: one line naming the option, exit 2, nothing created.
+for bad in "--cpu 99" "--cpu x" "--repeats 0"; do
+	# shellcheck disable=SC2086
+	IOLENS=$iolens "$root/scripts/vs-fio.sh" $bad --out "$work/bad" >"$work/bad.out" 2>"$work/bad.err"
+	rc=$?
+	[ $rc -eq 2 ] || fail "vs-fio.sh $bad exited $rc, expected 2"
+	[ "$(wc -l <"$work/bad.err")" -eq 1 ] && grep -q -- "${bad%% *}" "$work/bad.err" ||
+		fail "vs-fio.sh $bad: expected one line naming ${bad%% *}, got: $(cat "$work/bad.err")"
+	[ -e "$work/bad" ] && fail "vs-fio.sh $bad created its output directory"
+done
+
 IOLENS=$iolens "$root/scripts/vs-fio.sh" --quick --out "$work/out" >"$work/stdout" 2>"$work/stderr"
 rc=$?
 [ $rc -eq 0 ] || { cat "$work/stdout" "$work/stderr"; fail "vs-fio.sh --quick exited $rc"; }
@@ -35,7 +46,8 @@ header = ["cell", "fio_engine", "iolens_backend", "metric", "median", "min", "ma
 if rows[0] != header:
     errors.append(f"header {rows[0]}, expected {header}")
 cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
-pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"), ("io_uring", "io_uring")]
+pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"), ("io_uring", "io_uring"),
+         ("io_uring+fixed", "io_uring:fixed-files+fixed-bufs"), ("io_uring+sqpoll", "io_uring:sqpoll")]
 metrics = ["iops", "p50", "p99", "cpu_per_op"]
 want = {(c, f, i, m) for c in cells for f, i in pairs for m in metrics}
 seen = {}
