@@ -415,6 +415,9 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 
 static void job_free(struct job *j)
 {
+	/* A job the setup loop never reached is all zeros, descriptors too: nothing of its own. */
+	if (!j->run)
+		return;
 	iolens__net_free(j);
 	free(j->trace);
 	if (j->fd >= 0)
