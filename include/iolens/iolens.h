@@ -39,7 +39,7 @@ extern "C" {
 #define IOLENS_VERSION_PATCH 0
 #define IOLENS_VERSION_STRING "0.1.0"
 /* Bumped whenever a public struct layout or a function signature changes. */
-#define IOLENS_ABI_VERSION 3
+#define IOLENS_ABI_VERSION 4
 
 #if defined(IOLENS_BUILDING) && defined(__GNUC__)
 #define IOLENS_EXPORT __attribute__((visibility("default")))
