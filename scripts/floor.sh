@@ -80,7 +80,7 @@ mem_repeats=$repeats
 [ $quick -eq 1 ] || mem_repeats=$((repeats < 3 ? repeats : 3))
 {
 	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), kernel $(uname -r), $(nproc) CPUs"
-	echo "iolens $("$iolens" --version 2>&1 | head -1), repeats $repeats, quick $quick"
+	echo "$("$iolens" --version 2>&1 | head -1), repeats $repeats, quick $quick"
 	grep -m1 "model name" /proc/cpuinfo || true
 	echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)"
 	echo "load $(cat /proc/loadavg)"
