@@ -635,8 +635,8 @@ static void account_syscalls(struct iolens_result *r, const struct run *run, con
 	r->syscalls_job.io = r->syscalls_job.io_uring_enter = 0;
 	r->syscalls_job.measured = 1;
 	for (unsigned i = 0; i < n; i++) {
-		r->syscalls_job.measured &= jobs[i].sc_fd >= 0 && jobs[i].io_fd >= 0 &&
-					    jobs[i].enter_fd >= 0;
+		r->syscalls_job.measured &=
+		    jobs[i].sc_fd >= 0 && jobs[i].io_fd >= 0 && jobs[i].enter_fd >= 0;
 		r->syscalls_job.io += jobs[i].io_end - jobs[i].io_start;
 		r->syscalls_job.io_uring_enter += jobs[i].enter_end - jobs[i].enter_start;
 	}

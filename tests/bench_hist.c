@@ -144,7 +144,8 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--samples")) {
-			if (parse("--samples", i + 1 < argc ? argv[++i] : NULL, 1000, 1000000000, &n))
+			if (parse("--samples", i + 1 < argc ? argv[++i] : NULL, 1000, 1000000000,
+				  &n))
 				return 2;
 		} else if (!strcmp(argv[i], "--repeats")) {
 			if (parse("--repeats", i + 1 < argc ? argv[++i] : NULL, 1, 1000, &r))
