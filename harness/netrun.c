@@ -198,7 +198,7 @@ static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned c
 
 	j->net = n;
 	j->run = run;
-	j->fd = j->sc_fd = j->io_fd = -1;
+	j->fd = j->sc_fd = j->io_fd = j->enter_fd = -1;
 	if (!n)
 		return -ENOMEM;
 	n->nconns = nconns;

@@ -90,6 +90,7 @@ static void syscalls(const struct iolens_result *r, const struct iolens__visitor
 	const struct iolens_syscalls *s = &r->syscalls;
 	int have = s->measured && r->status != IOLENS_STATUS_SKIPPED;
 	int iou = have && s->io_uring;
+	int job = have && r->syscalls_job.measured;
 
 	vis->begin(v, "syscalls");
 	vis->num(v, "total", have ? (double)s->total : NAN);
@@ -100,6 +101,11 @@ static void syscalls(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "other", have ? (double)s->other : NAN);
 	vis->end(v);
 	vis->num(v, "offloaded", have ? (double)s->offloaded : NAN);
+	vis->begin(v, "job_threads");
+	vis->num(v, "total", job ? (double)r->syscalls_job.total : NAN);
+	vis->num(v, "io", job ? (double)r->syscalls_job.io : NAN);
+	vis->num(v, "io_uring_enter", job ? (double)r->syscalls_job.io_uring_enter : NAN);
+	vis->end(v);
 	vis->num(v, "ops", have ? (double)s->ops : NAN);
 	vis->str(v, "method", have ? s->method : NULL);
 	vis->str(v, "pass", have ? pass_names[s->pass] : NULL);

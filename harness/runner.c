@@ -316,6 +316,7 @@ static void *job_main(void *arg)
 	if (run->counting) {
 		j->sc_fd = iolens__syscount_thread();
 		j->io_fd = iolens__syscount_thread_io();
+		j->enter_fd = iolens__syscount_thread_named("io_uring_enter");
 	}
 	r = iolens__pin_job(j);
 	if (r)
@@ -373,6 +374,7 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 	j->fd = -1;
 	j->sc_fd = -1;
 	j->io_fd = -1;
+	j->enter_fd = -1;
 	j->rng = w->seed * 0x2545f4914f6cdd1dULL + index + 1;
 	if (run->ops_mode)
 		j->quota = w->ops / nthreads + (index < w->ops % nthreads);
@@ -416,6 +418,9 @@ static int job_setup(struct job *j, struct run *run, unsigned index, unsigned nt
 
 static void job_free(struct job *j)
 {
+	/* A job the setup loop never reached is all zeros, descriptors too: nothing of its own. */
+	if (!j->run)
+		return;
 	iolens__net_free(j);
 	free(j->trace);
 	if (j->fd >= 0)
@@ -424,6 +429,8 @@ static void job_free(struct job *j)
 		close(j->sc_fd);
 	if (j->io_fd >= 0)
 		close(j->io_fd);
+	if (j->enter_fd >= 0)
+		close(j->enter_fd);
 	for (unsigned k = 0; k < K__COUNT; k++)
 		iolens_hist_free(j->hist[k]);
 	free(j->slots);
@@ -625,6 +632,15 @@ static void account_syscalls(struct iolens_result *r, const struct run *run, con
 		own += jobs[i].sc_end - jobs[i].sc_start;
 	own = own > instr ? own - instr : 0;
 	s->offloaded = s->total > own ? s->total - own : 0;
+	r->syscalls_job.total = own;
+	r->syscalls_job.io = r->syscalls_job.io_uring_enter = 0;
+	r->syscalls_job.measured = 1;
+	for (unsigned i = 0; i < n; i++) {
+		r->syscalls_job.measured &=
+		    jobs[i].sc_fd >= 0 && jobs[i].io_fd >= 0 && jobs[i].enter_fd >= 0;
+		r->syscalls_job.io += jobs[i].io_end - jobs[i].io_start;
+		r->syscalls_job.io_uring_enter += jobs[i].enter_end - jobs[i].enter_start;
+	}
 	s->per_op = s->ops ? (double)s->total / (double)s->ops : 0;
 	s->io_uring = strcmp(run->spec->info->name, "io_uring") == 0 && run->sc->fd_iou[0] >= 0;
 	if (s->io_uring) {
@@ -898,6 +914,7 @@ threads:
 		for (unsigned i = 0; i < nthreads; i++) {
 			jobs[i].cpu_start = thread_cpu(jobs[i].tid);
 			jobs[i].io_start = iolens__counter_value(jobs[i].io_fd);
+			jobs[i].enter_start = iolens__counter_value(jobs[i].enter_fd);
 			jobs[i].sc_start = iolens__counter_value(jobs[i].sc_fd);
 		}
 		iolens__syscount_read(run->sc, &sc0);
@@ -935,8 +952,10 @@ threads:
 		pthread_mutex_unlock(&run->lock);
 	}
 	if (run->counting) {
-		for (unsigned i = 0; i < nthreads; i++)
+		for (unsigned i = 0; i < nthreads; i++) {
 			jobs[i].io_end = iolens__counter_value(jobs[i].io_fd);
+			jobs[i].enter_end = iolens__counter_value(jobs[i].enter_fd);
+		}
 		snapshot_end(run, jobs, nthreads, &sc1);
 		for (unsigned i = 0; i < nthreads; i++)
 			jobs[i].cpu_end = thread_cpu(jobs[i].tid);
@@ -1036,6 +1055,7 @@ static void counting_pass(struct iolens_result *r, const struct iolens_result *f
 	} else {
 		r->syscalls = c->syscalls;
 		r->syscalls.pass = IOLENS_COUNT_SEPARATE;
+		r->syscalls_job = c->syscalls_job;
 		r->model = c->model;
 		if (c->status != IOLENS_STATUS_OK) {
 			r->status = c->status;

@@ -64,6 +64,8 @@ struct job {
 	uint64_t sc_start, sc_end;
 	int io_fd;              /* this thread's I/O calls, counting pass only */
 	uint64_t io_start, io_end;
+	int enter_fd;           /* this thread's io_uring_enter calls, counting pass only */
+	uint64_t enter_start, enter_end;
 	double cpu_start, cpu_end; /* this thread's CPU seconds at the window's edges */
 	/* Per-call instrumentation of the counting pass, inside the window only. */
 	uint64_t sync_ns, lat_ns;  /* over measured ops: time in their submit call, latency */

@@ -201,6 +201,19 @@ int iolens__syscount_thread_io(void)
 	return filtered(iolens__syscount_thread(), filter, used, sizeof(filter));
 }
 
+int iolens__syscount_thread_named(const char *name)
+{
+	for (unsigned i = 0; i < iolens__sc_nnames; i++) {
+		char f[32];
+
+		if (strcmp(name, iolens__sc_names[i]))
+			continue;
+		return filtered(iolens__syscount_thread(), f,
+				(size_t)snprintf(f, sizeof(f), "id == %ld", sc_nrs[i]), sizeof(f));
+	}
+	return -EINVAL;
+}
+
 void iolens__syscount_close(struct iolens__syscount *sc)
 {
 	int *fds[] = { &sc->fd_total, &sc->main_total };

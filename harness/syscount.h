@@ -59,6 +59,8 @@ uint64_t iolens__counter_value(int fd);
  * io_uring_enter) through a tracepoint filter on the syscall number.
  */
 int iolens__syscount_thread_io(void);
+/* The same, counting only the named call (one of iolens__sc_names), or -errno. */
+int iolens__syscount_thread_named(const char *name);
 
 /* What the i-th counted name is, for the measured model. */
 enum { IOLENS_SC_OTHER, IOLENS_SC_DATA, IOLENS_SC_QUEUE, IOLENS_SC_READINESS };

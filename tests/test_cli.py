@@ -360,6 +360,29 @@ class CliTest(unittest.TestCase):
         self.assertLessEqual(abs(big - (big_calls - outside)), 0.01 * big,
                              (big, big_calls, outside))
 
+    def test_job_thread_syscalls(self):
+        """syscalls.job_threads: the job threads' own calls, the rest being offloaded."""
+        j = self.path("jt.json")
+        p = self.run_cli("run", "--backend", "io_uring,io_uring:sqpoll,posix-aio", "--depth", "8",
+                         "--batch", "8", "--size", "4m", "--ops", "2000", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for r in load_json(j)["results"]:
+            with self.subTest(backend=r["backend"], variant=r["variant"]):
+                sc, jt = r["syscalls"], r["syscalls"]["job_threads"]
+                if r["status"] != "ok" or sc["total"] is None:
+                    self.assertEqual(set(jt.values()), {None})
+                    continue
+                self.assertEqual(jt["total"] + sc["offloaded"], sc["total"])
+                self.assertLessEqual(jt["io_uring_enter"], jt["io"])
+                self.assertLessEqual(jt["io_uring_enter"], sc["by_name"]["io_uring_enter"])
+                if r["backend"] == "io_uring":
+                    # No user thread but the job's: every io_uring_enter is its own.
+                    self.assertEqual(jt["io_uring_enter"], sc["by_name"]["io_uring_enter"])
+                    self.assertGreater(jt["io_uring_enter"], 0)
+                else:
+                    self.assertEqual(jt["io_uring_enter"], 0)
+                    self.assertGreater(sc["offloaded"], 0)
+
     def test_doctor(self):
         p = self.run_cli("doctor")
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -207,6 +207,14 @@ struct iolens_trace_op {
 	uint32_t job;   /* job thread index */
 };
 
+/* The job (submitting) threads' own syscalls over the counting pass's window. */
+struct iolens_job_syscalls {
+	int measured;            /* 0: not counted (the result's syscalls.why says why) */
+	uint64_t total;          /* every syscall of the job threads */
+	uint64_t io;             /* their I/O calls: data calls, io_submit, io_uring_enter */
+	uint64_t io_uring_enter; /* their io_uring_enter calls */
+};
+
 /* What one backend did on one workload. Read-only once returned. */
 struct iolens_result {
 	char backend[32];      /* backend name */
@@ -234,6 +242,7 @@ struct iolens_result {
 	const struct iolens_trace_op *trace;    /* workload.trace > 0: in submission order */
 	size_t ntrace;
 	char placement[192];   /* CPUs the job threads and the backend's or peer's threads ran on */
+	struct iolens_job_syscalls syscalls_job; /* syscalls of the job threads alone */
 };
 
 /*
