@@ -52,6 +52,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <liburing.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,7 @@ struct uring_state {
 	struct io_uring_cqe **cqes; /* one peeked batch */
 	unsigned ncqes;
 	int sqpoll;
+	int cq_spin; /* SQPOLL and CQ_SPIN: reap polls the CQ instead of entering */
 	int files_registered;
 	int bufs_registered;
 	/* DEFER_TASKRUN without TASKRUN_FLAG: nothing completes until we enter. */
@@ -248,12 +250,13 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 		if (r)
 			return r;
 		s->sqpoll = sqpoll;
+		s->cq_spin = sqpoll && (ctx->opts.flags & IOLENS_BOPT_CQ_SPIN);
 		s->enter_to_peek = (ladder[i].flags & IORING_SETUP_DEFER_TASKRUN) &&
 				   !(ladder[i].flags & IORING_SETUP_TASKRUN_FLAG);
 		if (sqpoll)
 			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
-				 "SQPOLL(idle=%ums%s)%s sq=%u cq=%u", idle, cpu_text, ladder[i].name,
-				 p.sq_entries, p.cq_entries);
+				 "SQPOLL(idle=%ums%s)%s%s sq=%u cq=%u", idle, cpu_text, ladder[i].name,
+				 s->cq_spin ? " cq-spin" : "", p.sq_entries, p.cq_entries);
 		else
 			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s sq=%u cq=%u",
 				 ladder[i].name, p.sq_entries, p.cq_entries);
@@ -1127,6 +1130,36 @@ static int wait_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
 	return io_uring_wait_cqes(&s->ring, &cqe, nr, &ts, NULL);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
+
+/*
+ * cq-spin: wait for nr CQEs by polling the CQ tail, as the SQPOLL thread
+ * polls the SQ, so the job thread makes no io_uring_enter at all. An
+ * overflowed CQ needs an enter to flush, so that case waits as usual; every
+ * 4096 empty polls yield, in case the poller shares this CPU.
+ */
+static int spin_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
+{
+	for (unsigned n = 1; io_uring_cq_ready(&s->ring) < nr; n++) {
+		if (io_uring_cq_has_overflow(&s->ring))
+			return wait_cqes(s, nr, deadline);
+		if (deadline >= 0 && now_ns() >= deadline)
+			return -ETIME;
+		if (!(n & 4095))
+			sched_yield();
+		else
+			cpu_relax();
+	}
+	return 0;
+}
+
 static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min, unsigned max,
 		      int64_t timeout_ns)
 {
@@ -1147,7 +1180,8 @@ static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned m
 
 		ctx->stats.waits++;
 		/* Multishot CQEs complete any number of ops, from none up: wait for one. */
-		r = wait_cqes(s, s->track ? 1 : min - got, deadline);
+		r = s->cq_spin ? spin_cqes(s, s->track ? 1 : min - got, deadline)
+			       : wait_cqes(s, s->track ? 1 : min - got, deadline);
 		if (r < 0 && r != -EINTR && r != -ETIME)
 			return got ? (int)got : r;
 		got += take(ctx, s, out + got, max - got);
@@ -1211,7 +1245,8 @@ const struct iolens_backend iolens_backend_io_uring = {
 		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
 		IOLENS_CAP_OP(IOLENS_OP_CONNECT),
 	.options = IOLENS_BOPT_SQPOLL | IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS |
-		   IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV | IOLENS_BOPT_SQPOLL_CPU,
+		   IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV | IOLENS_BOPT_SQPOLL_CPU |
+		   IOLENS_BOPT_CQ_SPIN,
 	.probe = uring_probe,
 	.init = uring_init,
 	.destroy = uring_destroy,

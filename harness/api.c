@@ -77,6 +77,8 @@ static int check_opts(const struct iolens_backend *be, const struct iolens_backe
 		return -EINVAL;
 	if ((o->flags & IOLENS_BOPT_FIXED_BUFS) && (!o->bufs || !o->nbufs))
 		return -EINVAL;
+	if ((o->flags & IOLENS_BOPT_CQ_SPIN) && !(o->flags & IOLENS_BOPT_SQPOLL))
+		return -EINVAL;
 	if ((o->flags & IOLENS_BOPT_SQPOLL_CPU) &&
 	    (!(o->flags & IOLENS_BOPT_SQPOLL) || o->sqpoll_cpu >= (unsigned)sysconf(_SC_NPROCESSORS_CONF)))
 		return -EINVAL;

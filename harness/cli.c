@@ -140,6 +140,7 @@ static const char run_help[] =
 	"                     follow a colon, joined by '+': io_uring:sqpoll+fixed-files,\n"
 	"                     io_uring:fixed-bufs, io_uring:sqpoll-idle=MS,\n"
 	"                     io_uring:sqpoll-cpu=CPU (the SQPOLL thread's CPU),\n"
+	"                     io_uring:sqpoll+cq-spin (reap polls the CQ, no enter),\n"
 	"                     io_uring:ms-accept, io_uring:ms-recv (multishot, sockets),\n"
 	"                     poll:nowait, epoll:et, posix-aio:threads=N\n"
 	"  --workload W       disk: read, write, randread (default), randwrite, randrw;\n"

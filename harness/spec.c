@@ -14,6 +14,7 @@ static const struct {
 	{ "sqpoll", IOLENS_BOPT_SQPOLL, 0 },
 	{ "sqpoll-idle", IOLENS_BOPT_SQPOLL, 1 },
 	{ "sqpoll-cpu", IOLENS_BOPT_SQPOLL | IOLENS_BOPT_SQPOLL_CPU, 2 },
+	{ "cq-spin", IOLENS_BOPT_CQ_SPIN, 0 },
 	{ "fixed-files", IOLENS_BOPT_FIXED_FILES, 0 },
 	{ "fixed-bufs", IOLENS_BOPT_FIXED_BUFS, 0 },
 	{ "nowait", IOLENS_BOPT_NOWAIT, 0 },

@@ -1228,7 +1228,7 @@ static void api_errors(void **state)
 					       IOLENS_BOPT_FIXED_BUFS, IOLENS_BOPT_NOWAIT,
 					       IOLENS_BOPT_THREADS, IOLENS_BOPT_EDGE,
 					       IOLENS_BOPT_MS_ACCEPT, IOLENS_BOPT_MS_RECV,
-					       IOLENS_BOPT_SQPOLL_CPU, 1u << 30 };
+					       IOLENS_BOPT_SQPOLL_CPU, IOLENS_BOPT_CQ_SPIN, 1u << 30 };
 	struct tcase *t = *state;
 	const struct iolens_backend_info *b = t->b;
 	struct iolens_backend_opts o = { .depth = 0 };
@@ -1361,6 +1361,7 @@ static size_t variants_of(const struct iolens_backend_info *b, struct variant *o
 		const char *suffix;
 	} opts[] = {
 		{ IOLENS_BOPT_SQPOLL, "+sqpoll" },
+		{ IOLENS_BOPT_SQPOLL | IOLENS_BOPT_CQ_SPIN, "+sqpoll+cq-spin" },
 		{ IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS, "+fixed-files+fixed-bufs" },
 		{ IOLENS_BOPT_NOWAIT, "+nowait" },
 		{ IOLENS_BOPT_THREADS, "+threads=4" },

@@ -548,7 +548,7 @@ int main(void)
 	};
 	/* Backend options run the same cases as the plain backends. */
 	static const char *const variants[] = {
-		"io_uring:sqpoll", "io_uring:fixed-files+fixed-bufs",
+		"io_uring:sqpoll", "io_uring:sqpoll+cq-spin", "io_uring:fixed-files+fixed-bufs",
 		"io_uring:sqpoll+fixed-files+fixed-bufs", "poll:nowait", "epoll:et",
 		"posix-aio:threads=4",
 	};

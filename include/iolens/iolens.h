@@ -157,6 +157,7 @@ struct iolens_op {
 #define IOLENS_BOPT_MS_ACCEPT (1u << 6)   /* io_uring: one multishot accept per listener */
 #define IOLENS_BOPT_MS_RECV (1u << 7)     /* io_uring: multishot recv, provided-buffer ring */
 #define IOLENS_BOPT_SQPOLL_CPU (1u << 8)  /* io_uring: SQPOLL thread on opts.sqpoll_cpu (needs SQPOLL) */
+#define IOLENS_BOPT_CQ_SPIN (1u << 9)     /* io_uring: reap by polling the CQ, never entering (needs SQPOLL) */
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
@@ -233,7 +234,8 @@ struct iolens_ctx;
  *                ms-recv)
  *   -EINVAL      bad opts (depth 0, an option the backend does not accept,
  *                files without nfiles or the reverse, FIXED_BUFS without bufs,
- *                SQPOLL_CPU without SQPOLL or on a CPU this system lacks)
+ *                SQPOLL_CPU without SQPOLL or on a CPU this system lacks,
+ *                CQ_SPIN without SQPOLL)
  *   -ENOMEM      out of memory
  *   other        the errno of the kernel call that set the backend up
  */
