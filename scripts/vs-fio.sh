@@ -3,13 +3,16 @@
 # N repeats: how far iolens's figures are from fio's on this machine.
 #
 #   scripts/vs-fio.sh [--quick] [--repeats N] [--runtime S] [--size SIZE]
-#                     [--out DIR] [--dir DIR] [--cpu N|none]
+#                     [--out DIR] [--dir DIR] [--cpu N|none] [--pairs LIST]
 #
 # Pairs (fio engine / iolens backend): psync/blocking, libaio/libaio,
 # posixaio/posix-aio, io_uring/io_uring, and io_uring with registered files and
 # fixed buffers (fio --registerfiles=1 --fixedbufs=1 / io_uring:fixed-files+fixed-bufs)
-# and with SQPOLL (fio --sqthread_poll=1 / io_uring:sqpoll), each with its own
-# default ring setup otherwise. Cells: 4 KiB random reads of one file,
+# and with SQPOLL (fio --sqthread_poll=1 / io_uring:sqpoll+cq-spin: under
+# SQPOLL fio reaps by polling the CQ, never entering, which is what cq-spin
+# does), each with its own default ring setup otherwise. --pairs takes a
+# comma-separated list of the fio labels (psync, libaio, posixaio, io_uring,
+# io_uring+fixed, io_uring+sqpoll) to run only those. Cells: 4 KiB random reads of one file,
 # page-cached at depth 1 and 32, O_DIRECT at depth 32. One job, time based,
 # both sides on the same file (written once by fio before the first run).
 # Page-cached runs: the file is read in right before each run (cat for fio,
@@ -56,11 +59,11 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 usage_err() { echo "vs-fio.sh: $*" >&2; exit 2; }
-quick=0 repeats="" runtime="" size="" out="" dir="" cpu=$(($(nproc) - 1))
+quick=0 repeats="" runtime="" size="" out="" dir="" cpu=$(($(nproc) - 1)) only=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
-	--repeats | --runtime | --size | --out | --dir | --cpu)
+	--repeats | --runtime | --size | --out | --dir | --cpu | --pairs)
 		[ $# -ge 2 ] || usage_err "$1 needs a value"
 		case $1 in
 		--repeats) [[ $2 =~ ^[1-9][0-9]*$ ]] || usage_err "--repeats: expected a positive integer, got '$2'"
@@ -76,9 +79,12 @@ while [ $# -gt 0 ]; do
 		--cpu) [[ $2 == none || ( $2 =~ ^[0-9]+$ && $2 -lt $(nproc) ) ]] ||
 			usage_err "--cpu: expected a CPU number 0..$(($(nproc) - 1)) or none, got '$2'"
 			cpu=$2 ;;
+		--pairs) [[ $2 =~ ^(psync|libaio|posixaio|io_uring|io_uring\+fixed|io_uring\+sqpoll)(,(psync|libaio|posixaio|io_uring|io_uring\+fixed|io_uring\+sqpoll))*$ ]] ||
+			usage_err "--pairs: expected a comma-separated list of psync, libaio, posixaio, io_uring, io_uring+fixed, io_uring+sqpoll, got '$2'"
+			only=$2 ;;
 		esac
 		shift ;;
-	*) usage_err "unknown option '$1' (accepts --quick, --repeats N, --runtime S, --size SIZE, --out DIR, --dir DIR, --cpu N|none)" ;;
+	*) usage_err "unknown option '$1' (accepts --quick, --repeats N, --runtime S, --size SIZE, --out DIR, --dir DIR, --cpu N|none, --pairs LIST)" ;;
 	esac
 	shift
 done
@@ -136,7 +142,13 @@ cells=("cached-qd1 1 0" "cached-qd32 32 0" "direct-qd32 32 1")
 pairs=("psync|--ioengine=psync|blocking" "libaio|--ioengine=libaio|libaio"
 	"posixaio|--ioengine=posixaio|posix-aio" "io_uring|--ioengine=io_uring|io_uring"
 	"io_uring+fixed|--ioengine=io_uring --registerfiles=1 --fixedbufs=1|io_uring:fixed-files+fixed-bufs"
-	"io_uring+sqpoll|--ioengine=io_uring --sqthread_poll=1|io_uring:sqpoll")
+	"io_uring+sqpoll|--ioengine=io_uring --sqthread_poll=1|io_uring:sqpoll+cq-spin")
+if [ -n "$only" ]; then
+	keep=()
+	for p in "${pairs[@]}"; do [[ ,$only, == *,"${p%%|*}",* ]] && keep+=("$p"); done
+	pairs=("${keep[@]}")
+fi
+for p in "${pairs[@]}"; do echo "${p%%|*}|${p##*|}"; done >"$out/pairs.txt"
 slug() { echo "${1//[:+]/-}"; }
 [ "$cpu" != none ] && sq_cpu=$(((cpu + 1) % $(nproc)))
 
@@ -167,7 +179,7 @@ run_iolens() { # cell depth direct backend
 		extra+=(--cpu 0)
 	elif [ "$cpu" != none ]; then
 		extra+=(--cpu "$cpu")
-		[ "$spec" = io_uring:sqpoll ] && spec=io_uring:sqpoll-cpu=$sq_cpu
+		[ "$spec" = io_uring:sqpoll+cq-spin ] && spec=io_uring:sqpoll-cpu=$sq_cpu+cq-spin
 	fi
 	echo "== r$r $1 iolens $4" >&2
 	"$iolens" run --backend "$spec" --workload randread --file "$file" --size "$size" --bs 4k \
@@ -198,9 +210,7 @@ import csv, json, os, statistics, sys
 out, repeats, tdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 direct_ok = open(f"{out}/direct_ok").read().strip() == "1"
 cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
-pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"),
-         ("io_uring", "io_uring"), ("io_uring+fixed", "io_uring:fixed-files+fixed-bufs"),
-         ("io_uring+sqpoll", "io_uring:sqpoll")]
+pairs = [tuple(line.strip().split("|")) for line in open(f"{out}/pairs.txt") if line.strip()]
 slug = lambda s: s.replace(":", "-").replace("+", "-")
 # What iolens should reach, as iolens/fio: page-cached IOPS >= 1 and p50 <= 1;
 # O_DIRECT IOPS >= 0.98 (the device bounds both).

@@ -17,7 +17,7 @@ if ! command -v fio >/dev/null; then
 fi
 
 # Bad input: one line naming the option, exit 2, nothing created.
-for bad in "--cpu 99" "--cpu x" "--repeats 0"; do
+for bad in "--cpu 99" "--cpu x" "--repeats 0" "--pairs psync,nope"; do
 	# shellcheck disable=SC2086
 	IOLENS=$iolens "$root/scripts/vs-fio.sh" $bad --out "$work/bad" >"$work/bad.out" 2>"$work/bad.err"
 	rc=$?
@@ -47,7 +47,7 @@ if rows[0] != header:
     errors.append(f"header {rows[0]}, expected {header}")
 cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
 pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"), ("io_uring", "io_uring"),
-         ("io_uring+fixed", "io_uring:fixed-files+fixed-bufs"), ("io_uring+sqpoll", "io_uring:sqpoll")]
+         ("io_uring+fixed", "io_uring:fixed-files+fixed-bufs"), ("io_uring+sqpoll", "io_uring:sqpoll+cq-spin")]
 metrics = ["iops", "p50", "p99", "cpu_per_op"]
 want = {(c, f, i, m) for c in cells for f, i in pairs for m in metrics}
 seen = {}
