@@ -865,14 +865,10 @@ void iolens__placement(struct iolens_result *r, const struct run *run, struct jo
 		pm = others_cpus(jobs, n, &others);
 		cpu_list(jm, js, sizeof(js));
 		cpu_list(pm, ps, sizeof(ps));
-		if (others)
-			snprintf(r->placement, sizeof(r->placement),
-				 "jobs %s CPU %s; %u other thread%s (the backend's) last on CPU %s",
-				 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js, others,
-				 others == 1 ? "" : "s", ps);
-		else
-			snprintf(r->placement, sizeof(r->placement), "jobs %s CPU %s; no other threads",
-				 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js);
+		snprintf(r->placement, sizeof(r->placement),
+			 "jobs %s CPU %s; %u other thread%s (the backend's)%s%s",
+			 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js, others,
+			 others == 1 ? "" : "s", others ? " last on CPU " : "", others ? ps : "");
 		return;
 	}
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)run->t->peer_proc.pid);

@@ -125,6 +125,11 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 		else if (eq)
 			out->sqpoll_idle_ms = value;
 	}
+	if ((out->flags & IOLENS_BOPT_CQ_SPIN) && !(out->flags & IOLENS_BOPT_SQPOLL)) {
+		snprintf(err, errlen, "--backend: '%s': cq-spin polls for what the SQPOLL thread completes, so it needs sqpoll (e.g. %s:sqpoll+cq-spin)",
+			 spec, name);
+		return -EINVAL;
+	}
 	snprintf(out->variant, sizeof(out->variant), "%s", colon + 1);
 	return 0;
 }

@@ -426,6 +426,16 @@ static void bad_spec(void **state)
 	assert_int_equal(iolens_run(t, &w, "poll:sqpoll", &r, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "nowait"));
 	assert_int_equal(iolens_run(t, &w, "posix-aio:threads=0", &r, err, sizeof(err)), -EINVAL);
+	if (iolens_backend_find("io_uring")->options & IOLENS_BOPT_CQ_SPIN) {
+		char want[128], spec[64];
+
+		assert_int_equal(iolens_run(t, &w, "io_uring:cq-spin", &r, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "needs sqpoll (e.g. io_uring:sqpoll+cq-spin)"));
+		snprintf(want, sizeof(want), "CPU 0 to %ld)", sysconf(_SC_NPROCESSORS_CONF) - 1);
+		snprintf(spec, sizeof(spec), "io_uring:sqpoll-cpu=%ld", sysconf(_SC_NPROCESSORS_CONF));
+		assert_int_equal(iolens_run(t, &w, spec, &r, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, want));
+	}
 	iolens_target_close(t);
 	assert_int_equal(dir_entries(tmpdir), 0);
 }
