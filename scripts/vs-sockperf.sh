@@ -59,6 +59,7 @@
 # running tools, removes the half-done pair's files, writes the ratios of the
 # pairs done (marked interrupted) and exits 130.
 set -euo pipefail
+here=$PWD # --out and --lock are relative to where the script was started
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
@@ -94,10 +95,12 @@ while [ $# -gt 0 ]; do
 			placement=$val ;;
 		--server-cpu) int_opt "$opt" "$val" 0 $((ncpu - 1)); server_cpu=$val ;;
 		--client-cpu) int_opt "$opt" "$val" 0 $((ncpu - 1)); client_cpu=$val ;;
-		--lock) [ -n "$val" ] && [ -e "$val" -o -d "$(dirname "$val")" ] ||
+		--lock) [[ $val == /* ]] || val=$here/$val
+			[ -e "$val" ] || [ -d "$(dirname "$val")" ] ||
 			usage_err "--lock: '$val' cannot be created (no such directory)"
 			lock=$val ;;
 		--out) [ -n "$val" ] || usage_err "--out: expected a directory, got ''"
+			[[ $val == /* ]] || val=$here/$val
 			if [ -e "$val" ] && { [ ! -d "$val" ] || [ -n "$(ls -A "$val")" ]; }; then
 				usage_err "--out: '$val' exists and is not an empty directory (accepts a new or empty one)"
 			fi
@@ -180,20 +183,38 @@ fg_run() {
 	return $rc
 }
 
+# A port below the kernel's ephemeral range that no socket uses: a
+# listener there cannot collide with a connection's local port.
 free_port() {
-	local p
+	local low p
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	[ "$low" -gt 11000 ] || low=61000
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		[ -z "$(ss -Hltn "sport = :$p")" ] && [ -z "$(ss -Hltn "sport = :$((p + 1))")" ] && { echo $p; return; }
+		p=$((10000 + RANDOM % (low - 10000)))
+		[ -z "$(ss -Htan "sport = :$p")" ] && { echo $p; return; }
 	done
 	echo "$me: no free TCP port found" >&2
 	exit 1
 }
 
-wait_port() { # until something listens on 127.0.0.1:$1, at most 10 s
-	for _ in $(seq 200); do
-		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
-		sleep 0.05
+# Start a server (pinned to CPU $1) listening on a free port; sets port and
+# adds it to servers. A server that exits before it listens (the port was
+# taken meanwhile) is tried again on another port.
+start_server() { # cpu command... (PORT in the arguments is replaced)
+	local cpu=$1 try a args
+	shift
+	for try in 1 2 3; do
+		port=$(free_port)
+		args=()
+		for a in "$@"; do args+=("${a//PORT/$port}"); done
+		taskset -c "$cpu" "${args[@]}" >/dev/null 2>&1 9>&- &
+		servers+=($!)
+		for _ in $(seq 200); do
+			[ -n "$(ss -Hltn "sport = :$port")" ] && return 0
+			kill -0 "${servers[-1]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		stop_all
 	done
 	return 1
 }
@@ -218,19 +239,16 @@ run_iolens() { # pair placement workload server-cpu client-cpu
 
 run_peer() { # pair placement workload server-cpu client-cpu
 	local port rc=0 start base
-	port=$(free_port)
 	start=$(date +%s)
 	if [ "$3" = echo ]; then
 		base=$out/r$1-$2-echo-sockperf
 		part+=("$base.txt")
 		echo "== r$1 $2 echo sockperf" >&2
-		taskset -c "$4" sockperf server --tcp -i 127.0.0.1 -p "$port" >/dev/null 2>&1 9>&- &
-		servers+=($!)
-		if wait_port "$port"; then
+		if start_server "$4" sockperf server --tcp -i 127.0.0.1 -p PORT; then
 			fg_run taskset -c "$5" sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 \
 				-t "$secs" --full-rtt >"$base.txt" 2>&1 || rc=$?
 		else
-			echo "sockperf server did not listen on port $port" >"$base.txt"
+			echo "sockperf server did not start listening" >"$base.txt"
 			rc=1
 		fi
 		log_run "$1" "$2" echo sockperf "$start" $rc
@@ -238,13 +256,11 @@ run_peer() { # pair placement workload server-cpu client-cpu
 		base=$out/r$1-$2-stream-iperf3
 		part+=("$base.json" "$base.err")
 		echo "== r$1 $2 stream iperf3" >&2
-		taskset -c "$4" iperf3 -s -1 -p "$port" >/dev/null 2>&1 9>&- &
-		servers+=($!)
-		if wait_port "$port"; then
+		if start_server "$4" iperf3 -s -1 -p PORT; then
 			fg_run taskset -c "$5" iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -O "$omit" -J \
 				>"$base.json" 2>"$base.err" || rc=$?
 		else
-			echo "iperf3 -s did not listen on port $port" >"$base.err"
+			echo "iperf3 -s did not start listening" >"$base.err"
 			rc=1
 		fi
 		log_run "$1" "$2" stream iperf3 "$start" $rc
