@@ -57,7 +57,7 @@
 # ran, in order, with its exit status); ratios.csv and ratios.md. Bad options:
 # one line naming the option, exit 2, nothing created. SIGINT stops the
 # running tools, removes the half-done pair's files, writes the ratios of the
-# pairs done (marked interrupted) and exits 130.
+# pairs done (marked interrupted) and exits 130 (SIGTERM: the same, 143).
 set -euo pipefail
 here=$PWD # --out and --lock are relative to where the script was started
 cd "$(dirname "$0")/.."
@@ -161,15 +161,19 @@ stop_all() {
 	cur="" servers=()
 	return 0
 }
-on_int() {
+on_signal() { # exit status
+	trap '' INT TERM
 	interrupted=1
 	stop_all
 	rm -f "${part[@]}"
 	echo "$me: interrupted after $done_pairs of $repeats pair(s)" >&2
 	summarise || true
-	exit 130
+	exit "$1"
 }
-trap on_int INT
+# A shell started in the background without job control ignores SIGINT and
+# cannot trap it: SIGTERM stops it the same way.
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 trap 'stop_all' EXIT
 
 # Run a command in the background and wait for it, so SIGINT is taken at once.
