@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 #define SCRATCH_SIZE (256u << 10) /* per-thread receive buffer */
 #define SOURCE_CHUNK (1u << 20)   /* one send of the source stream */
 #define MAX_EVENTS 256
+#define SOLO_WAIT_NS 10000000ull /* a lone echo connection's blocking wait, at most */
 #define LOOPBACK_DIR_PREFIX "iolens-peer-"
 #define LOOPBACK_SOCK_NAME "sock"
 
@@ -445,6 +447,13 @@ static size_t pattern_mismatch(const unsigned char *pat, const unsigned char *p,
  * while bytes wait to be sent, a delayed one also a small ring of due times;
  * both are freed once it has sent everything. Beyond kernel socket buffers
  * and the epoll item, an idle connection costs under 200 bytes.
+ *
+ * Sockets stay in blocking mode and every call passes MSG_DONTWAIT, so a
+ * loop whose only connection is an echo with nothing pending can wait for
+ * the next request in recv itself: one wakeup and two calls per request
+ * (recv, send) instead of three (epoll_wait, recv, send), as a blocking
+ * server does. That wait lasts at most SOLO_WAIT_NS, and the loop looks at
+ * its epoll set at least that often, so accepts and the stop are not held.
  */
 enum { RC_HELLO, RC_ECHO, RC_SINK, RC_SOURCE, RC_TRAILER };
 
@@ -457,6 +466,7 @@ struct rconn {
 	struct rconn *prev, *next;
 	int fd;
 	uint8_t state;
+	uint8_t solo;      /* SO_RCVTIMEO set: 1, refused: 2 */
 	uint32_t events;   /* registered with epoll */
 	uint32_t msg;
 	uint32_t heap_idx; /* UINT32_MAX: not waiting on a timer */
@@ -488,6 +498,7 @@ struct rloop {
 	uint32_t nheap, heap_cap;
 	unsigned char *scratch;
 	uint64_t accept_resume; /* 0: listener registered; else when to register it again */
+	uint64_t polled;        /* when the epoll set was last looked at */
 };
 
 struct iolens__responder {
@@ -679,39 +690,78 @@ static int echo_release(struct rloop *l, struct rconn *c, uint64_t now)
 	return echo_flush(l, c);
 }
 
+/* Nothing queued: answer n bytes straight from the scratch buffer, keep only the rest. */
+static int echo_answer(struct rloop *l, struct rconn *c, ssize_t n)
+{
+	ssize_t s;
+
+	c->rx += (uint64_t)n;
+	c->released = c->rx;
+	do
+		s = send(c->fd, l->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (s < 0 && errno == EINTR);
+	if (s < 0 && errno != EAGAIN) {
+		rconn_close(l, c);
+		return -1;
+	}
+	if (s < 0)
+		s = 0;
+	c->tx += (uint64_t)s;
+	if (s < n) {
+		c->buf = malloc(c->cap);
+		if (!c->buf) {
+			rconn_close(l, c);
+			return -1;
+		}
+		c->len = (uint32_t)(n - s);
+		memcpy(c->buf, l->scratch + s, c->len);
+	}
+	return echo_flush(l, c);
+}
+
+/* The loop's only connection, an echo with nothing pending: this loop may wait in its recv. */
+static struct rconn *solo_echo(struct rloop *l)
+{
+	struct rconn *c = l->conns;
+
+	if (!c || c->next || c->state != RC_ECHO || c->delay_ns || c->len || c->solo == 2 ||
+	    l->nheap || l->accept_resume)
+		return NULL;
+	if (!c->solo) {
+		struct timeval tv = { 0, (long)(SOLO_WAIT_NS / 1000) };
+
+		c->solo = setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ? 2 : 1;
+		if (c->solo == 2)
+			return NULL;
+	}
+	return c;
+}
+
+/* Wait for c's next request in recv and answer it; 0 when none came in time. */
+static int echo_solo(struct rloop *l, struct rconn *c)
+{
+	ssize_t n = recv(c->fd, l->scratch, 64u << 10, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		/* EOF or an error: the client is done. */
+		rconn_close(l, c);
+		return 0;
+	}
+	echo_answer(l, c, n);
+	return 1;
+}
+
 static int echo_in(struct rloop *l, struct rconn *c, uint64_t now)
 {
 	ssize_t n;
 
 	if (!c->delay_ns && !c->len) {
-		/* Nothing queued: answer straight from the scratch buffer, keep only the rest. */
-		ssize_t s;
-
 		n = recv(c->fd, l->scratch, 64u << 10, MSG_DONTWAIT);
 		if (n <= 0)
 			goto ended;
-		c->rx += (uint64_t)n;
-		c->released = c->rx;
-		do
-			s = send(c->fd, l->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (s < 0 && errno == EINTR);
-		if (s < 0 && errno != EAGAIN) {
-			rconn_close(l, c);
-			return -1;
-		}
-		if (s < 0)
-			s = 0;
-		c->tx += (uint64_t)s;
-		if (s < n) {
-			c->buf = malloc(c->cap);
-			if (!c->buf) {
-				rconn_close(l, c);
-				return -1;
-			}
-			c->len = (uint32_t)(n - s);
-			memcpy(c->buf, l->scratch + s, c->len);
-		}
-		return echo_flush(l, c);
+		return echo_answer(l, c, n);
 	}
 	if (!c->buf) {
 		c->buf = malloc(c->cap);
@@ -929,7 +979,8 @@ static void accept_some(struct rloop *l, uint64_t now)
 		struct epoll_event ev = { .events = EPOLLIN };
 		struct rconn *c;
 		int one = 1;
-		int fd = accept4(r->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* Blocking mode, for echo_solo; every other call passes MSG_DONTWAIT. */
+		int fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -982,7 +1033,16 @@ static void *rloop_main(void *arg)
 	while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
 		uint64_t now = now_ns(), next = UINT64_MAX;
 		int timeout = -1, n;
+		struct rconn *solo = solo_echo(l);
 
+		if (solo && now - l->polled < SOLO_WAIT_NS) {
+			if (!echo_solo(l, solo))
+				l->polled = 0; /* nothing came: look at the epoll set now */
+			continue;
+		}
+		l->polled = now;
+		if (solo)
+			next = now; /* look, do not sleep: the lone connection waits in recv */
 		if (l->nheap)
 			next = heap_key(l->heap[0]);
 		if (l->accept_resume && l->accept_resume < next)
