@@ -165,6 +165,7 @@ static const char run_help[] =
 	"  --verify           check every block read; write checkable blocks\n"
 	"  --seed N           seed of the random offsets (default 1)\n"
 	"  --cpu N            pin job thread i to CPU N+i (mod CPUs); default unpinned\n"
+	"  --cpus LIST        pin job thread i to the i-th CPU of LIST (0,2-3), cycling\n"
 	"  --trace N          keep submit and completion times of the first N ops of\n"
 	"                     each job in the window (JSON \"trace\"), 0..100000\n"
 	"  --count MODE       syscall counting: separate (default: a second pass with\n"
@@ -264,7 +265,7 @@ enum {
 	OPT_BACKEND = 256, OPT_WORKLOAD, OPT_RWMIX, OPT_BS, OPT_SIZE, OPT_FILE, OPT_OVERWRITE, OPT_DEVICE,
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
 	OPT_VERIFY, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP, OPT_CONNS, OPT_MSG,
-	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_PEER_CPU,
+	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_CPUS, OPT_PEER_CPU,
 	OPT_TRACE,
 };
 
@@ -300,6 +301,7 @@ static const struct option run_options[] = {
 	{ "think", required_argument, NULL, OPT_THINK },
 	{ "delay", required_argument, NULL, OPT_DELAY },
 	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "peer-cpu", required_argument, NULL, OPT_PEER_CPU },
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "help", no_argument, NULL, 'h' },
@@ -511,6 +513,9 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		case OPT_PEER_CPU:
 			r = parse_uint_opt(c == OPT_CPU ? "cpu" : "peer-cpu", optarg, 0, 4095, &v);
 			*(c == OPT_CPU ? &a->w.cpu : &a->w.peer_cpu) = (int)v;
+			break;
+		case OPT_CPUS:
+			a->w.cpus = optarg;
 			break;
 		case OPT_TRACE:
 			r = parse_uint_opt("trace", optarg, 0, 100000, &v);

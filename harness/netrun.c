@@ -762,13 +762,25 @@ void iolens__net_free(struct job *j)
 
 int iolens__pin_job(const struct job *j)
 {
+	const struct iolens_workload *w = j->run->w;
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
-	cpu_set_t set;
+	cpu_set_t set, list;
+	int n, k, cpu = -1;
 
-	if (j->run->w->cpu < 0)
+	if (w->cpus) {
+		n = iolens__cpulist(w->cpus, ncpu, &list);
+		if (n <= 0)
+			return -EINVAL; /* checked with the workload: not reached */
+		k = (int)(j->index % (unsigned)n);
+		while (k >= 0)
+			k -= CPU_ISSET(++cpu, &list) ? 1 : 0;
+	} else if (w->cpu >= 0) {
+		cpu = (int)((unsigned)(w->cpu + (int)j->index) % (unsigned)(ncpu > 0 ? ncpu : 1));
+	} else {
 		return 0;
+	}
 	CPU_ZERO(&set);
-	CPU_SET((unsigned)(j->run->w->cpu + (int)j->index) % (unsigned)(ncpu > 0 ? ncpu : 1), &set);
+	CPU_SET((unsigned)cpu, &set);
 	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
@@ -867,7 +879,7 @@ void iolens__placement(struct iolens_result *r, const struct run *run, struct jo
 		cpu_list(pm, ps, sizeof(ps));
 		snprintf(r->placement, sizeof(r->placement),
 			 "jobs %s CPU %s; %u other thread%s (the backend's)%s%s",
-			 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js, others,
+			 w->cpu >= 0 || w->cpus ? "pinned, on" : "unpinned, last on", js, others,
 			 others == 1 ? "" : "s", others ? " last on CPU " : "", others ? ps : "");
 		return;
 	}
@@ -885,7 +897,7 @@ void iolens__placement(struct iolens_result *r, const struct run *run, struct jo
 	cpu_list(jm, js, sizeof(js));
 	cpu_list(pm, ps, sizeof(ps));
 	snprintf(r->net.placement, sizeof(r->net.placement), "jobs %s CPU %s; %s",
-		 w->cpu >= 0 ? "pinned, on" : "unpinned, last on", js,
+		 w->cpu >= 0 || w->cpus ? "pinned, on" : "unpinned, last on", js,
 		 run->t->peer_proc.pid <= 0 ? "peer remote"
 		 : w->peer_cpu >= 0	    ? "peer pinned, on CPU "
 					    : "peer unpinned, last on CPU ");

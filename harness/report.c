@@ -54,6 +54,7 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "think_us", net ? (double)w->think_ns / 1e3 : NAN);
 	vis->num(v, "delay_us", net ? (double)w->delay_ns / 1e3 : NAN);
 	vis->num(v, "cpu", w->cpu >= 0 ? w->cpu : NAN);
+	vis->str(v, "cpus", r->cpus[0] ? r->cpus : NULL);
 	vis->num(v, "peer_cpu", net && w->peer_cpu >= 0 ? w->peer_cpu : NAN);
 	vis->end(v);
 }

@@ -1114,6 +1114,8 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	r->workload = *w;
 	r->workload.file = NULL;
 	r->workload.stop = NULL;
+	r->workload.cpus = NULL;
+	snprintf(r->cpus, sizeof(r->cpus), "%s", w->cpus ? w->cpus : "");
 	r->model.declared = x->sp.info->model;
 	iolens__model_unmeasured(&r->model, "");
 	r->model.concurrency = NAN;

@@ -34,8 +34,40 @@ static int is_write_kind(int kind)
 	return kind == IOLENS_WL_WRITE || kind == IOLENS_WL_RANDWRITE || kind == IOLENS_WL_RANDRW;
 }
 
+int iolens__cpulist(const char *s, long ncpu, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	if (!s || !*s)
+		return -EINVAL;
+	for (;;) {
+		char *end;
+		unsigned long a, b;
+
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		a = b = strtoul(s, &end, 10);
+		if (*end == '-') {
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return -EINVAL;
+			b = strtoul(s, &end, 10);
+		}
+		if (a > b || b >= (unsigned long)ncpu || b >= CPU_SETSIZE)
+			return -EINVAL;
+		for (unsigned long c = a; c <= b; c++)
+			CPU_SET(c, set);
+		if (!*end)
+			return CPU_COUNT(set);
+		if (*end != ',')
+			return -EINVAL;
+		s = end + 1;
+	}
+}
+
 static int check_workload(const struct iolens_workload *w, char *err, size_t errlen)
 {
+	cpu_set_t set;
+
 	if (w->kind < 0 || w->kind >= IOLENS_WL__COUNT)
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--workload: accepts read, write, randread, randwrite, randrw, echo, serve, stream");
@@ -74,6 +106,12 @@ common:
 	if (w->cpu < -1 || w->cpu >= sysconf(_SC_NPROCESSORS_CONF))
 		return iolens__target_fail(err, errlen, -EINVAL, "--cpu: %d is out of range (accepts 0 to %ld)", w->cpu,
 			    sysconf(_SC_NPROCESSORS_CONF) - 1);
+	if (w->cpus && w->cpu >= 0)
+		return iolens__target_fail(err, errlen, -EINVAL, "--cpus: give --cpu or --cpus, not both");
+	if (w->cpus && iolens__cpulist(w->cpus, sysconf(_SC_NPROCESSORS_CONF), &set) < 0)
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--cpus: '%.64s' is not accepted (accepts CPUs from 0 to %ld, listed and ranged like 0,2-3)",
+			    w->cpus, sysconf(_SC_NPROCESSORS_CONF) - 1);
 	if (w->peer_cpu < -1 || w->peer_cpu >= sysconf(_SC_NPROCESSORS_CONF))
 		return iolens__target_fail(err, errlen, -EINVAL, "--peer-cpu: %d is out of range (accepts 0 to %ld)",
 			    w->peer_cpu, sysconf(_SC_NPROCESSORS_CONF) - 1);

@@ -3,6 +3,7 @@
 #define IOLENS_TARGET_H
 
 #include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -30,6 +31,13 @@ struct iolens_target {
 /* Store a one-line message in err (if errlen) and return code. */
 int iolens__target_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * The CPUs of a list like "0,2-3" (each below ncpu) into *set; how many, or
+ * -EINVAL for anything else (empty, a stride, a range upside down, a CPU
+ * out of range).
+ */
+int iolens__cpulist(const char *s, long ncpu, cpu_set_t *set);
 
 /* Socket workloads (net_target.c): check the socket options, start the peers. */
 int iolens__net_target_open(struct iolens_target *t, const struct iolens_workload *w, char *err,

@@ -601,6 +601,8 @@ class CliTest(unittest.TestCase):
             (["--connect", "no.such.host.invalid:80"], "--connect"),
             (["--msg", "5m"], "--msg"),
             (["--peer-cpu", "4095"], "--peer-cpu"),
+            (["--cpus", "0-4096"], "--cpus"),
+            (["--cpus", "0", "--cpu", "0"], "--cpus"),
             (["--workload", "stream", "--depth", "2"], "--depth"),
             (["--workload", "serve", "--connect", "127.0.0.1:80"], "--connect"),
             (["--listen", "127.0.0.1:0"], "--listen"),

@@ -381,6 +381,12 @@ static const char *bad_case(size_t i, struct iolens_workload *w)
 	case 12: w->file = "/nonexistent/iolens-file"; return "--file";
 	case 13: w->file = "/"; return "--file";
 	case 14: w->direct = 1; w->bs = 1000; return "--bs";
+	case 15: w->cpus = "0-4096"; return "--cpus";
+	case 16: w->cpus = "1-0"; return "--cpus";
+	case 17: w->cpus = "0,,0"; return "--cpus";
+	case 18: w->cpus = ""; return "--cpus";
+	case 19: w->cpus = "0-1:2"; return "--cpus";
+	case 20: w->cpus = "0"; w->cpu = 0; return "--cpus";
 	default: return NULL;
 	}
 }
@@ -544,6 +550,51 @@ static void cold_cache_and_warmup(void **state)
 	iolens_result_free(r);
 }
 
+/*
+ * --cpus: job thread i runs on the (i mod n)-th CPU of the list, in
+ * ascending order, whatever order the list is written in. Checked through
+ * the CPUs the threads last ran on (placement) and the JSON.
+ */
+static void cpus_pin_job_threads(void **state)
+{
+	long last = sysconf(_SC_NPROCESSORS_CONF) - 1;
+	struct iolens_workload w;
+	struct iolens_result *r;
+	char list[32], want[64], *json;
+	size_t len;
+
+	(void)state;
+	small_workload(&w, IOLENS_WL_RANDREAD);
+	w.jobs = 1;
+	w.ops = 400;
+	/* One thread: the first CPU of the list, here the last CPU. */
+	snprintf(list, sizeof(list), "%ld", last);
+	w.cpus = list;
+	r = run_one(&w, "blocking", NULL);
+	check_ok(r, &w);
+	snprintf(want, sizeof(want), "jobs pinned, on CPU %ld;", last);
+	if (strncmp(r->placement, want, strlen(want)))
+		fail_msg("placement '%s', expected it to start '%s'", r->placement, want);
+	assert_string_equal(r->cpus, list);
+	assert_null(r->workload.cpus);
+	assert_int_equal(iolens_result_json_text(r, &json, &len), 0);
+	snprintf(want, sizeof(want), "\"cpus\": \"%ld\"", last);
+	if (!strstr(json, want))
+		fail_msg("JSON has no %s", want);
+	free(json);
+	iolens_result_free(r);
+	if (last < 1)
+		return;
+	/* Two threads (blocking at depth 2), the list written backwards: CPUs 0 and 1. */
+	w.cpus = "1,0";
+	w.depth = 2;
+	r = run_one(&w, "blocking", NULL);
+	check_ok(r, &w);
+	if (strncmp(r->placement, "jobs pinned, on CPU 0,1;", 24))
+		fail_msg("placement '%s', expected both CPUs", r->placement);
+	iolens_result_free(r);
+}
+
 int main(void)
 {
 	static const struct {
@@ -595,6 +646,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(second_run_is_busy);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(run_checks_target);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(result_json_text);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(cpus_pin_job_threads);
 	rc = _cmocka_run_group_tests("runner", tests, n, NULL, NULL);
 	if (dir_entries(tmpdir) != 0) {
 		fprintf(stderr, "files left behind in %s\n", tmpdir);

@@ -88,6 +88,10 @@ struct iolens_workload {
 	 * (pass 0 timed, 1 counted), e.g. for a progress line; arg is on_pass_arg. */
 	void (*on_pass)(void *arg, const char *spec, int pass);
 	void *on_pass_arg;
+	/* Pin job thread i to the (i mod n)-th of the n CPUs in this list, in
+	 * ascending order: "0,2-3" (what taskset -c accepts, without strides).
+	 * NULL = as cpu says. Give cpu or cpus, not both. */
+	const char *cpus;
 };
 
 /* Fill *w with the defaults: randread, 4 KiB blocks, 1 GiB temporary file,
@@ -243,6 +247,7 @@ struct iolens_result {
 	size_t ntrace;
 	char placement[192];   /* CPUs the job threads and the backend's or peer's threads ran on */
 	struct iolens_job_syscalls syscalls_job; /* syscalls of the job threads alone */
+	char cpus[128];        /* workload.cpus as run ("" = none); workload.cpus is NULL here */
 };
 
 /*
