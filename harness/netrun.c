@@ -918,7 +918,8 @@ void iolens__placement(struct iolens_result *r, const struct run *run, struct jo
 /*
  * What became of the bytes received. A stream is verified only when every
  * connection's trailer came back clean and said it checked; echo and serve
- * compare every byte as it arrives, so a result that ended well is verified.
+ * compare every byte as it arrives, so a result that ended well, with bytes
+ * moved, is verified.
  */
 static void data_check(struct iolens_result *r, const struct run *run, struct job *jobs,
 		       unsigned n)
@@ -945,7 +946,8 @@ static void data_check(struct iolens_result *r, const struct run *run, struct jo
 	else if (fake)
 		x->data_check = IOLENS_CHECK_NONE;
 	else if (run->w->kind != IOLENS_WL_STREAM)
-		x->data_check = r->status == IOLENS_STATUS_OK ? IOLENS_CHECK_VERIFIED : IOLENS_CHECK_NONE;
+		x->data_check = r->status == IOLENS_STATUS_OK && r->bytes ? IOLENS_CHECK_VERIFIED
+									    : IOLENS_CHECK_NONE;
 	else if (conns && trailers == conns)
 		x->data_check = unchecked ? IOLENS_CHECK_OFF : IOLENS_CHECK_VERIFIED;
 	else

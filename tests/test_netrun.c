@@ -91,6 +91,9 @@ static void echo_one(void **state)
 		/* Every request went out and came back whole (each byte was checked). */
 		assert_true(r->net.send_calls >= 2000);
 		assert_true(r->net.recv_calls >= 2000);
+		assert_int_equal(r->net.data_check, IOLENS_CHECK_VERIFIED);
+	} else {
+		assert_int_equal(r->net.data_check, IOLENS_CHECK_NONE);
 	}
 	iolens_result_free(r);
 }
@@ -353,6 +356,7 @@ static void peer_corrupts(void **state)
 	assert_int_equal(r->error, -EILSEQ);
 	assert_non_null(strstr(r->reason, "stream offset 19217"));
 	assert_int_equal(r->ops, 300);
+	assert_int_equal(r->net.data_check, IOLENS_CHECK_MISMATCH);
 	iolens_result_free(r);
 }
 
