@@ -88,7 +88,7 @@ struct iolens_workload {
 	 * (pass 0 timed, 1 counted), e.g. for a progress line; arg is on_pass_arg. */
 	void (*on_pass)(void *arg, const char *spec, int pass);
 	void *on_pass_arg;
-	int stream_nocheck;   /* stream: the sink counts bytes without checking them */
+	int stream_nocheck;   /* stream: the sink counts bytes without checking them (default 0) */
 };
 
 /* Fill *w with the defaults: randread, 4 KiB blocks, 1 GiB temporary file,
