@@ -175,6 +175,9 @@ static const char run_help[] =
 	"  --conns N          connections over all jobs, 1..100000 (default 1)\n"
 	"  --msg SIZE         request size (echo, serve; default 64) or bytes per send\n"
 	"                     (stream; default 128k), up to 4m\n"
+	"  --no-check         stream: the sink counts the bytes without comparing them\n"
+	"                     with the pattern (for throughput against tools that do not\n"
+	"                     check); the result says \"not checked\"\n"
 	"  --transport T      tcp (default), tcp6 or unix\n"
 	"  --connect ADDR     a responder started with 'iolens responder' (default: one\n"
 	"                     in this process on loopback)\n"
@@ -264,7 +267,7 @@ static int cmd_doctor(void)
 enum {
 	OPT_BACKEND = 256, OPT_WORKLOAD, OPT_RWMIX, OPT_BS, OPT_SIZE, OPT_FILE, OPT_OVERWRITE, OPT_DEVICE,
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
-	OPT_VERIFY, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP, OPT_CONNS, OPT_MSG,
+	OPT_VERIFY, OPT_NO_CHECK, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP, OPT_CONNS, OPT_MSG,
 	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_CPUS, OPT_PEER_CPU,
 	OPT_TRACE,
 };
@@ -288,6 +291,7 @@ static const struct option run_options[] = {
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "fsync", required_argument, NULL, OPT_FSYNC },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "no-check", no_argument, NULL, OPT_NO_CHECK },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "json", required_argument, NULL, OPT_JSON },
@@ -467,6 +471,9 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_VERIFY:
 			a->w.verify = 1;
+			break;
+		case OPT_NO_CHECK:
+			a->w.stream_nocheck = 1;
 			break;
 		case OPT_SEED:
 			r = parse_uint_opt("seed", optarg, 0, UINT64_MAX, &a->w.seed);

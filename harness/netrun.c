@@ -10,7 +10,8 @@
  *    generator's connections, then receives and sends back; latencies are
  *    the load generator's round trips.
  *  - stream: the job sends the pattern to a sink, one send in flight per
- *    connection; the sink's trailer says whether every byte arrived intact.
+ *    connection; the sink's trailer says whether every byte arrived intact,
+ *    or (stream_nocheck) only how many arrived.
  *
  * A connection has at most one SEND and one RECV in flight (a stream socket
  * has one byte order), so a job's context depth is twice its connections,
@@ -29,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <dirent.h>
+#include <endian.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -70,6 +72,9 @@ struct netjob {
 	unsigned rr;
 	struct iolens_hist *unc;   /* open loop: latency from the actual start */
 	int fake;                  /* the backend moves no bytes (null): nothing to check */
+	unsigned trailers, unchecked; /* stream: clean trailers, and those that did not check */
+	int mismatch;              /* stream: a trailer named a bad byte */
+	uint64_t sink_bytes;       /* stream: bytes the clean trailers counted */
 	const unsigned char *pat;  /* iolens__pattern(), looked up once */
 	uint64_t send_calls, recv_calls, sent, received; /* in the window */
 };
@@ -135,7 +140,9 @@ static int dial(const struct run *run, unsigned index, int mode, uint32_t msg, c
 		.magic = IOLENS_HELLO_MAGIC,
 		.mode = (uint32_t)mode,
 		.msg = msg,
-		.delay_ns = run->w->delay_ns,
+		.delay_ns = mode == IOLENS_PEER_SINK
+				    ? (run->w->stream_nocheck ? IOLENS_SINK_NOCHECK : 0)
+				    : run->w->delay_ns,
 		.start = iolens__stream_start(index),
 	};
 	int fd = socket(t->peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
@@ -653,7 +660,10 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 	}
 }
 
-/* Read the sink's trailer after our last byte; 0 or a job failure. */
+/*
+ * Read the sink's trailer after our last byte; 0 or a job failure. Checked
+ * or not, the sink must have counted every byte sent.
+ */
 static void check_trailer(struct job *j, struct conn *k)
 {
 	struct iolens__trailer tr;
@@ -680,13 +690,21 @@ static void check_trailer(struct job *j, struct conn *k)
 		}
 		got += (size_t)r;
 	}
-	if (tr.bad_offset != UINT64_MAX)
+	tr.bytes = le64toh(tr.bytes);
+	tr.bad_offset = le64toh(tr.bad_offset);
+	if (tr.bad_offset != UINT64_MAX && tr.bad_offset != IOLENS_TRAILER_UNCHECKED) {
+		j->net->mismatch = 1;
 		iolens__job_fail(j, -EILSEQ,
 				 "connection %u: the sink found a wrong byte at stream offset %llu",
 				 k->index, (unsigned long long)tr.bad_offset);
-	else if (tr.bytes != k->tx_off)
+	} else if (tr.bytes != k->tx_off) {
 		iolens__job_fail(j, -EIO, "connection %u: sent %llu bytes, the sink received %llu",
 				 k->index, (unsigned long long)k->tx_off, (unsigned long long)tr.bytes);
+	} else {
+		j->net->trailers++;
+		j->net->unchecked += tr.bad_offset == IOLENS_TRAILER_UNCHECKED;
+		j->net->sink_bytes += tr.bytes;
+	}
 }
 
 /*
@@ -909,6 +927,47 @@ void iolens__placement(struct iolens_result *r, const struct run *run, struct jo
 	snprintf(r->placement, sizeof(r->placement), "%s", r->net.placement);
 }
 
+/*
+ * What became of the bytes received. A stream is verified only when every
+ * connection's trailer came back clean and said it checked; echo and serve
+ * compare every byte as it arrives, so a result that ended well, with bytes
+ * moved, is verified.
+ */
+static void data_check(struct iolens_result *r, const struct run *run, struct job *jobs,
+		       unsigned n)
+{
+	struct iolens_net_result *x = &r->net;
+	unsigned conns = 0, trailers = 0, unchecked = 0;
+	int fake = 0, mismatch = 0;
+	uint64_t bytes = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct netjob *nj = jobs[i].net;
+
+		if (!nj)
+			continue;
+		conns += nj->nconns;
+		trailers += nj->trailers;
+		unchecked += nj->unchecked;
+		bytes += nj->sink_bytes;
+		mismatch |= nj->mismatch;
+		fake |= nj->fake;
+	}
+	if (mismatch || r->error == -EILSEQ)
+		x->data_check = IOLENS_CHECK_MISMATCH;
+	else if (fake)
+		x->data_check = IOLENS_CHECK_NONE;
+	else if (run->w->kind != IOLENS_WL_STREAM)
+		x->data_check = r->status == IOLENS_STATUS_OK && r->bytes ? IOLENS_CHECK_VERIFIED
+									    : IOLENS_CHECK_NONE;
+	else if (conns && trailers == conns)
+		x->data_check = unchecked ? IOLENS_CHECK_OFF : IOLENS_CHECK_VERIFIED;
+	else
+		x->data_check = IOLENS_CHECK_NONE;
+	if (run->w->kind == IOLENS_WL_STREAM && conns && trailers == conns)
+		x->sink_bytes = bytes;
+}
+
 void iolens__net_summarise(struct iolens_result *r, const struct run *run, struct job *jobs,
 			   unsigned n, struct iolens_hist *all)
 {
@@ -953,4 +1012,5 @@ void iolens__net_summarise(struct iolens_result *r, const struct run *run, struc
 	}
 	x->requests = run->w->kind == IOLENS_WL_STREAM ? 0 : r->ops;
 	x->gbit_s = r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e9 : 0;
+	data_check(r, run, jobs, n);
 }

@@ -481,7 +481,7 @@ struct rconn {
 	struct due *due;
 	union {
 		unsigned char hello[sizeof(struct iolens__hello)];
-		uint64_t bad; /* sink: first bad offset */
+		uint64_t bad; /* sink: first bad offset, UINT64_MAX or IOLENS_TRAILER_UNCHECKED */
 		struct iolens__trailer tr;
 	} u;
 };
@@ -817,6 +817,7 @@ static int sink_in(struct rloop *l, struct rconn *c)
 		return -1;
 	}
 	if (n > 0) {
+		/* Only while all matched: not after a mismatch, nor when told not to check. */
 		if (c->u.bad == UINT64_MAX) {
 			size_t i = pattern_mismatch(pat, l->scratch, (size_t)n, c->start + c->rx);
 
@@ -912,7 +913,7 @@ static int hello_in(struct rloop *l, struct rconn *c)
 		return 0;
 	case IOLENS_PEER_SINK:
 		c->state = RC_SINK;
-		c->u.bad = UINT64_MAX;
+		c->u.bad = h.flags & IOLENS_SINK_NOCHECK ? IOLENS_TRAILER_UNCHECKED : UINT64_MAX;
 		return 0;
 	case IOLENS_PEER_SOURCE:
 		if (!iolens__pattern())

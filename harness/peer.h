@@ -2,7 +2,8 @@
  * The harness's socket peers, plain epoll code on their own threads:
  *  - the responder: echoes requests (optionally after a delay, kept by a
  *    timer queue, never by a sleep per connection), or is a stream sink
- *    (checks and counts) or source (sends the pattern);
+ *    (checks and counts, or only counts when the hello asks) or source
+ *    (sends the pattern);
  *  - the load generator: drives a server under test with C connections,
  *    each keeping `depth` requests outstanding, checks every echoed byte
  *    and records each request's round trip.
@@ -60,11 +61,21 @@ uint64_t iolens__stream_start(uint64_t i);
 /* ---- the hello ---- */
 #define IOLENS_HELLO_MAGIC 0x316f6c6c65686c69ULL /* "ilhello1" little-endian */
 enum { IOLENS_PEER_ECHO = 1, IOLENS_PEER_SINK = 2, IOLENS_PEER_SOURCE = 3 };
+/*
+ * The sink's flags share the echo delay's field: every client before them
+ * sent 0 there for a sink (a delay is refused for anything but echo), and a
+ * responder before them ignores the field for a sink, so it checks every
+ * byte and its trailer says so.
+ */
+#define IOLENS_SINK_NOCHECK 1u /* count the bytes, do not compare them */
 struct iolens__hello {
 	uint64_t magic;
 	uint32_t mode;     /* IOLENS_PEER_* */
 	uint32_t msg;      /* echo: request size in bytes (1..IOLENS_MSG_MAX) */
-	uint64_t delay_ns; /* echo: answer this long after a request's last byte; 0 = responder's own */
+	union {
+		uint64_t delay_ns; /* echo: answer this long after a request's last byte; 0 = responder's own */
+		uint64_t flags;    /* sink: IOLENS_SINK_*; 0 = check every byte */
+	};
 	uint64_t start;    /* stream start offset, both directions */
 };
 _Static_assert(sizeof(struct iolens__hello) == 32, "hello is 32 bytes on the wire");
@@ -72,8 +83,10 @@ _Static_assert(sizeof(struct iolens__hello) == 32, "hello is 32 bytes on the wir
  * Sink: once the client shuts down its write side, the responder sends this
  * (little-endian) and closes. bytes counts what followed the hello;
  * bad_offset is the first mismatching byte's index among them (0 = the
- * first byte after the hello), or UINT64_MAX when every byte matched.
+ * first byte after the hello), UINT64_MAX when every byte matched, or
+ * IOLENS_TRAILER_UNCHECKED when the hello asked for IOLENS_SINK_NOCHECK.
  */
+#define IOLENS_TRAILER_UNCHECKED (UINT64_MAX - 1)
 struct iolens__trailer {
 	uint64_t bytes;
 	uint64_t bad_offset;

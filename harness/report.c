@@ -7,6 +7,8 @@
 static const char *const status_names[] = { "ok", "skipped", "error" };
 static const char *const cache_names[] = { "warm", "cold" };
 static const char *const pass_names[] = { "separate", "inline", "off" };
+/* enum iolens_data_check; NONE is null */
+static const char *const check_names[] = { NULL, "verified", "not checked", "mismatch" };
 
 static void latency(const struct iolens__visitor *vis, void *v, const char *key,
 		    const struct iolens_latency *l, int have)
@@ -56,6 +58,10 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "cpu", w->cpu >= 0 ? w->cpu : NAN);
 	vis->str(v, "cpus", r->cpus[0] ? r->cpus : NULL);
 	vis->num(v, "peer_cpu", net && w->peer_cpu >= 0 ? w->peer_cpu : NAN);
+	if (w->kind == IOLENS_WL_STREAM)
+		vis->boolean(v, "no_check", w->stream_nocheck != 0);
+	else
+		vis->str(v, "no_check", NULL);
 	vis->end(v);
 }
 
@@ -82,6 +88,15 @@ static void net(const struct iolens_result *r, const struct iolens__visitor *vis
 					  : "request start");
 	latency(vis, v, "latency_uncorrected_ns", &x->lat_uncorrected, ol);
 	vis->str(v, "placement", have ? x->placement : NULL);
+	vis->str(v, "data_check",
+		 have && x->data_check > 0 && x->data_check <= IOLENS_CHECK_MISMATCH
+			 ? check_names[x->data_check]
+			 : NULL);
+	vis->num(v, "sink_bytes",
+		 have && r->workload.kind == IOLENS_WL_STREAM && x->data_check != IOLENS_CHECK_NONE &&
+				 x->data_check != IOLENS_CHECK_MISMATCH
+			 ? (double)x->sink_bytes
+			 : NAN);
 	vis->end(v);
 }
 

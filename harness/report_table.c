@@ -131,6 +131,12 @@ static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
 			(unsigned long long)x->recv_calls, x->bytes_per_recv);
 	if (x->placement[0])
 		fprintf(f, "  %s: placement: %s\n", b, x->placement);
+	if (r->workload.kind == IOLENS_WL_STREAM && x->data_check == IOLENS_CHECK_VERIFIED)
+		fprintf(f, "  %s: data verified: the sink compared all %llu bytes with the pattern\n", b,
+			(unsigned long long)x->sink_bytes);
+	else if (x->data_check == IOLENS_CHECK_OFF)
+		fprintf(f, "  %s: data not checked: the sink counted %llu bytes without comparing them\n",
+			b, (unsigned long long)x->sink_bytes);
 	if (x->latency_from)
 		fprintf(f, "  %s: latencies are the load generator's round trips\n", b);
 	if (x->open_loop)

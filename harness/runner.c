@@ -1061,6 +1061,8 @@ static void counting_pass(struct iolens_result *r, const struct iolens_result *f
 			r->status = c->status;
 			r->error = c->error;
 			snprintf(r->reason, sizeof(r->reason), "counting pass: %.200s", c->reason);
+			if (c->net.data_check == IOLENS_CHECK_MISMATCH)
+				r->net.data_check = IOLENS_CHECK_MISMATCH;
 		}
 	}
 	free(c);

@@ -117,6 +117,10 @@ common:
 			    w->peer_cpu, sysconf(_SC_NPROCESSORS_CONF) - 1);
 	if (w->peer_cpu >= 0 && !IOLENS_WL_IS_SOCKET(w->kind))
 		return iolens__target_fail(err, errlen, -EINVAL, "--peer-cpu: a socket option (echo, serve, stream)");
+	if (w->stream_nocheck && w->kind != IOLENS_WL_STREAM)
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--no-check: turns off the stream sink's byte check (accepted with stream only, not %s)",
+			    iolens_workload_name(w->kind));
 	if (w->fsync_every && !is_write_kind(w->kind))
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--fsync: needs a workload that writes (write, randwrite, randrw)");

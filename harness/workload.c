@@ -42,6 +42,7 @@ void iolens_workload_init(struct iolens_workload *w)
 	w->seed = 1;
 	w->conns = 1;
 	w->transport = IOLENS_TRANSPORT_TCP;
+	w->stream_nocheck = 0; /* the sink checks every byte */
 	w->cpu = -1;
 	w->peer_cpu = -1;
 }

@@ -226,6 +226,7 @@ class CliTest(unittest.TestCase):
             (["run", "--frobnicate", *t], "--frobnicate"),
             (["run", *t, "--bs"], "--bs"),
             (["run", "--fsync", "4", *t], "--fsync"),
+            (["run", "--no-check", *t], "--no-check"),
             (["frob"], "frob"),
         ]
         for args, option in cases:
@@ -575,6 +576,48 @@ class CliTest(unittest.TestCase):
                     self.assertGreater(float(row["net_gbit_s"]), 0)
                     self.assertEqual(row["net_conns_open"], "4")
 
+    def test_stream_no_check(self):
+        """--no-check: the sink counts without comparing, and every output says so;
+        without it the stream is verified."""
+        j, c = self.path("s.json"), self.path("s.csv")
+        for no_check in (False, True):
+            with self.subTest(no_check=no_check):
+                extra = ["--no-check"] if no_check else []
+                p = self.run_cli("run", "--workload", "stream", "--backend", "epoll,null",
+                                 "--time", "200ms", "--count", "off", *extra, "--json", j,
+                                 "--csv", c)
+                self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+                res = load_json(j)["results"]
+                rows = read_csv(c)
+                for r, row in zip(res, rows):
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    self.assertIs(r["workload"]["no_check"], no_check)
+                    if r["backend"] == "null":  # no bytes moved: no claim either way
+                        self.assertIsNone(r["net"]["data_check"])
+                        self.assertIsNone(r["net"]["sink_bytes"])
+                        continue
+                    want = "not checked" if no_check else "verified"
+                    self.assertEqual(r["net"]["data_check"], want)
+                    self.assertEqual(row["net_data_check"], want)
+                    self.assertGreaterEqual(r["net"]["sink_bytes"], r["bytes"])
+                    self.assertEqual(row["net_sink_bytes"], str(r["net"]["sink_bytes"]))
+                p = self.run_cli("run", "--workload", "stream", "--backend", "epoll",
+                                 "--time", "200ms", "--count", "off", *extra)
+                self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+                if no_check:
+                    self.assertIn("epoll: data not checked: the sink counted", p.stdout)
+                    self.assertNotIn("verified", p.stdout)
+                else:
+                    self.assertIn("epoll: data verified: the sink compared all", p.stdout)
+        # echo compares every byte that comes back: verified, no_check not applicable.
+        p = self.run_cli("run", "--workload", "echo", "--backend", "epoll", "--ops", "100",
+                         "--count", "off", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        r = load_json(j)["results"][0]
+        self.assertEqual(r["net"]["data_check"], "verified")
+        self.assertIsNone(r["net"]["sink_bytes"])
+        self.assertIsNone(r["workload"]["no_check"])
+
     def test_serve_counting_pass_accepts_outside_window(self):
         """serve, counted in a separate pass: each pass accepts its own connections before
         its window opens, so the kernel counts no accept4 inside either window."""
@@ -607,6 +650,8 @@ class CliTest(unittest.TestCase):
             (["--workload", "serve", "--connect", "127.0.0.1:80"], "--connect"),
             (["--listen", "127.0.0.1:0"], "--listen"),
             (["--rate", "100", "--workload", "serve"], "--rate"),
+            (["--no-check"], "--no-check"),
+            (["--workload", "serve", "--no-check"], "--no-check"),
         ]
         for extra, opt in cases:
             with self.subTest(extra=extra):
@@ -682,6 +727,23 @@ class CliTest(unittest.TestCase):
         self.echo_once(socket.AF_INET, (host, int(port)), delay_ns=1000)
         out = self.stop_responder(p, signal.SIGINT)
         self.assertRegex(out, r"stopped by SIGINT after 2 connections accepted\n$")
+
+    def test_responder_stream_no_check(self):
+        """A standalone responder's sink honours --no-check from the hello."""
+        p, m = self.start_responder("--listen", "127.0.0.1:0")
+        j = self.path("s.json")
+        for extra, want in (([], "verified"), (["--no-check"], "not checked")):
+            with self.subTest(extra=extra):
+                run = self.run_cli("run", "--workload", "stream", "--connect", m.group(1),
+                                   "--backend", "epoll", "--time", "200ms", "--count", "off",
+                                   *extra, "--json", j)
+                self.assertEqual(run.returncode, 0, run.stderr + run.stdout)
+                r = load_json(j)["results"][0]
+                self.assertEqual(r["status"], "ok", r["reason"])
+                self.assertIn("remote responder", r["net"]["peer"])
+                self.assertEqual(r["net"]["data_check"], want)
+                self.assertGreaterEqual(r["net"]["sink_bytes"], r["bytes"])
+        self.stop_responder(p, signal.SIGTERM)
 
     def test_responder_unix(self):
         p, m = self.start_responder("--transport", "unix")

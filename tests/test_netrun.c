@@ -3,7 +3,8 @@
  * backend: echo at 1 and 64 connections, serve at 64, stream, partial reads
  * and writes (requests far larger than a Unix socket's buffer), TCP, TCP6
  * and Unix; and the faults: a peer that resets mid-run, a peer that
- * corrupts a byte, a port nothing listens on.
+ * corrupts a byte (echo, and a stream checked and not checked), a port
+ * nothing listens on.
  *
  * IOLENS_TEST_FILTER selects cases by a glob on "backend/case".
  */
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,6 +91,9 @@ static void echo_one(void **state)
 		/* Every request went out and came back whole (each byte was checked). */
 		assert_true(r->net.send_calls >= 2000);
 		assert_true(r->net.recv_calls >= 2000);
+		assert_int_equal(r->net.data_check, IOLENS_CHECK_VERIFIED);
+	} else {
+		assert_int_equal(r->net.data_check, IOLENS_CHECK_NONE);
 	}
 	iolens_result_free(r);
 }
@@ -169,6 +174,11 @@ static void stream_on(void **state, int transport)
 		assert_true(r->bytes > 0);
 		assert_true(r->net.bytes_per_send <= 200000);
 		assert_true(r->net.gbit_s > 0);
+		assert_int_equal(r->net.data_check, IOLENS_CHECK_VERIFIED);
+		assert_true(r->net.sink_bytes >= r->bytes);
+	} else {
+		/* null moves no bytes: no claim either way. */
+		assert_int_equal(r->net.data_check, IOLENS_CHECK_NONE);
 	}
 	iolens_result_free(r);
 }
@@ -346,6 +356,154 @@ static void peer_corrupts(void **state)
 	assert_int_equal(r->error, -EILSEQ);
 	assert_non_null(strstr(r->reason, "stream offset 19217"));
 	assert_int_equal(r->ops, 300);
+	assert_int_equal(r->net.data_check, IOLENS_CHECK_MISMATCH);
+	iolens_result_free(r);
+}
+
+/*
+ * A stream through a relay that flips one byte on its way to the real
+ * responder's sink, and counts what it passed on.
+ */
+struct relay {
+	pthread_t tid;
+	int lfd;
+	struct iolens__responder *sink;
+	uint64_t corrupt_at; /* index among the bytes after the hello */
+	uint64_t relayed;    /* bytes after the hello passed on to the sink */
+	char addr[64];
+};
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t s = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (s <= 0)
+			return -1;
+		p += s;
+		n -= (size_t)s;
+	}
+	return 0;
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *x = arg;
+	const struct iolens__addr *a = iolens__responder_addr(x->sink);
+	int cfd = accept(x->lfd, NULL, NULL), sfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct pollfd p[2] = { { .fd = cfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+	static char buf[256 << 10];
+	size_t hello = 0;
+
+	if (cfd < 0 || sfd < 0 || connect(sfd, (const struct sockaddr *)&a->ss, a->len))
+		goto out;
+	for (;;) {
+		if (poll(p, 2, 30000) <= 0)
+			break;
+		if (p[0].revents) {
+			ssize_t n = recv(cfd, buf, sizeof(buf), 0);
+
+			if (n <= 0) {
+				shutdown(sfd, SHUT_WR); /* the client is done: the sink answers */
+				p[0].fd = -1;
+			} else {
+				size_t skip = hello < 32 ? (32 - hello < (size_t)n ? 32 - hello : (size_t)n) : 0;
+				uint64_t at = x->relayed;
+
+				hello += skip;
+				if (x->corrupt_at >= at && x->corrupt_at < at + (uint64_t)n - skip)
+					buf[skip + (x->corrupt_at - at)] ^= 0x40;
+				x->relayed += (uint64_t)n - skip;
+				if (send_all(sfd, buf, (size_t)n))
+					break;
+			}
+		}
+		if (p[1].revents) {
+			ssize_t n = recv(sfd, buf, sizeof(buf), 0);
+
+			if (n <= 0 || send_all(cfd, buf, (size_t)n))
+				break; /* the trailer went back and the sink closed */
+		}
+	}
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (sfd >= 0)
+		close(sfd);
+	return NULL;
+}
+
+static void relay_start(struct relay *x, uint64_t corrupt_at)
+{
+	struct iolens__responder_opts o = { .transport = IOLENS_TR_TCP, .threads = 1, .cpu = -1 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	char err[256] = "";
+
+	memset(x, 0, sizeof(*x));
+	x->corrupt_at = corrupt_at;
+	if (iolens__responder_start(&x->sink, &o, err, sizeof(err)))
+		fail_msg("responder: %s", err);
+	x->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(x->lfd >= 0);
+	assert_int_equal(bind(x->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(x->lfd, 4), 0);
+	assert_int_equal(getsockname(x->lfd, (struct sockaddr *)&a, &len), 0);
+	snprintf(x->addr, sizeof(x->addr), "127.0.0.1:%u", ntohs(a.sin_port));
+	assert_int_equal(pthread_create(&x->tid, NULL, relay_main, x), 0);
+}
+
+static void relay_stop(struct relay *x)
+{
+	shutdown(x->lfd, SHUT_RDWR);
+	pthread_join(x->tid, NULL);
+	close(x->lfd);
+	iolens__responder_stop(x->sink);
+}
+
+/*
+ * The same corrupted byte, checked then not: caught at its offset, then
+ * counted without a word about it, every byte accounted for, and the
+ * result says "not checked" (never "verified").
+ */
+static void stream_nocheck(void **state)
+{
+	const struct tcase *tc = *state;
+	struct iolens_workload w;
+	struct iolens_result *r;
+	struct relay x;
+	char *json = NULL;
+
+	if (is_null(tc->spec))
+		skip(); /* null sends nothing */
+	base(&w, IOLENS_WL_STREAM);
+	w.msg = 200000;
+	w.ops = 300;
+	relay_start(&x, 1000003);
+	w.connect = x.addr;
+	r = run1(&w, tc->spec);
+	relay_stop(&x);
+	assert_int_equal(r->status, IOLENS_STATUS_ERROR);
+	assert_int_equal(r->error, -EILSEQ);
+	if (!strstr(r->reason, "stream offset 1000003"))
+		fail_msg("reason: %s", r->reason);
+	assert_int_equal(r->net.data_check, IOLENS_CHECK_MISMATCH);
+	iolens_result_free(r);
+
+	w.stream_nocheck = 1;
+	relay_start(&x, 1000003);
+	w.connect = x.addr;
+	r = run1(&w, tc->spec);
+	relay_stop(&x);
+	expect_ok(r);
+	assert_true(x.relayed > 1000003);
+	assert_int_equal(r->net.data_check, IOLENS_CHECK_OFF);
+	assert_int_equal(r->net.sink_bytes, x.relayed);
+	assert_true(r->net.sink_bytes >= r->bytes);
+	assert_int_equal(iolens_result_json_text(r, &json, NULL), 0);
+	assert_non_null(strstr(json, "\"not checked\""));
+	assert_null(strstr(json, "verified"));
+	free(json);
 	iolens_result_free(r);
 }
 
@@ -441,6 +599,14 @@ static void bad_input(void **state)
 	w.kind = IOLENS_WL_SERVE;
 	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "--ops"));
+	/* Only a stream's sink check can be turned off. */
+	w.kind = IOLENS_WL_ECHO;
+	w.stream_nocheck = 1;
+	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--no-check"));
+	w.kind = IOLENS_WL_RANDREAD;
+	assert_int_equal(iolens_target_open(&t, &w, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--no-check"));
 	assert_null(t);
 }
 
@@ -453,7 +619,7 @@ static const struct {
 	{ "serve_unix", serve_unix },	  { "stream_unix", stream_unix },
 	{ "partial_unix", partial_unix }, { "echo_tcp6", echo_tcp6 },
 	{ "peer_resets", peer_resets },	  { "peer_corrupts", peer_corrupts },
-	{ "nobody_listens", nobody_listens },
+	{ "nobody_listens", nobody_listens }, { "stream_nocheck", stream_nocheck },
 };
 
 int main(void)

@@ -543,8 +543,9 @@ static void test_delay_pipelined(void **state)
 
 /* ---- responder: sink and source ---- */
 
-static struct iolens__trailer sink_case(const struct iolens__addr *a, uint64_t start, size_t n,
-				       int64_t corrupt_at)
+/* A sink connection: the hello's flags field is the echo delay's (0 from older clients). */
+static struct iolens__trailer sink_flags_case(const struct iolens__addr *a, uint64_t start,
+					     size_t n, int64_t corrupt_at, uint64_t flags)
 {
 	unsigned char *buf = malloc(n);
 	struct iolens__trailer tr;
@@ -555,7 +556,7 @@ static struct iolens__trailer sink_case(const struct iolens__addr *a, uint64_t s
 	pattern_copy(buf, start, n);
 	if (corrupt_at >= 0)
 		buf[corrupt_at] ^= 0x20;
-	send_hello(fd, IOLENS_PEER_SINK, 0, 0, start);
+	send_hello(fd, IOLENS_PEER_SINK, 0, flags, start);
 	while (off < n) {
 		size_t k = 1 + (size_t)rnd(200000);
 
@@ -572,6 +573,12 @@ static struct iolens__trailer sink_case(const struct iolens__addr *a, uint64_t s
 	tr.bytes = le64toh(tr.bytes);
 	tr.bad_offset = le64toh(tr.bad_offset);
 	return tr;
+}
+
+static struct iolens__trailer sink_case(const struct iolens__addr *a, uint64_t start, size_t n,
+				       int64_t corrupt_at)
+{
+	return sink_flags_case(a, start, n, corrupt_at, 0);
 }
 
 static void test_sink(void **state)
@@ -596,6 +603,31 @@ static void test_sink(void **state)
 	tr = sink_case(a, 5, 0, -1);
 	assert_int_equal(tr.bytes, 0);
 	assert_true(tr.bad_offset == UINT64_MAX);
+	iolens__responder_stop(r);
+}
+
+/*
+ * Asked not to check, the sink still counts every byte and says in the
+ * trailer that it did not check, never that all matched: a corrupted byte
+ * goes unreported. The next connection, from an older client (flags 0),
+ * is checked again.
+ */
+static void test_sink_nocheck(void **state)
+{
+	struct iolens__responder *r = responder(IOLENS_TR_TCP, 0, 1);
+	const struct iolens__addr *a = iolens__responder_addr(r);
+	struct iolens__trailer tr;
+
+	(void)state;
+	tr = sink_flags_case(a, 5, 3000001, 1234567, IOLENS_SINK_NOCHECK);
+	assert_int_equal(tr.bytes, 3000001);
+	assert_true(tr.bad_offset == IOLENS_TRAILER_UNCHECKED);
+	tr = sink_flags_case(a, 5, 0, -1, IOLENS_SINK_NOCHECK);
+	assert_int_equal(tr.bytes, 0);
+	assert_true(tr.bad_offset == IOLENS_TRAILER_UNCHECKED);
+	tr = sink_case(a, 5, 3000001, 1234567);
+	assert_int_equal(tr.bytes, 3000001);
+	assert_int_equal(tr.bad_offset, 1234567);
 	iolens__responder_stop(r);
 }
 
@@ -1095,6 +1127,7 @@ int main(void)
 		cmocka_unit_test(test_delay),
 		cmocka_unit_test(test_delay_pipelined),
 		cmocka_unit_test(test_sink),
+		cmocka_unit_test(test_sink_nocheck),
 		cmocka_unit_test(test_source),
 		cmocka_unit_test(test_many_connections),
 		cmocka_unit_test(test_address_in_use),

@@ -3,8 +3,9 @@
 # one line naming the option, nothing created), a --quick run (the ratio
 # table's shape and the files written), and SIGINT in the middle (exit 130,
 # no peer left running, the pairs done summarised and marked interrupted).
-# The shape of the output, never the speeds. Skips (exit 77) when sockperf
-# or iperf3 is missing and cannot be installed.
+# The shape of the output, never the speeds; and that iolens's stream ran
+# with its sink's check off (--no-check), as iperf3 does not check. Skips
+# (exit 77) when sockperf or iperf3 is missing and cannot be installed.
 set -uo pipefail
 iolens=$(realpath "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -122,6 +123,12 @@ for r in range(1, pairs + 1):
         got = [x["backend"] for x in doc["results"]]
         if got != [b.split(":")[0] for b in backends]:
             errors.append(f"r{r}-{p}-echo-iolens.json: backends {got}")
+        # iperf3 does not check what it reads: iolens's stream ran with its check off.
+        for x in json.load(open(f"{out}/r{r}-{p}-stream-iolens.json"))["results"]:
+            if x["workload"]["no_check"] is not True or (
+                    x["status"] == "ok" and x["net"]["data_check"] != "not checked"):
+                errors.append(f"r{r}-{p}-stream-iolens.json: {x['backend']} no_check "
+                              f"{x['workload']['no_check']}, data_check {x['net']['data_check']}")
 runs = [l.split("\t") for l in open(f"{out}/runs.tsv").read().splitlines()]
 if runs[0] != ["pair", "placement", "workload", "tool", "start", "seconds", "rc"]:
     errors.append(f"runs.tsv header {runs[0]}")

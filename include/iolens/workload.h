@@ -92,6 +92,7 @@ struct iolens_workload {
 	 * ascending order: "0,2-3" (what taskset -c accepts, without strides).
 	 * NULL = as cpu says. Give cpu or cpus, not both. */
 	const char *cpus;
+	int stream_nocheck;   /* stream: the sink counts bytes without checking them (default 0) */
 };
 
 /* Fill *w with the defaults: randread, 4 KiB blocks, 1 GiB temporary file,
@@ -186,6 +187,19 @@ struct iolens_kind_result {
 
 struct iolens_hist;
 
+/*
+ * Whether the received bytes of a socket workload were compared with the
+ * pattern they carry: echo's client and serve's load generator compare every
+ * byte; a stream's sink does unless the workload set stream_nocheck (and a
+ * responder older than that field compares anyway: the result says which).
+ */
+enum iolens_data_check {
+	IOLENS_CHECK_NONE = 0, /* nothing to say: skipped, failed first, or no bytes moved (null) */
+	IOLENS_CHECK_VERIFIED, /* every byte received was compared and matched */
+	IOLENS_CHECK_OFF,      /* the sink counted the bytes without comparing them */
+	IOLENS_CHECK_MISMATCH, /* a byte differed: the result is an error naming its offset */
+};
+
 /* What a socket workload did beyond the common figures. */
 struct iolens_net_result {
 	char peer[128];          /* address of the other end, and who it was */
@@ -201,6 +215,8 @@ struct iolens_net_result {
 	struct iolens_latency lat_uncorrected; /* open loop: from the actual send time */
 	int latency_from;        /* serve: latencies are the load generator's round trips */
 	char placement[160];     /* where the job threads and the peer ran (pinned or last seen) */
+	int data_check;          /* enum iolens_data_check: what became of the bytes received */
+	uint64_t sink_bytes;     /* stream: bytes the sink counted (warm-up included), by its trailers */
 };
 
 /* One traced operation: when it was submitted and completed, from the window's start. */
