@@ -40,7 +40,7 @@
  * hang on them. The quarter still queued keeps the helper busy while the
  * job thread refills. Whatever else is in flight (sockets, several
  * descriptors) keeps the plain rule: aio_suspend on all of them, return
- * once min are done. No timeout (0) never waits, as before.
+ * once min are done. A timeout of 0 never waits.
  */
 #define _GNU_SOURCE
 #include <aio.h>
