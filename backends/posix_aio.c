@@ -23,6 +23,24 @@
  *    blocking accept4 (close-on-exec) or connect inside submit, and complete
  *    inline (IOLENS_OPF_INLINE, stats.completed_inline): submit returns when
  *    a connection came in or the connect finished.
+ *
+ * Reap: aio_error on every request in flight (one pass, in submission
+ * order), then, if fewer than it waits for are done, aio_suspend and again.
+ * A wakeup out of aio_suspend is dear: glibc's helper thread calls
+ * __aio_notify with glibc's one AIO mutex held, so the woken job thread
+ * preempts it, blocks on that mutex at once and must be woken a second
+ * time: four context switches, on the helper's CPU when both are pinned
+ * there. So when every request in flight is a file request (READ, WRITE,
+ * FSYNC) on one descriptor, reap waits for three quarters of them (at least
+ * min, at most max) rather than for min: glibc runs one descriptor's
+ * requests one after another on one thread in submission order (all have
+ * the same priority), so aio_suspend on the request that many places down
+ * the queue returns when exactly those are done, one wakeup per batch, and
+ * file requests complete without the caller's help, so the wait cannot
+ * hang on them. The quarter still queued keeps the helper busy while the
+ * job thread refills. Whatever else is in flight (sockets, several
+ * descriptors) keeps the plain rule: aio_suspend on all of them, return
+ * once min are done. A timeout of 0 never waits.
  */
 #define _GNU_SOURCE
 #include <aio.h>
@@ -41,9 +59,10 @@ struct aio_state {
 	struct iolens_op **owner;  /* slot -> op, NULL when free */
 	unsigned *free_slots;
 	unsigned nfree;
-	unsigned *busy;            /* slots in flight */
+	struct aiocb **busy;       /* in flight, in submission order: aio_suspend's list */
 	unsigned nbusy;
-	const struct aiocb **list; /* for aio_suspend */
+	unsigned nsock;            /* of those, SEND and RECV */
+	int one_fd;                /* the descriptor of all of them, or -1 */
 	struct iolens__cq done;    /* finished in submit (refused or inline), result set */
 };
 
@@ -54,7 +73,6 @@ static void aio_state_free(struct aio_state *s)
 	free(s->owner);
 	free(s->free_slots);
 	free(s->busy);
-	free(s->list);
 	free(s);
 }
 
@@ -69,8 +87,8 @@ static int paio_init(struct iolens_ctx *ctx)
 	s->owner = calloc(depth, sizeof(*s->owner));
 	s->free_slots = calloc(depth, sizeof(*s->free_slots));
 	s->busy = calloc(depth, sizeof(*s->busy));
-	s->list = calloc(depth, sizeof(*s->list));
-	if (!s->cbs || !s->owner || !s->free_slots || !s->busy || !s->list ||
+	s->one_fd = -1;
+	if (!s->cbs || !s->owner || !s->free_slots || !s->busy ||
 	    iolens__cq_init(&s->done, depth)) {
 		aio_state_free(s);
 		return -ENOMEM;
@@ -90,6 +108,11 @@ static int paio_init(struct iolens_ctx *ctx)
 	}
 	ctx->priv = s;
 	return 0;
+}
+
+static int is_socket_op(int kind)
+{
+	return kind == IOLENS_OP_SEND || kind == IOLENS_OP_RECV;
 }
 
 static int start(struct aiocb *cb, int kind)
@@ -128,7 +151,7 @@ static int paio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 		cb->aio_buf = op->buf;
 		cb->aio_nbytes = op->len;
 		/* Sockets ignore the offset; 0 lets glibc's pread fail ESPIPE, not EINVAL. */
-		cb->aio_offset = op->kind >= IOLENS_OP_SEND ? 0 : (off_t)op->offset;
+		cb->aio_offset = is_socket_op(op->kind) ? 0 : (off_t)op->offset;
 		cb->aio_sigevent.sigev_notify = SIGEV_NONE;
 		op->flags = 0;
 		if (start(cb, op->kind)) {
@@ -140,49 +163,81 @@ static int paio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 		}
 		s->nfree--;
 		s->owner[slot] = op;
-		s->busy[s->nbusy++] = slot;
+		if (!s->nbusy)
+			s->one_fd = op->fd;
+		else if (s->one_fd != op->fd)
+			s->one_fd = -1;
+		s->nsock += is_socket_op(op->kind);
+		s->busy[s->nbusy++] = cb;
 	}
 	return (int)i;
 }
 
-/* Move finished requests to out[]; returns how many. */
+/* Move finished requests to out[]; returns how many. Keeps busy[] in order. */
 static unsigned collect(struct aio_state *s, struct iolens_op **out, unsigned max)
 {
-	unsigned got = iolens__cq_pop(&s->done, out, max), kept = 0;
+	unsigned got = iolens__cq_pop(&s->done, out, max), kept = 0, i;
 
-	for (unsigned i = 0; i < s->nbusy; i++) {
-		unsigned slot = s->busy[i];
-		struct aiocb *cb = &s->cbs[slot];
-		int err = got < max ? aio_error(cb) : EINPROGRESS;
-		struct iolens_op *op = s->owner[slot];
+	for (i = 0; i < s->nbusy && got < max; i++) {
+		struct aiocb *cb = s->busy[i];
+		int err = aio_error(cb);
+		unsigned slot;
+		struct iolens_op *op;
 
 		if (err == EINPROGRESS) {
-			s->busy[kept++] = slot;
+			s->busy[kept++] = cb;
 			continue;
 		}
+		slot = (unsigned)(cb - s->cbs);
+		op = s->owner[slot];
 		op->result = err ? -err : (int64_t)aio_return(cb);
 		out[got++] = op;
+		s->nsock -= is_socket_op(op->kind);
 		s->owner[slot] = NULL;
 		s->free_slots[s->nfree++] = slot;
 	}
-	s->nbusy = kept;
+	if (kept != i)
+		memmove(&s->busy[kept], &s->busy[i], (s->nbusy - i) * sizeof(*s->busy));
+	s->nbusy -= i - kept;
 	return got;
+}
+
+/* Every request in flight is a file request on one descriptor: glibc completes them in order. */
+static int in_order(const struct aio_state *s)
+{
+	return s->nbusy && !s->nsock && s->one_fd >= 0;
 }
 
 static int paio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
 		     unsigned max, int64_t timeout_ns)
 {
 	struct aio_state *s = ctx->priv;
-	unsigned got = collect(s, out, max);
+	unsigned got = collect(s, out, max), want = min;
+	int ordered = in_order(s);
 
-	while (got < min && s->nbusy) {
+	if (ordered && min && timeout_ns) {
+		unsigned share = (got + s->nbusy) * 3 / 4;
+
+		if (share > want)
+			want = share;
+		if (want > max)
+			want = max;
+	}
+	while (got < want && s->nbusy) {
 		struct timespec ts = { .tv_sec = timeout_ns / 1000000000,
 				       .tv_nsec = timeout_ns % 1000000000 };
+		const struct aiocb *const *list = (const struct aiocb *const *)s->busy;
+		int n = (int)s->nbusy;
 
-		for (unsigned i = 0; i < s->nbusy; i++)
-			s->list[i] = &s->cbs[s->busy[i]];
+		if (ordered) {
+			/* The (want - got)th in line finishes after all before it. */
+			unsigned k = want - got - 1;
+
+			list += k < s->nbusy ? k : s->nbusy - 1;
+			n = 1;
+		}
 		ctx->stats.waits++;
-		if (aio_suspend(s->list, (int)s->nbusy, timeout_ns < 0 ? NULL : &ts)) {
+		if (aio_suspend(list, n, timeout_ns < 0 ? NULL : &ts)) {
 			if (errno == EAGAIN)
 				return (int)(got + collect(s, out + got, max - got));
 			if (errno != EINTR)
@@ -199,13 +254,11 @@ static void paio_destroy(struct iolens_ctx *ctx)
 
 	/* glibc threads still write into our aiocbs and buffers: wait them out. */
 	for (unsigned i = 0; i < s->nbusy; i++)
-		aio_cancel(s->cbs[s->busy[i]].aio_fildes, &s->cbs[s->busy[i]]);
+		aio_cancel(s->busy[i]->aio_fildes, s->busy[i]);
 	while (s->nbusy) {
 		struct iolens_op *sink[64];
 
-		for (unsigned i = 0; i < s->nbusy; i++)
-			s->list[i] = &s->cbs[s->busy[i]];
-		aio_suspend(s->list, (int)s->nbusy, NULL);
+		aio_suspend((const struct aiocb *const *)s->busy, (int)s->nbusy, NULL);
 		collect(s, sink, 64);
 	}
 	aio_state_free(s);
