@@ -39,8 +39,10 @@
  * file requests complete without the caller's help, so the wait cannot
  * hang on them. The quarter still queued keeps the helper busy while the
  * job thread refills. Whatever else is in flight (sockets, several
- * descriptors) keeps the plain rule: aio_suspend on all of them, return
- * once min are done. A timeout of 0 never waits.
+ * descriptors, a READ on a pipe or a socket, which may wait for the
+ * caller) keeps the plain rule: aio_suspend on all of them, return once
+ * min are done. A timeout of 0 never waits. What a descriptor is, is
+ * looked up once (fstat) until iolens_ctx_forget says it was closed.
  */
 #define _GNU_SOURCE
 #include <aio.h>
@@ -49,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend.h"
 #include "cq.h"
@@ -63,6 +66,8 @@ struct aio_state {
 	unsigned nbusy;
 	unsigned nsock;            /* of those, SEND and RECV */
 	int one_fd;                /* the descriptor of all of them, or -1 */
+	int one_fd_file;           /* one_fd is a regular file or a block device */
+	int seen_fd, seen_file;    /* the last descriptor looked at, and what it was */
 	struct iolens__cq done;    /* finished in submit (refused or inline), result set */
 };
 
@@ -88,6 +93,7 @@ static int paio_init(struct iolens_ctx *ctx)
 	s->free_slots = calloc(depth, sizeof(*s->free_slots));
 	s->busy = calloc(depth, sizeof(*s->busy));
 	s->one_fd = -1;
+	s->seen_fd = -1;
 	if (!s->cbs || !s->owner || !s->free_slots || !s->busy ||
 	    iolens__cq_init(&s->done, depth)) {
 		aio_state_free(s);
@@ -113,6 +119,22 @@ static int paio_init(struct iolens_ctx *ctx)
 static int is_socket_op(int kind)
 {
 	return kind == IOLENS_OP_SEND || kind == IOLENS_OP_RECV;
+}
+
+/*
+ * A regular file or a block device: its requests finish without the
+ * caller's help (a READ on a pipe or a socket may wait for the caller to
+ * write). One fstat per new descriptor; a run keeps one.
+ */
+static int is_file(struct aio_state *s, int fd)
+{
+	struct stat st;
+
+	if (fd != s->seen_fd) {
+		s->seen_fd = fd;
+		s->seen_file = !fstat(fd, &st) && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+	}
+	return s->seen_file;
 }
 
 static int start(struct aiocb *cb, int kind)
@@ -163,10 +185,12 @@ static int paio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 		}
 		s->nfree--;
 		s->owner[slot] = op;
-		if (!s->nbusy)
+		if (!s->nbusy) {
 			s->one_fd = op->fd;
-		else if (s->one_fd != op->fd)
+			s->one_fd_file = is_file(s, op->fd);
+		} else if (s->one_fd != op->fd) {
 			s->one_fd = -1;
+		}
 		s->nsock += is_socket_op(op->kind);
 		s->busy[s->nbusy++] = cb;
 	}
@@ -205,7 +229,7 @@ static unsigned collect(struct aio_state *s, struct iolens_op **out, unsigned ma
 /* Every request in flight is a file request on one descriptor: glibc completes them in order. */
 static int in_order(const struct aio_state *s)
 {
-	return s->nbusy && !s->nsock && s->one_fd >= 0;
+	return s->nbusy && !s->nsock && s->one_fd >= 0 && s->one_fd_file;
 }
 
 static int paio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
@@ -248,6 +272,15 @@ static int paio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned mi
 	return (int)got;
 }
 
+static int paio_forget(struct iolens_ctx *ctx, int fd)
+{
+	struct aio_state *s = ctx->priv;
+
+	if (fd == s->seen_fd)
+		s->seen_fd = -1;
+	return 0;
+}
+
 static void paio_destroy(struct iolens_ctx *ctx)
 {
 	struct aio_state *s = ctx->priv;
@@ -277,4 +310,5 @@ const struct iolens_backend iolens_backend_posix_aio = {
 	.destroy = paio_destroy,
 	.submit = paio_submit,
 	.reap = paio_reap,
+	.forget = paio_forget,
 };
