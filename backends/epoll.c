@@ -1,31 +1,43 @@
 /*
- * epoll: descriptors are registered once, on first sight, and waited on
- * with epoll_wait; a ready op is done with a plain non-blocking call, and
- * one that says EAGAIN waits again. RECV and ACCEPT wait for EPOLLIN, SEND
- * and CONNECT for EPOLLOUT, each in its own FIFO per descriptor; CONNECT
- * issues connect() once and, after EINPROGRESS, reads the outcome
- * (SO_ERROR) when the socket turns writable.
+ * epoll: a RECV, ACCEPT or CONNECT waits for its descriptor to be reported
+ * ready by epoll_wait, then is done with a plain non-blocking call; one that
+ * says EAGAIN waits again. RECV and ACCEPT wait for EPOLLIN, SEND and
+ * CONNECT for EPOLLOUT, each in its own FIFO per descriptor; CONNECT issues
+ * connect() once and, after EINPROGRESS, reads the outcome (SO_ERROR) when
+ * the socket turns writable.
  *
- * Level-triggered (default): a descriptor's interest follows what its
- * queued ops need, nothing when it has none, and is changed with
- * EPOLL_CTL_MOD just before the next wait, only when it differs: a
- * writable socket with no SEND queued does not wake the wait.
- * Edge-triggered (epoll:et): registered EPOLLIN|EPOLLOUT|EPOLLET once;
- * events raise per-descriptor ready flags, queued ops are served while
- * their flag is up, and a call that says EAGAIN takes it down.
+ * A SEND with no SEND queued ahead of it is tried at once inside submit, as
+ * event loops write (libuv's uv_try_write, Redis): done there (INLINE)
+ * unless the call says EAGAIN, and only then queued for EPOLLOUT. A
+ * descriptor is registered when the first op that has to wait is queued.
+ *
+ * Level-triggered (default): EPOLLOUT is registered exactly while a SEND or
+ * CONNECT waits (a socket is nearly always writable), EPOLLIN from the first
+ * RECV or ACCEPT that waits and then kept while the descriptor is idle, so
+ * a request/response socket is not re-registered at every request. Kept
+ * interest that fires with nothing queued for it is dropped then (one
+ * EPOLL_CTL_MOD), so a socket with no RECV queued does not keep the wait
+ * awake; changes are made with EPOLL_CTL_MOD just before a wait, only when
+ * they differ. Edge-triggered (epoll:et): registered EPOLLIN|EPOLLOUT|
+ * EPOLLET once; events raise per-descriptor ready flags, queued ops are
+ * served while their flag is up, and a call that says EAGAIN takes it down.
  *
  * The table is keyed by descriptor number. A caller that closes a
  * descriptor calls iolens_ctx_forget first, which unregisters it and
  * resets its entry; one that does not may reuse the number for another file
  * (the kernel then dropped the registration silently). So a descriptor that
- * went idle is confirmed with
- * EPOLL_CTL_MOD before its ops next have to wait, MOD failing with ENOENT
- * (or ADD with EEXIST) registers it again, and EBADF drops it. That costs
- * one epoll_ctl per idle-then-wait: level-triggered pays it anyway when the
- * direction changes (SEND then RECV); edge-triggered saves it only while a
- * descriptor keeps ops queued or finds them ready at once.
- * A level-triggered descriptor with nothing queued that still wakes the
- * wait (an error or hang-up is always reported) is unregistered.
+ * went idle is confirmed with EPOLL_CTL_MOD before its ops next have to
+ * wait, MOD failing with ENOENT (or ADD with EEXIST) registers it again, and
+ * EBADF drops it. The confirmation is made only before a wait that may
+ * block: reap first looks without waiting (epoll_wait with timeout 0), and
+ * an op found ready there needs none. A level-triggered descriptor with
+ * nothing queued that still wakes the wait with an error or a hang-up
+ * (always reported) is unregistered.
+ *
+ * So one echo request (SEND, RECV) costs send, epoll_wait, recv when the
+ * answer is there at the first look, as with both ends on one CPU; when it
+ * is not, epoll_wait (nothing), epoll_ctl (the confirmation), epoll_wait
+ * (blocking) in the middle instead.
  *
  * epoll_ctl refuses regular files with EPERM: those ops are done at once
  * with a plain call, flagged and counted as fallbacks.
@@ -120,12 +132,18 @@ static uint32_t dir_flag(int dir)
 	return dir == IOLENS__FDQ_IN ? RD_IN : RD_OUT;
 }
 
-/* The interest e's queued ops need: all of it, once, when edge-triggered. */
+/*
+ * The interest e should have before a wait: all of it, once, when
+ * edge-triggered. Level-triggered: EPOLLOUT exactly while an op waits to
+ * write (a socket is nearly always writable), EPOLLIN while an op waits to
+ * read and, once registered, after that too (take_event drops it when it
+ * fires with nothing queued).
+ */
 static uint32_t interest(const struct epoll_state *s, const struct ep_fd *e)
 {
 	if (s->edge)
 		return EPOLLIN | EPOLLOUT | EPOLLET;
-	return (e->q.head[IOLENS__FDQ_IN] ? EPOLLIN : 0) |
+	return (e->q.head[IOLENS__FDQ_IN] || (e->events & EPOLLIN) ? EPOLLIN : 0) |
 	       (e->q.head[IOLENS__FDQ_OUT] ? EPOLLOUT : 0);
 }
 
@@ -145,6 +163,14 @@ static void list_ready(struct epoll_state *s, int fd, struct ep_fd *e)
 	e->listed |= ON_READY;
 	e->next_ready = s->ready;
 	s->ready = fd;
+}
+
+/* stats.setup names the registration mode once a descriptor could be registered. */
+static void name_mode(struct iolens_ctx *ctx, const struct epoll_state *s)
+{
+	if (!ctx->stats.setup[0])
+		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s",
+			 s->edge ? "edge-triggered" : "level-triggered");
 }
 
 /*
@@ -176,9 +202,7 @@ static int ep_register(struct iolens_ctx *ctx, struct epoll_state *s, int fd, st
 	e->state = FD_ADDED;
 	e->events = events;
 	e->verify = 0;
-	if (!ctx->stats.setup[0])
-		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s",
-			 s->edge ? "edge-triggered" : "level-triggered");
+	name_mode(ctx, s);
 	return 0;
 }
 
@@ -266,6 +290,23 @@ static int epoll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 		/* A socket op on a number once refused: it may be a socket now. */
 		if (e->state == FD_REFUSED && iolens__is_sockop(op))
 			e->state = FD_NEW;
+		if (iolens__is_sockop(op))
+			name_mode(ctx, s);
+		/*
+		 * A SEND with none queued ahead of it is tried at once (as
+		 * libuv's uv_try_write): it waits for EPOLLOUT only when the
+		 * call says EAGAIN, and the descriptor need not be registered.
+		 */
+		if (op->kind == IOLENS_OP_SEND && !e->q.head[IOLENS__FDQ_OUT]) {
+			iolens__syncop_nonblock(op);
+			if (op->result != -EAGAIN) {
+				op->flags |= IOLENS_OPF_INLINE;
+				ctx->stats.completed_inline++;
+				complete(s, op);
+				continue;
+			}
+			e->ready &= ~RD_OUT;
+		}
 		if (e->state == FD_NEW) {
 			err = ep_register(ctx, s, op->fd, e,
 					  s->edge ? EPOLLIN | EPOLLOUT | EPOLLET :
@@ -291,11 +332,15 @@ static int epoll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 
 /*
  * Before a wait: bring the registration of every descriptor touched since
- * the last one in line with its queued ops, and confirm the registration
- * of one that was idle (its number may belong to another file by now).
+ * the last one in line with its queued ops. One that was idle is confirmed
+ * (its number may belong to another file by now) only before a wait that
+ * may block (`blocking`): a look without waiting that finds it ready needs
+ * no confirmation, so it stays listed for the next wait.
  */
-static void flush(struct iolens_ctx *ctx, struct epoll_state *s)
+static void flush(struct iolens_ctx *ctx, struct epoll_state *s, int blocking)
 {
+	int later = -1; /* descriptors left for the next flush */
+
 	while (s->dirty >= 0) {
 		int fd = s->dirty, err;
 		struct ep_fd *e = entry(s, fd);
@@ -307,7 +352,7 @@ static void flush(struct iolens_ctx *ctx, struct epoll_state *s)
 			continue;
 		want = interest(s, e);
 		if (!e->q.npending) {
-			/* Idle: level-triggered interest drops to nothing; failing, it is gone. */
+			/* Idle: level-triggered EPOLLOUT goes; failing, the registration is gone. */
 			if (want != e->events) {
 				struct epoll_event ev = { .events = want, .data.fd = fd };
 
@@ -323,17 +368,25 @@ static void flush(struct iolens_ctx *ctx, struct epoll_state *s)
 		/* Edge-triggered ops that may go through are tried first; EAGAIN returns them. */
 		if (s->edge && (e->listed & ON_READY))
 			continue;
+		if (want == e->events && !blocking) {
+			e->listed |= ON_DIRTY;
+			e->next_dirty = later;
+			later = fd;
+			continue;
+		}
 		err = ep_register(ctx, s, fd, e, want);
 		if (err)
 			fail_queued(ctx, s, fd, err);
 	}
+	s->dirty = later;
 }
 
 /* Take one event into fd's ready flags; list it if it has ops to try. */
-static void take_event(struct epoll_state *s, const struct epoll_event *ev)
+static void take_event(struct iolens_ctx *ctx, struct epoll_state *s, const struct epoll_event *ev)
 {
 	int fd = ev->data.fd;
 	struct ep_fd *e = entry(s, fd);
+	uint32_t drop = 0;
 
 	if (!e || e->state != FD_ADDED)
 		return; /* dropped since the event was queued */
@@ -341,20 +394,39 @@ static void take_event(struct epoll_state *s, const struct epoll_event *ev)
 		e->ready |= RD_IN;
 	if (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		e->ready |= RD_OUT;
-	if (e->q.npending) {
-		list_ready(s, fd, e);
-		return;
-	}
 	if (!s->edge) {
+		if (!e->q.npending && (ev->events & (EPOLLERR | EPOLLHUP))) {
+			/*
+			 * Level-triggered with nothing asked for: an error or
+			 * a hang-up is always reported, and would be again at
+			 * every wait. Unregister it; its next op registers it
+			 * again.
+			 */
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+			e->state = FD_NEW;
+			e->ready = 0;
+			return;
+		}
 		/*
-		 * Level-triggered with nothing asked for: only an error or a
-		 * hang-up wakes an idle descriptor, and would again at every
-		 * wait. Unregister it; its next op registers it again.
+		 * Interest that fired with no op queued for it (EPOLLIN kept
+		 * after the last RECV) would fire at every wait: drop it now.
 		 */
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-		e->state = FD_NEW;
-		e->ready = 0;
+		if ((ev->events & EPOLLIN) && !e->q.head[IOLENS__FDQ_IN])
+			drop |= EPOLLIN;
+		if ((ev->events & EPOLLOUT) && !e->q.head[IOLENS__FDQ_OUT])
+			drop |= EPOLLOUT;
+		drop &= e->events;
+		if (drop) {
+			int err = ep_register(ctx, s, fd, e, e->events & ~drop);
+
+			if (err) {
+				fail_queued(ctx, s, fd, err);
+				return;
+			}
+		}
 	}
+	if (e->q.npending)
+		list_ready(s, fd, e);
 }
 
 /*
@@ -450,7 +522,7 @@ static int wait_ready(struct iolens_ctx *ctx, int timeout_ms)
 	unsigned before = iolens__cq_len(&s->rd.done);
 	int r, n;
 
-	flush(ctx, s);
+	flush(ctx, s, timeout_ms != 0 && s->ready < 0);
 	/* Ops that failed in flush, or that may go through at once, are not worth sleeping for. */
 	n = (int)(iolens__cq_len(&s->rd.done) - before);
 	if (n || s->ready >= 0)
@@ -461,7 +533,7 @@ static int wait_ready(struct iolens_ctx *ctx, int timeout_ms)
 	if (r < 0)
 		return -errno;
 	for (int k = 0; k < r; k++)
-		take_event(s, &s->events[k]);
+		take_event(ctx, s, &s->events[k]);
 	/* Events for idle descriptors are not work: only what had ops queued counts. */
 	return n + serve_ready(ctx, s);
 }
@@ -469,8 +541,8 @@ static int wait_ready(struct iolens_ctx *ctx, int timeout_ms)
 const struct iolens_backend iolens_backend_epoll = {
 	.name = "epoll",
 	.model = IOLENS_MODEL_SYNC_READINESS,
-	.summary = "epoll_wait, then the plain call (EAGAIN: wait again); regular files fall "
-		   "back (EPERM)",
+	.summary = "epoll_wait, then the plain call (EAGAIN: wait again); SEND tried at once; "
+		   "regular files fall back (EPERM)",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
 		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |

@@ -3,6 +3,17 @@
  * completions are peeked in a batch and the CQ is advanced once. The ring
  * takes the best setup flags this kernel accepts; stats.setup says which.
  *
+ * A batch of socket ops only (without SQPOLL and the per-descriptor
+ * options below) is not submitted at once: its SQEs wait in the SQ for the
+ * next reap, which submits them with its wait in one io_uring_enter
+ * (io_uring_submit_and_wait, as event loops do at the bottom of their
+ * loop), or, when it does not wait, with IORING_ENTER_GETEVENTS and no
+ * wait. A batch with a disk op is submitted at once as before, and takes
+ * any held socket SQEs in with it. So an echo request (SEND and RECV, then
+ * a reap for both) costs one io_uring_enter. Until the next reap such ops
+ * have not reached the kernel; closing the context submits what is held
+ * before it waits.
+ *
  * The ring is bound to the thread that opened the context: SINGLE_ISSUER,
  * DEFER_TASKRUN and the registered ring fd are all per task.
  *
@@ -493,6 +504,12 @@ static struct ufd *ufd_of(const struct uring_state *s, int fd)
 	return s->track ? iolens__fdq_find(&s->fds, fd) : NULL;
 }
 
+/* Socket SQEs that submit left for the next reap (never under SQPOLL or when tracked). */
+static int held(const struct uring_state *s)
+{
+	return !s->sqpoll && !s->track && io_uring_sq_ready(&s->ring);
+}
+
 /* Submit what is queued in the SQ; busy (-EAGAIN, -EBUSY) leaves it for the next call. */
 static int flush_sq(struct uring_state *s)
 {
@@ -874,8 +891,11 @@ static void uring_destroy(struct iolens_ctx *ctx)
 
 	/*
 	 * Completions the caller did not reap: wait for them so no read lands
-	 * in a buffer after close, but leave the ops alone.
+	 * in a buffer after close, but leave the ops alone. Ops submit held
+	 * go in first, as a reap would have sent them.
 	 */
+	if (held(s))
+		flush_sq(s);
 	if (s->track)
 		untrack_all(ctx, s);
 	while (left && !s->track) {
@@ -1065,8 +1085,8 @@ static int submit_tracked(struct iolens_ctx *ctx, struct uring_state *s,
 static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
 {
 	struct uring_state *s = ctx->priv;
-	unsigned queued, left;
-	int r;
+	unsigned queued, left, mine;
+	int r, sock_only = 1;
 
 	if (s->no_kinds)
 		for (unsigned i = 0; i < n; i++)
@@ -1084,9 +1104,13 @@ static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 			break;
 		ops[queued]->flags = 0;
 		prep(ctx, s, sqe, ops[queued], NULL);
+		sock_only &= is_sock(ops[queued]);
 	}
 	if (!queued)
 		return 0;
+	/* Socket ops go in with the next reap's wait (or submit of a disk op). */
+	if (sock_only && !s->sqpoll)
+		return (int)queued;
 	do
 		r = io_uring_submit(&s->ring);
 	while (r == -EINTR);
@@ -1096,13 +1120,19 @@ static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 			return r;
 		return (int)queued;
 	}
+	/*
+	 * The kernel consumes in order: what it left is this batch's tail,
+	 * behind any socket SQEs still waiting from earlier (accepted; they
+	 * stay for the next call).
+	 */
 	left = io_uring_sq_ready(&s->ring);
-	if (left)
-		sq_unqueue(&s->ring, left);
+	mine = left < queued ? left : queued;
+	if (mine)
+		sq_unqueue(&s->ring, mine);
 	/* -EAGAIN/-EBUSY: the kernel is short of resources; busy, not an error. */
-	if (r < 0 && r != -EAGAIN && r != -EBUSY && left == queued)
+	if (r < 0 && r != -EAGAIN && r != -EBUSY && mine == queued)
 		return r;
-	return (int)(queued - left);
+	return (int)(queued - mine);
 }
 
 static int64_t now_ns(void)
@@ -1113,21 +1143,36 @@ static int64_t now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Wait until nr CQEs are visible or the deadline (< 0: none) passes. */
-static int wait_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
+/*
+ * Wait until nr CQEs are visible or left ns (< 0: no limit) pass. SQEs held
+ * by submit go in with the wait: one io_uring_enter for both.
+ */
+static int wait_left(struct uring_state *s, unsigned nr, int64_t left)
 {
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
-	int64_t left;
+	int submit = held(s);
 
-	if (deadline < 0)
-		return io_uring_wait_cqe_nr(&s->ring, &cqe, nr);
-	left = deadline - now_ns();
-	if (left <= 0)
+	if (left < 0)
+		return submit ? io_uring_submit_and_wait(&s->ring, nr)
+			      : io_uring_wait_cqe_nr(&s->ring, &cqe, nr);
+	if (left == 0) {
+		if (submit)
+			io_uring_submit_and_get_events(&s->ring);
 		return -ETIME;
+	}
 	ts.tv_sec = left / 1000000000;
 	ts.tv_nsec = left % 1000000000;
-	return io_uring_wait_cqes(&s->ring, &cqe, nr, &ts, NULL);
+	return submit ? io_uring_submit_and_wait_timeout(&s->ring, &cqe, nr, &ts, NULL)
+		      : io_uring_wait_cqes(&s->ring, &cqe, nr, &ts, NULL);
+}
+
+/* Wait until nr CQEs are visible or the deadline (< 0: none) passes. */
+static int wait_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
+{
+	int64_t left = deadline < 0 ? -1 : deadline - now_ns();
+
+	return wait_left(s, nr, deadline < 0 ? -1 : left > 0 ? left : 0);
 }
 
 static inline void cpu_relax(void)
@@ -1169,20 +1214,39 @@ static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned m
 	int64_t deadline;
 
 	if (got >= min || timeout_ns == 0) {
-		if (s->enter_to_peek && got < max && (!got || got < min)) {
+		if (held(s)) {
+			/* Not waiting: what submit held goes in now, completions done inline with it. */
+			int r;
+
+			do
+				r = io_uring_submit_and_get_events(&s->ring);
+			while (r == -EINTR);
+			if (got < max)
+				got += take(ctx, s, out + got, max - got);
+		} else if (s->enter_to_peek && got < max && (!got || got < min)) {
 			io_uring_get_events(&s->ring);
 			got += take(ctx, s, out + got, max - got);
 		}
 		return (int)got;
 	}
 	deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
-	while (got < min) {
+	for (int first = 1; got < min; first = 0) {
+		unsigned nr = s->track ? 1 : min - got;
 		int r;
 
 		ctx->stats.waits++;
 		/* Multishot CQEs complete any number of ops, from none up: wait for one. */
-		r = s->cq_spin ? spin_cqes(s, s->track ? 1 : min - got, deadline)
-			       : wait_cqes(s, s->track ? 1 : min - got, deadline);
+		if (s->cq_spin)
+			r = spin_cqes(s, nr, deadline);
+		else if (first) /* the whole timeout: the deadline was read just now */
+			r = wait_left(s, nr, timeout_ns < 0 ? -1 : timeout_ns);
+		else
+			r = wait_cqes(s, nr, deadline);
+		if ((r == -EAGAIN || r == -EBUSY) && held(s)) {
+			/* The kernel took none of the held SQEs: take what completed, try again later. */
+			got += take(ctx, s, out + got, max - got);
+			break;
+		}
 		if (r < 0 && r != -EINTR && r != -ETIME)
 			return got ? (int)got : r;
 		got += take(ctx, s, out + got, max - got);
@@ -1240,7 +1304,8 @@ static int uring_forget(struct iolens_ctx *ctx, int fd)
 const struct iolens_backend iolens_backend_io_uring = {
 	.name = "io_uring",
 	.model = IOLENS_MODEL_ASYNC_KERNEL,
-	.summary = "liburing: one submit per batch, CQEs peeked in batches; sockets: kernel poll",
+	.summary = "liburing: one submit per batch, CQEs peeked in batches; sockets: kernel poll, "
+		   "submitted with the reap's wait",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
 		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |

@@ -54,6 +54,7 @@ struct laio_state {
 	int *restore_fl;     /* CONNECT: the fd's file flags to put back, or -1 */
 	struct io_event *events;
 	struct iolens__cq done; /* finished in submit (refused or inline), result set */
+	unsigned nsock;         /* pool iocbs held by socket ops */
 };
 
 static const char *setup_hint(int err)
@@ -137,16 +138,18 @@ static unsigned pool_index(const struct laio_state *s, const struct iocb *cb)
 	return (unsigned)(cb - s->cbs);
 }
 
-/* Give an iocb back to the pool; data == NULL marks it free for destroy. */
-static void release(struct laio_state *s, struct iocb *cb)
-{
-	cb->data = NULL;
-	s->free_idx[s->nfree++] = pool_index(s, cb);
-}
-
 static int is_socket_op(const struct iolens_op *op)
 {
 	return op->kind >= IOLENS_OP_SEND;
+}
+
+/* Give an iocb back to the pool; data == NULL marks it free for destroy. */
+static void release(struct laio_state *s, struct iocb *cb)
+{
+	if (cb->data && is_socket_op(cb->data))
+		s->nsock--;
+	cb->data = NULL;
+	s->free_idx[s->nfree++] = pool_index(s, cb);
 }
 
 static void prep(struct iocb *cb, struct iolens_op *op)
@@ -303,6 +306,7 @@ static int laio_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 			cb = &s->cbs[s->free_idx[--s->nfree]];
 		}
 		prep(cb, op);
+		s->nsock += is_socket_op(op);
 		s->batch[nb++] = cb;
 	}
 	if (nb)
@@ -447,6 +451,14 @@ static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned mi
 			room = busy;
 		if (want > busy)
 			want = busy;
+		/*
+		 * A socket op's event only says it may go: the call made here
+		 * after the wait completes it, and may be what another op
+		 * waits for (the SEND a RECV's answer needs). So with socket
+		 * ops in flight each wait is for one event.
+		 */
+		if (want > 1 && s->nsock)
+			want = 1;
 		if (want)
 			ctx->stats.waits++;
 		/* Not waiting: a zero timeout lets libaio look at the ring without a syscall. */

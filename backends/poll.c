@@ -1,14 +1,18 @@
 /*
- * poll: the classic readiness loop. submit only queues; reap polls the
- * distinct descriptors of the queued operations and performs the ones that
- * are ready with a plain call. A regular file is always ready, so on files
- * every poll returns at once: ready_at_once counts it.
+ * poll: the classic readiness loop. submit queues; reap polls the distinct
+ * descriptors of the queued operations and performs the ones that are ready
+ * with a plain call. A regular file is always ready, so on files every poll
+ * returns at once: ready_at_once counts it.
  *
  * Sockets (O_NONBLOCK): RECV and ACCEPT wait for POLLIN, SEND and CONNECT
  * for POLLOUT, each in its own FIFO per descriptor, so several ops on one
- * socket are served in order. A call that says EAGAIN leaves its op queued
- * for the next poll; CONNECT issues connect() once and, after EINPROGRESS,
- * reads the outcome (SO_ERROR) when the socket turns writable.
+ * socket are served in order. A SEND with no SEND queued ahead of it is
+ * tried at once inside submit, as event loops write (libuv's
+ * uv_try_write): done there unless the call says EAGAIN, and then queued
+ * for POLLOUT. A call that says EAGAIN leaves its op queued for the next
+ * poll; CONNECT issues connect() once and, after EINPROGRESS, reads the
+ * outcome (SO_ERROR) when the socket turns writable. An echo request costs
+ * send, poll, recv.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,6 +74,7 @@ static int poll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 
 	for (unsigned i = 0; i < n; i++) {
 		struct iolens_op *op = ops[i];
+		struct iolens__fdq_fd *e;
 
 		op->flags = 0;
 		if (op->fd < 0) {
@@ -80,8 +85,19 @@ static int poll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 			iolens__cq_push(&s->rd.done, op);
 			continue;
 		}
-		if (!iolens__fdq_get(&s->q, op->fd))
+		e = iolens__fdq_get(&s->q, op->fd);
+		if (!e)
 			return i ? (int)i : -ENOMEM;
+		/* A SEND with none queued ahead of it is tried at once; EAGAIN queues it. */
+		if (op->kind == IOLENS_OP_SEND && !e->head[IOLENS__FDQ_OUT]) {
+			iolens__syncop_nonblock(op);
+			if (op->result != -EAGAIN) {
+				op->flags = IOLENS_OPF_INLINE;
+				ctx->stats.completed_inline++;
+				iolens__cq_push(&s->rd.done, op);
+				continue;
+			}
+		}
 		iolens__fdq_push(&s->q, op);
 		s->rd.npending++;
 	}
@@ -196,8 +212,8 @@ static int poll_once(struct iolens_ctx *ctx, int timeout_ms)
 const struct iolens_backend iolens_backend_poll = {
 	.name = "poll",
 	.model = IOLENS_MODEL_SYNC_READINESS,
-	.summary = "O_NONBLOCK + poll(), then the plain call (EAGAIN: poll again); files are "
-		   "always ready",
+	.summary = "O_NONBLOCK + poll(), then the plain call (EAGAIN: poll again); SEND tried at "
+		   "once; files are always ready",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
 		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |

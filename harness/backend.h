@@ -12,8 +12,11 @@
  *  - submit(ctx, ops, n): take ops from the front; return how many were
  *    accepted (busy is not an error). A synchronous backend performs each op
  *    before returning, sets op->result and IOLENS_OPF_INLINE, and queues it
- *    for reap. An op kind the backend cannot do is refused with -EOPNOTSUPP
- *    before anything of the batch is accepted (the caller checks caps first).
+ *    for reap. An asynchronous backend may hold accepted ops until the next
+ *    reap and start them with its wait (io_uring's socket ops); reap then
+ *    starts them even when it does not wait. An op kind the backend cannot
+ *    do is refused with -EOPNOTSUPP before anything of the batch is
+ *    accepted (the caller checks caps first).
  *    Per-op failures go into op->result as -errno, never into the return.
  *  - reap(ctx, out, min, max, timeout_ns): store up to max completed ops,
  *    waiting for min (timeout_ns < 0: forever; 0: no wait). Never wait for

@@ -555,6 +555,29 @@ static int completed(struct job *j, struct iolens_op *op, uint64_t now, uint64_t
 	return 0;
 }
 
+/*
+ * How many completions the reap waits for. Usually one: any connection's
+ * completion may let the loop plan more. But a job whose one connection has
+ * one request in flight, its SEND and its RECV both submitted, can do
+ * nothing with the SEND alone: a SEND of at most ECHO_WHOLE_MAX bytes on a
+ * connection with nothing else queued goes whole or fails, and the RECV
+ * brings the answer. So it waits for both, as a ping-pong client waits for
+ * its reply; a backend that submits with its wait (io_uring) then does the
+ * request in one system call. (Were the SEND short after all, a responder
+ * that answers only whole requests would hold the reap to its timeout.)
+ */
+#define ECHO_WHOLE_MAX 4096u
+static unsigned reap_min(const struct job *j, unsigned npend)
+{
+	const struct netjob *n = j->net;
+	const struct conn *k = &n->conns[0];
+
+	if (wl(j)->kind != IOLENS_WL_ECHO || wl(j)->rate > 0 || n->nconns != 1 ||
+	    n->msg > ECHO_WHOLE_MAX || n->inflight - npend != 2)
+		return 1;
+	return k->send_busy && k->recv_busy && k->started - k->done == 1 ? 2 : 1;
+}
+
 /* Open loop: start every request that is due, on connections with room. */
 static void schedule(struct job *j, uint64_t now, int measuring)
 {
@@ -649,7 +672,7 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 		}
 		if (open_loop)
 			timeout = n->next_due > now ? (int64_t)(n->next_due - now) : 0;
-		min = timeout == 0 ? 0 : 1;
+		min = timeout == 0 ? 0 : reap_min(j, npend);
 		got = iolens__job_reap(j, ctx, min, timeout, probing);
 		if (got < 0)
 			return;

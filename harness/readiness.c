@@ -26,10 +26,11 @@ int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsig
 			   unsigned max, int64_t timeout_ns)
 {
 	struct iolens__readiness *rd = ctx->priv;
-	int64_t deadline = timeout_ns > 0 ? mono_ns() + timeout_ns : 0;
+	int64_t deadline = 0; /* read from the clock at the first wait: none when there is none */
 	int r;
 
-	if (rd->npending) {
+	/* A caller that has its min already gets it without another look. */
+	if (rd->npending && !(min && iolens__cq_len(&rd->done) >= min)) {
 		r = rd->check(ctx, 0);
 		if (r < 0)
 			return r;
@@ -44,8 +45,12 @@ int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsig
 		 * not stretch the wait: what is left of the timeout is measured.
 		 */
 		if (timeout_ns > 0) {
-			int64_t left = deadline - mono_ns();
+			int64_t left = timeout_ns;
 
+			if (!deadline)
+				deadline = mono_ns() + timeout_ns;
+			else
+				left = deadline - mono_ns();
 			if (left <= 0)
 				break;
 			ms = ceil_ms(left);

@@ -1,8 +1,9 @@
 /*
- * The reap loop shared by readiness backends (poll, epoll): look once
- * without waiting (counted as ready_at_once when it finds work), then wait
+ * The reap loop shared by readiness backends (poll, epoll): unless min (> 0)
+ * ops are done already (a SEND done inside submit), look once without
+ * waiting (counted as ready_at_once when it finds work), then wait
  * while fewer than min operations are done (each wait counted) and the
- * timeout has time left. A backend's private state starts with this struct;
+ * timeout, counted from the first wait, has time left. A backend's private state starts with this struct;
  * check() waits up to timeout_ms for readiness, performs what is ready into
  * `done`, and returns how many descriptors it found ready for queued ops (0
  * on timeout, or when it only woke for descriptors with nothing queued) or

@@ -3,8 +3,9 @@
  * contract test: several ops on one descriptor each served, in order; a
  * descriptor closed and its number reused inside one context (socket after
  * socket, file after socket, socket after file) still waited on correctly;
- * an idle socket that is writable or hung up does not keep the wait awake;
- * many connections at once.
+ * an idle socket that is writable or hung up, or that got data no RECV
+ * asked for, does not keep the wait awake; a SEND goes at once unless one
+ * waits ahead of it; many connections at once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -276,6 +277,106 @@ static void idle_sockets_stay_quiet(void **state)
 	iolens_ctx_close(ctx);
 }
 
+/*
+ * A socket whose RECV is done keeps its read interest (epoll): data that
+ * comes next with no RECV queued must not keep the wait awake while another
+ * socket's RECV waits, and the next RECV on it still gets that data.
+ */
+static void unasked_data_stays_quiet(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 4);
+	struct late_write w = { .ms = 300, .data = "done" };
+	struct iolens_backend_stats st;
+	int busy[2], talker[2];
+	char buf[8] = { 0 };
+	uint64_t waits;
+
+	pair(busy);
+	pair(talker);
+	assert_int_equal(write(talker[1], "a", 1), 1);
+	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, talker[0], buf, sizeof(buf)), 1);
+	assert_int_equal(write(talker[1], "more", 4), 4);
+	iolens_ctx_stats(ctx, &st);
+	waits = st.waits;
+	w.fd = busy[1];
+	assert_int_equal(pthread_create(&w.tid, NULL, late_write_main, &w), 0);
+	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, busy[0], buf, sizeof(buf)), 4);
+	pthread_join(w.tid, NULL);
+	iolens_ctx_stats(ctx, &st);
+	if (st.waits - waits > 5)
+		fail_msg("%s: %llu waits for one RECV: data nobody asked for keeps waking the wait",
+			 t->spec, (unsigned long long)(st.waits - waits));
+	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, talker[0], buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "more", 4);
+	close(busy[0]);
+	close(busy[1]);
+	close(talker[0]);
+	close(talker[1]);
+	iolens_ctx_close(ctx);
+}
+
+/* Read a socket until its peer closes. */
+static void *drain_main(void *arg)
+{
+	static char sink[1 << 16];
+	int fd = *(int *)arg;
+
+	while (read(fd, sink, sizeof(sink)) > 0)
+		;
+	return NULL;
+}
+
+/*
+ * A SEND with nothing queued ahead of it goes at once, inside submit; one
+ * behind a SEND that waits for room stays queued behind it, in order.
+ */
+static void send_goes_at_once(void **state)
+{
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 4);
+	static char big[1 << 20];
+	struct iolens_op first, held, next, *done[4];
+	int fds[2], got = 0;
+	char in[64];
+	pthread_t drainer;
+
+	pair(fds);
+	first = mkop(IOLENS_OP_SEND, fds[0], "now", 3);
+	submit(t, ctx, &first);
+	assert_int_equal(first.result, 3);
+	assert_true(first.flags & IOLENS_OPF_INLINE);
+	assert_int_equal(iolens_ctx_reap(ctx, done, 0, 4, 0), 1);
+	assert_ptr_equal(done[0], &first);
+	assert_int_equal(read(fds[1], in, sizeof(in)), 3);
+	/* Fill the socket until a SEND has to wait; the next one queues behind it. */
+	memset(big, 'x', sizeof(big));
+	do {
+		held = mkop(IOLENS_OP_SEND, fds[0], big, sizeof(big));
+		submit(t, ctx, &held);
+		if (held.flags & IOLENS_OPF_INLINE)
+			assert_int_equal(iolens_ctx_reap(ctx, done, 1, 4, LONG_NS), 1);
+	} while (held.flags & IOLENS_OPF_INLINE);
+	next = mkop(IOLENS_OP_SEND, fds[0], "end", 3);
+	submit(t, ctx, &next);
+	assert_false(next.flags & IOLENS_OPF_INLINE);
+	assert_int_equal(pthread_create(&drainer, NULL, drain_main, &fds[1]), 0);
+	while (got < 2) {
+		int r = iolens_ctx_reap(ctx, done, 1, 4, LONG_NS);
+
+		assert_true(r > 0);
+		for (int i = 0; i < r; i++)
+			assert_ptr_equal(done[i], got + i ? &next : &held);
+		got += r;
+	}
+	assert_true(held.result > 0);
+	assert_int_equal(next.result, 3);
+	close(fds[0]);
+	pthread_join(drainer, NULL);
+	close(fds[1]);
+	iolens_ctx_close(ctx);
+}
+
 struct chatter {
 	pthread_t tid;
 	int fd;
@@ -400,6 +501,8 @@ int main(void)
 		{ "reused_numbers", reused_numbers },
 		{ "reused_by_a_file", reused_by_a_file },
 		{ "idle_sockets_stay_quiet", idle_sockets_stay_quiet },
+		{ "unasked_data_stays_quiet", unasked_data_stays_quiet },
+		{ "send_goes_at_once", send_goes_at_once },
 		{ "timeout_holds_under_chatter", timeout_holds_under_chatter },
 		{ "many_at_once", many_at_once },
 		{ "setup_names_the_mode", setup_names_the_mode },

@@ -2,7 +2,8 @@
  * What the kernel counted must match what each backend really does: one
  * pread64 per blocking read, no I/O syscalls for null, batched io_uring
  * entering the kernel rarely, glibc AIO doing its reads on helper threads,
- * epoll never adding a regular file. Skips with the reason where this
+ * epoll never adding a regular file; and what one echo request costs on
+ * blocking, epoll, poll and io_uring. Skips with the reason where this
  * machine cannot open tracepoint counters.
  */
 #include <errno.h>
@@ -45,12 +46,13 @@ static void assert_model(const struct iolens_result *r, const char *measured, in
 			 r->backend, m->measured, m->mismatch, measured, mismatch, why_has, m->why);
 }
 
-static struct iolens_result *run_w(const char *spec, struct iolens_workload *w)
+static struct iolens_result *run_w_on(struct iolens_target *t, const char *spec,
+				      struct iolens_workload *w)
 {
 	struct iolens_result *r;
 	char err[256];
 
-	assert_int_equal(iolens_run(target, w, spec, &r, err, sizeof(err)), 0);
+	assert_int_equal(iolens_run(t, w, spec, &r, err, sizeof(err)), 0);
 	if (r->status != IOLENS_STATUS_OK)
 		fail_msg("%s: %s", spec, r->reason);
 	if (!r->syscalls.measured)
@@ -58,6 +60,11 @@ static struct iolens_result *run_w(const char *spec, struct iolens_workload *w)
 	assert_int_equal(r->syscalls.ops, w->ops);
 	assert_int_equal(r->syscalls.pass, IOLENS_COUNT_SEPARATE);
 	return r;
+}
+
+static struct iolens_result *run_w(const char *spec, struct iolens_workload *w)
+{
+	return run_w_on(target, spec, w);
 }
 
 static struct iolens_result *run(const char *spec, unsigned depth, unsigned batch, uint64_t ops)
@@ -251,6 +258,111 @@ static void libaio_direct_is_async(void **state)
 	iolens_result_free(r);
 }
 
+/*
+ * One-connection echo of 64-byte requests, both ends pinned to CPU 0 (the
+ * responder can answer only while the client is off the CPU), counted in
+ * the job thread: the calls each request costs.
+ */
+#define ECHO_OPS 5000u
+static struct iolens_result *echo(const char *spec)
+{
+	struct iolens_target *t = NULL;
+	struct iolens_workload w;
+	struct iolens_result *r;
+	char err[256];
+
+	iolens_workload_init(&w);
+	w.kind = IOLENS_WL_ECHO;
+	w.msg = 64;
+	w.time_s = 0;
+	w.ops = ECHO_OPS;
+	w.cpu = 0;
+	w.peer_cpu = 0;
+	if (iolens_target_open(&t, &w, err, sizeof(err)))
+		fail_msg("target: %s", err);
+	r = run_w_on(t, spec, &w);
+	iolens_target_close(t);
+	return r;
+}
+
+/* Within a few of n: the window opens and closes between requests, give or take one. */
+static void assert_about(const struct iolens_result *r, const char *name, uint64_t n)
+{
+	uint64_t c = count(r, name);
+
+	if (c + 3 < n || c > n + 3)
+		fail_msg("%s: %llu %s for %llu requests", r->backend, (unsigned long long)c, name,
+			 (unsigned long long)n);
+}
+
+/* Same calls as sockperf's client: send and recv, nothing else. */
+static void blocking_echo_send_recv(void **state)
+{
+	struct iolens_result *r = echo("blocking");
+
+	(void)state;
+	assert_about(r, "sendto", ECHO_OPS);
+	assert_about(r, "recvfrom", ECHO_OPS);
+	assert_true(r->syscalls.total <= 2 * ECHO_OPS + 8);
+	iolens_result_free(r);
+}
+
+/*
+ * The SEND goes at once in submit and EPOLLIN stays registered: a request is
+ * send, epoll_wait, recv when the answer is there at the first look (no
+ * epoll_ctl); a wait that has to block first confirms the registration
+ * (one epoll_ctl) and waits again. So every epoll_ctl comes with an
+ * epoll_wait beyond the first of its request (before: 2 epoll_ctl and 2 or
+ * 3 epoll_wait each).
+ */
+static void epoll_echo_send_wait_recv(void **state)
+{
+	struct iolens_result *r = echo("epoll");
+	uint64_t waits = count(r, "epoll_wait"), ctls = count(r, "epoll_ctl");
+
+	(void)state;
+	assert_about(r, "sendto", ECHO_OPS);
+	assert_about(r, "recvfrom", ECHO_OPS);
+	if (waits + 3 < ECHO_OPS || waits > 2 * ECHO_OPS + 3 || ctls > waits - ECHO_OPS + 3)
+		fail_msg("epoll: %llu epoll_wait and %llu epoll_ctl for %u requests",
+			 (unsigned long long)waits, (unsigned long long)ctls, ECHO_OPS);
+	assert_true(r->stats.completed_inline >= ECHO_OPS);
+	iolens_result_free(r);
+}
+
+/* poll: send at once, then poll and recv; a second poll only when the first found nothing. */
+static void poll_echo_send_poll_recv(void **state)
+{
+	struct iolens_result *r = echo("poll");
+	uint64_t polls = count(r, "poll");
+
+	(void)state;
+	assert_about(r, "sendto", ECHO_OPS);
+	assert_about(r, "recvfrom", ECHO_OPS);
+	if (polls + 3 < ECHO_OPS || polls > 2 * ECHO_OPS + 3)
+		fail_msg("poll: %llu polls for %u requests", (unsigned long long)polls, ECHO_OPS);
+	iolens_result_free(r);
+}
+
+/*
+ * io_uring: the SEND and RECV SQEs wait in the SQ until the reap, which
+ * submits them and waits for both in one io_uring_enter (before: one to
+ * submit, one to wait). The job thread makes no send or recv itself, and
+ * submit no longer holds the request: the wait does, sleeping while the
+ * responder answers.
+ */
+static void io_uring_echo_one_enter(void **state)
+{
+	struct iolens_result *r = echo("io_uring");
+
+	(void)state;
+	assert_about(r, "io_uring_enter", ECHO_OPS);
+	assert_int_equal(count(r, "sendto"), 0);
+	assert_int_equal(count(r, "recvfrom"), 0);
+	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "of the waits slept");
+	iolens_result_free(r);
+}
+
 static void count_off_reports_null(void **state)
 {
 	struct iolens_workload w;
@@ -302,6 +414,10 @@ int main(void)
 		cmocka_unit_test(poll_regular_file_never_waits),
 		cmocka_unit_test(libaio_buffered_is_sync),
 		cmocka_unit_test(libaio_direct_is_async),
+		cmocka_unit_test(blocking_echo_send_recv),
+		cmocka_unit_test(epoll_echo_send_wait_recv),
+		cmocka_unit_test(poll_echo_send_poll_recv),
+		cmocka_unit_test(io_uring_echo_one_enter),
 		cmocka_unit_test(count_off_reports_null),
 	};
 	char why[192];

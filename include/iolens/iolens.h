@@ -245,7 +245,11 @@ IOLENS_EXPORT int iolens_ctx_open(struct iolens_ctx **out, const char *name,
 /*
  * Hand n operations to the backend. Returns how many of them, from the
  * front, were accepted (0..n); busy is not an error, resubmit the rest after
- * reaping. A synchronous backend performs them before it returns. Returns
+ * reaping. A synchronous backend performs them before it returns; an
+ * asynchronous one may hold them until the next iolens_ctx_reap, which
+ * hands them to the kernel with its wait (io_uring does so with socket
+ * operations: one system call for both), so reap, even with min 0, is what
+ * makes progress. Returns
  * -EOPNOTSUPP if an op kind is not supported (no op of the batch accepted),
  * or another negative errno if the backend itself failed. Failures of a
  * single operation are not returned here: they land in that op's result.
