@@ -29,9 +29,9 @@
 #                sockperf "percentile 50.000" of ping-pong -m 64 --full-rtt:
 #                        the full round trip, send to reply, in usec
 #                Both servers echo each message as it comes; both set
-#                TCP_NODELAY on both ends. sockperf's server waits in a
-#                blocking recv, iolens's responder in epoll_wait (one call
-#                more per message).
+#                TCP_NODELAY on both ends. Both servers wait in a blocking
+#                recv when their one connection has nothing pending: recv
+#                and send per message on each side.
 #   stream       iolens  results[].net.gbit_s of --workload stream --no-check
 #                        (128 KiB sends): bytes whose send completed in the
 #                        window over the window, the sender's side. With
