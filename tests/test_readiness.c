@@ -239,6 +239,29 @@ static void reused_by_a_file(void **state)
 }
 
 /*
+ * A RECV on busy[0] whose data a thread writes 300 ms later: fail with why
+ * if the backend's wait woke more than 5 times meanwhile.
+ */
+static void one_late_recv_waits_little(const struct tcase *t, struct iolens_ctx *ctx,
+				       const int busy[2], const char *why)
+{
+	struct late_write w = { .fd = busy[1], .ms = 300, .data = "done" };
+	struct iolens_backend_stats st;
+	char buf[8] = { 0 };
+	uint64_t waits;
+
+	iolens_ctx_stats(ctx, &st);
+	waits = st.waits;
+	assert_int_equal(pthread_create(&w.tid, NULL, late_write_main, &w), 0);
+	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, busy[0], buf, sizeof(buf)), 4);
+	pthread_join(w.tid, NULL);
+	iolens_ctx_stats(ctx, &st);
+	if (st.waits - waits > 5)
+		fail_msg("%s: %llu waits for one RECV: %s", t->spec,
+			 (unsigned long long)(st.waits - waits), why);
+}
+
+/*
  * While a RECV waits on one socket, another that is writable and idle, and
  * a third whose peer hung up, must not wake the wait over and over.
  */
@@ -246,11 +269,7 @@ static void idle_sockets_stay_quiet(void **state)
 {
 	const struct tcase *t = *state;
 	struct iolens_ctx *ctx = open_ctx(t, 4);
-	struct late_write w = { .ms = 300, .data = "done" };
-	struct iolens_backend_stats st;
 	int busy[2], writable[2], gone[2];
-	char buf[8];
-	uint64_t waits;
 
 	pair(busy);
 	pair(writable);
@@ -259,16 +278,7 @@ static void idle_sockets_stay_quiet(void **state)
 	assert_int_equal(one(t, ctx, IOLENS_OP_SEND, writable[0], "x", 1), 1);
 	assert_int_equal(one(t, ctx, IOLENS_OP_SEND, gone[0], "x", 1), 1);
 	close(gone[1]);
-	iolens_ctx_stats(ctx, &st);
-	waits = st.waits;
-	w.fd = busy[1];
-	assert_int_equal(pthread_create(&w.tid, NULL, late_write_main, &w), 0);
-	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, busy[0], buf, sizeof(buf)), 4);
-	pthread_join(w.tid, NULL);
-	iolens_ctx_stats(ctx, &st);
-	if (st.waits - waits > 5)
-		fail_msg("%s: %llu waits for one RECV: idle sockets keep waking the wait",
-			 t->spec, (unsigned long long)(st.waits - waits));
+	one_late_recv_waits_little(t, ctx, busy, "idle sockets keep waking the wait");
 	close(busy[0]);
 	close(busy[1]);
 	close(writable[0]);
@@ -286,27 +296,15 @@ static void unasked_data_stays_quiet(void **state)
 {
 	const struct tcase *t = *state;
 	struct iolens_ctx *ctx = open_ctx(t, 4);
-	struct late_write w = { .ms = 300, .data = "done" };
-	struct iolens_backend_stats st;
 	int busy[2], talker[2];
 	char buf[8] = { 0 };
-	uint64_t waits;
 
 	pair(busy);
 	pair(talker);
 	assert_int_equal(write(talker[1], "a", 1), 1);
 	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, talker[0], buf, sizeof(buf)), 1);
 	assert_int_equal(write(talker[1], "more", 4), 4);
-	iolens_ctx_stats(ctx, &st);
-	waits = st.waits;
-	w.fd = busy[1];
-	assert_int_equal(pthread_create(&w.tid, NULL, late_write_main, &w), 0);
-	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, busy[0], buf, sizeof(buf)), 4);
-	pthread_join(w.tid, NULL);
-	iolens_ctx_stats(ctx, &st);
-	if (st.waits - waits > 5)
-		fail_msg("%s: %llu waits for one RECV: data nobody asked for keeps waking the wait",
-			 t->spec, (unsigned long long)(st.waits - waits));
+	one_late_recv_waits_little(t, ctx, busy, "data nobody asked for keeps waking the wait");
 	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, talker[0], buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "more", 4);
 	close(busy[0]);
