@@ -157,6 +157,7 @@ static const char run_help[] =
 	"  --depth N          operations in flight per job, 1..4096 (default 1)\n"
 	"  --jobs N           threads, each with its own backend context, 1..256 (default 1)\n"
 	"  --batch N          reap at least N completions before refilling (default 1)\n"
+	"  --submit-batch N   submit at most N operations per call (default 0: all ready)\n"
 	"  --time DURATION    measured window, e.g. 5s, 500ms, 2m  } exactly one\n"
 	"  --ops COUNT        operations to measure, e.g. 100k     } of these\n"
 	"  --warmup DURATION  run before the window opens (default 0)\n"
@@ -266,7 +267,7 @@ static int cmd_doctor(void)
 
 enum {
 	OPT_BACKEND = 256, OPT_WORKLOAD, OPT_RWMIX, OPT_BS, OPT_SIZE, OPT_FILE, OPT_OVERWRITE, OPT_DEVICE,
-	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
+	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_SUBMIT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
 	OPT_VERIFY, OPT_NO_CHECK, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_HELP, OPT_CONNS, OPT_MSG,
 	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_CPUS, OPT_PEER_CPU,
 	OPT_TRACE,
@@ -285,6 +286,7 @@ static const struct option run_options[] = {
 	{ "depth", required_argument, NULL, OPT_DEPTH },
 	{ "jobs", required_argument, NULL, OPT_JOBS },
 	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "submit-batch", required_argument, NULL, OPT_SUBMIT_BATCH },
 	{ "time", required_argument, NULL, OPT_TIME },
 	{ "ops", required_argument, NULL, OPT_OPS },
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
@@ -441,6 +443,10 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		case OPT_BATCH:
 			r = parse_uint_opt("batch", optarg, 1, 4096, &v);
 			a->w.batch = (unsigned)v;
+			break;
+		case OPT_SUBMIT_BATCH:
+			r = parse_uint_opt("submit-batch", optarg, 0, 4096, &v);
+			a->w.submit_batch = (unsigned)v;
 			break;
 		case OPT_TIME:
 			r = parse_duration_opt("time", optarg, &a->w.time_s);

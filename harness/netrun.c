@@ -644,7 +644,7 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 		if (ci >= 0)
 			push(n, (unsigned)ci);
 		if (nb) {
-			r = iolens__job_submit(j, ctx, nb, probing);
+			r = iolens__job_submit(j, ctx, j->batch, nb, probing);
 			if (r < 0)
 				return;
 			npend = nb - (unsigned)r;

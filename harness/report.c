@@ -40,6 +40,7 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "depth", w->depth);
 	vis->num(v, "jobs", w->jobs);
 	vis->num(v, "batch", w->batch);
+	vis->num(v, "submit_batch", net ? NAN : w->submit_batch);
 	vis->num(v, "time_s", w->ops ? NAN : w->time_s);
 	vis->num(v, "ops", w->ops ? (double)w->ops : NAN);
 	vis->num(v, "warmup_s", w->warmup_s);

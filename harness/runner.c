@@ -188,19 +188,20 @@ static uint64_t probe_end(struct job *j, const struct probe *p, uint64_t *vcsw)
 	return t_out - p->t_in;
 }
 
-int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, unsigned n, int probing)
+int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, struct iolens_op **ops, unsigned n,
+		       int probing)
 {
 	struct probe pr;
 	int r;
 
 	if (probing)
 		probe_begin(j, &pr);
-	r = iolens_ctx_submit(ctx, j->batch, n);
+	r = iolens_ctx_submit(ctx, ops, n);
 	if (probing) {
 		uint64_t in_call = probe_end(j, &pr, &j->vcsw_submit);
 
 		for (int i = 0; i < r; i++)
-			((struct slot *)j->batch[i])->sync_ns = in_call;
+			((struct slot *)ops[i])->sync_ns = in_call;
 	}
 	if (r < 0)
 		iolens__job_fail(j, r, "submit: %s", iolens_strerror(r));
@@ -232,6 +233,7 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 {
 	struct run *run = j->run;
 	const unsigned batch = run->w->batch < j->depth ? run->w->batch : j->depth;
+	const unsigned per_call = run->w->submit_batch;
 	uint64_t submitted = 0, measured_done = 0;
 	unsigned inflight = 0;
 
@@ -264,12 +266,29 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 			}
 		}
 		if (n) {
-			r = iolens__job_submit(j, ctx, n, probing);
-			if (r < 0)
-				return;
-			inflight += (unsigned)r;
-			j->npending = n - (unsigned)r;
-			memmove(j->batch, j->batch + r, j->npending * sizeof(*j->batch));
+			unsigned sent = 0, k;
+
+			/*
+			 * --submit-batch: the ready ops go in calls of at most
+			 * per_call; each call after the first stamps its ops
+			 * anew, its own submitted batch.
+			 */
+			do {
+				k = per_call && n - sent > per_call ? per_call : n - sent;
+				if (sent) {
+					now = now_ns();
+					for (unsigned i = sent; i < sent + k; i++)
+						j->batch[i]->t_submit = now;
+				}
+				r = iolens__job_submit(j, ctx, j->batch + sent, k, probing);
+				if (r < 0)
+					return;
+				sent += (unsigned)r;
+			} while ((unsigned)r == k && sent < n);
+			inflight += sent;
+			j->npending = n - sent;
+			if (sent && j->npending)
+				memmove(j->batch, j->batch + sent, j->npending * sizeof(*j->batch));
 		}
 		if (!inflight) {
 			if (j->npending) {

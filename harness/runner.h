@@ -145,7 +145,8 @@ static inline void iolens__trace_op(struct job *j, const struct iolens_op *op, u
 								  op->flags, j->index };
 }
 
-int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, unsigned n, int probing);
+int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, struct iolens_op **ops, unsigned n,
+		       int probing);
 int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_t timeout_ns,
 		     int probing);
 

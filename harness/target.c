@@ -91,6 +91,10 @@ common:
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--batch: %u is out of range (accepts 1 to --depth, here %u)", w->batch,
 			    w->depth);
+	if (w->submit_batch > w->depth)
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--submit-batch: %u is out of range (accepts 0 to --depth, here %u; 0 = all ready)",
+			    w->submit_batch, w->depth);
 	if (w->rwmix > 100)
 		return iolens__target_fail(err, errlen, -EINVAL, "--rwmix: %u is out of range (accepts 0 to 100)",
 			    w->rwmix);
@@ -117,6 +121,9 @@ common:
 			    w->peer_cpu, sysconf(_SC_NPROCESSORS_CONF) - 1);
 	if (w->peer_cpu >= 0 && !IOLENS_WL_IS_SOCKET(w->kind))
 		return iolens__target_fail(err, errlen, -EINVAL, "--peer-cpu: a socket option (echo, serve, stream)");
+	if (w->submit_batch && IOLENS_WL_IS_SOCKET(w->kind))
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--submit-batch: a disk option (read, write, randread, randwrite, randrw)");
 	if (w->stream_nocheck && w->kind != IOLENS_WL_STREAM)
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--no-check: turns off the stream sink's byte check (accepted with stream only, not %s)",

@@ -78,7 +78,8 @@ class CliTest(unittest.TestCase):
                     "iops", "mib_s", "latency_ns", "histogram", "cpu", "ctx_switches",
                     "model"):
             self.assertIn(key, r)
-        for key in ("name", "bs", "size", "depth", "jobs", "direct", "cache", "seed"):
+        for key in ("name", "bs", "size", "depth", "jobs", "direct", "cache", "seed",
+                    "submit_batch"):
             self.assertIn(key, r["workload"])
         self.assertIn(r["status"], ("ok", "skipped", "error"))
         self.assertTrue(r["model"]["declared"])
@@ -227,6 +228,8 @@ class CliTest(unittest.TestCase):
             (["run", *t, "--bs"], "--bs"),
             (["run", "--fsync", "4", *t], "--fsync"),
             (["run", "--no-check", *t], "--no-check"),
+            (["run", "--submit-batch", "2", *t], "--submit-batch"),
+            (["run", "--submit-batch", "-1", *t], "--submit-batch"),
             (["frob"], "frob"),
         ]
         for args, option in cases:
@@ -360,6 +363,24 @@ class CliTest(unittest.TestCase):
         self.assertEqual(preads, 100000)
         self.assertLessEqual(abs(big - (big_calls - outside)), 0.01 * big,
                              (big, big_calls, outside))
+
+    def test_submit_batch(self):
+        """--submit-batch N: refills of 8 go in calls of at most N, as the kernel counts them."""
+        j = self.path("sb.json")
+        calls = {"libaio": "io_submit", "io_uring": "io_uring_enter"}
+        for sb, lo, hi in ((None, 2000 // 8 - 2, 2000 // 8 + 2), ("2", 2000 // 2 - 2, 2000 // 2 + 2)):
+            extra = ["--submit-batch", sb] if sb else []
+            p = self.run_cli("run", "--backend", "libaio,io_uring", "--depth", "8", "--batch", "8",
+                             *extra, "--size", "4m", "--ops", "2000", "--json", j)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            for r in load_json(j)["results"]:
+                with self.subTest(submit_batch=sb, backend=r["backend"]):
+                    if r["status"] == "skipped":
+                        continue
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    self.assertEqual(r["workload"]["submit_batch"], int(sb or 0))
+                    n = r["syscalls"]["by_name"][calls[r["backend"]]]
+                    self.assertTrue(lo <= n <= hi, (n, lo, hi))
 
     def test_job_thread_syscalls(self):
         """syscalls.job_threads: the job threads' own calls, the rest being offloaded."""
@@ -652,6 +673,7 @@ class CliTest(unittest.TestCase):
             (["--rate", "100", "--workload", "serve"], "--rate"),
             (["--no-check"], "--no-check"),
             (["--workload", "serve", "--no-check"], "--no-check"),
+            (["--submit-batch", "1"], "--submit-batch"),
         ]
         for extra, opt in cases:
             with self.subTest(extra=extra):

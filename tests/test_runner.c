@@ -147,6 +147,34 @@ static void mixed_with_fsync(void **state)
 	iolens_result_free(r);
 }
 
+/*
+ * --submit-batch 3 at depth 8: refills go in calls of 3, 3 and 2, and every
+ * op still completes once, reads checked, on every backend.
+ */
+static void submit_batch_keeps_every_op(void **state)
+{
+	const struct iolens_backend_info *b;
+	size_t nb = iolens_backends(&b);
+
+	(void)state;
+	for (size_t i = 0; i < nb; i++) {
+		for (int kind = IOLENS_WL_RANDREAD; kind <= IOLENS_WL_RANDWRITE; kind++) {
+			struct iolens_workload w;
+			struct iolens_result *r;
+
+			if (!b[i].available || strcmp(b[i].name, "null") == 0)
+				continue;
+			small_workload(&w, kind);
+			w.jobs = 1;
+			w.submit_batch = 3;
+			r = run_one(&w, b[i].name, NULL);
+			check_ok(r, &w);
+			assert_int_equal(r->workload.submit_batch, 3);
+			iolens_result_free(r);
+		}
+	}
+}
+
 static void null_counts_exactly(void **state)
 {
 	struct iolens_workload w;
@@ -387,6 +415,8 @@ static const char *bad_case(size_t i, struct iolens_workload *w)
 	case 18: w->cpus = ""; return "--cpus";
 	case 19: w->cpus = "0-1:2"; return "--cpus";
 	case 20: w->cpus = "0"; w->cpu = 0; return "--cpus";
+	case 21: w->submit_batch = 2; return "--submit-batch";
+	case 22: w->kind = IOLENS_WL_ECHO; w->submit_batch = 1; return "--submit-batch";
 	default: return NULL;
 	}
 }
@@ -616,7 +646,7 @@ int main(void)
 	const size_t nvariants = sizeof(variants) / sizeof(variants[0]);
 	const struct iolens_backend_info *b;
 	size_t nb = iolens_backends(&b), n = 0;
-	size_t cap = (nb + nvariants) * 5 + 12;
+	size_t cap = (nb + nvariants) * 5 + 16;
 	struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
 	char **names = calloc(cap, sizeof(*names));
 	int rc;
@@ -647,6 +677,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(run_checks_target);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(result_json_text);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(cpus_pin_job_threads);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(submit_batch_keeps_every_op);
 	rc = _cmocka_run_group_tests("runner", tests, n, NULL, NULL);
 	if (dir_entries(tmpdir) != 0) {
 		fprintf(stderr, "files left behind in %s\n", tmpdir);

@@ -199,6 +199,57 @@ static void poll_regular_file_never_waits(void **state)
 	iolens_result_free(r);
 }
 
+/*
+ * --submit-batch N splits each refill into calls of at most N ops (fio's
+ * iodepth_batch_submit); without it a refill of 32 is one call. Page-cached
+ * reads complete inside the submit, so every reap finds all 32 done.
+ */
+static struct iolens_result *run_split(const char *spec, unsigned submit_batch)
+{
+	struct iolens_workload w;
+
+	iolens_workload_init(&w);
+	w.size = 16 << 20;
+	w.depth = 32;
+	w.batch = 32;
+	w.submit_batch = submit_batch;
+	w.time_s = 0;
+	w.ops = 64000;
+	return run_w(spec, &w);
+}
+
+static void libaio_submit_batch_splits_calls(void **state)
+{
+	struct iolens_result *r;
+	uint64_t n;
+
+	(void)state;
+	if (!have("libaio"))
+		skip();
+	r = run_split("libaio", 0);
+	n = count(r, "io_submit");
+	assert_true(n >= 64000 / 32 - 2 && n <= 64000 / 32 + 2);
+	assert_int_equal(r->workload.submit_batch, 0);
+	iolens_result_free(r);
+	r = run_split("libaio", 4);
+	n = count(r, "io_submit");
+	assert_true(n >= 64000 / 4 - 16 && n <= 64000 / 4 + 16);
+	assert_int_equal(r->workload.submit_batch, 4);
+	iolens_result_free(r);
+}
+
+/* One SQE per io_uring_enter, plus at most one enter per reaped batch. */
+static void io_uring_submit_batch_one_per_enter(void **state)
+{
+	struct iolens_result *r = run_split("io_uring", 1);
+	uint64_t n = count(r, "io_uring_enter");
+
+	(void)state;
+	assert_true(n >= 64000 - 32 && n <= 64000 + 64000 / 32 + 32);
+	assert_int_equal(r->syscalls.iou_completed, 64000);
+	iolens_result_free(r);
+}
+
 /* libaio on a page-cached file: io_submit copies the data before it returns. */
 static void libaio_buffered_is_sync(void **state)
 {
@@ -413,6 +464,8 @@ int main(void)
 		cmocka_unit_test(epoll_regular_file_falls_back),
 		cmocka_unit_test(poll_regular_file_never_waits),
 		cmocka_unit_test(libaio_buffered_is_sync),
+		cmocka_unit_test(libaio_submit_batch_splits_calls),
+		cmocka_unit_test(io_uring_submit_batch_one_per_enter),
 		cmocka_unit_test(libaio_direct_is_async),
 		cmocka_unit_test(blocking_echo_send_recv),
 		cmocka_unit_test(epoll_echo_send_wait_recv),

@@ -56,14 +56,14 @@ extern "C" {
 #endif
 
 #define IOLENS_VERSION_MAJOR 0
-#define IOLENS_VERSION_MINOR 2
+#define IOLENS_VERSION_MINOR 3
 #define IOLENS_VERSION_PATCH 0
-#define IOLENS_VERSION_STRING "0.2.0"
+#define IOLENS_VERSION_STRING "0.3.0"
 /*
  * Bumped whenever a public struct layout or a function signature changes;
  * compare it with iolens_abi_version() to catch a header/library mismatch.
  */
-#define IOLENS_ABI_VERSION 5
+#define IOLENS_ABI_VERSION 6
 
 #if defined(IOLENS_BUILDING) && defined(__GNUC__)
 #define IOLENS_EXPORT __attribute__((visibility("default")))

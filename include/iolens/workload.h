@@ -93,6 +93,9 @@ struct iolens_workload {
 	 * NULL = as cpu says. Give cpu or cpus, not both. */
 	const char *cpus;
 	int stream_nocheck;   /* stream: the sink counts bytes without checking them (default 0) */
+	/* Disk: submit at most this many operations per call, as fio's
+	 * iodepth_batch_submit; 0 = all that are ready in one call (default). */
+	unsigned submit_batch;
 };
 
 /* Fill *w with the defaults: randread, 4 KiB blocks, 1 GiB temporary file,
