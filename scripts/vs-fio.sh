@@ -13,8 +13,21 @@
 # does), each with its own default ring setup otherwise. --pairs takes a
 # comma-separated list of the fio labels (psync, libaio, posixaio, io_uring,
 # io_uring+fixed, io_uring+sqpoll) to run only those. Cells: 4 KiB random reads of one file,
-# page-cached at depth 1 and 32, O_DIRECT at depth 32. One job, time based,
+# page-cached at depth 1 and 32, O_DIRECT at depth 32 twice. One job, time based,
 # both sides on the same file (written once by fio before the first run).
+# The two O_DIRECT cells differ in how refills reach the kernel, since a
+# device (a virtual disk in particular) can serve a burst of requests slower
+# than the same requests one at a time:
+#   direct-qd32          one op per submit call on both sides: fio's defaults
+#                        (iodepth_batch_submit=1, iodepth_batch_complete_max=1),
+#                        iolens --submit-batch 1;
+#   direct-qd32-batched  all that were reaped go back in one call on both
+#                        sides: fio iodepth_batch_submit=32 with
+#                        iodepth_batch_complete_max=32, iolens's default; run
+#                        for the engines that can submit a batch (libaio and
+#                        the io_uring pairs).
+# Around each O_DIRECT run the device's /proc/diskstats line is read, for the
+# device's own time per read (time reading / reads completed) on each side.
 # Page-cached runs: the file is read in right before each run (cat for fio,
 # iolens's --cache warm); fio runs with --invalidate=0 so it keeps the pages.
 # O_DIRECT runs: fio invalidates the file's pages, iolens runs --cache cold.
@@ -136,8 +149,14 @@ dd if="$file" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null || direct_ok=0
 [ $direct_ok -eq 1 ] || echo "O_DIRECT not supported on $dir: the direct cell is listed, not run" >&2
 echo "$direct_ok" >"$out/direct_ok"
 
-# cell: name depth direct
-cells=("cached-qd1 1 0" "cached-qd32 32 0" "direct-qd32 32 1")
+# cell: name depth direct submit (how refills go in: - default, one, batched)
+cells=("cached-qd1 1 0 -" "cached-qd32 32 0 -" "direct-qd32 32 1 one" "direct-qd32-batched 32 1 batched")
+for c in "${cells[@]}"; do echo "${c%% *}"; done >"$out/cells.txt"
+# The device under the file, for its diskstats line (empty if not found).
+devname=$(basename "$(df -P "$dir" | awk 'NR == 2 {print $1}')")
+grep -q " $devname " /proc/diskstats 2>/dev/null || devname=""
+# reads completed, ms spent reading, for the device; "" without one
+devstat() { [ -n "$devname" ] && awk -v d="$devname" '$3 == d {print $4, $7}' /proc/diskstats; true; }
 # label, fio options, iolens backend spec (labels name the raw files)
 pairs=("psync|--ioengine=psync|blocking" "libaio|--ioengine=libaio|libaio"
 	"posixaio|--ioengine=posixaio|posix-aio" "io_uring|--ioengine=io_uring|io_uring"
@@ -152,8 +171,8 @@ for p in "${pairs[@]}"; do echo "${p%%|*}|${p##*|}"; done >"$out/pairs.txt"
 slug() { echo "${1//[:+]/-}"; }
 [ "$cpu" != none ] && sq_cpu=$(((cpu + 1) % $(nproc)))
 
-run_fio() { # cell depth direct label fio-options
-	local base=$out/r$r-$1-fio-$(slug "$4") inval=0 pin=()
+run_fio() { # cell depth direct label fio-options submit
+	local base=$out/r$r-$1-fio-$(slug "$4") inval=0 pin=() batched=()
 	if [ "$3" -eq 1 ]; then inval=1; else cat "$file" >/dev/null; fi
 	echo "== r$r $1 fio $4" >&2
 	# psync is synchronous: depth D is D jobs of one read each, as iolens's
@@ -165,16 +184,21 @@ run_fio() { # cell depth direct label fio-options
 		[ "$numjobs" -gt 1 ] && pin=(--cpus_allowed=0-$(($(nproc) - 1)) --cpus_allowed_policy=split)
 		[[ $5 == *sqthread_poll* ]] && pin+=(--sqthread_poll_cpu="$sq_cpu")
 	fi
+	[ "$6" = batched ] && batched=(--iodepth_batch_submit="$2" --iodepth_batch_complete_max="$2")
+	[ "$3" -eq 1 ] && devstat >"$base.dev0"
 	# shellcheck disable=SC2086
 	fio --name="$1" --filename="$file" --rw=randread --bs=4k --size="$size" $5 "${pin[@]}" \
 		--iodepth=$iodepth --numjobs=$numjobs --thread --direct="$3" --invalidate=$inval --time_based \
 		--runtime="${run_ms}ms" --ramp_time="${warm_ms}ms" --norandommap --randrepeat=0 \
-		--lat_percentiles=1 --group_reporting --output-format=json \
+		--lat_percentiles=1 --group_reporting --output-format=json "${batched[@]}" \
 		--output="$base.json" 2>"$base.err" || echo $? >"$base.rc"
+	[ "$3" -eq 1 ] && devstat >"$base.dev1"
+	true
 }
-run_iolens() { # cell depth direct backend
+run_iolens() { # cell depth direct backend submit
 	local base=$out/r$r-$1-iolens-$(slug "$4") extra=(--cache warm) spec=$4
 	[ "$3" -eq 1 ] && extra=(--direct --cache cold)
+	[ "$5" = one ] && extra+=(--submit-batch 1)
 	if [ "$cpu" != none ] && [ "$4" = blocking ] && [ "$2" -gt 1 ]; then
 		extra+=(--cpu 0)
 	elif [ "$cpu" != none ]; then
@@ -182,23 +206,27 @@ run_iolens() { # cell depth direct backend
 		[ "$spec" = io_uring:sqpoll+cq-spin ] && spec=io_uring:sqpoll-cpu=$sq_cpu+cq-spin
 	fi
 	echo "== r$r $1 iolens $4" >&2
+	[ "$3" -eq 1 ] && devstat >"$base.dev0"
 	"$iolens" run --backend "$spec" --workload randread --file "$file" --size "$size" --bs 4k \
 		--depth "$2" --jobs 1 --time "${run_ms}ms" --warmup "${warm_ms}ms" --count off \
 		"${extra[@]}" --json "$base.json" >/dev/null 2>"$base.err" || echo $? >"$base.rc"
+	[ "$3" -eq 1 ] && devstat >"$base.dev1"
+	true
 }
 
 for ((r = 1; r <= repeats; r++)); do
 	for c in "${cells[@]}"; do
-		read -r cell depth direct <<<"$c"
+		read -r cell depth direct submit <<<"$c"
 		[ "$direct" -eq 1 ] && [ $direct_ok -eq 0 ] && continue
 		for p in "${pairs[@]}"; do
 			IFS='|' read -r label fopts backend <<<"$p"
+			[ "$submit" = batched ] && { [ "$label" = psync ] || [ "$label" = posixaio ]; } && continue
 			if ((r % 2)); then
-				run_fio "$cell" "$depth" "$direct" "$label" "$fopts"
-				run_iolens "$cell" "$depth" "$direct" "$backend"
+				run_fio "$cell" "$depth" "$direct" "$label" "$fopts" "$submit"
+				run_iolens "$cell" "$depth" "$direct" "$backend" "$submit"
 			else
-				run_iolens "$cell" "$depth" "$direct" "$backend"
-				run_fio "$cell" "$depth" "$direct" "$label" "$fopts"
+				run_iolens "$cell" "$depth" "$direct" "$backend" "$submit"
+				run_fio "$cell" "$depth" "$direct" "$label" "$fopts" "$submit"
 			fi
 		done
 	done
@@ -209,7 +237,7 @@ import csv, json, os, statistics, sys
 
 out, repeats, tdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 direct_ok = open(f"{out}/direct_ok").read().strip() == "1"
-cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
+cells = [line.strip() for line in open(f"{out}/cells.txt") if line.strip()]
 pairs = [tuple(line.strip().split("|")) for line in open(f"{out}/pairs.txt") if line.strip()]
 slug = lambda s: s.replace(":", "-").replace("+", "-")
 # What iolens should reach, as iolens/fio: page-cached IOPS >= 1 and p50 <= 1;
@@ -255,6 +283,15 @@ def fio_side(base):
     return {"iops": rd["iops"], "p50": p("50.000000"), "p99": p("99.000000"),
             "cpu_per_op": cpu_s * 1e9 / ios if cpu_s > 0 and ios else None}, None
 
+def device_us_per_read(base):
+    """The device's time per read over one run (diskstats), or None."""
+    try:
+        r0, t0 = map(int, open(base + ".dev0").read().split())
+        r1, t1 = map(int, open(base + ".dev1").read().split())
+    except (OSError, ValueError):
+        return None
+    return (t1 - t0) * 1e3 / (r1 - r0) if r1 > r0 else None
+
 def iolens_side(base):
     try:
         res = json.load(open(base + ".json"))["results"][0]
@@ -269,13 +306,16 @@ def iolens_side(base):
 rows, table, absolute = [], [], []
 for cell in cells:
     for fe, ib in pairs:
+        if cell.endswith("-batched") and fe in ("psync", "posixaio"):
+            continue  # no batched submission on these engines: not run
         if cell.startswith("direct") and not direct_ok:
             why = f"O_DIRECT not supported on {tdir}"
             rows += [[cell, fe, ib, m, "", "", "", 0, why] for m, _ in metrics]
             table.append([cell, f"{fe} / {ib}"] + [why] * 4)
             continue
         ratios = {m: [] for m, _ in metrics}
-        sides = {"fio": {m: [] for m, _ in metrics}, "iolens": {m: [] for m, _ in metrics}}
+        sides = {"fio": {m: [] for m, _ in metrics + [("dev", "")]},
+                 "iolens": {m: [] for m, _ in metrics + [("dev", "")]}}
         whys = []
         for r in range(1, repeats + 1):
             f, fw = fio_side(f"{out}/r{r}-{cell}-fio-{slug(fe)}")
@@ -283,6 +323,10 @@ for cell in cells:
             whys += [w for w in (fw, iw) if w and w not in whys]
             if f is None or i is None:
                 continue
+            for side, tool in (("fio", "fio-" + slug(fe)), ("iolens", "iolens-" + slug(ib))):
+                d = device_us_per_read(f"{out}/r{r}-{cell}-{tool}")
+                if d is not None:
+                    sides[side]["dev"].append(d)
             for m, _ in metrics:
                 if f[m] and i[m]:
                     ratios[m].append(i[m] / f[m])
@@ -311,7 +355,8 @@ for cell in cells:
         absolute.append([cell, f"{fe} / {ib}"] + [med(s, "iops") for s in ("fio", "iolens")] +
                         [med(s, "p50", 1e3) for s in ("fio", "iolens")] +
                         [med(s, "p99", 1e3) for s in ("fio", "iolens")] +
-                        [med(s, "cpu_per_op", 1e3) for s in ("fio", "iolens")])
+                        [med(s, "cpu_per_op", 1e3) for s in ("fio", "iolens")] +
+                        [med(s, "dev") for s in ("fio", "iolens")])
 
 with open(f"{out}/ratios.csv", "w", newline="") as fh:
     w = csv.writer(fh)
@@ -331,10 +376,15 @@ text = "\n".join([
     md(["cell", "fio / iolens", "IOPS ratio", "p50 ratio", "p99 ratio", "CPU/op ratio"], table), "",
     "### medians of each side (p50, p99, CPU/op in us)",
     md(["cell", "fio / iolens", "IOPS fio", "IOPS iolens", "p50 fio", "p50 iolens",
-        "p99 fio", "p99 iolens", "CPU/op fio", "CPU/op iolens"], absolute), "",
+        "p99 fio", "p99 iolens", "CPU/op fio", "CPU/op iolens", "device us/read fio",
+        "device us/read iolens"], absolute), "",
     "fio latency: lat_ns (submission to completion); fio CPU: the job threads only "
     "(RUSAGE_THREAD), iolens: the whole process; psync at depth D is D fio jobs, "
-    "as iolens blocking runs D threads.", ""])
+    "as iolens blocking runs D threads. direct-qd32: one op per submit call on both sides "
+    "(fio's defaults, iolens --submit-batch 1); direct-qd32-batched: each reaped batch "
+    "resubmitted in one call (fio iodepth_batch_submit and iodepth_batch_complete_max = depth, "
+    "iolens's default). Device us/read: the device's time reading over reads completed "
+    "(/proc/diskstats) during the run.", ""])
 open(f"{out}/ratios.md", "w").write(text)
 print("\n" + text.split("\n", 2)[2])
 PY

@@ -45,11 +45,13 @@ with open(path, newline="") as fh:
 header = ["cell", "fio_engine", "iolens_backend", "metric", "median", "min", "max", "n", "reason"]
 if rows[0] != header:
     errors.append(f"header {rows[0]}, expected {header}")
-cells = ["cached-qd1", "cached-qd32", "direct-qd32"]
+cells = ["cached-qd1", "cached-qd32", "direct-qd32", "direct-qd32-batched"]
 pairs = [("psync", "blocking"), ("libaio", "libaio"), ("posixaio", "posix-aio"), ("io_uring", "io_uring"),
          ("io_uring+fixed", "io_uring:fixed-files+fixed-bufs"), ("io_uring+sqpoll", "io_uring:sqpoll+cq-spin")]
 metrics = ["iops", "p50", "p99", "cpu_per_op"]
-want = {(c, f, i, m) for c in cells for f, i in pairs for m in metrics}
+# The batched cell runs only the engines that can submit a batch.
+want = {(c, f, i, m) for c in cells for f, i in pairs for m in metrics
+        if not (c.endswith("-batched") and f in ("psync", "posixaio"))}
 seen = {}
 for row in rows[1:]:
     if len(row) != len(header):
@@ -87,9 +89,27 @@ if not raws:
     errors.append("no raw JSON files")
 for p in raws:
     try:
-        json.load(open(p))
+        doc = json.load(open(p))
     except ValueError as e:
         errors.append(f"{p}: {e}")
+        continue
+    # How refills went in, on each side, per O_DIRECT cell.
+    name = os.path.basename(p)
+    if "-direct-qd32-" in name and "-iolens-" in name:
+        sb = doc["results"][0]["workload"]["submit_batch"]
+        want_sb = 0 if "-batched-" in name else 1
+        if sb != want_sb:
+            errors.append(f"{name}: submit_batch {sb}, expected {want_sb}")
+    if "-direct-qd32-" in name and "-fio-" in name:
+        opts = doc["jobs"][0]["job options"]
+        # fio writes iodepth_batch_submit back under its alias iodepth_batch.
+        submit = opts.get("iodepth_batch", opts.get("iodepth_batch_submit"))
+        batched = submit == "32" and opts.get("iodepth_batch_complete_max") == "32"
+        if batched != ("-batched-" in name):
+            errors.append(f"{name}: fio job options {opts}")
+for p in glob.glob(f"{out}/*.dev0") + glob.glob(f"{out}/*.dev1"):
+    if len(open(p).read().split()) != 2:
+        errors.append(f"{p}: expected reads and ms reading")
 for name in ("ratios.md",):
     if not os.path.getsize(f"{out}/{name}"):
         errors.append(f"{name} is empty")
