@@ -135,6 +135,7 @@ struct uring_state {
 	int bufs_registered;
 	/* DEFER_TASKRUN without TASKRUN_FLAG: nothing completes until we enter. */
 	int enter_to_peek;
+	int recv_poll_first; /* the kernel knows IORING_RECVSEND_POLL_FIRST (5.19) */
 	uint32_t no_kinds; /* IOLENS_CAP_OP() of the socket ops this kernel lacks */
 
 	/* Per descriptor: only with ms-accept, ms-recv or fixed-files. */
@@ -264,6 +265,8 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 		s->cq_spin = sqpoll && (ctx->opts.flags & IOLENS_BOPT_CQ_SPIN);
 		s->enter_to_peek = (ladder[i].flags & IORING_SETUP_DEFER_TASKRUN) &&
 				   !(ladder[i].flags & IORING_SETUP_TASKRUN_FLAG);
+		/* SINGLE_ISSUER came in 6.0, after POLL_FIRST (5.19). */
+		s->recv_poll_first = !!(ladder[i].flags & IORING_SETUP_SINGLE_ISSUER);
 		if (sqpoll)
 			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
 				 "SQPOLL(idle=%ums%s)%s%s sq=%u cq=%u", idle, cpu_text, ladder[i].name,
@@ -963,6 +966,14 @@ static void prep(const struct iolens_ctx *ctx, const struct uring_state *s,
 		break;
 	case IOLENS_OP_RECV:
 		io_uring_prep_recv(sqe, fd, op->buf, op->len, 0);
+		/*
+		 * Wait for data before trying: a RECV is mostly submitted for
+		 * an answer not yet sent (an echo's goes in with its SEND),
+		 * and the try would fail. With data there the poll fires at
+		 * once and the recv runs inline all the same.
+		 */
+		if (s->recv_poll_first)
+			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 		break;
 	case IOLENS_OP_ACCEPT:
 		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
