@@ -4,6 +4,7 @@
 #
 #   scripts/vs-fio.sh [--quick] [--repeats N] [--runtime S] [--size SIZE]
 #                     [--out DIR] [--dir DIR] [--cpu N|none] [--pairs LIST]
+#                     [--cells LIST]
 #
 # Pairs (fio engine / iolens backend): psync/blocking, libaio/libaio,
 # posixaio/posix-aio, io_uring/io_uring, and io_uring with registered files and
@@ -28,6 +29,7 @@
 #                        the io_uring pairs).
 # Around each O_DIRECT run the device's /proc/diskstats line is read, for the
 # device's own time per read (time reading / reads completed) on each side.
+# --cells takes a comma-separated list of cell names to run only those.
 # Page-cached runs: the file is read in right before each run (cat for fio,
 # iolens's --cache warm); fio runs with --invalidate=0 so it keeps the pages.
 # O_DIRECT runs: fio invalidates the file's pages, iolens runs --cache cold.
@@ -72,11 +74,11 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 usage_err() { echo "vs-fio.sh: $*" >&2; exit 2; }
-quick=0 repeats="" runtime="" size="" out="" dir="" cpu=$(($(nproc) - 1)) only=""
+quick=0 repeats="" runtime="" size="" out="" dir="" cpu=$(($(nproc) - 1)) only="" only_cells=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
-	--repeats | --runtime | --size | --out | --dir | --cpu | --pairs)
+	--repeats | --runtime | --size | --out | --dir | --cpu | --pairs | --cells)
 		[ $# -ge 2 ] || usage_err "$1 needs a value"
 		case $1 in
 		--repeats) [[ $2 =~ ^[1-9][0-9]*$ ]] || usage_err "--repeats: expected a positive integer, got '$2'"
@@ -95,9 +97,12 @@ while [ $# -gt 0 ]; do
 		--pairs) [[ $2 =~ ^(psync|libaio|posixaio|io_uring|io_uring\+fixed|io_uring\+sqpoll)(,(psync|libaio|posixaio|io_uring|io_uring\+fixed|io_uring\+sqpoll))*$ ]] ||
 			usage_err "--pairs: expected a comma-separated list of psync, libaio, posixaio, io_uring, io_uring+fixed, io_uring+sqpoll, got '$2'"
 			only=$2 ;;
+		--cells) [[ $2 =~ ^(cached-qd1|cached-qd32|direct-qd32|direct-qd32-batched)(,(cached-qd1|cached-qd32|direct-qd32|direct-qd32-batched))*$ ]] ||
+			usage_err "--cells: expected a comma-separated list of cached-qd1, cached-qd32, direct-qd32, direct-qd32-batched, got '$2'"
+			only_cells=$2 ;;
 		esac
 		shift ;;
-	*) usage_err "unknown option '$1' (accepts --quick, --repeats N, --runtime S, --size SIZE, --out DIR, --dir DIR, --cpu N|none, --pairs LIST)" ;;
+	*) usage_err "unknown option '$1' (accepts --quick, --repeats N, --runtime S, --size SIZE, --out DIR, --dir DIR, --cpu N|none, --pairs LIST, --cells LIST)" ;;
 	esac
 	shift
 done
@@ -151,6 +156,11 @@ echo "$direct_ok" >"$out/direct_ok"
 
 # cell: name depth direct submit (how refills go in: - default, one, batched)
 cells=("cached-qd1 1 0 -" "cached-qd32 32 0 -" "direct-qd32 32 1 one" "direct-qd32-batched 32 1 batched")
+if [ -n "$only_cells" ]; then
+	keep=()
+	for c in "${cells[@]}"; do [[ ,$only_cells, == *,"${c%% *}",* ]] && keep+=("$c"); done
+	cells=("${keep[@]}")
+fi
 for c in "${cells[@]}"; do echo "${c%% *}"; done >"$out/cells.txt"
 # The device under the file, for its diskstats line (empty if not found).
 devname=$(basename "$(df -P "$dir" | awk 'NR == 2 {print $1}')")

@@ -17,7 +17,7 @@ if ! command -v fio >/dev/null; then
 fi
 
 # Bad input: one line naming the option, exit 2, nothing created.
-for bad in "--cpu 99" "--cpu x" "--repeats 0" "--pairs psync,nope"; do
+for bad in "--cpu 99" "--cpu x" "--repeats 0" "--pairs psync,nope" "--cells direct"; do
 	# shellcheck disable=SC2086
 	IOLENS=$iolens "$root/scripts/vs-fio.sh" $bad --out "$work/bad" >"$work/bad.out" 2>"$work/bad.err"
 	rc=$?
