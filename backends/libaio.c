@@ -506,21 +506,17 @@ static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned mi
 			want = 1;
 		/* What is in the ring already costs no call; wait only for the rest. */
 		r = ring_peek(s, room);
-		if (r > 0) {
-			got += harvest(s, r, out + got);
-			if (got >= min)
+		if (!r) {
+			if (!want)
 				break;
-			continue;
+			ctx->stats.waits++;
+			do
+				r = io_getevents(s->io, (long)want, (long)room, s->events,
+						 wait_time(&ts, want, deadline));
+			while (r == -EINTR);
+			if (r < 0)
+				return got ? (int)got : r;
 		}
-		if (!want)
-			break;
-		ctx->stats.waits++;
-		do
-			r = io_getevents(s->io, (long)want, (long)room, s->events,
-					 wait_time(&ts, want, deadline));
-		while (r == -EINTR);
-		if (r < 0)
-			return got ? (int)got : r;
 		got += harvest(s, r, out + got);
 		if (got >= min || !want || (deadline >= 0 && now_ns() >= deadline))
 			break;
