@@ -292,16 +292,9 @@ static int epoll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 			e->state = FD_NEW;
 		if (iolens__is_sockop(op))
 			name_mode(ctx, s);
-		/*
-		 * A SEND with none queued ahead of it is tried at once (as
-		 * libuv's uv_try_write): it waits for EPOLLOUT only when the
-		 * call says EAGAIN, and the descriptor need not be registered.
-		 */
+		/* Done at once, a SEND needs no registration; EAGAIN: not writable after all. */
 		if (op->kind == IOLENS_OP_SEND && !e->q.head[IOLENS__FDQ_OUT]) {
-			iolens__syncop_nonblock(op);
-			if (op->result != -EAGAIN) {
-				op->flags |= IOLENS_OPF_INLINE;
-				ctx->stats.completed_inline++;
+			if (iolens__readiness_try_send(ctx, op)) {
 				complete(s, op);
 				continue;
 			}

@@ -88,15 +88,10 @@ static int poll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 		e = iolens__fdq_get(&s->q, op->fd);
 		if (!e)
 			return i ? (int)i : -ENOMEM;
-		/* A SEND with none queued ahead of it is tried at once; EAGAIN queues it. */
-		if (op->kind == IOLENS_OP_SEND && !e->head[IOLENS__FDQ_OUT]) {
-			iolens__syncop_nonblock(op);
-			if (op->result != -EAGAIN) {
-				op->flags = IOLENS_OPF_INLINE;
-				ctx->stats.completed_inline++;
-				iolens__cq_push(&s->rd.done, op);
-				continue;
-			}
+		if (op->kind == IOLENS_OP_SEND && !e->head[IOLENS__FDQ_OUT] &&
+		    iolens__readiness_try_send(ctx, op)) {
+			iolens__cq_push(&s->rd.done, op);
+			continue;
 		}
 		iolens__fdq_push(&s->q, op);
 		s->rd.npending++;

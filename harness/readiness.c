@@ -65,6 +65,16 @@ int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsig
 	return (int)iolens__cq_pop(&rd->done, out, max);
 }
 
+int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op)
+{
+	iolens__syncop_nonblock(op);
+	if (op->result == -EAGAIN)
+		return 0;
+	op->flags |= IOLENS_OPF_INLINE;
+	ctx->stats.completed_inline++;
+	return 1;
+}
+
 int iolens__readiness_sockop(struct iolens_op *op, int *connecting)
 {
 	if (op->kind == IOLENS_OP_CONNECT && *connecting) {

@@ -3,8 +3,8 @@
  * ops are done already (a SEND done inside submit), look once without
  * waiting (counted as ready_at_once when it finds work), then wait
  * while fewer than min operations are done (each wait counted) and the
- * timeout, counted from the first wait, has time left. A backend's private state starts with this struct;
- * check() waits up to timeout_ms for readiness, performs what is ready into
+ * timeout, counted from the first wait, has time left. A backend's private
+ * state starts with this struct; check() waits up to timeout_ms for readiness, performs what is ready into
  * `done`, and returns how many descriptors it found ready for queued ops (0
  * on timeout, or when it only woke for descriptors with nothing queued) or
  * -errno.
@@ -39,5 +39,13 @@ static inline int iolens__is_sockop(const struct iolens_op *op)
  * outcome (SO_ERROR) instead.
  */
 int iolens__readiness_sockop(struct iolens_op *op, int *connecting);
+
+/*
+ * A SEND with no SEND queued ahead of it on its descriptor is tried at once
+ * in submit, as event loops write (libuv's uv_try_write). Returns 1 when it
+ * is done (flagged INLINE and counted; the caller queues it for reap), 0
+ * when the call said EAGAIN and it has to wait for writability.
+ */
+int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op);
 
 #endif
