@@ -1181,9 +1181,12 @@ static int wait_left(struct uring_state *s, unsigned nr, int64_t left)
 /* Wait until nr CQEs are visible or the deadline (< 0: none) passes. */
 static int wait_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
 {
-	int64_t left = deadline < 0 ? -1 : deadline - now_ns();
+	int64_t left;
 
-	return wait_left(s, nr, deadline < 0 ? -1 : left > 0 ? left : 0);
+	if (deadline < 0)
+		return wait_left(s, nr, -1);
+	left = deadline - now_ns();
+	return wait_left(s, nr, left > 0 ? left : 0);
 }
 
 static inline void cpu_relax(void)
