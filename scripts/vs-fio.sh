@@ -165,8 +165,12 @@ for c in "${cells[@]}"; do echo "${c%% *}"; done >"$out/cells.txt"
 # The device under the file, for its diskstats line (empty if not found).
 devname=$(basename "$(df -P "$dir" | awk 'NR == 2 {print $1}')")
 grep -q " $devname " /proc/diskstats 2>/dev/null || devname=""
-# reads completed, ms spent reading, for the device; "" without one
-devstat() { [ -n "$devname" ] && awk -v d="$devname" '$3 == d {print $4, $7}' /proc/diskstats; true; }
+# devstat DIRECT FILE: for an O_DIRECT run (DIRECT 1), the device's reads
+# completed and ms spent reading into FILE; no file without a device (tmpfs).
+devstat() {
+	[ "$1" -eq 1 ] && [ -n "$devname" ] || return 0
+	awk -v d="$devname" '$3 == d {print $4, $7}' /proc/diskstats >"$2"
+}
 # label, fio options, iolens backend spec (labels name the raw files)
 pairs=("psync|--ioengine=psync|blocking" "libaio|--ioengine=libaio|libaio"
 	"posixaio|--ioengine=posixaio|posix-aio" "io_uring|--ioengine=io_uring|io_uring"
@@ -195,15 +199,14 @@ run_fio() { # cell depth direct label fio-options submit
 		[[ $5 == *sqthread_poll* ]] && pin+=(--sqthread_poll_cpu="$sq_cpu")
 	fi
 	[ "$6" = batched ] && batched=(--iodepth_batch_submit="$2" --iodepth_batch_complete_max="$2")
-	[ "$3" -eq 1 ] && devstat >"$base.dev0"
+	devstat "$3" "$base.dev0"
 	# shellcheck disable=SC2086
 	fio --name="$1" --filename="$file" --rw=randread --bs=4k --size="$size" $5 "${pin[@]}" \
 		--iodepth=$iodepth --numjobs=$numjobs --thread --direct="$3" --invalidate=$inval --time_based \
 		--runtime="${run_ms}ms" --ramp_time="${warm_ms}ms" --norandommap --randrepeat=0 \
 		--lat_percentiles=1 --group_reporting --output-format=json "${batched[@]}" \
 		--output="$base.json" 2>"$base.err" || echo $? >"$base.rc"
-	[ "$3" -eq 1 ] && devstat >"$base.dev1"
-	true
+	devstat "$3" "$base.dev1"
 }
 run_iolens() { # cell depth direct backend submit
 	local base=$out/r$r-$1-iolens-$(slug "$4") extra=(--cache warm) spec=$4
@@ -216,12 +219,11 @@ run_iolens() { # cell depth direct backend submit
 		[ "$spec" = io_uring:sqpoll+cq-spin ] && spec=io_uring:sqpoll-cpu=$sq_cpu+cq-spin
 	fi
 	echo "== r$r $1 iolens $4" >&2
-	[ "$3" -eq 1 ] && devstat >"$base.dev0"
+	devstat "$3" "$base.dev0"
 	"$iolens" run --backend "$spec" --workload randread --file "$file" --size "$size" --bs 4k \
 		--depth "$2" --jobs 1 --time "${run_ms}ms" --warmup "${warm_ms}ms" --count off \
 		"${extra[@]}" --json "$base.json" >/dev/null 2>"$base.err" || echo $? >"$base.rc"
-	[ "$3" -eq 1 ] && devstat >"$base.dev1"
-	true
+	devstat "$3" "$base.dev1"
 }
 
 for ((r = 1; r <= repeats; r++)); do
