@@ -448,6 +448,20 @@ static void record(struct job *j, struct slot *s, uint64_t now)
 	j->lat_ns += now - s->op.t_submit - (j->instr_ns - s->instr_mark);
 }
 
+/*
+ * Count one measured completion. In ops mode a job measures its quota and
+ * no more: completions past it that arrive in the same reap (requests on
+ * other connections, started while the quota was still open) are not
+ * counted.
+ */
+static int count_measured(const struct job *j, uint64_t *measured_done)
+{
+	if (j->run->ops_mode && *measured_done >= j->quota)
+		return 0;
+	(*measured_done)++;
+	return 1;
+}
+
 /* Requests whose last byte has now come back. */
 static void finish_requests(struct job *j, struct conn *k, uint64_t now, uint64_t *measured_done)
 {
@@ -459,13 +473,12 @@ static void finish_requests(struct job *j, struct conn *k, uint64_t now, uint64_
 		uint64_t sent = e[1] & ~MEASURED_BIT;
 
 		k->done++;
-		if (e[1] & MEASURED_BIT) {
+		if ((e[1] & MEASURED_BIT) && count_measured(j, measured_done)) {
 			iolens__hist_record(j->hist[K_READ], now - e[0]);
 			if (n->unc)
 				iolens__hist_record(n->unc, now - sent);
 			j->ops++;
 			j->bytes += n->msg;
-			(*measured_done)++;
 		}
 		if (w->think_ns)
 			spin(w->think_ns);
@@ -500,11 +513,11 @@ static int completed(struct job *j, struct iolens_op *op, uint64_t now, uint64_t
 			k->echo_sent += (uint64_t)op->result;
 		} else {
 			k->tx_off += (uint64_t)op->result;
-			if (w->kind == IOLENS_WL_STREAM && s->measured) {
+			if (w->kind == IOLENS_WL_STREAM && s->measured &&
+			    count_measured(j, measured_done)) {
 				iolens__hist_record(j->hist[K_READ], now - op->t_submit);
 				j->ops++;
 				j->bytes += (uint64_t)op->result;
-				(*measured_done)++;
 			}
 		}
 		push(n, c);

@@ -528,6 +528,29 @@ static void nobody_listens(void **state)
 }
 
 /*
+ * --ops N over more connections than N: the first answers all come back
+ * together, 20 ms after their requests, often in one reap, and the run
+ * still measures exactly N of them.
+ */
+static void ops_exact_many_conns(void **state)
+{
+	const struct tcase *tc = *state;
+	struct iolens_workload w;
+	struct iolens_result *r;
+
+	base(&w, IOLENS_WL_ECHO);
+	w.conns = 16;
+	w.ops = 5;
+	w.delay_ns = 20000000;
+	r = run1(&w, tc->spec);
+	expect_ok(r);
+	assert_int_equal(r->ops, 5);
+	assert_int_equal(iolens_hist_count(r->hist), 5);
+	assert_int_equal(r->bytes, 5 * 64);
+	iolens_result_free(r);
+}
+
+/*
  * The slow-remote lesson: 20 requests to a responder that answers each after
  * 50 ms. One blocking connection waits for each in turn (at least 1 s, by
  * construction); an event loop with 20 connections waits for all at once.
@@ -620,6 +643,7 @@ static const struct {
 	{ "partial_unix", partial_unix }, { "echo_tcp6", echo_tcp6 },
 	{ "peer_resets", peer_resets },	  { "peer_corrupts", peer_corrupts },
 	{ "nobody_listens", nobody_listens }, { "stream_nocheck", stream_nocheck },
+	{ "ops_exact_many_conns", ops_exact_many_conns },
 };
 
 int main(void)
