@@ -957,19 +957,20 @@ threads:
 	}
 	if (serving)
 		iolens__peer_proc_lg_measure(run->peer, 0);
-	iolens__placement(r, run, jobs, nthreads);
 	/*
-	 * Every job out of its loop, so no call is half counted at the edge, and
-	 * no server sees the load generator hang up while it still counts.
+	 * The window is shut: a job measures no op it starts after t1, however
+	 * long the main thread takes from here to the end snapshot. Counting
+	 * (or serving) waits for every job out of its loop, so no call is half
+	 * counted at the edge and no server sees the load generator hang up
+	 * while it still counts.
 	 */
-	if (run->counting || serving) {
-		pthread_mutex_lock(&run->lock);
-		atomic_store(&run->phase, PHASE_HALT);
-		pthread_cond_broadcast(&run->cond);
-		while (atomic_load(&run->finished) < nthreads)
-			pthread_cond_wait(&run->cond, &run->lock);
-		pthread_mutex_unlock(&run->lock);
-	}
+	pthread_mutex_lock(&run->lock);
+	atomic_store(&run->phase, PHASE_HALT);
+	pthread_cond_broadcast(&run->cond);
+	while ((run->counting || serving) && atomic_load(&run->finished) < nthreads)
+		pthread_cond_wait(&run->cond, &run->lock);
+	pthread_mutex_unlock(&run->lock);
+	iolens__placement(r, run, jobs, nthreads);
 	if (run->counting) {
 		for (unsigned i = 0; i < nthreads; i++) {
 			jobs[i].io_end = iolens__counter_value(jobs[i].io_fd);
