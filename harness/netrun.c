@@ -19,6 +19,7 @@
  * loop's cost follows the completions, not the number of connections.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -136,14 +137,15 @@ static int dial(const struct run *run, unsigned index, int mode, uint32_t msg, c
 {
 	const struct iolens_target *t = run->t;
 	struct timeval tv = { CONNECT_TIMEOUT_S, 0 };
+	/* Little-endian on the wire, as the responder reads it. */
 	struct iolens__hello h = {
-		.magic = IOLENS_HELLO_MAGIC,
-		.mode = (uint32_t)mode,
-		.msg = msg,
-		.delay_ns = mode == IOLENS_PEER_SINK
-				    ? (run->w->stream_nocheck ? IOLENS_SINK_NOCHECK : 0)
-				    : run->w->delay_ns,
-		.start = iolens__stream_start(index),
+		.magic = htole64(IOLENS_HELLO_MAGIC),
+		.mode = htole32((uint32_t)mode),
+		.msg = htole32(msg),
+		.delay_ns = htole64(mode == IOLENS_PEER_SINK
+					    ? (run->w->stream_nocheck ? IOLENS_SINK_NOCHECK : 0)
+					    : run->w->delay_ns),
+		.start = htole64(iolens__stream_start(index)),
 	};
 	int fd = socket(t->peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 

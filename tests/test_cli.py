@@ -767,6 +767,32 @@ class CliTest(unittest.TestCase):
                 self.assertGreaterEqual(r["net"]["sink_bytes"], r["bytes"])
         self.stop_responder(p, signal.SIGTERM)
 
+    def test_hello_on_the_wire(self):
+        """The client's hello is little-endian on the wire, as the responder reads it."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(4)
+            srv.settimeout(30)
+            port = srv.getsockname()[1]
+            p = subprocess.Popen([IOLENS, "run", "--workload", "echo", "--backend", "blocking",
+                                  "--connect", f"127.0.0.1:{port}", "--msg", "100",
+                                  "--delay", "7", "--time", "200ms", "--count", "off"],
+                                 env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+            self.addCleanup(lambda: p.poll() is None and p.kill())
+            conn, _ = srv.accept()
+            with conn:
+                conn.settimeout(30)
+                hello = b""
+                while len(hello) < 32:
+                    chunk = conn.recv(32 - len(hello))
+                    self.assertTrue(chunk, "the client closed before its hello")
+                    hello += chunk
+            p.communicate(timeout=60)  # a peer that hangs up: the run fails, cleanly
+        # Connection 0's stream starts at offset 12345 of the shared pattern.
+        self.assertEqual(struct.unpack("<QIIQQ", hello), (self.HELLO_MAGIC, 1, 100, 7000, 12345))
+        self.assertIn(p.returncode, (0, 1))
+
     def test_responder_unix(self):
         p, m = self.start_responder("--transport", "unix")
         path = m.group(1)
