@@ -271,14 +271,17 @@ static void job_loop(struct job *j, struct iolens_ctx *ctx)
 			/*
 			 * --submit-batch: the ready ops go in calls of at most
 			 * per_call; each call after the first stamps its ops
-			 * anew, its own submitted batch.
+			 * anew, its own submitted batch, and the harness's own
+			 * time is taken out of their latency from there on.
 			 */
 			do {
 				k = per_call && n - sent > per_call ? per_call : n - sent;
 				if (sent) {
 					now = now_ns();
-					for (unsigned i = sent; i < sent + k; i++)
+					for (unsigned i = sent; i < sent + k; i++) {
 						j->batch[i]->t_submit = now;
+						((struct slot *)j->batch[i])->instr_mark = j->instr_ns;
+					}
 				}
 				r = iolens__job_submit(j, ctx, j->batch + sent, k, probing);
 				if (r < 0)
