@@ -4,10 +4,10 @@
  * waiting (counted as ready_at_once when it finds work), then wait
  * while fewer than min operations are done (each wait counted) and the
  * timeout, counted from the first wait, has time left. A backend's private
- * state starts with this struct; check() waits up to timeout_ms for readiness, performs what is ready into
- * `done`, and returns how many descriptors it found ready for queued ops (0
- * on timeout, or when it only woke for descriptors with nothing queued) or
- * -errno.
+ * state starts with this struct; check() waits up to timeout_ms for
+ * readiness, performs what is ready into `done`, and returns how many
+ * descriptors it found ready for queued ops (0 on timeout, or when it only
+ * woke for descriptors with nothing queued) or -errno.
  */
 #ifndef IOLENS_READINESS_H
 #define IOLENS_READINESS_H
