@@ -154,14 +154,17 @@ dd if="$file" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null || direct_ok=0
 [ $direct_ok -eq 1 ] || echo "O_DIRECT not supported on $dir: the direct cell is listed, not run" >&2
 echo "$direct_ok" >"$out/direct_ok"
 
+# keep_named ARRAY LIST SEP: keep the entries of ARRAY whose name (the part
+# before the first SEP) is in the comma-separated LIST.
+keep_named() {
+	local -n arr=$1
+	local keep=() e
+	for e in "${arr[@]}"; do [[ ,$2, == *,"${e%%"$3"*}",* ]] && keep+=("$e"); done
+	arr=("${keep[@]}")
+}
 # cell: name depth direct submit (how refills go in: - default, one, batched)
 cells=("cached-qd1 1 0 -" "cached-qd32 32 0 -" "direct-qd32 32 1 one" "direct-qd32-batched 32 1 batched")
-if [ -n "$only_cells" ]; then
-	keep=()
-	for c in "${cells[@]}"; do [[ ,$only_cells, == *,"${c%% *}",* ]] && keep+=("$c"); done
-	cells=("${keep[@]}")
-fi
-for c in "${cells[@]}"; do echo "${c%% *}"; done >"$out/cells.txt"
+[ -n "$only_cells" ] && keep_named cells "$only_cells" " "
 # The device under the file, for its diskstats line (empty if not found).
 devname=$(basename "$(df -P "$dir" | awk 'NR == 2 {print $1}')")
 grep -q " $devname " /proc/diskstats 2>/dev/null || devname=""
@@ -176,12 +179,17 @@ pairs=("psync|--ioengine=psync|blocking" "libaio|--ioengine=libaio|libaio"
 	"posixaio|--ioengine=posixaio|posix-aio" "io_uring|--ioengine=io_uring|io_uring"
 	"io_uring+fixed|--ioengine=io_uring --registerfiles=1 --fixedbufs=1|io_uring:fixed-files+fixed-bufs"
 	"io_uring+sqpoll|--ioengine=io_uring --sqthread_poll=1|io_uring:sqpoll+cq-spin")
-if [ -n "$only" ]; then
-	keep=()
-	for p in "${pairs[@]}"; do [[ ,$only, == *,"${p%%|*}",* ]] && keep+=("$p"); done
-	pairs=("${keep[@]}")
-fi
-for p in "${pairs[@]}"; do echo "${p%%|*}|${p##*|}"; done >"$out/pairs.txt"
+[ -n "$only" ] && keep_named pairs "$only" "|"
+# The matrix, "cell|pair": every pair in every cell, except that psync and
+# posixaio submit no batches and so sit out the batched cell. The summary
+# reads its rows (cell|fio label|iolens spec) from runs.txt.
+runs=()
+for c in "${cells[@]}"; do
+	for p in "${pairs[@]}"; do
+		[[ ${c##* } == batched && ${p%%|*} =~ ^(psync|posixaio)$ ]] || runs+=("$c|$p")
+	done
+done
+for x in "${runs[@]}"; do echo "${x%% *}|$(cut -d'|' -f2 <<<"$x")|${x##*|}"; done >"$out/runs.txt"
 slug() { echo "${1//[:+]/-}"; }
 [ "$cpu" != none ] && sq_cpu=$(((cpu + 1) % $(nproc)))
 
@@ -227,20 +235,17 @@ run_iolens() { # cell depth direct backend submit
 }
 
 for ((r = 1; r <= repeats; r++)); do
-	for c in "${cells[@]}"; do
+	for x in "${runs[@]}"; do
+		IFS='|' read -r c label fopts backend <<<"$x"
 		read -r cell depth direct submit <<<"$c"
 		[ "$direct" -eq 1 ] && [ $direct_ok -eq 0 ] && continue
-		for p in "${pairs[@]}"; do
-			IFS='|' read -r label fopts backend <<<"$p"
-			[ "$submit" = batched ] && { [ "$label" = psync ] || [ "$label" = posixaio ]; } && continue
-			if ((r % 2)); then
-				run_fio "$cell" "$depth" "$direct" "$label" "$fopts" "$submit"
-				run_iolens "$cell" "$depth" "$direct" "$backend" "$submit"
-			else
-				run_iolens "$cell" "$depth" "$direct" "$backend" "$submit"
-				run_fio "$cell" "$depth" "$direct" "$label" "$fopts" "$submit"
-			fi
-		done
+		if ((r % 2)); then
+			run_fio "$cell" "$depth" "$direct" "$label" "$fopts" "$submit"
+			run_iolens "$cell" "$depth" "$direct" "$backend" "$submit"
+		else
+			run_iolens "$cell" "$depth" "$direct" "$backend" "$submit"
+			run_fio "$cell" "$depth" "$direct" "$label" "$fopts" "$submit"
+		fi
 	done
 done
 
@@ -249,8 +254,7 @@ import csv, json, os, statistics, sys
 
 out, repeats, tdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 direct_ok = open(f"{out}/direct_ok").read().strip() == "1"
-cells = [line.strip() for line in open(f"{out}/cells.txt") if line.strip()]
-pairs = [tuple(line.strip().split("|")) for line in open(f"{out}/pairs.txt") if line.strip()]
+runs = [tuple(line.strip().split("|")) for line in open(f"{out}/runs.txt") if line.strip()]
 slug = lambda s: s.replace(":", "-").replace("+", "-")
 # What iolens should reach, as iolens/fio: page-cached IOPS >= 1 and p50 <= 1;
 # O_DIRECT IOPS >= 0.98 (the device bounds both).
@@ -316,59 +320,56 @@ def iolens_side(base):
             "cpu_per_op": res["cpu"]["per_op_ns"]}, None
 
 rows, table, absolute = [], [], []
-for cell in cells:
-    for fe, ib in pairs:
-        if cell.endswith("-batched") and fe in ("psync", "posixaio"):
-            continue  # no batched submission on these engines: not run
-        if cell.startswith("direct") and not direct_ok:
-            why = f"O_DIRECT not supported on {tdir}"
-            rows += [[cell, fe, ib, m, "", "", "", 0, why] for m, _ in metrics]
-            table.append([cell, f"{fe} / {ib}"] + [why] * 4)
+for cell, fe, ib in runs:
+    if cell.startswith("direct") and not direct_ok:
+        why = f"O_DIRECT not supported on {tdir}"
+        rows += [[cell, fe, ib, m, "", "", "", 0, why] for m, _ in metrics]
+        table.append([cell, f"{fe} / {ib}"] + [why] * 4)
+        continue
+    ratios = {m: [] for m, _ in metrics}
+    sides = {"fio": {m: [] for m, _ in metrics + [("dev", "")]},
+             "iolens": {m: [] for m, _ in metrics + [("dev", "")]}}
+    whys = []
+    for r in range(1, repeats + 1):
+        f, fw = fio_side(f"{out}/r{r}-{cell}-fio-{slug(fe)}")
+        i, iw = iolens_side(f"{out}/r{r}-{cell}-iolens-{slug(ib)}")
+        whys += [w for w in (fw, iw) if w and w not in whys]
+        if f is None or i is None:
             continue
-        ratios = {m: [] for m, _ in metrics}
-        sides = {"fio": {m: [] for m, _ in metrics + [("dev", "")]},
-                 "iolens": {m: [] for m, _ in metrics + [("dev", "")]}}
-        whys = []
-        for r in range(1, repeats + 1):
-            f, fw = fio_side(f"{out}/r{r}-{cell}-fio-{slug(fe)}")
-            i, iw = iolens_side(f"{out}/r{r}-{cell}-iolens-{slug(ib)}")
-            whys += [w for w in (fw, iw) if w and w not in whys]
-            if f is None or i is None:
-                continue
-            for side, tool in (("fio", "fio-" + slug(fe)), ("iolens", "iolens-" + slug(ib))):
-                d = device_us_per_read(f"{out}/r{r}-{cell}-{tool}")
-                if d is not None:
-                    sides[side]["dev"].append(d)
-            for m, _ in metrics:
-                if f[m] and i[m]:
-                    ratios[m].append(i[m] / f[m])
-                    sides["fio"][m].append(f[m])
-                    sides["iolens"][m].append(i[m])
-        cells_md = []
+        for side, tool in (("fio", "fio-" + slug(fe)), ("iolens", "iolens-" + slug(ib))):
+            d = device_us_per_read(f"{out}/r{r}-{cell}-{tool}")
+            if d is not None:
+                sides[side]["dev"].append(d)
         for m, _ in metrics:
-            v = ratios[m]
-            if v:
-                med = statistics.median(v)
-                rows.append([cell, fe, ib, m, f"{med:.4g}", f"{min(v):.4g}", f"{max(v):.4g}", len(v),
-                             "; ".join(whys)])
-                s = f"{med:.2f} ({min(v):.2f}–{max(v):.2f})"
-                if len(v) < repeats:
-                    s += f" n={len(v)}"
-                s += verdict(m, med, cell)
-                cells_md.append(s)
-            else:
-                why = "; ".join(whys) or f"no {m} figure from one side"
-                rows.append([cell, fe, ib, m, "", "", "", 0, why])
-                cells_md.append(why)
-        table.append([cell, f"{fe} / {ib}"] + cells_md)
-        def med(side, m, scale=1.0):
-            v = sides[side][m]
-            return f"{statistics.median(v) / scale:.1f}" if v else "-"
-        absolute.append([cell, f"{fe} / {ib}"] + [med(s, "iops") for s in ("fio", "iolens")] +
-                        [med(s, "p50", 1e3) for s in ("fio", "iolens")] +
-                        [med(s, "p99", 1e3) for s in ("fio", "iolens")] +
-                        [med(s, "cpu_per_op", 1e3) for s in ("fio", "iolens")] +
-                        [med(s, "dev") for s in ("fio", "iolens")])
+            if f[m] and i[m]:
+                ratios[m].append(i[m] / f[m])
+                sides["fio"][m].append(f[m])
+                sides["iolens"][m].append(i[m])
+    cells_md = []
+    for m, _ in metrics:
+        v = ratios[m]
+        if v:
+            med = statistics.median(v)
+            rows.append([cell, fe, ib, m, f"{med:.4g}", f"{min(v):.4g}", f"{max(v):.4g}", len(v),
+                         "; ".join(whys)])
+            s = f"{med:.2f} ({min(v):.2f}–{max(v):.2f})"
+            if len(v) < repeats:
+                s += f" n={len(v)}"
+            s += verdict(m, med, cell)
+            cells_md.append(s)
+        else:
+            why = "; ".join(whys) or f"no {m} figure from one side"
+            rows.append([cell, fe, ib, m, "", "", "", 0, why])
+            cells_md.append(why)
+    table.append([cell, f"{fe} / {ib}"] + cells_md)
+    def med(side, m, scale=1.0):
+        v = sides[side][m]
+        return f"{statistics.median(v) / scale:.1f}" if v else "-"
+    absolute.append([cell, f"{fe} / {ib}"] + [med(s, "iops") for s in ("fio", "iolens")] +
+                    [med(s, "p50", 1e3) for s in ("fio", "iolens")] +
+                    [med(s, "p99", 1e3) for s in ("fio", "iolens")] +
+                    [med(s, "cpu_per_op", 1e3) for s in ("fio", "iolens")] +
+                    [med(s, "dev") for s in ("fio", "iolens")])
 
 with open(f"{out}/ratios.csv", "w", newline="") as fh:
     w = csv.writer(fh)
