@@ -22,6 +22,8 @@ static int whole_with_suffix(const char *s, uint64_t *out, uint64_t base)
 	case '\0':
 		break;
 	case 't':
+		if (base != 1024) /* a count stops at g */
+			return -EINVAL;
 		mul *= base;
 		/* fall through */
 	case 'g':
@@ -40,7 +42,7 @@ static int whole_with_suffix(const char *s, uint64_t *out, uint64_t base)
 	/* Accept "4k", "4K", "4KiB", "4kb". */
 	if (mul > 1 && base == 1024 && (*end == 'i' || *end == 'I'))
 		end++;
-	if (mul > 1 && (*end == 'b' || *end == 'B'))
+	if (mul > 1 && base == 1024 && (*end == 'b' || *end == 'B'))
 		end++;
 	if (*end || (v && mul > UINT64_MAX / v))
 		return -EINVAL;
@@ -58,20 +60,43 @@ int iolens__parse_count(const char *s, uint64_t *out)
 	return whole_with_suffix(s, out, 1000);
 }
 
+/*
+ * A plain decimal at the start of s: digits with at most one '.'. strtod
+ * alone would also take a sign, 0x10, 1e3, inf and nan, none of which the
+ * options document. The end of the number, or NULL.
+ */
+static const char *decimal(const char *s, double *out)
+{
+	size_t whole = strspn(s, "0123456789"), frac = 0;
+	char buf[64];
+
+	if (s[whole] == '.')
+		frac = strspn(s + whole + 1, "0123456789") + 1;
+	if ((whole == 0 && frac <= 1) || whole + frac >= sizeof(buf))
+		return NULL;
+	memcpy(buf, s, whole + frac);
+	buf[whole + frac] = '\0';
+	*out = strtod(buf, NULL);
+	return isfinite(*out) ? s + whole + frac : NULL;
+}
+
+int iolens__parse_decimal(const char *s, double *out)
+{
+	const char *end = s ? decimal(s, out) : NULL;
+
+	return end && !*end ? 0 : -EINVAL;
+}
+
 int iolens__parse_duration(const char *s, double *out)
 {
 	static const struct {
 		const char *unit;
 		double scale;
 	} units[] = { { "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "us", 1e-6 }, { "m", 60 }, { "h", 3600 } };
-	char *end;
+	const char *end;
 	double v;
 
-	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || !isfinite(v) || v < 0)
+	if (!s || !(end = decimal(s, &v)))
 		return -EINVAL;
 	for (unsigned i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].unit) == 0) {

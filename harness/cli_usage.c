@@ -4,8 +4,21 @@
 
 int iolens__vusage(const char *fmt, va_list ap)
 {
+	char msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* One line whatever the user typed: control characters are shown escaped. */
 	fputs("iolens: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", stderr);
+		else if (*p == '\t')
+			fputs("\\t", stderr);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
 	fputc('\n', stderr);
 	return 2;
 }

@@ -1,27 +1,36 @@
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "spec.h"
+
+#define WL(k) (1u << IOLENS_WL_##k)
+#define WL_DISK (WL(READ) | WL(WRITE) | WL(RANDREAD) | WL(RANDWRITE) | WL(RANDRW))
+#define WL_NET (WL(ECHO) | WL(SERVE) | WL(STREAM))
 
 static const struct {
 	const char *name;
 	uint32_t flag;
-	int takes_value; /* 1: a count 1..100000, 2: a CPU number */
+	int takes_value;    /* 1: a count 1..100000, 2: a CPU number */
+	unsigned workloads; /* the workload kinds it can change */
 } known[] = {
-	{ "sqpoll", IOLENS_BOPT_SQPOLL, 0 },
-	{ "sqpoll-idle", IOLENS_BOPT_SQPOLL, 1 },
-	{ "sqpoll-cpu", IOLENS_BOPT_SQPOLL | IOLENS_BOPT_SQPOLL_CPU, 2 },
-	{ "cq-spin", IOLENS_BOPT_CQ_SPIN, 0 },
-	{ "fixed-files", IOLENS_BOPT_FIXED_FILES, 0 },
-	{ "fixed-bufs", IOLENS_BOPT_FIXED_BUFS, 0 },
-	{ "nowait", IOLENS_BOPT_NOWAIT, 0 },
-	{ "threads", IOLENS_BOPT_THREADS, 1 },
-	{ "et", IOLENS_BOPT_EDGE, 0 },
-	{ "ms-accept", IOLENS_BOPT_MS_ACCEPT, 0 },
-	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0 },
+	{ "sqpoll", IOLENS_BOPT_SQPOLL, 0, WL_DISK | WL_NET },
+	{ "sqpoll-idle", IOLENS_BOPT_SQPOLL, 1, WL_DISK | WL_NET },
+	{ "sqpoll-cpu", IOLENS_BOPT_SQPOLL | IOLENS_BOPT_SQPOLL_CPU, 2, WL_DISK | WL_NET },
+	{ "cq-spin", IOLENS_BOPT_CQ_SPIN, 0, WL_DISK | WL_NET },
+	{ "fixed-files", IOLENS_BOPT_FIXED_FILES, 0, WL_DISK | WL_NET },
+	/* The harness registers its disk buffers; socket buffers are the backend's own. */
+	{ "fixed-bufs", IOLENS_BOPT_FIXED_BUFS, 0, WL_DISK },
+	{ "nowait", IOLENS_BOPT_NOWAIT, 0, WL_DISK },
+	{ "threads", IOLENS_BOPT_THREADS, 1, WL_DISK | WL_NET },
+	/* Regular files never enter an epoll set. */
+	{ "et", IOLENS_BOPT_EDGE, 0, WL_NET },
+	{ "ms-accept", IOLENS_BOPT_MS_ACCEPT, 0, WL(SERVE) },
+	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0, WL(ECHO) | WL(SERVE) },
 };
 
 #define NKNOWN (sizeof(known) / sizeof(known[0]))
@@ -118,6 +127,7 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 			return -EINVAL;
 		}
 		out->flags |= known[i].flag;
+		out->given |= 1u << i;
 		if (known[i].flag == IOLENS_BOPT_THREADS)
 			out->aio_threads = value;
 		else if (known[i].takes_value == 2)
@@ -132,4 +142,61 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 	}
 	snprintf(out->variant, sizeof(out->variant), "%s", colon + 1);
 	return 0;
+}
+
+void iolens__workloads_named(unsigned mask, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (mask == WL_DISK || mask == WL_NET) {
+		snprintf(buf, len, "%s workloads", mask == WL_DISK ? "disk" : "socket");
+		return;
+	}
+	for (int k = 0; k < IOLENS_WL__COUNT && used < len; k++)
+		if (mask & (1u << k))
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+						 iolens_workload_name(k));
+}
+
+int iolens__spec_fits(const struct iolens__spec *sp, int kind, char *err, size_t errlen)
+{
+	char where[96];
+
+	for (unsigned i = 0; i < NKNOWN; i++) {
+		if (!(sp->given & (1u << i)) || kind < 0 || kind >= IOLENS_WL__COUNT ||
+		    (known[i].workloads & (1u << kind)))
+			continue;
+		iolens__workloads_named(known[i].workloads, where, sizeof(where));
+		snprintf(err, errlen, "--backend: %s:%s does not apply to --workload %s (applies to %s)",
+			 sp->info->name, known[i].name, iolens_workload_name(kind), where);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct iolens_result *iolens__spec_result(const struct iolens__spec *sp, const struct iolens_workload *w,
+					  const char *file)
+{
+	struct iolens_result *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	snprintf(r->backend, sizeof(r->backend), "%s", sp->info->name);
+	snprintf(r->variant, sizeof(r->variant), "%s", sp->variant);
+	snprintf(r->file, sizeof(r->file), "%s", file ? file : "");
+	r->workload = *w;
+	r->workload.file = NULL;
+	r->workload.stop = NULL;
+	r->workload.cpus = NULL;
+	r->workload.connect = NULL;
+	r->workload.listen = NULL;
+	r->workload.on_pass = NULL;
+	r->workload.on_pass_arg = NULL;
+	snprintf(r->cpus, sizeof(r->cpus), "%s", w->cpus ? w->cpus : "");
+	r->model.declared = sp->info->model;
+	iolens__model_unmeasured(&r->model, "");
+	r->model.concurrency = NAN;
+	r->resident_before = r->resident_after = -1;
+	return r;
 }
