@@ -182,6 +182,8 @@ static const char *not_ok(const struct iolens_result *r, char *buf, size_t len)
 		snprintf(buf, len, "skipped: %s", r->reason);
 	else if (r->status == IOLENS_STATUS_ERROR)
 		snprintf(buf, len, "error: %s", r->reason);
+	else if (r->status == IOLENS_STATUS_NOT_RUN)
+		snprintf(buf, len, "%s", r->reason);
 	else if (r->interrupted)
 		snprintf(buf, len, "interrupted after %llu operations", (unsigned long long)r->ops);
 	else if (!r->ops)

@@ -4,7 +4,7 @@
 #include "peer.h"
 #include "report.h"
 
-static const char *const status_names[] = { "ok", "skipped", "error" };
+static const char *const status_names[] = { "ok", "skipped", "error", "not run" };
 static const char *const cache_names[] = { "warm", "cold" };
 static const char *const pass_names[] = { "separate", "inline", "off" };
 /* enum iolens_data_check; NONE is null */
@@ -70,7 +70,7 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 static void net(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
 {
 	const struct iolens_net_result *x = &r->net;
-	int have = IOLENS_WL_IS_SOCKET(r->workload.kind) && r->status != IOLENS_STATUS_SKIPPED;
+	int have = IOLENS_WL_IS_SOCKET(r->workload.kind) && r->status == IOLENS_STATUS_OK;
 	int ol = have && x->open_loop;
 
 	vis->begin(v, "net");
@@ -105,7 +105,7 @@ static void net(const struct iolens_result *r, const struct iolens__visitor *vis
 static void syscalls(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
 {
 	const struct iolens_syscalls *s = &r->syscalls;
-	int have = s->measured && r->status != IOLENS_STATUS_SKIPPED;
+	int have = s->measured && r->status == IOLENS_STATUS_OK;
 	int iou = have && s->io_uring;
 	int job = have && r->syscalls_job.measured;
 
@@ -126,7 +126,7 @@ static void syscalls(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "ops", have ? (double)s->ops : NAN);
 	vis->str(v, "method", have ? s->method : NULL);
 	vis->str(v, "pass", have ? pass_names[s->pass] : NULL);
-	vis->str(v, "why", have || r->status == IOLENS_STATUS_SKIPPED ? NULL : s->why);
+	vis->str(v, "why", have || r->status != IOLENS_STATUS_OK ? NULL : s->why);
 	vis->end(v);
 	vis->begin(v, "helper_threads");
 	vis->num(v, "count", have ? s->helper_threads : NAN);
@@ -143,7 +143,7 @@ static void syscalls(const struct iolens_result *r, const struct iolens__visitor
 static void model(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
 {
 	const struct iolens_model *m = &r->model;
-	int ran = r->status != IOLENS_STATUS_SKIPPED;
+	int ran = r->status == IOLENS_STATUS_OK;
 	int have = ran && m->measured[0];
 
 	vis->begin(v, "model");
@@ -172,7 +172,9 @@ static void model(const struct iolens_result *r, const struct iolens__visitor *v
 void iolens__report_walk(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
 {
 	static const char *const kinds[3] = { "read", "write", "fsync" };
-	int ran = r->status != IOLENS_STATUS_SKIPPED;
+	/* Figures belong to a run that finished its window: an error or a run
+	 * that never started has none, only its reason. */
+	int ran = r->status == IOLENS_STATUS_OK;
 	const struct iolens_backend_stats *s = &r->stats;
 
 	vis->str(v, "backend", r->backend);

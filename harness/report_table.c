@@ -4,7 +4,7 @@
 #include "peer.h"
 #include "report_table.h"
 
-static const char *const status_names[] = { "ok", "skipped", "error" };
+static const char *const status_names[] = { "ok", "skipped", "error", "not run" };
 
 static void us(FILE *f, uint64_t ns)
 {
@@ -37,7 +37,7 @@ static void row(FILE *f, const struct iolens_result *r, int width)
 
 	spec_name(r, name, sizeof(name));
 	fprintf(f, "%-*s %-7s", width, name, status_names[r->status]);
-	if (r->status == IOLENS_STATUS_SKIPPED || !r->ops) {
+	if (r->status != IOLENS_STATUS_OK || !r->ops) {
 		fprintf(f, " %10s %9s %9s %9s %9s %9s %11s %10s %-11s %s\n", "-", "-", "-", "-", "-",
 			"-", "-", "-", "-", "-");
 		return;
@@ -153,7 +153,7 @@ static void notes(FILE *f, const struct iolens_result *r)
 
 	if (r->reason[0])
 		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
-	if (r->status == IOLENS_STATUS_SKIPPED)
+	if (r->status != IOLENS_STATUS_OK)
 		return;
 	if (r->interrupted)
 		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);

@@ -1122,9 +1122,11 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	const char *need;
 	int e = iolens__spec_parse(spec, &x->sp, err, errlen);
 
+	if (!e)
+		e = iolens__spec_fits(&x->sp, w->kind, err, errlen);
 	if (e)
 		return e;
-	r = x->r = calloc(1, sizeof(*r));
+	r = x->r = iolens__spec_result(&x->sp, w, t->path);
 	x->all = iolens_hist_new();
 	if (!r || !x->all) {
 		free(r);
@@ -1133,18 +1135,6 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 		return -ENOMEM;
 	}
 	r->hist = x->all;
-	snprintf(r->backend, sizeof(r->backend), "%s", x->sp.info->name);
-	snprintf(r->variant, sizeof(r->variant), "%s", x->sp.variant);
-	snprintf(r->file, sizeof(r->file), "%s", t->path);
-	r->workload = *w;
-	r->workload.file = NULL;
-	r->workload.stop = NULL;
-	r->workload.cpus = NULL;
-	snprintf(r->cpus, sizeof(r->cpus), "%s", w->cpus ? w->cpus : "");
-	r->model.declared = x->sp.info->model;
-	iolens__model_unmeasured(&r->model, "");
-	r->model.concurrency = NAN;
-	r->resident_before = r->resident_after = -1;
 	*run = (struct run){ .w = w, .t = t, .spec = &x->sp, .listen_fd = -1 };
 	run->ops_mode = w->ops > 0;
 	run->net = t->net;
@@ -1231,7 +1221,10 @@ static int run_many(struct iolens_target *t, const struct iolens_workload *w,
 	for (size_t i = 0; i < n; i++) {
 		x[i].run.sc = have_sc ? &sc : NULL;
 		x[i].run.stale_threads = stale;
-		if (x[i].r->status == IOLENS_STATUS_OK && !interrupted(w)) {
+		if (x[i].r->status == IOLENS_STATUS_OK && interrupted(w)) {
+			set_status(x[i].r, IOLENS_STATUS_NOT_RUN, -EINTR,
+				   "not run: interrupted before it started");
+		} else if (x[i].r->status == IOLENS_STATUS_OK) {
 			if (w->on_pass)
 				w->on_pass(w->on_pass_arg, specs[i], 0);
 			one_pass(x[i].r, &x[i].run, x[i].all);
@@ -1264,7 +1257,7 @@ static int run_many(struct iolens_target *t, const struct iolens_workload *w,
 							       : "not counted");
 		if (!m->measured[0] && !m->why[0])
 			snprintf(m->why, sizeof(m->why), "not measured: %s", s->why);
-		if (x[i].r->status != IOLENS_STATUS_SKIPPED && x[i].r->ops)
+		if (x[i].r->status == IOLENS_STATUS_OK && x[i].r->ops)
 			m->concurrency = iolens__model_concurrency(x[i].r->iops, x[i].r->lat.mean);
 		out[i] = x[i].r;
 	}

@@ -175,7 +175,8 @@ struct iolens_model {
 enum iolens_status {
 	IOLENS_STATUS_OK = 0,
 	IOLENS_STATUS_SKIPPED, /* backend unavailable or cannot run this workload */
-	IOLENS_STATUS_ERROR,   /* an operation or the backend failed: see reason */
+	IOLENS_STATUS_ERROR,   /* an operation or the backend failed: see reason; no figures */
+	IOLENS_STATUS_NOT_RUN, /* never started: the run was stopped (workload.stop) before it */
 };
 
 struct iolens_latency {
