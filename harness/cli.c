@@ -132,7 +132,7 @@ static size_t not_run(const struct iolens__run_args *a, struct iolens_result **o
 		out[n]->status = IOLENS_STATUS_NOT_RUN;
 		out[n]->error = -EINTR;
 		snprintf(out[n]->reason, sizeof(out[n]->reason),
-			 "not run: interrupted while the file was being prepared");
+			 "interrupted while the file was being prepared");
 		n++;
 	}
 	return n;
@@ -157,8 +157,9 @@ static int write_outputs(struct iolens_result **res, size_t n, const struct iole
 
 	if (json_out.f != stdout && csv_out.f != stdout)
 		iolens__table(stdout, res, n);
+	errno = 0;
 	if (json_out.f && iolens__json_document(json_out.f, meta, res, n))
-		iolens__output_discard(&json_out), failed = 1;
+		failed = iolens__output_abandon(&json_out);
 	if (csv_out.f) {
 		iolens__csv_header(csv_out.f);
 		for (size_t i = 0; i < n; i++)

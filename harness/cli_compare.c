@@ -91,28 +91,32 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	const struct iolens_backend_info *b;
 	const char *specs[32];
 	size_t nb = iolens_backends(&b), nspecs = 0, nres = 0;
-	char dir[4096] = "", err[512];
+	const char *out = NULL;
+	struct iolens__results rd;
+	char err[512];
 	struct iolens_meta meta;
 	struct progress prog = { 0 };
 	int quick = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		if (c == 'q')
 			quick = 1;
 		else if (c == 'o')
-			snprintf(dir, sizeof(dir), "%s", optarg);
+			out = optarg;
 		else if (c == 'h')
 			return fputs(help, stdout), 0;
+		else if (c == ':')
+			return iolens__usage("%s needs a value (accepts --quick, --out DIR)", argv[optind - 1]);
 		else
-			return iolens__usage("compare: unknown option or missing value '%s' (accepts --quick, --out DIR)",
+			return iolens__usage("compare: unknown option '%s' (accepts --quick, --out DIR)",
 				     argv[optind - 1]);
 	}
 	if (optind < argc)
 		return iolens__usage("compare: unexpected argument '%s' (accepts --quick, --out DIR)",
 			     argv[optind]);
-	if (iolens__results_dir(dir, sizeof(dir), ""))
+	if (iolens__results_open(&rd, out, ""))
 		return 2;
 	for (size_t i = 0; i < nb && nspecs < 32; i++)
 		if (b[i].available)
@@ -172,11 +176,9 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	if (tty)
 		fputs("\r\033[K", stderr);
 	meta.interrupted = *stopped;
-	failed |= iolens__write_results(dir, &meta, res, nres);
-	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
-	       iolens__now_s() - prog.t_start);
-	if (nres)
-		iolens__plots(dir);
+	failed |= iolens__results_write(&rd, &meta, res, nres, iolens__now_s() - prog.t_start);
+	if (nres && rd.json_written)
+		iolens__plots(rd.dir);
 	for (size_t i = 0; i < nres; i++)
 		iolens_result_free(res[i]);
 	return *stopped ? 130 : failed;

@@ -944,7 +944,8 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	static const char accepts[] = "accepts --quick, --out DIR, --lesson 1|2|3";
 	struct demo d = {0};
 	struct iolens_meta meta;
-	char dir[4096] = "";
+	const char *out = NULL;
+	struct iolens__results rd;
 	int c, lesson = 0;
 	double t_start;
 
@@ -954,9 +955,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 		if (c == 'q') {
 			d.quick = 1;
 		} else if (c == 'o') {
-			if (!*optarg)
-				return iolens__usage("--out: empty path (accepts a directory)");
-			snprintf(dir, sizeof(dir), "%s", optarg);
+			out = optarg;
 		} else if (c == 'l') {
 			if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '3')
 				return iolens__usage(
@@ -975,7 +974,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	}
 	if (optind < argc)
 		return iolens__usage("demo: unexpected argument '%s' (%s)", argv[optind], accepts);
-	if (iolens__results_dir(dir, sizeof(dir), "demo-"))
+	if (iolens__results_open(&rd, out, "demo-"))
 		return 2;
 	stopped = iolens__catch_stop();
 	iolens__meta_collect(&meta, cmdline);
@@ -995,14 +994,12 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	if (*stopped)
 		printf("\n(interrupted: the results so far are written, marked interrupted)\n");
 	meta.interrupted = *stopped;
-	d.failed |= iolens__write_results(dir, &meta, d.res, d.nres);
-	printf("\nresults: %s/results.json, %s/results.csv (%.0f s)\n", dir, dir,
-	       iolens__now_s() - t_start);
-	if (d.nres && !*stopped) {
+	d.failed |= iolens__results_write(&rd, &meta, d.res, d.nres, iolens__now_s() - t_start);
+	if (d.nres && !*stopped && rd.json_written) {
 		char png[4200];
 
-		iolens__plots(dir);
-		snprintf(png, sizeof(png), "%s/6-timeline-echo.png", dir);
+		iolens__plots(rd.dir);
+		snprintf(png, sizeof(png), "%s/6-timeline-echo.png", rd.dir);
 		if ((!lesson || lesson == 1) && !access(png, R_OK))
 			printf(
 			    "lesson 1's timeline: %s (one request at a time, then all in flight)\n",

@@ -194,3 +194,12 @@ void iolens__output_discard(struct iolens__output *o)
 	o->tmp[0] = '\0';
 	o->f = NULL;
 }
+
+int iolens__output_abandon(struct iolens__output *o)
+{
+	int e = errno ? errno : EIO;
+
+	fprintf(stderr, "iolens: %s: writing '%s': %s\n", o->opt, o->path, strerror(e));
+	iolens__output_discard(o);
+	return 1;
+}

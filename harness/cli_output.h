@@ -45,6 +45,9 @@ int iolens__output_same(const struct iolens__output *a, const struct iolens__out
  */
 int iolens__output_finish(struct iolens__output *o);
 
+/* Writing failed (errno says why): say so naming the option, discard, return 1. */
+int iolens__output_abandon(struct iolens__output *o);
+
 /* Close without writing: the temporary is removed, the target untouched. */
 void iolens__output_discard(struct iolens__output *o);
 

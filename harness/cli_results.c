@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,23 +11,57 @@
 #include <unistd.h>
 
 #include "cli_results.h"
+#include "cli_output.h"
 #include "cli_usage.h"
 #include "iolens_config.h"
 #include "report.h"
 
-int iolens__mkdirs(const char *path)
+/*
+ * mkdir -p: 0 or -errno. made gets the topmost directory it created ("" when
+ * none), so a run that ends with nothing to show can take them away again.
+ */
+static int mkdirs(const char *path, char *made, size_t len)
 {
 	char buf[4096];
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0777) && errno != EEXIST)
-				return -errno;
-			*p = '/';
+	made[0] = '\0';
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		int last = !*p;
+
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (!mkdir(buf, 0777)) {
+			if (!made[0])
+				snprintf(made, len, "%s", buf);
+		} else if (errno != EEXIST) {
+			return -errno;
 		}
-	return mkdir(buf, 0777) && errno != EEXIST ? -errno : 0;
+		if (last)
+			break;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Remove the directories mkdirs made for dir, deepest first, if they are still empty. */
+static void unmake(const char *dir, const char *made)
+{
+	char buf[4096];
+	size_t top = strlen(made);
+
+	if (!made[0])
+		return;
+	snprintf(buf, sizeof(buf), "%s", dir);
+	while (strlen(buf) >= top) {
+		char *slash = strrchr(buf, '/');
+
+		if (rmdir(buf) || !slash)
+			break;
+		*slash = '\0';
+	}
 }
 
 void iolens__plots(const char *dir)
@@ -53,47 +88,100 @@ void iolens__plots(const char *dir)
 		printf("plots: %s\n", dir);
 }
 
-int iolens__results_dir(char *dir, size_t len, const char *prefix)
+/* results/<prefix><UTC time>, made new: a second run in the same second gets -2, -3, ... */
+static int default_dir(struct iolens__results *r, const char *prefix)
 {
-	if (!dir[0]) {
-		char stamp[32];
-		time_t now = time(NULL);
-		struct tm tm;
+	char stamp[32], base[96];
+	time_t now = time(NULL);
+	struct tm tm;
+	int e;
 
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-		snprintf(dir, len, "results/%s%s", prefix, stamp);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(base, sizeof(base), "results/%s%s", prefix, stamp);
+	e = mkdirs("results", r->made, sizeof(r->made));
+	for (unsigned i = 1; !e && i < 1000; i++) {
+		if (i == 1)
+			snprintf(r->dir, sizeof(r->dir), "%s", base);
+		else
+			snprintf(r->dir, sizeof(r->dir), "%s-%u", base, i);
+		if (!mkdir(r->dir, 0777)) {
+			if (!r->made[0])
+				snprintf(r->made, sizeof(r->made), "%s", r->dir);
+			return 0;
+		}
+		if (errno != EEXIST)
+			e = -errno;
 	}
-	if (iolens__mkdirs(dir))
-		return iolens__usage("--out: cannot create '%s': %s", dir, strerror(errno));
-	return 0;
+	return e ? e : -EEXIST;
 }
 
-int iolens__write_results(const char *dir, const struct iolens_meta *meta,
-			  struct iolens_result *const *res, size_t n)
+int iolens__results_open(struct iolens__results *r, const char *given, const char *prefix)
 {
 	char path[4200];
-	int failed = 0;
-	FILE *f;
+	struct stat st;
+	int e;
 
-	snprintf(path, sizeof(path), "%s/results.json", dir);
-	f = fopen(path, "we");
-	if (!f || iolens__json_document(f, meta, res, n) || fclose(f)) {
-		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
-		failed = 1;
+	memset(r, 0, sizeof(*r));
+	if (given && !*given)
+		return iolens__usage("--out: empty path (accepts a directory)");
+	if (given && (size_t)snprintf(r->dir, sizeof(r->dir), "%s", given) >= sizeof(r->dir))
+		return iolens__usage("--out: '%s' is too long (accepts a directory)", given);
+	if (given && !stat(given, &st) && !S_ISDIR(st.st_mode))
+		return iolens__usage("--out: '%s' exists and is not a directory (accepts a directory)", given);
+	e = given ? mkdirs(given, r->made, sizeof(r->made)) : default_dir(r, prefix);
+	if (e) {
+		unmake(r->dir, r->made);
+		return iolens__usage("--out: cannot create '%s': %s (accepts a directory)",
+				     given ? given : "results/", strerror(-e));
 	}
-	snprintf(path, sizeof(path), "%s/results.csv", dir);
-	f = fopen(path, "we");
-	if (f) {
-		iolens__csv_header(f);
-		for (size_t i = 0; i < n; i++)
-			iolens__csv_row(f, res[i]);
-	}
-	if (!f || fclose(f)) {
-		fprintf(stderr, "iolens: writing %s: %s\n", path, strerror(errno));
-		failed = 1;
-	}
-	return failed;
+	r->json.no_replace = r->csv.no_replace = 1;
+	snprintf(path, sizeof(path), "%s/results.json", r->dir);
+	e = iolens__output_open(&r->json, "--out", strdup(path));
+	snprintf(path, sizeof(path), "%s/results.csv", r->dir);
+	if (!e)
+		e = iolens__output_open(&r->csv, "--out", strdup(path));
+	if (e)
+		iolens__results_discard(r);
+	return e;
+}
+
+void iolens__results_discard(struct iolens__results *r)
+{
+	iolens__output_discard(&r->json);
+	iolens__output_discard(&r->csv);
+	free((char *)r->json.path);
+	free((char *)r->csv.path);
+	r->json.path = r->csv.path = NULL;
+	unmake(r->dir, r->made);
+	r->made[0] = '\0';
+}
+
+int iolens__results_write(struct iolens__results *r, const struct iolens_meta *meta,
+			  struct iolens_result *const *res, size_t n, double seconds)
+{
+	int jf = 0, cf;
+
+	errno = 0;
+	if (iolens__json_document(r->json.f, meta, res, n))
+		jf = iolens__output_abandon(&r->json);
+	jf |= iolens__output_finish(&r->json);
+	iolens__csv_header(r->csv.f);
+	for (size_t i = 0; i < n; i++)
+		iolens__csv_row(r->csv.f, res[i]);
+	cf = iolens__output_finish(&r->csv);
+	if (jf && cf)
+		printf("\nresults: none written (see above)\n");
+	else
+		printf("\nresults: %s%s%s (%.0f s)\n", jf ? "" : r->json.path, jf || cf ? "" : ", ",
+		       cf ? "" : r->csv.path, seconds);
+	r->json_written = !jf;
+	free((char *)r->json.path);
+	free((char *)r->csv.path);
+	r->json.path = r->csv.path = NULL;
+	if (jf && cf)
+		unmake(r->dir, r->made);
+	return jf || cf;
 }
 
 static volatile int stop_flag;

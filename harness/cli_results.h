@@ -5,22 +5,38 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "cli_output.h"
+
 struct iolens_meta;
 struct iolens_result;
 
-/* mkdir -p for a relative or absolute path: 0 or -errno (errno is left set). */
-int iolens__mkdirs(const char *path);
+/* The results directory of compare and demo, and its two files. */
+struct iolens__results {
+	char dir[4096];
+	char made[4096]; /* the topmost directory this run created, "" if none */
+	struct iolens__output json, csv;
+	int json_written;
+};
 
 /*
- * The results directory: dir as given, or when empty
- * results/<prefix><UTC yyyymmddTHHMMSSZ>; created. 0, or a usage error
- * printed naming --out (exit status 2).
+ * The results directory: given (--out DIR, made if missing) or, when NULL,
+ * a new results/<prefix><UTC yyyymmddTHHMMSSZ>; then results.json and
+ * results.csv opened in it, refused if they already exist (earlier results
+ * are never replaced). 0, or 2 after a usage error naming --out, with
+ * nothing left behind.
  */
-int iolens__results_dir(char *dir, size_t len, const char *prefix);
+int iolens__results_open(struct iolens__results *r, const char *given, const char *prefix);
 
-/* DIR/results.json (one document) and DIR/results.csv; 1 if either failed (said on stderr). */
-int iolens__write_results(const char *dir, const struct iolens_meta *meta,
-			  struct iolens_result *const *res, size_t n);
+/*
+ * Write both files, each finished or discarded on its own, and print the
+ * "results:" line naming those written. 0, or 1 (the failure said on stderr).
+ * The directory goes again when neither could be written and it was made here.
+ */
+int iolens__results_write(struct iolens__results *r, const struct iolens_meta *meta,
+			  struct iolens_result *const *res, size_t n, double seconds);
+
+/* Nothing written: the files' temporaries and the directories made here go. */
+void iolens__results_discard(struct iolens__results *r);
 
 /* SIGINT and SIGTERM set the returned flag (for workload.stop) instead of killing. */
 volatile int *iolens__catch_stop(void);

@@ -970,6 +970,8 @@ threads:
 	pthread_mutex_lock(&run->lock);
 	atomic_store(&run->phase, PHASE_HALT);
 	pthread_cond_broadcast(&run->cond);
+	if (run->net && (run->counting || serving))
+		iolens__net_wait_loops(run, jobs, nthreads);
 	while ((run->counting || serving) && atomic_load(&run->finished) < nthreads)
 		pthread_cond_wait(&run->cond, &run->lock);
 	pthread_mutex_unlock(&run->lock);
@@ -994,7 +996,9 @@ threads:
 	atomic_store(&run->phase, PHASE_STOP);
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
-	for (unsigned i = 0; i < nthreads; i++)
+	if (run->net)
+		iolens__net_join(run, jobs, nthreads);
+	for (unsigned i = 0; i < nthreads && !run->net; i++)
 		pthread_join(jobs[i].tid, NULL);
 	if (!run->net)
 		r->resident_after = iolens__target_residency(run->t);
@@ -1223,7 +1227,7 @@ static int run_many(struct iolens_target *t, const struct iolens_workload *w,
 		x[i].run.stale_threads = stale;
 		if (x[i].r->status == IOLENS_STATUS_OK && interrupted(w)) {
 			set_status(x[i].r, IOLENS_STATUS_NOT_RUN, -EINTR,
-				   "not run: interrupted before it started");
+				   "interrupted before it started");
 		} else if (x[i].r->status == IOLENS_STATUS_OK) {
 			if (w->on_pass)
 				w->on_pass(w->on_pass_arg, specs[i], 0);
