@@ -107,7 +107,8 @@ duration_us() {
 	[[ $1 =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)(us|ms|s|m|h)?$ ]] || return 1
 	local scale=1000000
 	case ${BASH_REMATCH[2]} in us) scale=1 ;; ms) scale=1000 ;; m) scale=60000000 ;; h) scale=3600000000 ;; esac
-	awk -v v="${BASH_REMATCH[1]}" -v s=$scale 'BEGIN { x = v * s; if (x > 1e15) exit 1; printf "%d\n", x + 0.5 }'
+	# %.0f, not %d: mawk's %d stops at 2^31 - 1, which is 35.8 minutes here.
+	awk -v v="${BASH_REMATCH[1]}" -v s=$scale 'BEGIN { x = v * s; if (x > 1e15) exit 1; printf "%.0f\n", x }'
 }
 duration_name() {
 	local us=$1
@@ -373,7 +374,7 @@ done
 ncells=${#cells[@]}
 
 # Everything is checked: now the directory.
-mkdir -p "$out/logs"
+err=$(mkdir -p "$out/logs" 2>&1) || die_usage "--out: cannot create '$out': ${err##*: } (accepts a directory this user can create)"
 exec {lock}<"$out"
 flock -n "$lock" || { echo "bench.sh: another bench.sh is running in '$out'" >&2; exit 1; }
 rm -f "$out"/.*.part "$out"/.iolens-out-*

@@ -18,6 +18,7 @@
 # goes to stdout and DIR/floor.md. Exit 0 when every table printed, whether
 # or not the targets were met; 2 on bad usage.
 set -euo pipefail
+caller_pwd=$PWD
 cd "$(dirname "$0")/.."
 
 usage_error() { echo "floor.sh: $*" >&2; exit 2; }
@@ -64,6 +65,8 @@ fi
 iolens_mount_tracefs
 iolens=$build/iolens
 bench=$build/tests/bench_hist
+# A relative --out is the caller's, not the source tree's.
+case $out in "" | /*) ;; *) out=$caller_pwd/$out ;; esac
 out=${out:-results/floor-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 

@@ -10,6 +10,7 @@
 # Writes DIR/iolens-*.json, DIR/sockperf.txt, DIR/iperf3.json and prints one
 # markdown table per measurement.
 set -euo pipefail
+caller_pwd=$PWD
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
@@ -24,6 +25,8 @@ while [ $# -gt 0 ]; do
 done
 iolens_install_deps sockperf iperf3 iproute2
 iolens_mount_tracefs
+# A relative --out is the caller's, not the source tree's.
+case $out in "" | /*) ;; *) out=$caller_pwd/$out ;; esac
 out=${out:-results/socket-peers-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 t=5s conns_big=1000 serve_conns=10000 peer_t=5

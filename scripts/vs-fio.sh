@@ -70,6 +70,7 @@
 # skipped or failed), DIR/ratios.md, and every raw JSON (r<R>-<cell>-fio-<engine>.json,
 # r<R>-<cell>-iolens-<backend>.json) with the stderr of each run beside it.
 set -euo pipefail
+caller_pwd=$PWD
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
@@ -127,6 +128,8 @@ else
 	iolens=build-bench/iolens
 fi
 
+# A relative --out is the caller's, not the source tree's.
+case $out in "" | /*) ;; *) out=$caller_pwd/$out ;; esac
 out=${out:-results/vs-fio-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 if [ -n "$dir" ]; then

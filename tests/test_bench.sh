@@ -126,6 +126,8 @@ bad "--backends" --quick --backends null,nope --out bad
 bad "--backends" --quick --backends io_uring:nope --out bad
 bad "--repeats" --quick --repeats 0 --out bad
 bad "--time" --quick --time 5parsecs --out bad
+bad "--warmup" --quick --warmup 2h --out bad # 2h once read as 35.8 minutes under mawk
+bad "--out" --quick --backends null --out /proc/iolens-bench-test
 bad "--conns" --quick --conns 0 --out bad
 bad "--size" --quick --size 4k --bs 64k --out bad
 bad "--config" --config "$work/missing.conf" --out bad
@@ -134,6 +136,19 @@ before=$(ls -d "$root"/results/bench-* 2>/dev/null)
 bad "--depths" --quick --depths 1,,2
 [ "$(ls -d "$root"/results/bench-* 2>/dev/null)" = "$before" ] || fail "a bad --depths made a results directory under $root/results"
 echo "ok: bad input"
+
+# Durations past 2^31 microseconds keep their value (mawk's printf %d once
+# made --time 1h a window of 35.8 minutes): the matrix records 1h. The run
+# itself is stopped as soon as the matrix is written.
+set -m
+"$bench" --quick --backends null --workloads randread --time 1h --out long >long.out 2>long.err &
+pid=$!
+for _ in $(seq 100); do [ -s long/matrix.txt ] && break; sleep 0.1; done
+kill -INT -- -$pid 2>/dev/null
+wait $pid
+set +m
+grep -q '^time = 1h$' long/matrix.txt || fail "--time 1h: the matrix says '$(grep '^time' long/matrix.txt)'"
+echo "ok: durations past 35.8 minutes"
 
 # The --quick matrix.
 "$bench" --quick --out q >q.out 2>q.err
