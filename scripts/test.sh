@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-iolens_install_deps g++ strace iproute2 fio python3-matplotlib
+iolens_install_deps g++ strace iproute2 fio python3-matplotlib clang libclang-rt-14-dev
 iolens_mount_tracefs
 
 jobs=$(nproc)
@@ -21,4 +21,28 @@ run_suite() {
 run_suite build-test
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite build-asan -DIOLENS_SANITIZE=ON
-echo "== all tests passed (plain and sanitized)"
+
+# libFuzzer over the option parsers: seed 1, IOLENS_FUZZ_SECONDS (default 30)
+# of new inputs from a copy of the corpus; any crash, leak, sanitizer report,
+# broken contract or 10 s input fails. A crashing input stays in build-fuzz/.
+fuzz_parsers() {
+	local dir=build-fuzz secs=${IOLENS_FUZZ_SECONDS:-30} work rc=0
+	echo "== fuzz $dir (fuzz_opts, seed 1, ${secs}s)"
+	CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOLENS_WERROR=ON \
+		-DIOLENS_WITH_URING=ON -DIOLENS_WITH_LIBAIO=ON -DIOLENS_FUZZ=ON >/dev/null
+	cmake --build "$dir" -j"$jobs" --target fuzz_opts
+	work=$(mktemp -d)
+	cp tests/fuzz/corpus/* "$work/"
+	"$dir/tests/fuzz/fuzz_opts" -seed=1 -max_total_time="$secs" -timeout=10 -close_fd_mask=3 \
+		-print_final_stats=1 -dict=tests/fuzz/opts.dict -artifact_prefix="$dir/" \
+		"$work" >"$dir/fuzz.log" 2>&1 || rc=$?
+	rm -rf "$work"
+	if [ "$rc" -ne 0 ]; then
+		tail -n 60 "$dir/fuzz.log"
+		echo "== fuzz_opts failed (exit $rc); the input is in $dir/ (crash-*, leak-*, timeout-*)"
+		return 1
+	fi
+	grep -E "^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units" "$dir/fuzz.log"
+}
+fuzz_parsers
+echo "== all tests passed (plain and sanitized) and the fuzzer found nothing"
