@@ -858,9 +858,55 @@ static unsigned take(struct iolens_ctx *ctx, struct uring_state *s, struct iolen
 	return got;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * Close waits at most this long for the next CQE of what it cancelled: a
+ * socket request ends at once, a disk request the device holds may not,
+ * and is left to the ring's teardown.
+ */
+#define DESTROY_STALL_NS 1000000000LL
+
+/* Ask the kernel to end every request in flight: each completes, -ECANCELED if not done. */
+static void cancel_everything(struct uring_state *s)
+{
+	struct io_uring_sqe *sqe = sqe_any(s);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data64(sqe, udata(0, TAG_CANCEL));
+	flush_sq(s);
+}
+
+/* One CQE, or -ETIME once *deadline passes; each CQE moves the deadline on. */
+static int wait_one(struct uring_state *s, struct io_uring_cqe **cqe, int64_t *deadline)
+{
+	int64_t left = *deadline - now_ns();
+	struct __kernel_timespec ts;
+	int r;
+
+	if (left <= 0)
+		return -ETIME;
+	ts.tv_sec = left / 1000000000;
+	ts.tv_nsec = left % 1000000000;
+	r = io_uring_wait_cqe_timeout(&s->ring, cqe, &ts);
+	if (r == 0)
+		*deadline = now_ns() + DESTROY_STALL_NS;
+	return r;
+}
+
 /* Tracked contexts: cancel every multishot, close unclaimed connections. */
 static void untrack_all(struct iolens_ctx *ctx, struct uring_state *s)
 {
+	int64_t deadline = now_ns() + DESTROY_STALL_NS;
+
 	s->closing = 1;
 	for (int fd = 0; (size_t)fd < s->fds.ntab; fd++) {
 		struct ufd *e = iolens__fdq_find(&s->fds, fd);
@@ -868,10 +914,12 @@ static void untrack_all(struct iolens_ctx *ctx, struct uring_state *s)
 		cancel(s, fd, e, ARM_ACCEPT);
 		cancel(s, fd, e, ARM_RECV);
 	}
+	if (s->sqe_ops)
+		cancel_everything(s);
 	flush_sq(s);
 	while (s->narmed || s->sqe_ops) {
 		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&s->ring, &cqe);
+		int r = wait_one(s, &cqe, &deadline);
 
 		if (r == -EINTR)
 			continue;
@@ -892,19 +940,23 @@ static void uring_destroy(struct iolens_ctx *ctx)
 	struct uring_state *s = ctx->priv;
 	unsigned left = ctx->inflight;
 
+	int64_t deadline = now_ns() + DESTROY_STALL_NS;
+
 	/*
-	 * Completions the caller did not reap: wait for them so no read lands
-	 * in a buffer after close, but leave the ops alone. Ops submit held
-	 * go in first, as a reap would have sent them.
+	 * Completions the caller did not reap: cancel them and wait for their
+	 * CQEs so no read lands in a buffer after close, but leave the ops
+	 * alone. Ops submit held go in first, as a reap would have sent them.
 	 */
 	if (held(s))
 		flush_sq(s);
 	if (s->track)
 		untrack_all(ctx, s);
+	else if (left)
+		cancel_everything(s);
 	while (left && !s->track) {
 		struct io_uring_cqe *cqe;
 		unsigned n;
-		int r = io_uring_wait_cqe(&s->ring, &cqe);
+		int r = wait_one(s, &cqe, &deadline);
 
 		if (r == -EINTR)
 			continue;
@@ -1144,14 +1196,6 @@ static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 	if (r < 0 && r != -EAGAIN && r != -EBUSY && mine == queued)
 		return r;
 	return (int)(queued - mine);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 /*

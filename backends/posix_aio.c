@@ -285,16 +285,29 @@ static void paio_destroy(struct iolens_ctx *ctx)
 {
 	struct aio_state *s = ctx->priv;
 
-	/* glibc threads still write into our aiocbs and buffers: wait them out. */
+	unsigned stalls = 0;
+
+	/*
+	 * glibc threads still write into our aiocbs and buffers: wait them out,
+	 * while they keep finishing. glibc cancels only what no thread has
+	 * started; a thread inside a call on a socket whose peer is stopped
+	 * returns only when the socket is shut down, so after a second with no
+	 * completion the state is left allocated (the threads may still write
+	 * into it) rather than freed under them.
+	 */
 	for (unsigned i = 0; i < s->nbusy; i++)
 		aio_cancel(s->busy[i]->aio_fildes, s->busy[i]);
-	while (s->nbusy) {
+	while (s->nbusy && stalls < 10) {
 		struct iolens_op *sink[64];
+		const struct timespec tenth = { 0, 100000000 };
+		unsigned before = s->nbusy;
 
-		aio_suspend((const struct aiocb *const *)s->busy, (int)s->nbusy, NULL);
+		aio_suspend((const struct aiocb *const *)s->busy, (int)s->nbusy, &tenth);
 		collect(s, sink, 64);
+		stalls = s->nbusy < before ? 0 : stalls + 1;
 	}
-	aio_state_free(s);
+	if (!s->nbusy)
+		aio_state_free(s);
 }
 
 const struct iolens_backend iolens_backend_posix_aio = {

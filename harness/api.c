@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -178,18 +179,44 @@ int iolens_ctx_forget(struct iolens_ctx *ctx, int fd)
 	return ctx->be->forget ? ctx->be->forget(ctx, fd) : 0;
 }
 
+/*
+ * How long close waits for the next completion before it gives up on what
+ * is still in flight. A socket op whose peer stopped reading (or never
+ * writes) would otherwise hold close, and the caller's exit with it, for as
+ * long as the peer likes; ops that keep completing (a deep disk queue
+ * draining) are waited for.
+ */
+#define CLOSE_STALL_NS 1000000000LL
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void iolens_ctx_close(struct iolens_ctx *ctx)
 {
 	struct iolens_op *done[64];
+	int64_t deadline;
 
 	if (!ctx)
 		return;
+	deadline = mono_ns() + CLOSE_STALL_NS;
 	while (ctx->inflight) {
 		unsigned want = ctx->inflight < 64 ? ctx->inflight : 64;
+		int64_t left = deadline - mono_ns();
+		int r;
 
-		if (iolens_ctx_reap(ctx, done, want, want, -1) < 0)
+		if (left <= 0)
 			break;
+		r = iolens_ctx_reap(ctx, done, 1, want, left);
+		if (r <= 0)
+			break; /* nothing in a whole stall period, or the wait failed */
+		deadline = mono_ns() + CLOSE_STALL_NS;
 	}
+	/* What is left is the backend's to cancel or abandon (backend.h, destroy). */
 	ctx->be->destroy(ctx);
 	free(ctx);
 }

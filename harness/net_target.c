@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -85,8 +86,11 @@ static int serve_loopback(struct iolens_target *t, int transport, struct iolens_
 				iolens_strerror(r))
 			 : 0;
 	}
-	snprintf(t->unix_dir, sizeof(t->unix_dir), "%.60s/iolens-serve-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	/* A $TMPDIR too long for the 108-byte sun_path: /tmp (serve.sock inside it). */
+	if (!iolens__tmpdir_fits(tmp, sizeof("iolens-serve-XXXXXX/serve.sock")) ||
+	    strlen(tmp) + sizeof("/iolens-serve-XXXXXX") > sizeof(t->unix_dir))
+		tmp = "/tmp";
+	snprintf(t->unix_dir, sizeof(t->unix_dir), "%s/iolens-serve-XXXXXX", tmp);
 	if (!mkdtemp(t->unix_dir)) {
 		r = -errno;
 		t->unix_dir[0] = '\0';
@@ -120,6 +124,10 @@ int iolens__net_target_open(struct iolens_target *t, const struct iolens_workloa
 			r = iolens__addr_parse(w->listen, w->transport, "--listen", 1, &a, err, errlen);
 		else
 			r = serve_loopback(t, w->transport, &a, err, errlen);
+		/* Refused here, before any run: a file in the way, or a live listener. */
+		if (!r && w->listen && a.ss.ss_family == AF_UNIX)
+			r = iolens__unix_claim(((const struct sockaddr_un *)&a.ss)->sun_path, 0,
+					       "--listen", err, errlen);
 		if (r)
 			return r;
 		struct iolens__responder_opts o = { .cpu = w->peer_cpu };
@@ -162,10 +170,14 @@ void iolens__net_target_close(struct iolens_target *t)
 {
 	iolens__peer_proc_stop(&t->peer_proc);
 	if (t->unix_dir[0]) {
-		char path[128];
+		char path[sizeof(t->unix_dir) + sizeof("/serve.sock")];
 
+		struct stat st;
+
+		/* Our own mkdtemp directory: a socket left in it is a pass's. */
 		snprintf(path, sizeof(path), "%s/serve.sock", t->unix_dir);
-		unlink(path);
+		if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+			unlink(path);
 		rmdir(t->unix_dir);
 		t->unix_dir[0] = '\0';
 	}

@@ -32,6 +32,7 @@
 #include <sys/un.h>
 #include <dirent.h>
 #include <endian.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -43,6 +44,22 @@
 #define ACCEPTS_IN_FLIGHT 16u
 #define CONNECT_TIMEOUT_S 10
 #define MEASURED_BIT (1ull << 63)
+/*
+ * After the window a job has DRAIN_NS to take back what is in flight and
+ * read the sinks' trailers (the peer may have stopped: nothing then comes
+ * back); once the run is stopped (SIGINT), it stops waiting as soon as a
+ * REAP_TIMEOUT_NS step brings nothing. What is still in flight then is ended
+ * by shutting the connections down, with ABANDON_NS for those completions.
+ * The main thread, joining, shuts the connections of a job down itself
+ * once DRAIN_NS + ABANDON_NS (plus the echo delay) has passed, or
+ * STOP_GRACE_NS after a stop: a thread-per-connection job may sit inside a
+ * blocking call that only a shutdown ends.
+ */
+#define DRAIN_NS (REAP_TIMEOUT_NS * 25)
+#define ABANDON_NS 500000000ull
+#define STOP_GRACE_NS 1000000000ull
+#define JOIN_STEP_NS 50000000ull
+_Static_assert(DRAIN_NS == 5000000000LL, "the messages say 5 s");
 
 struct conn {
 	int fd;
@@ -78,11 +95,34 @@ struct netjob {
 	uint64_t sink_bytes;       /* stream: bytes the clean trailers counted */
 	const unsigned char *pat;  /* iolens__pattern(), looked up once */
 	uint64_t send_calls, recv_calls, sent, received; /* in the window */
+	atomic_int shut;           /* the main thread shut the connections down (join bound) */
 };
 
 static const struct iolens_workload *wl(const struct job *j)
 {
 	return j->run->w;
+}
+
+static int stopped(const struct run *run)
+{
+	return run->w->stop && *run->w->stop;
+}
+
+/* A connection's descriptor, read by the main thread too (unblock). */
+static int conn_fd(const struct conn *k)
+{
+	return __atomic_load_n(&k->fd, __ATOMIC_RELAXED);
+}
+
+/* SHUT_RDWR every connection of the job: ends any send, recv or poll on them at once. */
+static void shut_all(struct netjob *n)
+{
+	for (unsigned c = 0; c < n->nconns; c++) {
+		int fd = conn_fd(&n->conns[c]);
+
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+	}
 }
 
 /* Threads of a socket run: one per connection for thread-per-op backends. */
@@ -178,25 +218,54 @@ static int nonblock(int fd)
 static int listen_on(struct run *run, char *why, size_t len)
 {
 	const struct iolens_target *t = run->t;
+	const char *path = ((const struct sockaddr_un *)&t->peer)->sun_path;
 	int fd = socket(t->peer.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0) {
 		snprintf(why, len, "socket: %s", iolens_strerror(-errno));
 		return -errno;
 	}
-	if (t->peer.ss_family == AF_UNIX)
-		unlink(((const struct sockaddr_un *)&t->peer)->sun_path);
-	else
+	memset(&run->listen_id, 0, sizeof(run->listen_id));
+	if (t->peer.ss_family == AF_UNIX) {
+		/* A stale socket is replaced; anything else there is refused, never removed. */
+		int e = iolens__unix_claim(path, 1, "--listen", why, len);
+
+		if (e) {
+			close(fd);
+			return e;
+		}
+	} else {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&t->peer, t->peer_len) ||
-	    listen(fd, (int)(run->w->conns < 65535 ? run->w->conns : 65535))) {
+	}
+	if (bind(fd, (const struct sockaddr *)&t->peer, t->peer_len)) {
 		int e = errno;
 
 		snprintf(why, len, "--listen: %s: %s", t->path, iolens_strerror(-e));
 		close(fd);
 		return -e;
 	}
+	if (t->peer.ss_family == AF_UNIX)
+		iolens__unix_bound(path, &run->listen_id);
+	if (listen(fd, (int)(run->w->conns < 65535 ? run->w->conns : 65535))) {
+		int e = errno;
+
+		snprintf(why, len, "--listen: %s: %s", t->path, iolens_strerror(-e));
+		close(fd);
+		iolens__unix_release(path, &run->listen_id);
+		return -e;
+	}
 	return fd;
+}
+
+void iolens__net_unlisten(struct run *run)
+{
+	if (run->listen_fd < 0)
+		return;
+	close(run->listen_fd);
+	run->listen_fd = -1;
+	if (run->t->peer.ss_family == AF_UNIX)
+		iolens__unix_release(((const struct sockaddr_un *)&run->t->peer)->sun_path,
+				     &run->listen_id);
 }
 
 static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned ctx_depth)
@@ -295,6 +364,11 @@ int iolens__net_setup(struct run *run, struct job *jobs, unsigned nthreads, char
 			struct conn *k = &n->conns[c];
 			size_t at;
 
+			if (stopped(run)) {
+				snprintf(why, len, "interrupted while connecting (%u of %u connections open)",
+					 opened, w->conns);
+				return -EINTR;
+			}
 			k->fd = dial(run, k->index, mode, n->msg, why, len);
 			if (k->fd < 0) {
 				r = k->fd;
@@ -428,7 +502,7 @@ static int accepted(struct job *j, struct slot *s)
 		return -1;
 	}
 	k = &n->conns[n->naccepted];
-	k->fd = fd;
+	__atomic_store_n(&k->fd, fd, __ATOMIC_RELAXED);
 	if (j->run->t->peer.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((j->run->spec->info->caps & IOLENS_CAP_NONBLOCK_FD) && nonblock(fd)) {
@@ -487,6 +561,21 @@ static void finish_requests(struct job *j, struct conn *k, uint64_t now, uint64_
 	}
 }
 
+/*
+ * An op that the main thread's shutdown ended (the job overran its bound,
+ * inside a blocking call) fails for that reason, not for the errno the
+ * shutdown gave it. Returns 1 when that is so and the job is failed.
+ */
+static int cut_short(struct job *j, const struct conn *k, const struct iolens_op *op)
+{
+	if (!atomic_load(&j->net->shut))
+		return 0;
+	iolens__job_fail(j, -ETIMEDOUT,
+			 "connection %u: a %s was still blocked after the run ended (is the peer stopped?): the connections were shut down",
+			 k->index, op->kind == IOLENS_OP_SEND ? "send" : "receive");
+	return 1;
+}
+
 static int completed(struct job *j, struct iolens_op *op, uint64_t now, uint64_t *measured_done)
 {
 	struct netjob *n = j->net;
@@ -503,8 +592,9 @@ static int completed(struct job *j, struct iolens_op *op, uint64_t now, uint64_t
 	if (op->kind == IOLENS_OP_SEND) {
 		k->send_busy = 0;
 		if (op->result < 0) {
-			iolens__job_fail(j, (int)op->result, "connection %u: send: %s", k->index,
-					 iolens_strerror((int)op->result));
+			if (!cut_short(j, k, op))
+				iolens__job_fail(j, (int)op->result, "connection %u: send: %s", k->index,
+						 iolens_strerror((int)op->result));
 			return -1;
 		}
 		if (s->measured) {
@@ -530,10 +620,13 @@ static int completed(struct job *j, struct iolens_op *op, uint64_t now, uint64_t
 		int e = op->result ? (int)op->result : -ECONNRESET;
 
 		if (w->kind == IOLENS_WL_SERVE && !op->result &&
-		    atomic_load_explicit(&j->run->phase, memory_order_relaxed) != PHASE_MEASURE) {
+		    atomic_load_explicit(&j->run->phase, memory_order_relaxed) != PHASE_MEASURE &&
+		    !atomic_load(&n->shut)) {
 			k->closed = 1; /* the load generator hung up outside the window */
 			return 0;
 		}
+		if (cut_short(j, k, op))
+			return -1;
 		iolens__job_fail(j, e, "connection %u: %s", k->index,
 				 op->result ? iolens_strerror(e) : "the peer closed the connection");
 		return -1;
@@ -672,8 +765,16 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 				return;
 			}
 			if (open_loop && n->next_due > now) {
-				struct timespec ts = { (time_t)(n->next_due / 1000000000ull),
-						       (long)(n->next_due % 1000000000ull) };
+				/*
+				 * In steps, so the window's end and a stop are seen
+				 * within one: at a low rate the next request may be
+				 * due long after both.
+				 */
+				uint64_t until = n->next_due - now > (uint64_t)REAP_TIMEOUT_NS
+							 ? now + (uint64_t)REAP_TIMEOUT_NS
+							 : n->next_due;
+				struct timespec ts = { (time_t)(until / 1000000000ull),
+						       (long)(until % 1000000000ull) };
 
 				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			}
@@ -685,8 +786,10 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 			}
 			continue;
 		}
-		if (open_loop)
-			timeout = n->next_due > now ? (int64_t)(n->next_due - now) : 0;
+		if (open_loop && n->next_due <= now)
+			timeout = 0;
+		else if (open_loop && n->next_due - now < (uint64_t)REAP_TIMEOUT_NS)
+			timeout = (int64_t)(n->next_due - now);
 		min = timeout == 0 ? 0 : reap_min(j, npend);
 		got = iolens__job_reap(j, ctx, min, timeout, probing);
 		if (got < 0)
@@ -699,27 +802,64 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 }
 
 /*
- * Read the sink's trailer after our last byte; 0 or a job failure. Checked
- * or not, the sink must have counted every byte sent.
+ * Wait up to the deadline for fd to be readable, in REAP_TIMEOUT_NS steps;
+ * once the run is stopped, one empty step ends the wait. 1 ready, 0 not.
  */
-static void check_trailer(struct job *j, struct conn *k)
+static int wait_readable(const struct run *run, int fd, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		uint64_t now = now_ns(), step = (uint64_t)REAP_TIMEOUT_NS;
+		int r;
+
+		if (now >= deadline)
+			return 0;
+		if (deadline - now < step)
+			step = deadline - now;
+		r = poll(&p, 1, (int)((step + 999999) / 1000000));
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 1; /* let recv say what is wrong */
+		if (r == 0 && stopped(run))
+			return 0;
+	}
+}
+
+/*
+ * Read the sink's trailer after our last byte, by the deadline; 0 or a job
+ * failure. Checked or not, the sink must have counted every byte sent.
+ */
+static void check_trailer(struct job *j, struct conn *k, uint64_t deadline)
 {
 	struct iolens__trailer tr;
-	struct timeval tv = { CONNECT_TIMEOUT_S, 0 };
 	size_t got = 0;
-	int fl = fcntl(k->fd, F_GETFL);
 
-	if (fl >= 0)
-		fcntl(k->fd, F_SETFL, fl & ~O_NONBLOCK);
-	setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (shutdown(k->fd, SHUT_WR)) {
 		iolens__job_fail(j, -errno, "connection %u: shutdown: %s", k->index,
 				 iolens_strerror(-errno));
 		return;
 	}
 	while (got < sizeof(tr)) {
-		ssize_t r = recv(k->fd, (char *)&tr + got, sizeof(tr) - got, 0);
+		ssize_t r;
 
+		if (!wait_readable(j->run, k->fd, deadline)) {
+			iolens__job_fail(j, stopped(j->run) ? -EINTR : -ETIMEDOUT,
+					 "connection %u: no trailer from the sink %s", k->index,
+					 stopped(j->run) ? "before the run was stopped"
+							 : "within 5 s after the window (is it stopped?)");
+			return;
+		}
+		if (atomic_load(&j->net->shut)) {
+			iolens__job_fail(j, -ETIMEDOUT,
+					 "connection %u: no trailer from the sink after the run ended (is it stopped?): the connections were shut down",
+					 k->index);
+			return;
+		}
+		r = recv(k->fd, (char *)&tr + got, sizeof(tr) - got, MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
 		if (r <= 0) {
 			iolens__job_fail(j, r ? -errno : -EPROTO,
 					 "connection %u: no trailer from the sink: %s", k->index,
@@ -746,28 +886,30 @@ static void check_trailer(struct job *j, struct conn *k)
 }
 
 /*
- * After the window: finish what is in flight, check streams, and close.
- * A stream's sends complete as the sink reads; any other pending receive is
- * ended by shutting the connection down.
+ * Take back completions until nothing is in flight, the deadline passes,
+ * the wait fails, or (the run stopped) a step brings nothing.
  */
-void iolens__net_end(struct job *j, struct iolens_ctx *ctx)
+static void drain(struct job *j, struct iolens_ctx *ctx, uint64_t deadline)
 {
 	struct netjob *n = j->net;
 	int stream = wl(j)->kind == IOLENS_WL_STREAM;
 
-	if (!stream)
-		for (unsigned c = 0; c < n->nconns; c++)
-			if (n->conns[c].fd >= 0)
-				shutdown(n->conns[c].fd, SHUT_RDWR);
 	while (n->inflight) {
-		int got = iolens_ctx_reap(ctx, j->done, 1, j->depth, REAP_TIMEOUT_NS * 25);
+		uint64_t now = now_ns(), step = (uint64_t)REAP_TIMEOUT_NS;
+		int got;
 
-		if (got <= 0) {
-			iolens__job_fail(j, got ? got : -ETIMEDOUT,
-					 "draining %u operations after the window: %s", n->inflight,
-					 iolens_strerror(got ? got : -ETIMEDOUT));
-			break;
+		if (now >= deadline)
+			return;
+		if (deadline - now < step)
+			step = deadline - now;
+		got = iolens_ctx_reap(ctx, j->done, 1, j->depth, (int64_t)step);
+		if (got < 0) {
+			iolens__job_fail(j, got, "draining %u operations after the window: %s",
+					 n->inflight, iolens_strerror(got));
+			return;
 		}
+		if (got == 0 && stopped(j->run))
+			return;
 		for (int i = 0; i < got; i++) {
 			struct slot *s = (struct slot *)j->done[i];
 
@@ -782,19 +924,113 @@ void iolens__net_end(struct job *j, struct iolens_ctx *ctx)
 				((struct conn *)j->done[i]->user_data)->tx_off += (uint64_t)j->done[i]->result;
 		}
 	}
+}
+
+/*
+ * After the window: finish what is in flight, check streams, and drop the
+ * connections from the context (net_free closes them, after the join, so
+ * the main thread may still shut them down meanwhile). A stream's sends
+ * complete as the sink reads; any other pending receive is ended by
+ * shutting the connection down. Bounded: see DRAIN_NS.
+ */
+void iolens__net_end(struct job *j, struct iolens_ctx *ctx)
+{
+	struct netjob *n = j->net;
+	int stream = wl(j)->kind == IOLENS_WL_STREAM;
+	uint64_t deadline = now_ns() + DRAIN_NS;
+
+	if (!stream)
+		shut_all(n);
+	drain(j, ctx, deadline);
+	if (n->inflight) {
+		unsigned left = n->inflight;
+
+		shut_all(n);
+		drain(j, ctx, now_ns() + ABANDON_NS);
+		iolens__job_fail(j, stopped(j->run) ? -EINTR : -ETIMEDOUT,
+				 "%u operation%s still in flight %s (is the peer stopped?): the connections were shut down%s",
+				 left, left == 1 ? "" : "s",
+				 stopped(j->run) ? "when the run was stopped" : "5 s after the window",
+				 n->inflight ? ", and some operations were abandoned" : "");
+	}
 	for (unsigned c = 0; c < n->nconns; c++) {
 		struct conn *k = &n->conns[c];
 
 		if (k->fd < 0)
 			continue;
 		if (stream && !n->inflight && !j->err && !n->fake)
-			check_trailer(j, k);
+			check_trailer(j, k, deadline);
 		iolens_ctx_forget(ctx, k->fd);
-		close(k->fd);
-		k->fd = -1;
 	}
 	if (j->run->listen_fd >= 0)
 		iolens_ctx_forget(ctx, j->run->listen_fd);
+}
+
+/* Every job's connections shut down, and its later failures said to be for that. */
+static void unblock(struct job *jobs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (jobs[i].net) {
+			atomic_store(&jobs[i].net->shut, 1);
+			shut_all(jobs[i].net);
+		}
+}
+
+/*
+ * The bound on a job thread's end after the window (see DRAIN_NS): 1 when it
+ * has passed and the connections should be shut down.
+ */
+static int overdue(const struct run *run, uint64_t start, uint64_t *stop_seen)
+{
+	uint64_t now = now_ns(), bound = DRAIN_NS + ABANDON_NS;
+
+	if (run->w->kind == IOLENS_WL_ECHO)
+		bound += run->w->delay_ns;
+	if (!*stop_seen && stopped(run))
+		*stop_seen = now;
+	return now - start >= bound || (*stop_seen && now - *stop_seen >= STOP_GRACE_NS);
+}
+
+static struct timespec mono_in(uint64_t ns)
+{
+	uint64_t t = now_ns() + ns;
+
+	return (struct timespec){ (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) };
+}
+
+void iolens__net_wait_loops(struct run *run, struct job *jobs, unsigned n)
+{
+	uint64_t start = now_ns(), stop_seen = 0;
+	int shut = 0;
+
+	while (atomic_load(&run->finished) < n) {
+		struct timespec ts = mono_in(JOIN_STEP_NS);
+
+		if (!shut && overdue(run, start, &stop_seen)) {
+			unblock(jobs, n);
+			shut = 1;
+		}
+		pthread_cond_clockwait(&run->cond, &run->lock, CLOCK_MONOTONIC, &ts);
+	}
+}
+
+void iolens__net_join(struct run *run, struct job *jobs, unsigned n)
+{
+	uint64_t start = now_ns(), stop_seen = 0;
+	int shut = 0;
+
+	for (unsigned i = 0; i < n;) {
+		struct timespec ts = mono_in(JOIN_STEP_NS);
+
+		if (!pthread_clockjoin_np(jobs[i].tid, NULL, CLOCK_MONOTONIC, &ts)) {
+			i++;
+			continue;
+		}
+		if (!shut && overdue(run, start, &stop_seen)) {
+			unblock(jobs + i, n - i);
+			shut = 1;
+		}
+	}
 }
 
 void iolens__net_free(struct job *j)

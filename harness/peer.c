@@ -304,7 +304,7 @@ int iolens__addr_loopback(int transport, struct iolens__addr *out)
 		char dir[sizeof(un->sun_path)];
 		int n;
 
-		if (!tmp || !*tmp)
+		if (!iolens__tmpdir_fits(tmp, sizeof(LOOPBACK_DIR_PREFIX "XXXXXX/" LOOPBACK_SOCK_NAME)))
 			tmp = "/tmp";
 		n = snprintf(dir, sizeof(dir), "%s/" LOOPBACK_DIR_PREFIX "XXXXXX", tmp);
 		if (n < 0 || (size_t)n + sizeof("/" LOOPBACK_SOCK_NAME) > sizeof(un->sun_path))
@@ -322,14 +322,75 @@ int iolens__addr_loopback(int transport, struct iolens__addr *out)
 	return -EINVAL;
 }
 
-/* Remove a unix listener's path, and its directory if iolens__addr_loopback made it. */
-static void unix_cleanup(const struct iolens__addr *a)
+int iolens__tmpdir_fits(const char *tmp, size_t tail)
 {
-	const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+	return tmp && *tmp && strlen(tmp) + 1 + tail <= sizeof(((struct sockaddr_un *)0)->sun_path);
+}
+
+int iolens__unix_claim(const char *path, int remove_stale, const char *opt, char *err,
+		       size_t errlen)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	const char *sep = opt && *opt ? ": " : "";
+	struct stat st;
+	int fd, e;
+
+	if (!opt)
+		opt = "";
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0
+				       : fail_msg(err, errlen, -errno, "%s%s'%s': %s", opt, sep, path,
+						  strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return fail_msg(err, errlen, -EEXIST,
+				"%s%s'%s' exists and is not a socket (iolens never replaces it)", opt,
+				sep, path);
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+	/* Non-blocking: a listener with a full backlog answers EAGAIN, not a wait. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail_msg(err, errlen, -errno, "%s%s'%s': %s", opt, sep, path, strerror(errno));
+	e = connect(fd, (struct sockaddr *)&un, sizeof(un)) ? errno : 0;
+	close(fd);
+	if (!e || e == EAGAIN || e == EINPROGRESS)
+		return fail_msg(err, errlen, -EADDRINUSE,
+				"%s%s'%s' is in use: a process is listening on it", opt, sep, path);
+	if (e != ECONNREFUSED)
+		return fail_msg(err, errlen, -EEXIST,
+				"%s%s'%s' is a socket iolens cannot tell is stale (connect: %s); iolens never replaces it",
+				opt, sep, path, strerror(e));
+	if (remove_stale && unlink(path) && errno != ENOENT)
+		return fail_msg(err, errlen, -errno, "%s%s'%s': stale socket: %s", opt, sep, path,
+				strerror(errno));
+	return 0;
+}
+
+void iolens__unix_bound(const char *path, struct iolens__unix_id *id)
+{
+	struct stat st;
+
+	id->set = !lstat(path, &st) && S_ISSOCK(st.st_mode);
+	id->dev = id->set ? (uint64_t)st.st_dev : 0;
+	id->ino = id->set ? (uint64_t)st.st_ino : 0;
+}
+
+int iolens__unix_release(const char *path, const struct iolens__unix_id *id)
+{
+	struct stat st;
+
+	if (!id->set || lstat(path, &st) || !S_ISSOCK(st.st_mode) || (uint64_t)st.st_dev != id->dev ||
+	    (uint64_t)st.st_ino != id->ino)
+		return 0;
+	return !unlink(path);
+}
+
+/* The directory iolens__addr_loopback made for path, if path is in one, removed. */
+static void loopback_rmdir(const char *path)
+{
 	char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *dir, *name;
 
-	unlink(path);
 	snprintf(copy, sizeof(copy), "%s", path);
 	name = strrchr(copy, '/');
 	if (!name || strcmp(name + 1, LOOPBACK_SOCK_NAME))
@@ -339,6 +400,33 @@ static void unix_cleanup(const struct iolens__addr *a)
 	dir = dir ? dir + 1 : copy;
 	if (!strncmp(dir, LOOPBACK_DIR_PREFIX, strlen(LOOPBACK_DIR_PREFIX)))
 		rmdir(copy);
+}
+
+/* Remove a unix listener's path if it is still the socket bound, and a loopback directory. */
+static void unix_cleanup(const struct iolens__addr *a, const struct iolens__unix_id *id)
+{
+	const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+
+	iolens__unix_release(path, id);
+	loopback_rmdir(path);
+}
+
+void iolens__addr_loopback_cleanup(const struct iolens__addr *a)
+{
+	const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+	const char *slash = strrchr(path, '/'), *dir;
+	struct stat st;
+
+	if (a->ss.ss_family != AF_UNIX || !slash || strcmp(slash + 1, LOOPBACK_SOCK_NAME))
+		return;
+	for (dir = slash; dir > path && dir[-1] != '/'; dir--)
+		;
+	/* Only in a directory of mkdtemp's making: a unique name, nobody else's socket. */
+	if (strncmp(dir, LOOPBACK_DIR_PREFIX, strlen(LOOPBACK_DIR_PREFIX)))
+		return;
+	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+		unlink(path);
+	loopback_rmdir(path);
 }
 
 uint64_t iolens__raise_nofile(void)
@@ -509,6 +597,7 @@ struct iolens__responder {
 	struct rloop *loops;
 	atomic_int stop;
 	atomic_uint_fast64_t open, accepted;
+	struct iolens__unix_id bound; /* unix: the socket file bind made */
 };
 
 static char listen_tag, wake_tag;
@@ -1086,6 +1175,16 @@ static int listen_socket(struct iolens__responder *r, const struct iolens__respo
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (family == AF_UNIX) {
+		/* The caller names the option (iolens responder --listen). */
+		int e = iolens__unix_claim(((const struct sockaddr_un *)&r->addr.ss)->sun_path, 1,
+					   NULL, err, errlen);
+
+		if (e) {
+			close(fd);
+			return e;
+		}
+	}
 	if (bind(fd, (struct sockaddr *)&r->addr.ss, r->addr.len)) {
 		int e = errno;
 
@@ -1097,11 +1196,15 @@ static int listen_socket(struct iolens__responder *r, const struct iolens__respo
 	if (listen(fd, o->backlog ? (int)o->backlog : SOMAXCONN)) {
 		int e = errno;
 
+		if (family == AF_UNIX) {
+			iolens__unix_bound(((const struct sockaddr_un *)&r->addr.ss)->sun_path, &r->bound);
+			unix_cleanup(&r->addr, &r->bound);
+		}
 		close(fd);
-		if (family == AF_UNIX)
-			unix_cleanup(&r->addr);
 		return fail_msg(err, errlen, -e, "cannot listen on %s: %s", where, strerror(e));
 	}
+	if (family == AF_UNIX)
+		iolens__unix_bound(((const struct sockaddr_un *)&r->addr.ss)->sun_path, &r->bound);
 	if (family != AF_UNIX) {
 		r->addr.len = sizeof(r->addr.ss);
 		getsockname(fd, (struct sockaddr *)&r->addr.ss, &r->addr.len);
@@ -1139,7 +1242,7 @@ int iolens__responder_start(struct iolens__responder **out,
 	e = listen_socket(r, o, err, errlen);
 	if (e) {
 		if (!o->listen && o->transport == IOLENS_TR_UNIX)
-			unix_cleanup(&r->addr);
+			loopback_rmdir(((const struct sockaddr_un *)&r->addr.ss)->sun_path);
 		free(r);
 		return e;
 	}
@@ -1227,7 +1330,7 @@ void iolens__responder_stop(struct iolens__responder *r)
 	if (r->lfd >= 0) {
 		close(r->lfd);
 		if (r->addr.transport == IOLENS_TR_UNIX)
-			unix_cleanup(&r->addr);
+			unix_cleanup(&r->addr, &r->bound);
 	}
 	if (r->wfd >= 0)
 		close(r->wfd);

@@ -44,8 +44,35 @@ struct iolens__addr {
 int iolens__addr_parse(const char *s, int transport, const char *opt, int listening,
 		       struct iolens__addr *out, char *err, size_t errlen);
 void iolens__addr_format(const struct iolens__addr *a, char *buf, size_t len);
-/* The loopback address of a transport with port 0 (unix: a fresh path in $TMPDIR). */
+/*
+ * The loopback address of a transport with port 0 (unix: a fresh path in a
+ * directory of its own in $TMPDIR, or in /tmp when $TMPDIR is unset or too
+ * long for the 108-byte sun_path).
+ */
 int iolens__addr_loopback(int transport, struct iolens__addr *out);
+/* Remove a loopback unix socket and its directory, made by another process's iolens__addr_loopback. */
+void iolens__addr_loopback_cleanup(const struct iolens__addr *a);
+/* 1 when "$tmp/" plus `tail` bytes (with its NUL) fits a sun_path; 0 for an unset or empty tmp. */
+int iolens__tmpdir_fits(const char *tmp, size_t tail);
+
+/*
+ * Unix socket paths. iolens binds a path only where nothing is, or where a
+ * socket nobody listens on is left (stale: removed first when remove_stale),
+ * and removes afterwards only the socket it bound. 0, or with a message
+ * naming `opt` in err: -EADDRINUSE a process listens there; -EEXIST it is
+ * not a socket (a file, directory, FIFO, device, symlink: never touched) or
+ * a socket connect cannot judge; another -errno from lstat or unlink.
+ */
+int iolens__unix_claim(const char *path, int remove_stale, const char *opt, char *err,
+		       size_t errlen);
+struct iolens__unix_id {
+	int set;
+	uint64_t dev, ino;
+};
+/* What bind just made at path (set = 0 if it is not a socket there). */
+void iolens__unix_bound(const char *path, struct iolens__unix_id *id);
+/* Unlink path if it is still that socket; 1 if removed. */
+int iolens__unix_release(const char *path, const struct iolens__unix_id *id);
 
 /* Raise RLIMIT_NOFILE as far as allowed; returns the soft limit now in effect. */
 uint64_t iolens__raise_nofile(void);

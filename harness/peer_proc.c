@@ -8,6 +8,12 @@
  *
  * The child ignores SIGINT (the run stops, not its peer) and dies with its
  * parent. Commands go over a SOCK_SEQPACKET pair, one message each way.
+ *
+ * Every wait on the child is bounded: a child that is stopped (SIGSTOP,
+ * a debugger) or wedged answers nothing, so a command waits CALL_WAIT_NS
+ * for its reply and the stop STOP_WAIT_NS for the child to exit; past
+ * either the child is killed (SIGKILL ends a stopped process too), and the
+ * unix socket its responder made is removed on its behalf.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,15 +23,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hist.h"
 #include "peer_proc.h"
 
 enum { CMD_START = 1, CMD_MEASURE, CMD_FINISH };
+
+#define CALL_WAIT_NS 3000000000LL
+#define STOP_WAIT_NS 2000000000LL
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 struct cmd {
 	int op;
@@ -43,16 +62,44 @@ struct reply {
 	struct iolens_hist hist;
 };
 
-static int xfer(int fd, void *buf, size_t len, int sending)
+/* Wait for fd to be ready for `events` until deadline (< 0: none); 0 or -ETIMEDOUT. */
+static int ready_by(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		int64_t left = deadline < 0 ? -1 : deadline - mono_ns();
+		int r;
+
+		if (deadline >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, left < 0 ? -1 : (int)((left + 999999) / 1000000));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* One message each way; the parent passes a deadline (the child waits as long as it takes). */
+static int xfer_by(int fd, void *buf, size_t len, int sending, int64_t deadline)
 {
 	ssize_t n;
+	int e = ready_by(fd, sending ? POLLOUT : POLLIN, deadline);
 
+	if (e)
+		return e;
 	do
 		n = sending ? send(fd, buf, len, MSG_NOSIGNAL) : recv(fd, buf, len, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	return n == 0 && !sending ? -EPIPE : 0;
+}
+
+static int xfer(int fd, void *buf, size_t len, int sending)
+{
+	return xfer_by(fd, buf, len, sending, -1);
 }
 
 /* The child: serve commands until the parent hangs up. */
@@ -134,6 +181,7 @@ int iolens__peer_proc_start(struct iolens__peer_proc *p, int kind,
 
 	p->pid = -1;
 	p->ctl = -1;
+	memset(&p->addr, 0, sizeof(p->addr));
 	if (!rep)
 		return -ENOMEM;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
@@ -156,7 +204,7 @@ int iolens__peer_proc_start(struct iolens__peer_proc *p, int kind,
 	}
 	close(sv[1]);
 	p->ctl = sv[0];
-	e = xfer(p->ctl, rep, offsetof(struct reply, hist), 0);
+	e = xfer_by(p->ctl, rep, offsetof(struct reply, hist), 0, mono_ns() + CALL_WAIT_NS);
 	if (!e && rep->err) {
 		e = rep->err;
 		snprintf(err, errlen, "%s", rep->msg);
@@ -177,26 +225,77 @@ fail:
 	return e;
 }
 
+/* A stopped process ('T' stopped, 't' traced) will not exit on its own. */
+static int is_stopped(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && (p[2] == 'T' || p[2] == 't');
+}
+
+/*
+ * Reap the child: it exits once it sees the hang-up; one that is stopped,
+ * or still running after STOP_WAIT_NS, is killed. 1 if it had to be.
+ */
+static int reap_child(pid_t pid)
+{
+	int64_t deadline = mono_ns() + STOP_WAIT_NS;
+	const struct timespec step = { 0, 5000000 };
+	int killed = 0;
+
+	for (;;) {
+		pid_t r = waitpid(pid, NULL, killed ? 0 : WNOHANG);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return killed;
+		if (r < 0 || killed)
+			continue;
+		if (is_stopped(pid) || mono_ns() >= deadline) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			continue;
+		}
+		nanosleep(&step, NULL);
+	}
+}
+
 void iolens__peer_proc_stop(struct iolens__peer_proc *p)
 {
 	if (p->ctl >= 0)
 		close(p->ctl);
-	if (p->pid > 0)
-		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	/* A killed responder left its socket behind (peer.c removes only what it made). */
+	if (p->pid > 0 && reap_child(p->pid) && p->addr.ss.ss_family == AF_UNIX)
+		iolens__addr_loopback_cleanup(&p->addr);
 	p->ctl = -1;
 	p->pid = -1;
 }
 
 static int call(struct iolens__peer_proc *p, struct cmd *c, struct reply *rep)
 {
-	int e = xfer(p->ctl, c, sizeof(*c), 1);
+	int64_t deadline = mono_ns() + CALL_WAIT_NS;
+	int e = p->ctl < 0 ? -EPIPE : xfer_by(p->ctl, c, sizeof(*c), 1, deadline);
 
 	if (!e)
-		e = xfer(p->ctl, rep, sizeof(*rep), 0);
-	if (e)
+		e = xfer_by(p->ctl, rep, sizeof(*rep), 0, deadline);
+	if (e == -ETIMEDOUT) {
+		/* Stopped or wedged: a late answer would be taken for the next call's. */
+		iolens__peer_proc_stop(p);
+		snprintf(rep->msg, sizeof(rep->msg),
+			 "the peer process did not answer within 3 s (is it stopped?): killed");
+	} else if (e) {
 		snprintf(rep->msg, sizeof(rep->msg), "the peer process is gone: %s",
 			 iolens_strerror(e));
+	}
 	return e ? e : rep->err;
 }
 

@@ -1029,11 +1029,8 @@ out:
 	for (unsigned i = 0; i < nthreads; i++)
 		job_free(&jobs[i]);
 	free(jobs);
-	if (run->net && run->listen_fd >= 0) {
-		close(run->listen_fd);
-		if (run->t->peer.ss_family == AF_UNIX)
-			unlink(((const struct sockaddr_un *)&run->t->peer)->sun_path);
-	}
+	if (run->net)
+		iolens__net_unlisten(run);
 	run->listen_fd = -1;
 	iolens_hist_free(run->lg_hist);
 	run->lg_hist = NULL;

@@ -94,6 +94,7 @@ struct run {
 	unsigned trace_cap;          /* ops each job traces: workload.trace, 0 when counting */
 	atomic_uint accepted;        /* serve: connections the jobs have accepted */
 	int listen_fd;               /* serve: the listener of this pass */
+	struct iolens__unix_id listen_id; /* serve over unix: the socket file it bound */
 	struct iolens__peer_proc *peer; /* the target's built-in peer */
 	int lg_started;              /* serve: the load generator is running */
 	uint64_t lg_requests, lg_bytes; /* serve: its figures of the window */
@@ -155,6 +156,16 @@ int iolens__net_setup(struct run *run, struct job *jobs, unsigned nthreads, char
 void iolens__net_loop(struct job *j, struct iolens_ctx *ctx);
 void iolens__net_end(struct job *j, struct iolens_ctx *ctx);
 void iolens__net_free(struct job *j);
+/* Close the serve listener; a unix path is removed only if it is still the socket bound. */
+void iolens__net_unlisten(struct run *run);
+/*
+ * The main thread's waits on socket jobs, bounded (netrun.c, DRAIN_NS):
+ * with run->lock held, until every job is out of its loop; and the join.
+ * A job still inside a call when the bound passes (a blocking call on a
+ * peer that stopped) has its connections shut down, which ends the call.
+ */
+void iolens__net_wait_loops(struct run *run, struct job *jobs, unsigned n);
+void iolens__net_join(struct run *run, struct job *jobs, unsigned n);
 /* Threads a socket run needs (one per connection for thread-per-op backends). */
 unsigned iolens__net_threads(const struct run *run);
 /* Request size (echo, serve) or bytes per send (stream), defaults applied. */

@@ -292,8 +292,17 @@ IOLENS_EXPORT const struct iolens_backend_info *iolens_ctx_backend(const struct 
 IOLENS_EXPORT int iolens_ctx_forget(struct iolens_ctx *ctx, int fd);
 
 /*
- * Close a context and free it. Operations still in flight are waited for
- * first (their buffers are in use until then). NULL is ignored.
+ * Close a context and free it. NULL is ignored. Operations still in flight
+ * are waited for first (their buffers are in use until then), for as long
+ * as they keep completing: close gives up once a whole second passes with
+ * no completion, so it never waits forever. What is still in flight then
+ * is cancelled where the kernel holds it (io_uring, libaio, posix-aio),
+ * with another second at most for the cancellations to land, and abandoned
+ * after that (a readiness backend's queued ops were never in the kernel).
+ * A socket op waits on its peer, which may never answer: shutdown(2) the
+ * sockets first and every backend completes their ops at once (-EPIPE,
+ * 0 or -ECONNRESET). A disk op is abandoned only if the device holds it
+ * past both seconds; its buffer may then still be written by the kernel.
  */
 IOLENS_EXPORT void iolens_ctx_close(struct iolens_ctx *ctx);
 
