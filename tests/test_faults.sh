@@ -302,6 +302,10 @@ def unix_paths():
                           "--listen", path, "--time", "10ms"], env=case.env, timeout=20)
         if rc in (0, None) or "--listen" not in err:
             fail("unix paths: --listen %s: exit %s: %s" % (path, rc, err.strip()))
+    if not os.path.exists(precious):
+        fail("unix paths: precious.txt was removed")
+        with open(precious, "w") as f:
+            f.write("precious\n")
     with open(precious) as f:
         if f.read() != "precious\n":
             fail("unix paths: precious.txt changed")
@@ -317,7 +321,8 @@ def unix_paths():
     if rc in (0, None) or not os.path.exists(live):
         fail("unix paths: a listening socket: exit %s, still there: %s" % (rc, os.path.exists(live)))
     s.close()
-    os.unlink(live)
+    if os.path.exists(live):
+        os.unlink(live)
     # A stale socket is replaced, and the socket iolens bound is removed after.
     stale = os.path.join(case.out, "stale.sock")
     s = socket.socket(socket.AF_UNIX)
