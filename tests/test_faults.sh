@@ -145,12 +145,13 @@ def peer_fault(backend, workload, sig):
     faulted = []
 
     def during(p):
-        time.sleep(WINDOW / 2)
         if resp:
             target = resp.pid
         else:
             # serve: the load generator is the child process iolens forks when the target opens.
             target = wait_for(lambda: (children(p.pid) or [None])[0], 2)
+        # Mid-window: after the child answered its start (a slow sanitizer build takes longer).
+        time.sleep(WINDOW / 2 + (0.3 if QUICK else 0))
         if target:
             os.kill(target, signo)
             faulted.append(target)
