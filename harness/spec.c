@@ -30,7 +30,7 @@ static const struct {
 	/* Regular files never enter an epoll set. */
 	{ "et", IOLENS_BOPT_EDGE, 0, WL_NET },
 	{ "ms-accept", IOLENS_BOPT_MS_ACCEPT, 0, WL(SERVE) },
-	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0, WL(ECHO) | WL(SERVE) },
+	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0, WL_NET }, /* a stream receives its trailer */
 };
 
 #define NKNOWN (sizeof(known) / sizeof(known[0]))
