@@ -8,7 +8,10 @@
  *  - init(ctx): ctx->opts is filled and checked (depth >= 1, only options
  *    listed in .options). Allocate private state into ctx->priv. Return 0 or
  *    a negative errno; -ENOSYS / -EOPNOTSUPP mean "cannot run here".
- *  - destroy(ctx): free ctx->priv. Ops may still be in flight; wait for them.
+ *  - destroy(ctx): free ctx->priv. Ops may still be in flight when close gave
+ *    up on them (a second without a completion): cancel what the kernel holds,
+ *    wait a bounded time for the cancellations, and abandon the rest rather
+ *    than free memory the kernel or a helper thread may still write.
  *  - submit(ctx, ops, n): take ops from the front; return how many were
  *    accepted (busy is not an error). A synchronous backend performs each op
  *    before returning, sets op->result and IOLENS_OPF_INLINE, and queues it
