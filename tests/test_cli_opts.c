@@ -46,6 +46,10 @@ static void counts(void **state)
 	assert_int_equal(v, 7);
 	assert_int_equal(iolens__parse_count("1.5k", &v), -EINVAL);
 	assert_int_equal(iolens__parse_count("x", &v), -EINVAL);
+	/* COUNT takes k, m, g only: no t, no byte suffixes. */
+	assert_int_equal(iolens__parse_count("1t", &v), -EINVAL);
+	assert_int_equal(iolens__parse_count("1kb", &v), -EINVAL);
+	assert_int_equal(iolens__parse_count("1ki", &v), -EINVAL);
 }
 
 static void durations(void **state)
@@ -69,6 +73,20 @@ static void durations(void **state)
 	assert_int_equal(iolens__parse_duration("5d", &v), -EINVAL);
 	assert_int_equal(iolens__parse_duration("-1s", &v), -EINVAL);
 	assert_int_equal(iolens__parse_duration("inf", &v), -EINVAL);
+	/* A plain decimal: strtod's hex, exponents and signs are not durations. */
+	assert_int_equal(iolens__parse_duration("0x10", &v), -EINVAL);
+	assert_int_equal(iolens__parse_duration("1e3", &v), -EINVAL);
+	assert_int_equal(iolens__parse_duration("+1s", &v), -EINVAL);
+	assert_int_equal(iolens__parse_duration(".", &v), -EINVAL);
+	assert_int_equal(iolens__parse_duration(".5s", &v), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(iolens__parse_duration("2.", &v), 0);
+	assert_true(v == 2.0);
+	assert_int_equal(iolens__parse_decimal("12.25", &v), 0);
+	assert_true(v == 12.25);
+	assert_int_equal(iolens__parse_decimal("1.2.3", &v), -EINVAL);
+	assert_int_equal(iolens__parse_decimal("nan", &v), -EINVAL);
+	assert_int_equal(iolens__parse_decimal("", &v), -EINVAL);
 }
 
 int main(void)
