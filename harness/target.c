@@ -131,6 +131,14 @@ common:
 	if (w->fsync_every && !is_write_kind(w->kind))
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--fsync: needs a workload that writes (write, randwrite, randrw)");
+	if (!IOLENS_WL_IS_SOCKET(w->kind) &&
+	    (w->connect || w->listen || w->rate > 0 || w->think_ns || w->delay_ns || w->msg ||
+	     w->conns != 1 || w->transport != IOLENS_TRANSPORT_TCP))
+		return iolens__target_fail(err, errlen, -EINVAL, "--%s: a socket option (not accepted with %s)",
+			    w->connect ? "connect" : w->listen ? "listen" : w->rate > 0 ? "rate"
+			    : w->think_ns ? "think" : w->delay_ns ? "delay" : w->msg ? "msg"
+			    : w->conns != 1 ? "conns" : "transport",
+			    iolens_workload_name(w->kind));
 	return 0;
 }
 

@@ -268,17 +268,30 @@ available_backends=$(awk 'NR > 1 && $2 == "yes" { printf "%s%s", s, $1; s = "," 
 # check_backends VALUE ORIGIN: each spec through iolens's own parser. The run
 # is given an output it cannot create (/dev/null/x), which iolens checks right
 # after the backend specs: refusing the output means the specs passed.
+# A spec passes when it fits a disk workload or a socket one (serve takes
+# every socket option).
+spec_error() { # SPEC WORKLOAD: iolens's complaint about SPEC on WORKLOAD, or nothing
+	local err
+	err=$("$iolens" run --backend "$1" --workload "$2" --time 1s --json /dev/null/x 2>&1 >/dev/null) && return 0
+	[[ $err == "iolens: --json:"* ]] || echo "${err%%$'\n'*}"
+}
 check_backends() {
 	local spec err
 	local -a specs
 	IFS=, read -ra specs <<<"$1"
 	for spec in "${specs[@]}"; do
 		[ "$spec" != all ] || continue
-		err=$("$iolens" run --backend "$spec" --time 1s --json /dev/null/x 2>&1 >/dev/null) && continue
-		[[ $err == "iolens: --json:"* ]] && continue
-		err=${err%%$'\n'*}
-		die_usage "$2: ${err#iolens: --backend: }"
+		err=$(spec_error "$spec" randread)
+		[ -z "$err" ] || [ -z "$(spec_error "$spec" serve)" ] || die_usage "$2: ${err#iolens: --backend: }"
 	done
+}
+# fits SPEC WORKLOAD: whether iolens takes SPEC's options on WORKLOAD (io_uring:fixed-bufs
+# is for disks, epoll:et for sockets); a cell that does not fit is left out, and said.
+declare -A fit_memo
+fits() {
+	local key="$1 $2"
+	[ -n "${fit_memo[$key]+x}" ] || fit_memo[$key]=$(spec_error "$1" "$2")
+	[ -z "${fit_memo[$key]}" ]
 }
 if [ -n "${opt[backends]+x}" ]; then
 	check_backends "${opt[backends]}" "${opt_origin[backends]}"
@@ -359,11 +372,13 @@ for ((r = 1; r <= repeats; r++)); do
 	for w in "${workloads[@]}"; do
 		if [[ $disk_workloads == *" $w "* ]]; then
 			for bs in "${bss[@]}"; do for d in "${depths[@]}"; do for b in "${backends[@]}"; do
+				fits "$b" "$w" || continue
 				args="--workload $w --bs $bs --depth $d --size $size"
 				cells+=("$w-bs$bs-d$d-${b//:/.}-r$r|$w bs=$bs depth=$d $b r$r|$b|$args")
 			done; done; done
 		else
 			for m in "${msgs[@]}"; do for c in "${conns[@]}"; do for d in "${depths[@]}"; do for b in "${backends[@]}"; do
+				fits "$b" "$w" || continue
 				args="--workload $w --conns $c --depth $d" mname="" mdesc=""
 				if [ "$m" != default ]; then args+=" --msg $m" mname="-msg$m" mdesc=" msg=$m"; fi
 				cells+=("$w$mname-c$c-d$d-${b//:/.}-r$r|$w$mdesc conns=$c depth=$d $b r$r|$b|$args")
@@ -372,6 +387,10 @@ for ((r = 1; r <= repeats; r++)); do
 	done
 done
 ncells=${#cells[@]}
+for key in "${!fit_memo[@]}"; do
+	[ -z "${fit_memo[$key]}" ] || echo "bench.sh: no cells of ${key% *} on ${key#* }: ${fit_memo[$key]#iolens: --backend: }" >&2
+done
+[ "$ncells" -gt 0 ] || die_usage "--backends/--workloads: no backend option fits any workload of the matrix"
 
 # Everything is checked: now the directory.
 err=$(mkdir -p "$out/logs" 2>&1) || die_usage "--out: cannot create '$out': ${err##*: } (accepts a directory this user can create)"
