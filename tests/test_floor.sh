@@ -10,8 +10,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$root/scripts/floor.sh" --quick --repeats 1 --build "$build" --out "$work/out" \
+# A relative --out is the caller's directory (the script works from the repository's).
+(cd "$work" && "$root/scripts/floor.sh" --quick --repeats 1 --build "$build" --out out) \
 	>"$work/stdout" 2>"$work/stderr" || { cat "$work/stderr"; fail "floor.sh --quick exited $?"; }
+[ ! -e "$root/out" ] || fail "a relative --out wrote into the source tree ($root/out)"
 
 /usr/bin/python3 - "$work/stdout" "$work/out" <<'PY' || fail "output shape"
 import os, re, sys

@@ -27,9 +27,12 @@ for bad in "--cpu 99" "--cpu x" "--repeats 0" "--pairs psync,nope" "--cells dire
 	[ -e "$work/bad" ] && fail "vs-fio.sh $bad created its output directory"
 done
 
-IOLENS=$iolens "$root/scripts/vs-fio.sh" --quick --out "$work/out" >"$work/stdout" 2>"$work/stderr"
+# A relative --out is the caller's directory (the script works from the repository's).
+(cd "$work" && IOLENS=$iolens "$root/scripts/vs-fio.sh" --quick --out out) >"$work/stdout" 2>"$work/stderr"
 rc=$?
 [ $rc -eq 0 ] || { cat "$work/stdout" "$work/stderr"; fail "vs-fio.sh --quick exited $rc"; }
+[ ! -e "$root/out" ] || fail "a relative --out wrote into the source tree ($root/out)"
+[ -d "$work/out" ] || fail "a relative --out did not land in the caller's directory"
 cat "$work/stdout"
 
 /usr/bin/python3 - "$work/out" <<'PY' || fail "output check"
