@@ -128,7 +128,7 @@ class Case:
         self.stdin_closed = False
         self.long_tmpdir = False
         self.responder_argv = None  # pair: the responder to start first
-        self.usage_expected = False
+        self.dead_peer = False    # it connects to live.sock, which never answers
 
     def command(self, prog):
         return " ".join(shlex.quote(a) for a in [prog] + self.argv)
@@ -455,8 +455,9 @@ class Grammar:
                 if value in ("fifo", "nulldev", "blockdev", "dangling"):
                     c.sentinels.add(value)
             elif name in ("file", "listen", "connect") and value in (
-                    "precious.txt", "fifo", "nulldev", "blockdev", "stale.sock", "live.sock"):
-                c.sentinels.add(value)
+                    "precious.txt", "fifo", "nulldev", "blockdev", "stale.sock", "live.sock",
+                    "link-to-precious", "dangling"):
+                c.sentinels.add(value.replace("link-to-precious", "precious.txt"))
 
     # ---- other commands ----
     def results_case(self, cmd):
@@ -535,6 +536,47 @@ class Grammar:
             c.json = "pair.json"
         return c
 
+    def hazard_case(self):
+        """A run aimed at a sentinel: the places iolens must not write over."""
+        places = ["precious.txt", "link-to-precious", "fifo", "sub", "dangling", "live.sock",
+                  "stale.sock"] + sorted(self.sentinels)
+        where = self.pick(places)
+        h = self.r.randrange(4)
+        spec = "null"
+        if h == 0:
+            kind = self.pick(WRITES)
+            opts = [["workload", kind], ["file", where], ["size", "8k"], ["bs", "4k"],
+                    ["backend", self.spec(kind)], self.time_or_ops()]
+            if self.chance(0.3):
+                opts.append(["overwrite", None])
+            if self.chance(0.3):
+                opts.append(["allow-device", None])
+        elif h == 1:
+            opts = [["workload", "serve"], ["transport", "unix"], ["listen", where],
+                    ["time", "5ms"], ["backend", self.spec("serve")]]
+        elif h == 2:
+            # live.sock's listener never answers: the run must still end, and not as a
+            # success (but on null, which does no I/O)
+            kind = self.pick(["echo", "stream"])
+            spec = self.spec(kind)
+            opts = [["workload", kind], ["transport", "unix"], ["connect", where],
+                    ["time", "5ms"], ["backend", spec]]
+        else:
+            kind = self.pick(DISK)
+            opts = [["workload", kind], ["size", "64k"], ["backend", self.spec(kind)],
+                    self.time_or_ops(), [self.pick(["json", "csv"]), where]]
+            if self.chance(0.3):
+                opts.append([self.pick(["json", "csv"]), self.pick(["/dev/full", "/dev/null"])])
+        self.r.shuffle(opts)
+        c = Case(None, "run")
+        c.argv = ["run"] + self.render(opts)
+        self.note_outputs(c, opts)
+        if "overwrite" in [o[0] for o in opts] and where in ("precious.txt", "link-to-precious"):
+            c.written.add("precious.txt")
+        c.sentinels.add(where.replace("link-to-precious", "precious.txt"))
+        c.dead_peer = h == 2 and where == "live.sock" and not spec.startswith("null")
+        return c
+
     def other_case(self):
         c = Case(None, "other")
         c.argv = self.pick([["list"], ["doctor"], ["--version"], ["-V"], ["--help"], ["-h"],
@@ -546,10 +588,10 @@ class Grammar:
         return c
 
     def case(self):
-        c = self.r.choices([self.run_case, self.responder_case, self.pair_case,
-                            lambda: self.results_case("compare"),
+        c = self.r.choices([self.run_case, self.hazard_case, self.responder_case,
+                            self.pair_case, lambda: self.results_case("compare"),
                             lambda: self.results_case("demo"), self.other_case],
-                           [80, 5, 4, 2, 3, 6])[0]()
+                           [66, 14, 5, 4, 2, 3, 6])[0]()
         if c.kind == "run" and c.sigint is None and self.chance(0.12):
             c.sigint = self.r.uniform(0.0, 0.8)
         c.stdin_closed = self.chance(0.5)
@@ -646,19 +688,20 @@ class Result:
         self.hung = False
         self.stdout = b""
         self.stderr = b""
+        self.orphans = False  # a process it started outlived it
 
 
-def run_process(prog, argv, cwd, env, sigint_after, stdin_closed, started=None):
+def run_process(prog, argv, cwd, env, sigint_after, stdin_closed):
     res = Result()
 
     def preexec():
         if stdin_closed:
             os.close(0)
 
+    # Its own process group, so children that outlive it can be seen (and ended).
     p = subprocess.Popen([prog] + argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
-    if started:
-        started(p)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec,
+                         process_group=0)
     deadline = time.monotonic() + HANG_S
     sigint_at = time.monotonic() + sigint_after if sigint_after is not None else None
     out, err = [], []
@@ -689,6 +732,14 @@ def run_process(prog, argv, cwd, env, sigint_after, stdin_closed, started=None):
             p.kill()
         p.wait()
     res.rc = p.wait()
+    try:
+        os.killpg(p.pid, 0)
+        res.orphans = True
+        time.sleep(0.2)  # zombies on their way out do not count
+        os.killpg(p.pid, 0)
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        res.orphans = False
     p.stdout.close()
     p.stderr.close()
     res.stdout, res.stderr = b"".join(out), b"".join(err)
@@ -721,7 +772,7 @@ class Campaign:
         self.seed = seed
         self.verbose = verbose
         self.counts = dict(runs=0, crashes=0, hangs=0, leftovers=0, changed=0, sanitizer=0,
-                           exits=0, usage=0, outputs=0)
+                           exits=0, usage=0, outputs=0, orphans=0)
         self.failed_cases = 0
         self.seen = set()
         self.root = tempfile.mkdtemp(prefix="iolens-campaign-")
@@ -824,6 +875,8 @@ class Campaign:
         if res.hung:
             p.append(("hangs", "no exit within %.0f s" % HANG_S))
         p += self.sanitizer_problems(res.stderr)
+        if res.orphans:
+            p.append(("orphans", "a process it started was still running after it exited"))
         died = -rc if rc < 0 else None
         if died is not None and not res.hung and died != res.signalled:
             p.append(("crashes", "killed by %s" % signal.Signals(died).name))
@@ -854,7 +907,8 @@ class Campaign:
             dirs.add("results")
         for d in dirs:
             d = os.path.normpath(d) if d else d
-            if d and (rel == d or rel.startswith(d + "/")):
+            # the directory, what is in it, and the parents made for it (mkdir -p)
+            if d and (rel == d or rel.startswith(d + "/") or d.startswith(rel + "/")):
                 return True
         return False
 
@@ -884,6 +938,8 @@ class Campaign:
         """What the exit status says matches what was written."""
         p = []
         rc = res.rc
+        if case.dead_peer and rc == 0:
+            p.append(("outputs", "exit 0, yet its peer (live.sock) accepted and never answered"))
         if rc not in (0, 1, 130) or case.kind != "run":
             if case.kind in ("compare", "demo") and rc in (0, 130):
                 p += self.judge_results_dir(case, cwd, rc)
@@ -968,10 +1024,11 @@ class Campaign:
     def summary(self):
         c = self.counts
         print("campaign seed %d: %d runs, %d crashes, %d hangs, %d leftovers, %d changed files, "
-              "%d sanitizer reports, %d bad exits, %d bad usage errors, %d bad outputs; "
-              "%d cases failed" %
+              "%d sanitizer reports, %d bad exits, %d bad usage errors, %d bad outputs, "
+              "%d orphan processes; %d cases failed" %
               (self.seed, c["runs"], c["crashes"], c["hangs"], c["leftovers"], c["changed"],
-               c["sanitizer"], c["exits"], c["usage"], c["outputs"], self.failed_cases))
+               c["sanitizer"], c["exits"], c["usage"], c["outputs"], c["orphans"],
+               self.failed_cases))
 
     def close(self):
         shutil.rmtree(self.root, ignore_errors=True)
