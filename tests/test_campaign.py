@@ -691,6 +691,23 @@ class Result:
         self.orphans = False  # a process it started outlived it
 
 
+def living_in_group(pgid):
+    """Processes of the group that are not zombies (a sanitizer's exit-time helper,
+    orphaned by a SIGINT, can stay a zombie for a while; it is no longer running)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            pids.append(int(entry))
+    return pids
+
+
 def run_process(prog, argv, cwd, env, sigint_after, stdin_closed):
     res = Result()
 
@@ -713,8 +730,10 @@ def run_process(prog, argv, cwd, env, sigint_after, stdin_closed):
             p.send_signal(signal.SIGINT)
             res.signalled = signal.SIGINT
             sigint_at = None
+        if p.poll() is not None and deadline > now + 1:
+            deadline = now + 1  # it exited: a child may hold the pipes; read what is there
         if now >= deadline:
-            res.hung = True
+            res.hung = p.poll() is None
             break
         wait = deadline - now if sigint_at is None else min(deadline, sigint_at) - now
         ready, _, _ = select.select(list(open_fds), [], [], max(0.0, min(wait, 0.5)))
@@ -732,14 +751,14 @@ def run_process(prog, argv, cwd, env, sigint_after, stdin_closed):
             p.kill()
         p.wait()
     res.rc = p.wait()
-    try:
-        os.killpg(p.pid, 0)
+    left = living_in_group(p.pid)
+    if left:
         res.orphans = True
-        time.sleep(0.2)  # zombies on their way out do not count
-        os.killpg(p.pid, 0)
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        res.orphans = False
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     p.stdout.close()
     p.stderr.close()
     res.stdout, res.stderr = b"".join(out), b"".join(err)
