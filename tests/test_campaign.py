@@ -676,6 +676,14 @@ class FifoDrain:
     def close(self):
         self.stop.set()
         self.thread.join()
+        while True:  # what is still in the pipe
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self.data += chunk
         os.close(self.fd)
 
 
@@ -689,6 +697,7 @@ class Result:
         self.stdout = b""
         self.stderr = b""
         self.orphans = False  # a process it started outlived it
+        self.fifo = b""       # what was written into the FIFO sentinel
 
 
 def living_in_group(pgid):
@@ -860,6 +869,7 @@ class Campaign:
                 problems += self.sanitizer_problems(r_err, "responder")
             if drain:
                 drain.close()
+                res.fifo = drain.data
         after = snapshot(cwd)
         problems += self.judge(case, res, cwd, before, after)
         if "live.sock" in case.sentinels:
@@ -965,6 +975,8 @@ class Campaign:
             return p
         if case.json == "-" and (rc != 1 or res.stdout):
             p += self.check_json(res.stdout, rc, "--json - (stdout)")
+        elif case.json == "fifo" and (rc != 1 or res.fifo):
+            p += self.check_json(res.fifo, rc, "--json fifo (read from the FIFO)")
         elif case.json and case.json not in ("",) and not case.json.startswith("/dev/"):
             rel = os.path.normpath(case.json)
             target = "precious.txt" if rel == "link-to-precious" else rel
