@@ -916,7 +916,7 @@ class Campaign:
         if case.kind == "responder" and rc == 0 and res.signalled is None:
             p.append(("exits", "the responder stopped without a signal"))
         ok_exit = rc in (0, 1, 130) or (died is not None and died == res.signalled)
-        if rc == 2 and not (case.kind == "other" and case.argv in ([""], [])):
+        if rc == 2:
             lines = err.split("\n")
             if len(lines) != 2 or lines[1] != "" or not lines[0].startswith("iolens: "):
                 p.append(("usage", "exit 2 but stderr is not one 'iolens: ' line: %r" % err[:400]))
