@@ -842,7 +842,7 @@ static int echo_solo(struct rloop *l, struct rconn *c)
 	return 1;
 }
 
-static int echo_in(struct rloop *l, struct rconn *c, uint64_t now)
+static int echo_in(struct rloop *l, struct rconn *c)
 {
 	ssize_t n;
 
@@ -874,7 +874,12 @@ static int echo_in(struct rloop *l, struct rconn *c, uint64_t now)
 		c->released = c->rx;
 	} else if (c->rx - c->rx % c->msg > c->marked) {
 		c->marked = c->rx - c->rx % c->msg;
-		if (due_push(l, c, c->marked, now + c->delay_ns)) {
+		/*
+		 * From this read, not from the loop's clock: a request that came
+		 * after epoll_wait returned (read on another event of this
+		 * connection) would otherwise be answered before its delay.
+		 */
+		if (due_push(l, c, c->marked, now_ns() + c->delay_ns)) {
 			rconn_close(l, c);
 			return -1;
 		}
@@ -1014,7 +1019,7 @@ static int hello_in(struct rloop *l, struct rconn *c)
 	return -1;
 }
 
-static void rconn_event(struct rloop *l, struct rconn *c, uint32_t ev, uint64_t now)
+static void rconn_event(struct rloop *l, struct rconn *c, uint32_t ev)
 {
 	if (ev & (EPOLLERR | EPOLLHUP)) {
 		/* Reset, or gone both ways: nothing more can reach the client. */
@@ -1030,13 +1035,13 @@ static void rconn_event(struct rloop *l, struct rconn *c, uint32_t ev, uint64_t 
 		/* Bytes may follow the hello in the same segment: fall through to them. */
 		if (c->state == RC_SINK)
 			goto sink;
-		echo_in(l, c, now);
+		echo_in(l, c);
 		return;
 	case RC_ECHO:
 		if ((ev & EPOLLOUT) && echo_flush(l, c))
 			return;
 		if (ev & EPOLLIN)
-			echo_in(l, c, now);
+			echo_in(l, c);
 		return;
 	case RC_SINK:
 	sink:
@@ -1149,7 +1154,7 @@ static void *rloop_main(void *arg)
 			if (p == &listen_tag)
 				accept_some(l, now);
 			else
-				rconn_event(l, p, evs[i].events, now);
+				rconn_event(l, p, evs[i].events);
 		}
 		while (l->nheap && heap_key(l->heap[0]) <= now)
 			echo_release(l, l->heap[0], now);
