@@ -283,9 +283,8 @@ int main(int argc, char **argv)
 		return r;
 	}
 	if (strcmp(argv[1], "run") != 0) {
-		fprintf(stderr, "iolens: unknown command '%s' (accepts list, doctor, run, compare, demo, responder; see iolens --help)\n",
-			argv[1]);
-		return 2;
+		return iolens__usage("unknown command '%s' (accepts list, doctor, run, compare, demo, responder; see iolens --help)",
+				     argv[1]);
 	}
 	cmdline = join_args(argc, argv);
 	r = cmd_run(argc - 1, argv + 1, cmdline);

@@ -387,7 +387,7 @@ static int bad_option(int c, char **argv)
 
 	if (c == ':')
 		return iolens__usage("%s needs a value (see iolens run --help)", arg);
-	if (optopt && name && optopt >= OPT_BACKEND)
+	if (optopt && name && (optopt >= OPT_BACKEND || !strncmp(arg, "--", 2)))
 		return iolens__usage("--%s takes no value (see iolens run --help)", name);
 	if (optopt)
 		return iolens__usage("unknown option '-%c' (see iolens run --help)", optopt);

@@ -106,6 +106,16 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 	}
 	if (!colon)
 		return 0;
+	if (!colon[1] || colon[1] == '+' || colon[strlen(colon) - 1] == '+' || strstr(colon, "++")) {
+		list_accepted(out->info->options, accepted, sizeof(accepted));
+		if (out->info->options)
+			snprintf(err, errlen, "--backend: '%s' has an empty option (accepts %s, joined by +)",
+				 spec, accepted);
+		else
+			snprintf(err, errlen, "--backend: '%s' has an empty option (%s takes no options)",
+				 spec, name);
+		return -EINVAL;
+	}
 	strcpy(opts, colon + 1);
 	list_accepted(out->info->options, accepted, sizeof(accepted));
 	for (char *tok = strtok_r(opts, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
@@ -124,6 +134,10 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 				 "--backend: '%s%s%s' is not an option of %s (accepts %s; N is 1 to 100000, CPU 0 to %ld)",
 				 tok, eq ? "=" : "", eq ? eq : "", name, accepted,
 				 sysconf(_SC_NPROCESSORS_CONF) - 1);
+			return -EINVAL;
+		}
+		if (out->given & (1u << i)) {
+			snprintf(err, errlen, "--backend: '%s' names %s twice", spec, known[i].name);
 			return -EINVAL;
 		}
 		out->flags |= known[i].flag;

@@ -323,6 +323,30 @@ class Safety(unittest.TestCase):
                           "--rate")
         self.assert_usage(["run", "--workload", "echo", "--rate", "0x10", "--time", "1s"],
                           "--rate")
+        self.assertIn("\\n", self.assert_usage(["run\n"], "unknown command"))
+        self.assert_usage([*t, "--help=x"], "--help takes no value")
+        for spec in ("null:", "io_uring:+", "poll:nowait+", "poll:nowait+nowait"):
+            self.assert_usage(["run", "--backend", spec, "--time", "1s"], spec)
+
+    def test_a_window_with_nothing_completed_is_an_error(self):
+        """A peer that accepts and never answers: no figures, an error, exit 1."""
+        import socket
+        path = self.p("silent.sock")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        srv.listen(64)
+        try:
+            p = self.run_cli("run", "--workload", "echo", "--transport", "unix", "--connect", path,
+                             "--time", "50ms", "--backend", "poll,epoll", "--json", "r.json",
+                             timeout=60)
+        finally:
+            srv.close()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        for r in load_json(self.p("r.json"))["results"]:
+            self.assertEqual(r["status"], "error", r["backend"])
+            self.assertIn("no request completed", r["reason"])
+            self.assertIsNone(r["ops"])
+            self.assertIsNone(r["iops"])
 
     def test_write_on_a_read_only_filesystem_is_a_usage_error(self):
         if not MOUNT:
