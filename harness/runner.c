@@ -1256,6 +1256,16 @@ static int run_many(struct iolens_target *t, const struct iolens_workload *w,
 				 : why[0]		       ? why
 				 : interrupted(w)	       ? "not counted: interrupted"
 							       : "not counted");
+		/*
+		 * A window that ran its course with no operation completed has no
+		 * figure to give (a peer that accepts and never answers, a --delay
+		 * longer than --time): that is a failed run, not a rate of 0.
+		 */
+		if (x[i].r->status == IOLENS_STATUS_OK && !x[i].r->interrupted && !x[i].r->ops)
+			set_status(x[i].r, IOLENS_STATUS_ERROR, -ETIMEDOUT, "%s",
+				   IOLENS_WL_IS_SOCKET(w->kind)
+					   ? "no request completed in the measured window (is the peer answering? is --delay longer than --time?)"
+					   : "no operation completed in the measured window");
 		if (!m->measured[0] && !m->why[0])
 			snprintf(m->why, sizeof(m->why), "not measured: %s", s->why);
 		if (x[i].r->status == IOLENS_STATUS_OK && x[i].r->ops)
