@@ -64,11 +64,13 @@ static void unmake(const char *dir, const char *made)
 	}
 }
 
+static volatile int stop_flag;
+
 void iolens__plots(const char *dir)
 {
 	char script[4096], json[4200];
+	int st = 0, stopped_child = 0;
 	pid_t pid;
-	int st;
 
 	snprintf(script, sizeof(script), "%s/scripts/plot.py", IOLENS_SOURCE_DIR);
 	snprintf(json, sizeof(json), "%s/results.json", dir);
@@ -82,7 +84,16 @@ void iolens__plots(const char *dir)
 		execl("/usr/bin/python3", "python3", script, "--out", dir, json, (char *)NULL);
 		_exit(127);
 	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+	/* A stop asked for while it draws stops it too: nothing outlives iolens. */
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+		if (stop_flag && !stopped_child) {
+			kill(pid, SIGTERM);
+			stopped_child = 1;
+		}
+	}
+	if (stopped_child)
+		printf("plots: stopped by the signal; the results are there without them\n");
+	else if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		printf("plots: plot.py failed; the results are there without them\n");
 	else
 		printf("plots: %s\n", dir);
@@ -183,8 +194,6 @@ int iolens__results_write(struct iolens__results *r, const struct iolens_meta *m
 		unmake(r->dir, r->made);
 	return jf || cf;
 }
-
-static volatile int stop_flag;
 
 static void on_stop(int sig)
 {

@@ -398,7 +398,15 @@ class Plotter:
             self.layout(fig, self.caption_height(caption, w))
         for ext, kw in (("png", {"pil_kwargs": {"compress_level": 3}}), ("svg", {})):
             path = os.path.join(self.out, f"{name}.{ext}")
-            fig.savefig(path, dpi=DPI, **kw)
+            # Under a temporary name, renamed when whole: a plot stopped
+            # mid-write (SIGTERM from iolens) leaves no half a file.
+            part = os.path.join(self.out, f".{name}.{ext}.part")
+            try:
+                fig.savefig(part, dpi=DPI, format=ext, **kw)
+                os.replace(part, path)
+            finally:
+                if os.path.exists(part):
+                    os.unlink(part)
             self.written.append(path)
         self.plt.close(fig)
 
