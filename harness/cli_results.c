@@ -92,7 +92,7 @@ void iolens__plots(const char *dir)
 		}
 	}
 	if (stopped_child)
-		printf("plots: stopped by the signal; the results are there without them\n");
+		printf("plots: stopped by the signal (the results are complete; some plots may be missing)\n");
 	else if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		printf("plots: plot.py failed; the results are there without them\n");
 	else

@@ -48,6 +48,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import textwrap
 
@@ -1021,4 +1022,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # SIGTERM (iolens stopping the plots) unwinds like an exception, so the
+    # plot being written removes its temporary file.
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
     sys.exit(main(sys.argv[1:]))
