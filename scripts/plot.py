@@ -1005,7 +1005,14 @@ def main(argv):
     by_wl = group(docs, len(docs) > 1)
     jobs = [(wl, entries, fn) for wl, entries in by_wl.items() for fn in PLOTS]
     dump, notes, written = {}, [], []
-    for d, n, said, files in run_all(P, jobs):
+    try:
+        drawn = run_all(P, jobs)
+    finally:
+        # Stopped (SIGTERM): a worker ended mid-plot may have left its temporary.
+        for name in os.listdir(out):
+            if name.startswith(".") and name.endswith(".part"):
+                os.unlink(os.path.join(out, name))
+    for d, n, said, files in drawn:
         dump.update(d)
         notes += n
         written += files
@@ -1021,8 +1028,16 @@ def main(argv):
     return 0
 
 
+def on_term(signo, frame, main_pid=os.getpid()):
+    """SIGTERM (iolens stopping the plots) unwinds the main process like an
+    exception, so its temporaries go. A pool worker ends at once, as by
+    default: unwinding there can block on the pool's locks and outlive the
+    parent with its stdout open."""
+    if os.getpid() != main_pid:
+        os._exit(128 + signo)
+    sys.exit(128 + signo)
+
+
 if __name__ == "__main__":
-    # SIGTERM (iolens stopping the plots) unwinds like an exception, so the
-    # plot being written removes its temporary file.
-    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+    signal.signal(signal.SIGTERM, on_term)
     sys.exit(main(sys.argv[1:]))
