@@ -161,8 +161,10 @@ printf 'pair\tplacement\tworkload\ttool\tstart\tseconds\trc\n' >"$out/runs.tsv"
 servers=() cur="" part=() done_pairs=0 interrupted=0
 stop_all() {
 	local p
-	for p in $cur "${servers[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $cur "${servers[@]}"; do wait "$p" 2>/dev/null || true; done
+	# Every background child of this shell, not only those recorded: a
+	# signal can land between a server's start and its entry in servers.
+	for p in $cur "${servers[@]}" $(jobs -p); do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $cur "${servers[@]}" $(jobs -p); do wait "$p" 2>/dev/null || true; done
 	cur="" servers=()
 	return 0
 }
