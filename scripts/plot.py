@@ -979,7 +979,11 @@ def run_all(P, jobs):
     if workers > 1:
         import multiprocessing
         try:
-            pool = multiprocessing.get_context("fork").Pool(workers)
+            # Workers take SIGTERM the default way (Pool.terminate sends
+            # it): a Python handler would only run between bytecodes, and a
+            # worker blocked in the pool's locks would never die.
+            pool = multiprocessing.get_context("fork").Pool(
+                workers, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL))
         except (OSError, ValueError):  # no fork or no semaphores here: draw them in turn
             pool = None
         if pool is not None:
@@ -1028,16 +1032,8 @@ def main(argv):
     return 0
 
 
-def on_term(signo, frame, main_pid=os.getpid()):
-    """SIGTERM (iolens stopping the plots) unwinds the main process like an
-    exception, so its temporaries go. A pool worker ends at once, as by
-    default: unwinding there can block on the pool's locks and outlive the
-    parent with its stdout open."""
-    if os.getpid() != main_pid:
-        os._exit(128 + signo)
-    sys.exit(128 + signo)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_term)
+    # SIGTERM (iolens stopping the plots) unwinds like an exception, so the
+    # temporaries go (run_all gives its pool workers the default action).
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
     sys.exit(main(sys.argv[1:]))
