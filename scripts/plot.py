@@ -3,6 +3,10 @@
 
 Usage: plot.py [--out DIR] [--dump] FILE.json [FILE.json ...]
 
+One file of ~1,000 lines on purpose for now: it is run as a single script by
+the CLI and the benchmark scripts with Debian's python3 and nothing installed;
+splitting it into a package (one module per plot family) is part of issue 18.
+
 Needs Debian's python3 and python3-matplotlib only. Writes PNG and SVG of,
 for each workload found in the input:
 
