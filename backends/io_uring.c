@@ -78,6 +78,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "cq.h"
 #include "fdq.h"
 
@@ -863,14 +864,6 @@ static unsigned take(struct iolens_ctx *ctx, struct uring_state *s, struct iolen
 	return got;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /*
  * Close waits at most this long for the next CQE of what it cancelled: a
  * socket request ends at once, a disk request the device holds may not,
@@ -893,7 +886,7 @@ static void cancel_everything(struct uring_state *s)
 /* One CQE, or -ETIME once *deadline passes; each CQE moves the deadline on. */
 static int wait_one(struct uring_state *s, struct io_uring_cqe **cqe, int64_t *deadline)
 {
-	int64_t left = *deadline - now_ns();
+	int64_t left = *deadline - iolens__mono_ns();
 	struct __kernel_timespec ts;
 	int r;
 
@@ -903,14 +896,14 @@ static int wait_one(struct uring_state *s, struct io_uring_cqe **cqe, int64_t *d
 	ts.tv_nsec = left % 1000000000;
 	r = io_uring_wait_cqe_timeout(&s->ring, cqe, &ts);
 	if (r == 0)
-		*deadline = now_ns() + DESTROY_STALL_NS;
+		*deadline = iolens__mono_ns() + DESTROY_STALL_NS;
 	return r;
 }
 
 /* Tracked contexts: cancel every multishot, close unclaimed connections. */
 static void untrack_all(struct iolens_ctx *ctx, struct uring_state *s)
 {
-	int64_t deadline = now_ns() + DESTROY_STALL_NS;
+	int64_t deadline = iolens__mono_ns() + DESTROY_STALL_NS;
 
 	s->closing = 1;
 	for (int fd = 0; (size_t)fd < s->fds.ntab; fd++) {
@@ -945,7 +938,7 @@ static void uring_destroy(struct iolens_ctx *ctx)
 	struct uring_state *s = ctx->priv;
 	unsigned left = ctx->inflight;
 
-	int64_t deadline = now_ns() + DESTROY_STALL_NS;
+	int64_t deadline = iolens__mono_ns() + DESTROY_STALL_NS;
 
 	/*
 	 * Completions the caller did not reap: cancel them and wait for their
@@ -1234,7 +1227,7 @@ static int wait_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
 
 	if (deadline < 0)
 		return wait_left(s, nr, -1);
-	left = deadline - now_ns();
+	left = deadline - iolens__mono_ns();
 	return wait_left(s, nr, left > 0 ? left : 0);
 }
 
@@ -1259,7 +1252,7 @@ static int spin_cqes(struct uring_state *s, unsigned nr, int64_t deadline)
 		if (io_uring_cq_has_overflow(&s->ring))
 			return wait_cqes(s, nr, deadline);
 		/* A clock read costs more than a poll: look at the deadline every 64th. */
-		if (deadline >= 0 && !(n & 63) && now_ns() >= deadline)
+		if (deadline >= 0 && !(n & 63) && iolens__mono_ns() >= deadline)
 			return -ETIME;
 		if (!(n & 4095))
 			sched_yield();
@@ -1292,7 +1285,7 @@ static int uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned m
 		}
 		return (int)got;
 	}
-	deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	deadline = timeout_ns < 0 ? -1 : iolens__mono_ns() + timeout_ns;
 	for (int first = 1; got < min; first = 0) {
 		unsigned nr = s->track ? 1 : min - got;
 		int r;

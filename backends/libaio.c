@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "cq.h"
 #include "syncop.h"
 
@@ -452,14 +453,6 @@ static unsigned harvest(struct laio_state *s, int n, struct iolens_op **ops)
 	return got;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 /* The timeout for io_getevents: NULL waits forever, zero does not wait. */
 static struct timespec *wait_time(struct timespec *ts, unsigned want, int64_t deadline)
 {
@@ -468,7 +461,7 @@ static struct timespec *wait_time(struct timespec *ts, unsigned want, int64_t de
 	if (want && deadline < 0)
 		return NULL;
 	if (want)
-		left = deadline - now_ns();
+		left = deadline - iolens__mono_ns();
 	if (left < 0)
 		left = 0;
 	ts->tv_sec = left / 1000000000;
@@ -481,7 +474,7 @@ static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned mi
 {
 	struct laio_state *s = ctx->priv;
 	unsigned got = iolens__cq_pop(&s->done, out, max);
-	int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : -1;
+	int64_t deadline = timeout_ns > 0 ? iolens__mono_ns() + timeout_ns : -1;
 
 	/* More than one round only when a socket op's poll was re-armed. */
 	for (;;) {
@@ -518,7 +511,7 @@ static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned mi
 				return got ? (int)got : r;
 		}
 		got += harvest(s, r, out + got);
-		if (got >= min || !want || (deadline >= 0 && now_ns() >= deadline))
+		if (got >= min || !want || (deadline >= 0 && iolens__mono_ns() >= deadline))
 			break;
 	}
 	return (int)got;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "syncop.h"
 
 #define MAX_BACKENDS 16
@@ -188,14 +189,6 @@ int iolens_ctx_forget(struct iolens_ctx *ctx, int fd)
  */
 #define CLOSE_STALL_NS 1000000000LL
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void iolens_ctx_close(struct iolens_ctx *ctx)
 {
 	struct iolens_op *done[64];
@@ -203,10 +196,10 @@ void iolens_ctx_close(struct iolens_ctx *ctx)
 
 	if (!ctx)
 		return;
-	deadline = mono_ns() + CLOSE_STALL_NS;
+	deadline = iolens__mono_ns() + CLOSE_STALL_NS;
 	while (ctx->inflight) {
 		unsigned want = ctx->inflight < 64 ? ctx->inflight : 64;
-		int64_t left = deadline - mono_ns();
+		int64_t left = deadline - iolens__mono_ns();
 		int r;
 
 		if (left <= 0)
@@ -214,7 +207,7 @@ void iolens_ctx_close(struct iolens_ctx *ctx)
 		r = iolens_ctx_reap(ctx, done, 1, want, left);
 		if (r <= 0)
 			break; /* nothing in a whole stall period, or the wait failed */
-		deadline = mono_ns() + CLOSE_STALL_NS;
+		deadline = iolens__mono_ns() + CLOSE_STALL_NS;
 	}
 	/* What is left is the backend's to cancel or abandon (backend.h, destroy). */
 	ctx->be->destroy(ctx);

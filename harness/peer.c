@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hist.h"
 #include "iolens/workload.h"
 #include "peer.h"
@@ -47,10 +48,7 @@
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)iolens__mono_ns();
 }
 
 static int fail_msg(char *err, size_t errlen, int code, const char *fmt, ...)

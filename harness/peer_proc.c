@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hist.h"
 #include "peer_proc.h"
 
@@ -37,14 +38,6 @@ enum { CMD_START = 1, CMD_MEASURE, CMD_FINISH };
 
 #define CALL_WAIT_NS 3000000000LL
 #define STOP_WAIT_NS 2000000000LL
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 struct cmd {
 	int op;
@@ -68,7 +61,7 @@ static int ready_by(int fd, short events, int64_t deadline)
 	struct pollfd p = { .fd = fd, .events = events };
 
 	for (;;) {
-		int64_t left = deadline < 0 ? -1 : deadline - mono_ns();
+		int64_t left = deadline < 0 ? -1 : deadline - iolens__mono_ns();
 		int r;
 
 		if (deadline >= 0 && left <= 0)
@@ -204,7 +197,7 @@ int iolens__peer_proc_start(struct iolens__peer_proc *p, int kind,
 	}
 	close(sv[1]);
 	p->ctl = sv[0];
-	e = xfer_by(p->ctl, rep, offsetof(struct reply, hist), 0, mono_ns() + CALL_WAIT_NS);
+	e = xfer_by(p->ctl, rep, offsetof(struct reply, hist), 0, iolens__mono_ns() + CALL_WAIT_NS);
 	if (!e && rep->err) {
 		e = rep->err;
 		snprintf(err, errlen, "%s", rep->msg);
@@ -249,7 +242,7 @@ static int is_stopped(pid_t pid)
  */
 static int reap_child(pid_t pid)
 {
-	int64_t deadline = mono_ns() + STOP_WAIT_NS;
+	int64_t deadline = iolens__mono_ns() + STOP_WAIT_NS;
 	const struct timespec step = { 0, 5000000 };
 	int killed = 0;
 
@@ -260,7 +253,7 @@ static int reap_child(pid_t pid)
 			return killed;
 		if (r < 0 || killed)
 			continue;
-		if (is_stopped(pid) || mono_ns() >= deadline) {
+		if (is_stopped(pid) || iolens__mono_ns() >= deadline) {
 			kill(pid, SIGKILL);
 			killed = 1;
 			continue;
@@ -282,7 +275,7 @@ void iolens__peer_proc_stop(struct iolens__peer_proc *p)
 
 static int call(struct iolens__peer_proc *p, struct cmd *c, struct reply *rep)
 {
-	int64_t deadline = mono_ns() + CALL_WAIT_NS;
+	int64_t deadline = iolens__mono_ns() + CALL_WAIT_NS;
 	int e = p->ctl < 0 ? -EPIPE : xfer_by(p->ctl, c, sizeof(*c), 1, deadline);
 
 	if (!e)

@@ -3,16 +3,9 @@
 #include <time.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "readiness.h"
 #include "syncop.h"
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Whole milliseconds covering ns, at most INT_MAX. */
 static int ceil_ms(int64_t ns)
@@ -48,9 +41,9 @@ int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsig
 			int64_t left = timeout_ns;
 
 			if (!deadline)
-				deadline = mono_ns() + timeout_ns;
+				deadline = iolens__mono_ns() + timeout_ns;
 			else
-				left = deadline - mono_ns();
+				left = deadline - iolens__mono_ns();
 			if (left <= 0)
 				break;
 			ms = ceil_ms(left);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hist.h"
 #include "spec.h"
 #include "syscount.h"
@@ -107,10 +108,7 @@ struct run {
 
 static inline uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)iolens__mono_ns();
 }
 
 static inline uint64_t next_rand(uint64_t *s)
