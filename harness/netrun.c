@@ -805,6 +805,16 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 	}
 }
 
+/* The next wait toward deadline: REAP_TIMEOUT_NS at most, 0 once it has passed. */
+static int64_t step_to(uint64_t deadline)
+{
+	uint64_t now = now_ns();
+
+	if (now >= deadline)
+		return 0;
+	return deadline - now < (uint64_t)REAP_TIMEOUT_NS ? (int64_t)(deadline - now) : REAP_TIMEOUT_NS;
+}
+
 /*
  * Wait up to the deadline for fd to be readable, in REAP_TIMEOUT_NS steps;
  * once the run is stopped, one empty step ends the wait. 1 ready, 0 not.
@@ -814,13 +824,11 @@ static int wait_readable(const struct run *run, int fd, uint64_t deadline)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	for (;;) {
-		uint64_t now = now_ns(), step = (uint64_t)REAP_TIMEOUT_NS;
+		int64_t step = step_to(deadline);
 		int r;
 
-		if (now >= deadline)
+		if (!step)
 			return 0;
-		if (deadline - now < step)
-			step = deadline - now;
 		r = poll(&p, 1, (int)((step + 999999) / 1000000));
 		if (r > 0)
 			return 1;
@@ -899,14 +907,12 @@ static void drain(struct job *j, struct iolens_ctx *ctx, uint64_t deadline)
 	int stream = wl(j)->kind == IOLENS_WL_STREAM;
 
 	while (n->inflight) {
-		uint64_t now = now_ns(), step = (uint64_t)REAP_TIMEOUT_NS;
+		int64_t step = step_to(deadline);
 		int got;
 
-		if (now >= deadline)
+		if (!step)
 			return;
-		if (deadline - now < step)
-			step = deadline - now;
-		got = iolens_ctx_reap(ctx, j->done, 1, j->depth, (int64_t)step);
+		got = iolens_ctx_reap(ctx, j->done, 1, j->depth, step);
 		if (got < 0) {
 			iolens__job_fail(j, got, "draining %u operations after the window: %s",
 					 n->inflight, iolens_strerror(got));

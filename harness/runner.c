@@ -975,9 +975,10 @@ threads:
 	atomic_store(&run->phase, PHASE_HALT);
 	pthread_cond_broadcast(&run->cond);
 	if (run->net && (run->counting || serving))
-		iolens__net_wait_loops(run, jobs, nthreads);
-	while ((run->counting || serving) && atomic_load(&run->finished) < nthreads)
-		pthread_cond_wait(&run->cond, &run->lock);
+		iolens__net_wait_loops(run, jobs, nthreads); /* bounded: a peer may have stopped */
+	else
+		while ((run->counting || serving) && atomic_load(&run->finished) < nthreads)
+			pthread_cond_wait(&run->cond, &run->lock);
 	pthread_mutex_unlock(&run->lock);
 	iolens__placement(r, run, jobs, nthreads);
 	if (run->counting) {
@@ -1001,9 +1002,10 @@ threads:
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
 	if (run->net)
-		iolens__net_join(run, jobs, nthreads);
-	for (unsigned i = 0; i < nthreads && !run->net; i++)
-		pthread_join(jobs[i].tid, NULL);
+		iolens__net_join(run, jobs, nthreads); /* bounded, as above */
+	else
+		for (unsigned i = 0; i < nthreads; i++)
+			pthread_join(jobs[i].tid, NULL);
 	if (!run->net)
 		r->resident_after = iolens__target_residency(run->t);
 	r->interrupted = interrupted;
