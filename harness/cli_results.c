@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -129,7 +128,6 @@ static int default_dir(struct iolens__results *r, const char *prefix)
 
 int iolens__results_open(struct iolens__results *r, const char *given, const char *prefix)
 {
-	char path[4200];
 	struct stat st;
 	int e;
 
@@ -147,11 +145,11 @@ int iolens__results_open(struct iolens__results *r, const char *given, const cha
 				     given ? given : "results/", strerror(-e));
 	}
 	r->json.no_replace = r->csv.no_replace = 1;
-	snprintf(path, sizeof(path), "%s/results.json", r->dir);
-	e = iolens__output_open(&r->json, "--out", strdup(path));
-	snprintf(path, sizeof(path), "%s/results.csv", r->dir);
+	snprintf(r->json_path, sizeof(r->json_path), "%s/results.json", r->dir);
+	snprintf(r->csv_path, sizeof(r->csv_path), "%s/results.csv", r->dir);
+	e = iolens__output_open(&r->json, "--out", r->json_path);
 	if (!e)
-		e = iolens__output_open(&r->csv, "--out", strdup(path));
+		e = iolens__output_open(&r->csv, "--out", r->csv_path);
 	if (e)
 		iolens__results_discard(r);
 	return e;
@@ -161,9 +159,6 @@ void iolens__results_discard(struct iolens__results *r)
 {
 	iolens__output_discard(&r->json);
 	iolens__output_discard(&r->csv);
-	free((char *)r->json.path);
-	free((char *)r->csv.path);
-	r->json.path = r->csv.path = NULL;
 	unmake(r->dir, r->made);
 	r->made[0] = '\0';
 }
@@ -187,9 +182,6 @@ int iolens__results_write(struct iolens__results *r, const struct iolens_meta *m
 		printf("\nresults: %s%s%s (%.0f s)\n", jf ? "" : r->json.path, jf || cf ? "" : ", ",
 		       cf ? "" : r->csv.path, seconds);
 	r->json_written = !jf;
-	free((char *)r->json.path);
-	free((char *)r->csv.path);
-	r->json.path = r->csv.path = NULL;
 	if (jf && cf)
 		unmake(r->dir, r->made);
 	return jf || cf;

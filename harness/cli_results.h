@@ -14,6 +14,7 @@ struct iolens_result;
 struct iolens__results {
 	char dir[4096];
 	char made[4096]; /* the topmost directory this run created, "" if none */
+	char json_path[4200], csv_path[4200];
 	struct iolens__output json, csv;
 	int json_written;
 };
