@@ -11,19 +11,19 @@
 
 static const char accepts[] = "accepts a file path, or - for stdout";
 
-/* A FIFO or character device (or our own stdout): written into, never replaced. */
-static int open_in_place(struct iolens__output *o)
+/* Whether o names what our stdout is (/dev/stdout, or the file it was redirected to). */
+static int is_stdout(const struct iolens__output *o)
 {
 	struct stat out;
-	int fd;
 
-	if (!fstat(STDOUT_FILENO, &out) && out.st_dev == o->st.st_dev && out.st_ino == o->st.st_ino) {
-		o->f = stdout;
-		return 0;
-	}
-	if (S_ISREG(o->st.st_mode))
-		return -1; /* not ours to write in place */
-	fd = open(o->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	return !fstat(STDOUT_FILENO, &out) && out.st_dev == o->st.st_dev && out.st_ino == o->st.st_ino;
+}
+
+/* A FIFO or character device: written into, never replaced. */
+static int open_in_place(struct iolens__output *o)
+{
+	int fd = open(o->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
 	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
 		int e = errno;
 
@@ -114,9 +114,12 @@ int iolens__output_open(struct iolens__output *o, const char *opt, const char *p
 		if (S_ISBLK(o->st.st_mode))
 			return iolens__usage("%s: '%s' is a block device, not written over (%s)", opt,
 					     path, accepts);
-		r = open_in_place(o);
-		if (r >= 0)
-			return r;
+		if (is_stdout(o)) {
+			o->f = stdout;
+			return 0;
+		}
+		if (!S_ISREG(o->st.st_mode))
+			return open_in_place(o);
 		if (o->no_replace)
 			return iolens__usage("%s: '%s' already exists (earlier results are never replaced; accepts a new directory)",
 					     opt, path);
