@@ -427,7 +427,7 @@ static void take_event(struct iolens_ctx *ctx, struct epoll_state *s, const stru
  * ready. Returns how many were tried, or -EBADF when the descriptor turned
  * out closed.
  */
-static int serve_dir(struct epoll_state *s, int fd, int dir)
+static int serve_dir(struct iolens_ctx *ctx, struct epoll_state *s, int fd, int dir)
 {
 	struct ep_fd *e = entry(s, fd);
 	struct iolens__fdq_slot *sl;
@@ -438,7 +438,7 @@ static int serve_dir(struct epoll_state *s, int fd, int dir)
 
 		tried++;
 		if (iolens__is_sockop(op)) {
-			if (!iolens__readiness_sockop(op, &sl->connecting)) {
+			if (!iolens__readiness_sockop(ctx, op, &sl->connecting)) {
 				e->ready &= ~dir_flag(dir);
 				break;
 			}
@@ -465,9 +465,9 @@ static int serve_ready(struct iolens_ctx *ctx, struct epoll_state *s)
 		e->listed &= ~ON_READY;
 		if (e->state != FD_ADDED)
 			continue;
-		in = serve_dir(s, fd, IOLENS__FDQ_IN);
+		in = serve_dir(ctx, s, fd, IOLENS__FDQ_IN);
 		if (in >= 0)
-			out = serve_dir(s, fd, IOLENS__FDQ_OUT);
+			out = serve_dir(ctx, s, fd, IOLENS__FDQ_OUT);
 		if (in < 0 || out < 0) {
 			/* Closed under us: the rest fail the same way, the number is forgotten. */
 			fail_queued(ctx, s, fd, -EBADF);

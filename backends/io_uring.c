@@ -1143,6 +1143,30 @@ static int submit_tracked(struct iolens_ctx *ctx, struct uring_state *s,
 	return (int)i;
 }
 
+/*
+ * Flag the ops of the batch just submitted whose completion is in the CQ
+ * already: the kernel did them inside that io_uring_enter (a read of cached
+ * pages issued inline). Only looks; take() consumes the CQEs later.
+ */
+static void mark_inline(struct iolens_ctx *ctx, struct uring_state *s)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head;
+
+	/* Reads the ring only: liburing's peek may enter the kernel to flush. */
+	io_uring_for_each_cqe(&s->ring, head, cqe) {
+		struct iolens_op *op;
+
+		if (cqe->user_data == LIBURING_UDATA_TIMEOUT || (cqe->user_data & TAG_MASK) != TAG_OP)
+			continue;
+		op = io_uring_cqe_get_data(cqe);
+		if (op->flags & IOLENS__OPF_SUBMITTING) {
+			op->flags = (uint16_t)((op->flags & ~IOLENS__OPF_SUBMITTING) | IOLENS_OPF_INLINE);
+			ctx->stats.completed_inline++;
+		}
+	}
+}
+
 static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n)
 {
 	struct uring_state *s = ctx->priv;
@@ -1172,9 +1196,15 @@ static int uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 	/* Socket ops go in with the next reap's wait (or submit of a disk op). */
 	if (sock_only && !s->sqpoll)
 		return (int)queued;
+	for (unsigned i = 0; i < queued; i++)
+		ops[i]->flags |= IOLENS__OPF_SUBMITTING;
 	do
 		r = io_uring_submit(&s->ring);
 	while (r == -EINTR);
+	if (!s->sqpoll)
+		mark_inline(ctx, s);
+	for (unsigned i = 0; i < queued; i++)
+		ops[i]->flags &= (uint16_t)~IOLENS__OPF_SUBMITTING;
 	if (s->sqpoll) {
 		/* The poller takes whatever is in the ring; r only reports the wakeup. */
 		if (r < 0 && r != -EAGAIN && r != -EBUSY)

@@ -103,6 +103,33 @@ static int ring_peek(struct laio_state *s, unsigned max)
 	return (int)n;
 }
 
+/*
+ * Flag the disk ops of the batch just given to io_submit whose event is in
+ * the ring already: io_submit did them before it returned (buffered I/O on
+ * cached pages). Only looks; reap consumes the events later. A socket op's
+ * event is its poll firing, not its data moving: never flagged here.
+ */
+static int is_socket_op(const struct iolens_op *op);
+
+static void mark_inline(struct iolens_ctx *ctx, struct laio_state *s)
+{
+	struct aio_ring_head *ring = (struct aio_ring_head *)s->io;
+	unsigned head, tail;
+
+	if (ring->magic != AIO_RING_MAGIC || ring->incompat_features)
+		return;
+	head = ring->head;
+	tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+	for (; head != tail; head = head + 1 == ring->nr ? 0 : head + 1) {
+		struct iolens_op *op = ring->io_events[head].data;
+
+		if ((op->flags & IOLENS__OPF_SUBMITTING) && !is_socket_op(op)) {
+			op->flags = (uint16_t)((op->flags & ~IOLENS__OPF_SUBMITTING) | IOLENS_OPF_INLINE);
+			ctx->stats.completed_inline++;
+		}
+	}
+}
+
 static const char *setup_hint(int err)
 {
 	switch (err) {
@@ -289,8 +316,15 @@ static unsigned flush(struct iolens_ctx *ctx, struct laio_state *s, unsigned nb)
 
 	while (done < nb) {
 		struct iolens_op *op;
-		int r = io_submit(s->io, (long)(nb - done), s->batch + done);
+		int r;
 
+		for (unsigned i = done; i < nb; i++)
+			((struct iolens_op *)s->batch[i]->data)->flags |= IOLENS__OPF_SUBMITTING;
+		r = io_submit(s->io, (long)(nb - done), s->batch + done);
+		if (r > 0)
+			mark_inline(ctx, s);
+		for (unsigned i = done; i < nb; i++)
+			((struct iolens_op *)s->batch[i]->data)->flags &= (uint16_t)~IOLENS__OPF_SUBMITTING;
 		if (r == -EINTR)
 			continue;
 		if (r > 0) {
@@ -375,7 +409,7 @@ static int connection_queued(int fd)
  * The poll of a socket op fired (res: its events, or -errno): make the call.
  * Returns 1 when the op is complete, 0 when the poll was re-armed.
  */
-static int socket_ready(struct laio_state *s, struct iocb *cb, long res)
+static int socket_ready(struct iolens_ctx *ctx, struct laio_state *s, struct iocb *cb, long res)
 {
 	struct iolens_op *op = cb->data;
 	ssize_t r;
@@ -404,6 +438,11 @@ static int socket_ready(struct laio_state *s, struct iocb *cb, long res)
 			break;
 		}
 	} while (r < 0 && errno == EINTR);
+	if (op->kind != IOLENS_OP_ACCEPT || r >= 0 || errno != EAGAIN) {
+		/* MSG_DONTWAIT, or an accept4 of a queued connection: it could not sleep. */
+		ctx->stats.nowait_tries++;
+		ctx->stats.nowait_eagain += r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+	}
 	if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 		op->result = r < 0 ? -errno : r;
 		return 1;
@@ -427,7 +466,7 @@ static int socket_ready(struct laio_state *s, struct iocb *cb, long res)
  * Consume n events; store the ops that completed in ops[] and return their
  * number. With ops NULL (destroy) only free the iocbs and leave the ops alone.
  */
-static unsigned harvest(struct laio_state *s, int n, struct iolens_op **ops)
+static unsigned harvest(struct iolens_ctx *ctx, struct laio_state *s, int n, struct iolens_op **ops)
 {
 	unsigned got = 0;
 
@@ -441,7 +480,7 @@ static unsigned harvest(struct laio_state *s, int n, struct iolens_op **ops)
 			if (op->kind == IOLENS_OP_CONNECT)
 				connect_end(s, cb, op->fd);
 		} else if (is_socket_op(op)) {
-			if (!socket_ready(s, cb, res))
+			if (!socket_ready(ctx, s, cb, res))
 				continue;
 			ops[got++] = op;
 		} else {
@@ -510,7 +549,7 @@ static int laio_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned mi
 			if (r < 0)
 				return got ? (int)got : r;
 		}
-		got += harvest(s, r, out + got);
+		got += harvest(ctx, s, r, out + got);
 		if (got >= min || !want || (deadline >= 0 && iolens__mono_ns() >= deadline))
 			break;
 	}
@@ -544,7 +583,7 @@ static void laio_destroy(struct iolens_ctx *ctx)
 			continue;
 		if (r <= 0)
 			break;
-		harvest(s, r, NULL);
+		harvest(ctx, s, r, NULL);
 	}
 	io_destroy(s->io);
 	state_free(s);

@@ -148,7 +148,7 @@ static void serve(struct iolens_ctx *ctx, struct poll_state *s, int fd, int dir)
 		struct iolens_op *op = sl->op;
 
 		if (iolens__is_sockop(op)) {
-			if (!iolens__readiness_sockop(op, &sl->connecting))
+			if (!iolens__readiness_sockop(ctx, op, &sl->connecting))
 				return;
 		} else if (s->nowait && op->kind == IOLENS_OP_READ) {
 			nowait_read(ctx, s, op);

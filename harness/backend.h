@@ -21,6 +21,10 @@
  *    do is refused with -EOPNOTSUPP before anything of the batch is
  *    accepted (the caller checks caps first).
  *    Per-op failures go into op->result as -errno, never into the return.
+ *    An asynchronous backend whose op completed inside the call that
+ *    submitted it (its completion is there as the call returns: io_uring
+ *    and libaio on page-cached data) flags it IOLENS_OPF_INLINE and counts
+ *    it in completed_inline as well; reap still returns it with its result.
  *  - reap(ctx, out, min, max, timeout_ns): store up to max completed ops,
  *    waiting for min (timeout_ns < 0: forever; 0: no wait). Never wait for
  *    more than are in flight. EINTR is retried inside the backend.
@@ -33,6 +37,9 @@
  */
 #ifndef IOLENS_BACKEND_H
 #define IOLENS_BACKEND_H
+
+/* Backend-private op flag: in the batch being submitted (cleared before submit returns). */
+#define IOLENS__OPF_SUBMITTING 0x8000u
 
 #include "iolens/iolens.h"
 

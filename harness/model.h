@@ -17,24 +17,36 @@ struct iolens__model_in {
 	const struct iolens_syscalls *sc; /* counted, measured == 1 */
 	int have_io_own;      /* the per-thread I/O-call counters opened */
 	uint64_t io_own;      /* I/O calls issued by the job threads */
+	uint64_t enter_own;   /* ... of which io_uring_enter */
 	uint64_t sync_ns;     /* each op's time inside the submit call that took it, summed */
 	uint64_t lat_ns;      /* the same ops' latencies, instrumentation removed, summed */
 	uint64_t vcsw_submit; /* voluntary switches inside submit calls */
 	uint64_t vcsw_wait;   /* ... inside reap calls */
+	uint64_t vcsw_waited; /* ... of which in reap calls that entered a wait */
 	uint64_t reaps;       /* reap calls */
 	uint64_t reaps_slept; /* ... that slept at least once */
 	double cpu_all;       /* CPU seconds of every thread but the harness's main one */
 	double cpu_jobs;      /* ... of the job threads alone; NaN when unknown */
+	double resident;      /* buffered disk: page-cache share of the file before the pass; < 0 unknown */
 	/* Backend counters over the whole pass (warm-up and drain too): ratios only. */
 	uint64_t completed;   /* ops completed */
+	uint64_t completed_inline; /* ... inside the submit call */
 	uint64_t fallbacks;   /* ... by a readiness backend as a plain call */
-	uint64_t ready_waits; /* readiness checks that had to wait */
-	uint64_t ready_now;   /* ... that found work ready at once */
+	uint64_t ready_waits; /* waits entered (readiness or completion) */
+	uint64_t ready_now;   /* readiness checks that found work ready at once */
+	uint64_t nowait_tries;  /* data calls made so they could not sleep */
+	uint64_t nowait_eagain; /* ... that said EAGAIN */
 };
 
 /* Thresholds, documented with the model in the README. */
-#define IOLENS_MODEL_MAJORITY 0.5 /* offload share, sync share, data calls per op */
-#define IOLENS_MODEL_SOME 0.05    /* share of readiness checks that waited, to count */
+#define IOLENS_MODEL_MAJORITY 0.5 /* the sync axis: async share, offload share */
+#define IOLENS_MODEL_SOME 0.05    /* the wait axis: blocked share, non-blocking share */
+
+/* The two axes from their coordinates: the only place the regions are decided. */
+const char *iolens__model_who(double async_share, double offload_share);
+const char *iolens__model_wait(double blocked_share, double nonblock_share);
+/* The label of (who, wait); NULL for an unknown pair. */
+const char *iolens__model_label(const char *who, const char *wait);
 
 /* Fill every measured field of m (declared and concurrency are left alone). */
 void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in *in);

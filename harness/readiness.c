@@ -58,9 +58,19 @@ int iolens__readiness_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsig
 	return (int)iolens__cq_pop(&rd->done, out, max);
 }
 
+/* A data call on an O_NONBLOCK socket: counted as one that could not sleep. */
+static void count_try(struct iolens_ctx *ctx, const struct iolens_op *op)
+{
+	if (op->kind == IOLENS_OP_CONNECT)
+		return;
+	ctx->stats.nowait_tries++;
+	ctx->stats.nowait_eagain += op->result == -EAGAIN;
+}
+
 int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op)
 {
 	iolens__syncop_nonblock(op);
+	count_try(ctx, op);
 	if (op->result == -EAGAIN)
 		return 0;
 	op->flags |= IOLENS_OPF_INLINE;
@@ -68,13 +78,14 @@ int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op)
 	return 1;
 }
 
-int iolens__readiness_sockop(struct iolens_op *op, int *connecting)
+int iolens__readiness_sockop(struct iolens_ctx *ctx, struct iolens_op *op, int *connecting)
 {
 	if (op->kind == IOLENS_OP_CONNECT && *connecting) {
 		op->result = iolens__sock_error(op->fd);
 		return 1;
 	}
 	iolens__syncop_nonblock(op);
+	count_try(ctx, op);
 	if (op->kind == IOLENS_OP_CONNECT && op->result == -EINPROGRESS) {
 		*connecting = 1;
 		return 0;

@@ -34,11 +34,12 @@ static inline int iolens__is_sockop(const struct iolens_op *op)
  * Try a socket op once on a non-blocking descriptor that was reported ready
  * for it. Returns 1 when the op is done (op->result set), 0 when it has to
  * wait for readiness again: the call said EAGAIN, or a CONNECT is under
- * way. *connecting starts at 0 and is the CONNECT's memory between calls:
+ * way. Each call but a CONNECT's counts in ctx's nowait_tries (and
+ * nowait_eagain when it said EAGAIN). *connecting starts at 0 and is the CONNECT's memory between calls:
  * connect() is issued once, and after EINPROGRESS the next try reads the
  * outcome (SO_ERROR) instead.
  */
-int iolens__readiness_sockop(struct iolens_op *op, int *connecting);
+int iolens__readiness_sockop(struct iolens_ctx *ctx, struct iolens_op *op, int *connecting);
 
 /*
  * A SEND with no SEND queued ahead of it on its descriptor is tried at once

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "peer.h"
+#include "model.h"
 #include "report.h"
 
 static const char *const status_names[] = { "ok", "skipped", "error", "not run" };
@@ -161,6 +162,26 @@ static void model(const struct iolens_result *r, const struct iolens__visitor *v
 	vis->num(v, "offload_share", have ? m->offload_share : NAN);
 	vis->num(v, "offload_cpu_share", have ? m->offload_cpu_share : NAN);
 	vis->num(v, "io_per_op", have ? m->io_per_op : NAN);
+	vis->str(v, "who", have && m->who[0] ? m->who : NULL);
+	vis->str(v, "wait", have && m->wait[0] ? m->wait : NULL);
+	vis->str(v, "flags", have ? m->flags : NULL);
+	vis->str(v, "pass", !have ? NULL
+			    : r->syscalls.pass == IOLENS_COUNT_INLINE ? "timed (counted inline)"
+								     : "counting");
+	vis->num(v, "async_share", have ? m->async_share : NAN);
+	vis->num(v, "blocked_share", have ? m->blocked_share : NAN);
+	vis->num(v, "nonblock_share", have ? m->nonblock_share : NAN);
+	vis->num(v, "waited_share", have ? m->waited_share : NAN);
+	vis->num(v, "own_data_per_op", have ? m->own_data_per_op : NAN);
+	vis->num(v, "inline_share", have ? m->inline_share : NAN);
+	vis->num(v, "nowait_eagain_share", have ? m->nowait_eagain_share : NAN);
+	vis->num(v, "ready_share", have ? m->ready_share : NAN);
+	vis->num(v, "fallback_share", have ? m->fallback_share : NAN);
+	vis->num(v, "resident_share", have ? m->resident_share : NAN);
+	vis->begin(v, "thresholds");
+	vis->num(v, "majority", IOLENS_MODEL_MAJORITY);
+	vis->num(v, "some", IOLENS_MODEL_SOME);
+	vis->end(v);
 	vis->num(v, "concurrency", ran ? m->concurrency : NAN);
 	vis->num(v, "concurrency_requested",
 		 IOLENS_WL_IS_SOCKET(r->workload.kind)

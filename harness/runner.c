@@ -212,21 +212,42 @@ int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, struct iolens_op *
 	return r;
 }
 
+/* The backend's count of waits it entered: what tells a wait from a data call. */
+static uint64_t ctx_waits(const struct iolens_ctx *ctx)
+{
+	struct iolens_backend_stats st;
+
+	iolens_ctx_stats(ctx, &st);
+	return st.waits;
+}
+
 int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_t timeout_ns,
 		     int probing)
 {
 	struct probe pr;
 	int got;
 
-	if (probing)
+	uint64_t waits = 0;
+
+	if (probing) {
+		waits = ctx_waits(ctx);
 		probe_begin(j, &pr);
+	}
 	got = iolens_ctx_reap(ctx, j->done, min, j->depth, timeout_ns);
 	if (probing) {
-		uint64_t before = j->vcsw_wait;
+		uint64_t v = 0;
 
-		probe_end(j, &pr, &j->vcsw_wait);
+		probe_end(j, &pr, &v);
+		j->vcsw_wait += v;
+		/*
+		 * A reap that entered no wait (the backend counts each one)
+		 * slept, if at all, in the data calls it made: a readiness
+		 * backend's pread after a poll that found the file ready.
+		 */
+		if (ctx_waits(ctx) != waits)
+			j->vcsw_waited += v;
 		j->reaps++;
-		j->reaps_slept += j->vcsw_wait != before;
+		j->reaps_slept += v != 0;
 	}
 	if (got < 0)
 		iolens__job_fail(j, got, "reap: %s", iolens_strerror(got));
@@ -613,19 +634,26 @@ static void measure_model(struct iolens_result *r, const struct job *jobs, unsig
 		.sc = &r->syscalls,
 		.have_io_own = 1,
 		.cpu_all = cpu_all,
+		.resident = r->workload.direct ? -1 : r->resident_before,
 		.completed = r->stats.completed,
+		.completed_inline = r->stats.completed_inline,
 		.fallbacks = r->stats.fallbacks,
 		.ready_waits = r->stats.waits,
 		.ready_now = r->stats.ready_at_once,
+		.nowait_tries = r->stats.nowait_tries,
+		.nowait_eagain = r->stats.nowait_eagain,
 	};
 
 	for (unsigned i = 0; i < n; i++) {
 		in.have_io_own &= jobs[i].io_fd >= 0;
 		in.io_own += jobs[i].io_end - jobs[i].io_start;
+		if (jobs[i].enter_fd >= 0)
+			in.enter_own += jobs[i].enter_end - jobs[i].enter_start;
 		in.sync_ns += jobs[i].sync_ns;
 		in.lat_ns += jobs[i].lat_ns;
 		in.vcsw_submit += jobs[i].vcsw_submit;
 		in.vcsw_wait += jobs[i].vcsw_wait;
+		in.vcsw_waited += jobs[i].vcsw_waited;
 		in.reaps += jobs[i].reaps;
 		in.reaps_slept += jobs[i].reaps_slept;
 		in.cpu_jobs += jobs[i].cpu_end - jobs[i].cpu_start;

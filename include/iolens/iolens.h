@@ -56,14 +56,14 @@ extern "C" {
 #endif
 
 #define IOLENS_VERSION_MAJOR 0
-#define IOLENS_VERSION_MINOR 3
+#define IOLENS_VERSION_MINOR 4
 #define IOLENS_VERSION_PATCH 0
-#define IOLENS_VERSION_STRING "0.3.0"
+#define IOLENS_VERSION_STRING "0.4.0"
 /*
  * Bumped whenever a public struct layout or a function signature changes;
  * compare it with iolens_abi_version() to catch a header/library mismatch.
  */
-#define IOLENS_ABI_VERSION 6
+#define IOLENS_ABI_VERSION 7
 
 #if defined(IOLENS_BUILDING) && defined(__GNUC__)
 #define IOLENS_EXPORT __attribute__((visibility("default")))
@@ -161,14 +161,21 @@ struct iolens_op {
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
- * result's model.measured): the operation done inside the call that issued
- * it, by a call that may sleep; done inside a call made once the descriptor
- * was reported ready; queued to the kernel and completed later; handed to
- * user-space threads that make the blocking call. "no I/O" is the null
- * backend's.
+ * result's model.measured). Two axes decide them (the README's "The
+ * measured model" defines each from the evidence a run measures):
+ *  - who moved the data: the submitting thread, inside a call of its own
+ *    that returned the op's result (sync), or the kernel or another thread,
+ *    collected later (async);
+ *  - where the submitting thread waited: asleep inside a data call
+ *    (blocking), only in a readiness or completion wait, with data calls
+ *    made so they could not sleep (non-blocking), or nowhere: the data was
+ *    ready (no wait needed).
+ * An async model names who completed the op; its wait is in model.wait.
+ * "no I/O" is the null backend's.
  */
 #define IOLENS_MODEL_SYNC_BLOCKING "sync blocking"
 #define IOLENS_MODEL_SYNC_READINESS "sync non-blocking (readiness)"
+#define IOLENS_MODEL_SYNC_NO_WAIT "sync, no wait needed"
 #define IOLENS_MODEL_ASYNC_KERNEL "async (kernel completion)"
 #define IOLENS_MODEL_ASYNC_THREADS "async (emulated with threads)"
 #define IOLENS_MODEL_NO_IO "no I/O"
@@ -217,8 +224,9 @@ struct iolens_backend_stats {
 	uint64_t fallbacks;        /* done by a plain call: readiness API refused the fd */
 	uint64_t ready_at_once;    /* readiness checks that found work without waiting */
 	uint64_t waits;            /* readiness/completion waits that had to sleep */
-	uint64_t nowait_tries;     /* RWF_NOWAIT attempts */
-	uint64_t nowait_eagain;    /* of those, would have blocked */
+	uint64_t nowait_tries;     /* data calls made so they cannot sleep: RWF_NOWAIT, */
+				   /* an O_NONBLOCK socket, MSG_DONTWAIT */
+	uint64_t nowait_eagain;    /* of those, EAGAIN: would have blocked */
 	char setup[128];           /* what was in effect, e.g. io_uring setup flags */
 };
 

@@ -170,6 +170,23 @@ struct iolens_model {
 	double offload_cpu_share;  /* CPU of threads other than the job threads */
 	double concurrency;        /* ops in flight by Little's law: IOPS x mean latency */
 	double io_per_op;          /* I/O syscalls per op (data calls, io_submit, io_uring_enter) */
+	/*
+	 * The two axes (iolens.h) and the coordinates that decide them, each
+	 * in [0, 1]; measured, mismatch and why are built from these alone.
+	 */
+	char who[16];              /* "submitter", "kernel", "threads"; "" for no I/O or unmeasured */
+	char wait[16];             /* "blocking", "non-blocking", "no wait needed"; "" likewise */
+	double async_share;        /* ops the submitting thread did not complete in a call of its own */
+	double blocked_share;      /* sleeps inside data or submit calls, per op, at most 1 */
+	double nonblock_share;     /* max(waited_share, non-blocking data calls per op), at most 1 */
+	double waited_share;       /* sleeps inside readiness or completion waits, per op, at most 1 */
+	double own_data_per_op;    /* data calls the job threads made themselves, per op */
+	double inline_share;       /* ops completed inside the submit call (backend counter) */
+	double nowait_eagain_share; /* non-blocking data calls that said EAGAIN; NaN without any */
+	double ready_share;        /* readiness checks that found work at once; NaN without any */
+	double fallback_share;     /* ops a readiness API refused, done by a plain call */
+	double resident_share;     /* buffered disk: page-cache share of the file before the run */
+	char flags[192];           /* "; "-separated: what contradicts the declared model */
 };
 
 enum iolens_status {
