@@ -25,21 +25,23 @@ for each workload found in the input:
                    workloads), only for backends run at several of them
   6-timeline-W     the traced operations (trace.ops), one bar per op from
                    submission to completion, one lane per op in flight
-  7-model-map-W    the 2x2 map of the measured model, with these coordinates:
+  7-model-map-W    the measured model as the classifier (harness/model.c)
+                   decides it, one panel per axis, each drawing the
+                   coordinates and thresholds the result's JSON carries
+                   (model.thresholds; 0.5 and 0.05 when absent):
 
-     x = non-blocking = 1 - model.sync_share
-         sync_share is the share of an op's latency spent inside the call
-         that submitted it: 1 when that call did the I/O (blocking), 0 when
-         it only queued it.
-     y = async = max(model.offload_share, 1 - min(1, D))
-         D is the data calls (read, pread64, send..., fsync) per operation
-         that the job threads made themselves:
-         (sum of those names in syscalls.by_name - syscalls.offloaded) /
-         syscalls.ops. 0 when the transfer went through a queue (io_uring,
-         libaio) or helper threads (offload_share -> 1); >= 1 when the thread
-         that wanted the data made the call (sync).
-     Results without counted syscalls or a sync share, and the null backend
-     (no I/O), are left off the map with a note.
+     who moved the data: x = model.async_share, y = model.offload_share
+       (null = 0); "sync: the submitting thread's own call" left of
+       x = majority, "async: threads" right of it at y >= majority,
+       "async: kernel" below.
+     where the submitting thread waited: x = model.nonblock_share,
+       y = model.blocked_share, on axes stretched below 'some';
+       "blocking" at y >= some, "non-blocking" under it at x >= some,
+       "no wait needed" at both under some.
+     Every point is named in the legend with its model.measured. Results
+     not ok, with no I/O or without the coordinates are left off and named
+     in the caption. regions() decides a point's regions by the classifier's
+     rules; --dump gives them next to model.who and model.wait.
 
 With several files each series is labelled "backend[:variant] @ host/kernel";
 results of one backend within a workload are told apart by the settings
@@ -58,9 +60,6 @@ import textwrap
 
 PROG = "plot.py"
 
-DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv2",
-              "pwritev2", "recvfrom", "sendto", "recvmsg", "sendmsg", "accept4",
-              "connect", "fsync", "fdatasync")
 SOCKET_WORKLOADS = ("echo", "serve", "stream")
 INLINE_COLOUR, REAPED_COLOUR = "tab:orange", "tab:blue"
 SHARED_TIME_RATIO = 50  # timeline panels share one time axis when their spans are within this
@@ -68,9 +67,20 @@ DPI = 110
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 MARKERS = ("o", "s", "^", "D", "v", "P")
 CAPTION_PT = 7
-MAP_CAPTION = ("x = 1 - sync_share (share of op latency inside the submitting call); "
-               "y = max(offload_share, 1 - min(1, D)), D = data calls per op made by the "
-               "job threads themselves")
+# The classifier's thresholds (harness/model.c), for results that carry none.
+MAJORITY, SOME = 0.5, 0.05
+# Coordinates a result needs to be on the model map; offload_share may be null (0).
+MAP_AXES = ("async_share", "nonblock_share", "blocked_share")
+MAP_CAPTION = ("left: x = model.async_share (share of ops the submitting thread did not complete "
+               "in a call of its own), y = model.offload_share (share of the I/O done by other "
+               "threads; null = 0). right: x = model.nonblock_share (waits in readiness or "
+               "completion calls, or data calls made so they cannot sleep, per op), "
+               "y = model.blocked_share (sleeps inside data or submit calls, per op). "
+               "Region edges are the classifier's thresholds: majority {majority:g} (left), "
+               "some {some:g} (right); the right panel's axes are linear on each side of "
+               "{some:g}, stretched below it.")
+# The right panel's axes give this share of their length to [0, some].
+STRETCH = 0.3
 
 
 class UsageError(Exception):
@@ -168,24 +178,58 @@ def syscall_stack(r):
     return {k: v / s["ops"] for k, v in s["by_name"].items() if num(v)}, None
 
 
+def model_thresholds(m):
+    """The classifier's thresholds a result carries (model.thresholds), or
+    the defaults of the builds that wrote none."""
+    t = m.get("thresholds") if isinstance(m.get("thresholds"), dict) else {}
+    return {"majority": t["majority"] if num(t.get("majority")) else MAJORITY,
+            "some": t["some"] if num(t.get("some")) else SOME}
+
+
+def regions(point, thresholds):
+    """(who, wait) of a point of the model map, by the classifier's rules:
+    who moved the data from async_share and offload_share (None counts as 0)
+    against the majority threshold; where the submitting thread waited from
+    blocked_share, then nonblock_share, against the 'some' threshold."""
+    majority, some = thresholds["majority"], thresholds["some"]
+    offload = point.get("offload_share")
+    offload = offload if num(offload) else 0.0
+    if point["async_share"] < majority:
+        who = "submitter"
+    elif offload >= majority:
+        who = "threads"
+    else:
+        who = "kernel"
+    if point["blocked_share"] >= some:
+        wait = "blocking"
+    elif point["nonblock_share"] >= some:
+        wait = "non-blocking"
+    else:
+        wait = "no wait needed"
+    return who, wait
+
+
 def map_point(r):
-    m = r.get("model") or {}
-    if m.get("measured") == "no I/O" or r["backend"] == "null":
+    """A result's place on the model map (its coordinates, the classifier's
+    verdict and the regions the coordinates fall in), or (None, why not)."""
+    if r.get("status") != "ok":
+        why = str(r.get("status") or "not run")
+        return None, why + (f": {r['reason']}" if r.get("reason") else "")
+    m = r.get("model") if isinstance(r.get("model"), dict) else {}
+    if m.get("measured") == "no I/O":
         return None, "no I/O"
-    s = r.get("syscalls")
-    if not num(m.get("sync_share")):
-        return None, "no sync share"
-    if not isinstance(s, dict) or s.get("why") or not num(s.get("ops")) or not s["ops"]:
-        return None, "syscalls not counted"
-    by = s.get("by_name") or {}
-    data = sum(by.get(n, 0) or 0 for n in DATA_CALLS) - (s.get("offloaded") or 0)
-    d = max(data, 0) / s["ops"]
-    off = m.get("offload_share") if num(m.get("offload_share")) else 0.0
-    x = 1 - m["sync_share"]
-    y = max(off, 1 - min(1.0, d))
-    return {"x": x, "y": y, "sync_share": m["sync_share"], "data_calls_per_op": d,
-            "offload_share": m.get("offload_share"), "measured": m.get("measured"),
-            "declared": m.get("declared")}, None
+    if not m.get("measured"):
+        return None, "model not measured"
+    if not all(num(m.get(k)) for k in MAP_AXES):
+        return None, "no model coordinates"
+    pt = {k: m[k] for k in MAP_AXES}
+    pt["offload_share"] = m["offload_share"] if num(m.get("offload_share")) else 0.0
+    th = model_thresholds(m)
+    who, wait = regions(pt, th)
+    pt.update(model_who=m.get("who"), model_wait=m.get("wait"), measured=m["measured"],
+              declared=m.get("declared"), mismatch=m.get("mismatch"), region_who=who,
+              region_wait=wait, thresholds=th)
+    return pt, None
 
 
 def timeline_lanes(ops, by_job=False):
@@ -812,7 +856,7 @@ def place_labels(ax, renderer, anchors, makers, obstacles):
     alignment. The labels with most rows go first."""
     frame = ax.get_window_extent(renderer)
     taken = list(obstacles)
-    cx, cy = ax.transData.transform((0.5, 0.5))
+    cx, cy = ax.transAxes.transform((0.5, 0.5))
     for i in sorted(range(len(anchors)), key=lambda i: -makers[i].rows):
         px, py = ax.transData.transform(anchors[i])
         # Towards the middle of the map first: the points sit on its edges.
@@ -873,70 +917,190 @@ def label_maker(rows, xy):
     return make
 
 
+def stretched(some):
+    """(forward, inverse) of an axis linear on [0, some] and again on
+    [some, 1], [0, some] taking STRETCH of its length: a threshold of a few
+    hundredths stays visible next to shares of 1, and the bend is at the
+    threshold itself, where the region edge is drawn."""
+    import numpy as np
+    k = STRETCH
+    if not 0 < some < 1:
+        return (lambda v: np.asarray(v, dtype=float)), (lambda u: np.asarray(u, dtype=float))
+
+    def forward(v):
+        v = np.asarray(v, dtype=float)
+        return np.where(v < some, v * (k / some), k + (v - some) * ((1 - k) / (1 - some)))
+
+    def inverse(u):
+        u = np.asarray(u, dtype=float)
+        return np.where(u < k, u * (some / k), some + (u - k) * ((1 - some) / (1 - k)))
+    return forward, inverse
+
+
+def map_panel(ax, title, xlabel, ylabel, limits, edges, texts):
+    """One panel of the model map: its regions (x0, x1, y0, y1, colour)
+    filled, the region edges (x0, x1, y0, y1) drawn, a name written at the
+    middle of each region ((x, y, text)). Returns the name texts."""
+    from matplotlib.patches import Rectangle
+    (lo, hi) = limits
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    for x0, x1, y0, y1, colour in edges["fill"]:
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor=colour, edgecolor="none",
+                               alpha=0.10, zorder=0))
+    for x0, x1, y0, y1 in edges["lines"]:
+        ax.plot([x0, x1], [y0, y1], color="0.3", lw=1.1, zorder=1)
+    names = [ax.text(x, y, text, ha="center", va="center", fontsize=11, color="0.55", zorder=1,
+                     linespacing=1.1) for x, y, text in texts]
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    return names
+
+
 def plot_map(P, wl, entries, dump, notes):
+    """The classifier's two axes, each as a panel of the coordinates that
+    decide it, with the region edges at its thresholds: a point's region is
+    its verdict by the same rules (regions())."""
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
     from matplotlib.transforms import Bbox
     name = f"7-model-map-{wl}"
     pts, absent = [], {}
     for e in entries:
-        if not e.ok:
-            continue
         pt, why = map_point(e.r)
         if pt is None:
             absent[e.name] = why
         else:
             pts.append((e, pt))
     if not pts:
-        notes.append(f"{name}: skipped, no result has measured model figures")
+        notes.append(f"{name}: skipped, no result has measured model coordinates")
         return
-    cap = describe(entries) + "\n" + MAP_CAPTION
+    th = pts[0][1]["thresholds"]
+    majority, some = th["majority"], th["some"]
+    cap = describe(entries) + "\n" + MAP_CAPTION.format(**th)
+    other = sorted({(p["thresholds"]["majority"], p["thresholds"]["some"]) for _, p in pts}
+                   - {(majority, some)})
+    if other:
+        cap += ("\nthe results carry other thresholds too (" +
+                ", ".join(f"majority {a:g}, some {b:g}" for a, b in other) +
+                "): the edges are those of the first; each point's regions in --dump use its own")
     if absent:
         cap += "\nleft off: " + ", ".join(f"{n} ({w})" for n, w in absent.items())
-    width, height = 13.0, 7.5
-    fig, ax = P.plt.subplots(figsize=(width, height))
-    ax.axhline(0.5, color="grey", lw=0.8)
-    ax.axvline(0.5, color="grey", lw=0.8)
-    quadrants = [ax.text(qx, qy, text, ha="center", va="center", fontsize=13, color="0.8", zorder=0)
-                 for qx, qy, text in ((0.25, 0.25, "sync blocking"), (0.75, 0.25, "sync non-blocking"),
-                                      (0.25, 0.75, "async, blocking submit"),
-                                      (0.75, 0.75, "async non-blocking"))]
+
+    # Laid out in inches: two square panels, the legend under them, the caption.
+    side, left, gap, right = 5.2, 0.75, 1.2, 0.3
+    header, title_h, below = 0.6, 0.3, 0.75
+    width = left + side + gap + side + right
+    legend_h = 0.3 + (len(pts) + 1) // 2 * 0.17
+    cap_h = P.caption_height(cap, width)
+    total = header + title_h + side + below + legend_h + cap_h
+    fig = P.plt.figure(figsize=(width, total))
+    bottom = (cap_h + legend_h + below) / total
+    ax_who = fig.add_axes((left / width, bottom, side / width, side / total))
+    ax_wait = fig.add_axes(((left + side + gap) / width, bottom, side / width, side / total))
+
+    # Left: x = async_share, y = offload_share, the majority threshold on both.
+    lo, hi = -0.04, 1.04
+    names = map_panel(
+        ax_who, "who moved the data",
+        "async_share: ops the submitting thread did not complete\nin a call of its own",
+        "offload_share: I/O done by other threads (null = 0)", (lo, hi),
+        {"fill": [(lo, majority, lo, hi, "tab:blue"), (majority, hi, lo, majority, "tab:green"),
+                  (majority, hi, majority, hi, "tab:orange")],
+         "lines": [(majority, majority, lo, hi), (majority, hi, majority, majority)]},
+        [((lo + majority) / 2, (lo + hi) / 2, "sync:\nthe submitting\nthread's own call"),
+         ((majority + hi) / 2, (lo + majority) / 2, "async:\nkernel"),
+         ((majority + hi) / 2, (majority + hi) / 2, "async:\nthreads")])
+    ticks = sorted({0, 0.25, 0.5, 0.75, 1, majority})
+    for axis in (ax_who.xaxis, ax_who.yaxis):
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(lambda v, pos: f"{v:g}"))
+
+    # Right: x = nonblock_share, y = blocked_share, the 'some' threshold on
+    # both, on axes stretched below it.
+    fwd, inv = stretched(some)
+    for axis in ("x", "y"):
+        getattr(ax_wait, f"set_{axis}scale")("function", functions=(fwd, inv))
+    slo, shi = float(inv(-0.04)), float(inv(1.04))
+    names_wait = map_panel(
+        ax_wait, "where the submitting thread waited",
+        f"nonblock_share: waits in readiness or completion calls, or data calls\n"
+        f"made so they cannot sleep, per op (axis stretched below {some:g})",
+        f"blocked_share: sleeps inside data or submit calls, per op\n"
+        f"(axis stretched below {some:g})",
+        (slo, shi),
+        {"fill": [(slo, shi, some, shi, "tab:red"), (some, shi, slo, some, "tab:cyan"),
+                  (slo, some, slo, some, "tab:gray")],
+         "lines": [(slo, shi, some, some), (some, some, slo, some)]},
+        [(float(inv(0.5)), float(inv((STRETCH + 1.04) / 2)), "blocking"),
+         (float(inv((STRETCH + 1.04) / 2)), float(inv((STRETCH - 0.04) / 2)), "non-blocking"),
+         (float(inv((STRETCH - 0.04) / 2)), float(inv((STRETCH - 0.04) / 2)), "no wait\nneeded")])
+    fine = [round(some * i / 5, 12) for i in range(6)] if 0 < some < 1 else []
+    ticks = sorted(set(fine + [v for v in (0.25, 0.5, 0.75, 1) if v >= 2 * some or not fine]))
+    for axis in (ax_wait.xaxis, ax_wait.yaxis):
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(FuncFormatter(lambda v, pos: f"{v:g}"))
+
+    # The points, the same marker and colour in both panels. Points at one
+    # place nest: each a size smaller than the ones under it, so none hides
+    # another.
     styles = P.styles([(e.spec, e.name) for e, _ in pts])
-    # Points at one place nest: each a size smaller than the ones under it,
-    # so none hides another.
-    handles, drawn = [], []
-    for (e, pt), (c, _, mk) in zip(pts, styles):
-        under = sum(abs(pt["x"] - x) < 0.012 and abs(pt["y"] - y) < 0.012 for x, y in drawn)
-        drawn.append((pt["x"], pt["y"]))
-        ax.plot([pt["x"]], [pt["y"]], ls="none", marker=mk, ms=max(11 - 2.5 * under, 3.5), color=c,
-                mec="black", mew=0.6, zorder=3 + under)
-        figs = f"sync {pt['sync_share']:.2f}, D {pt['data_calls_per_op']:.2f}" + \
-            (f", offload {pt['offload_share']:.2f}" if num(pt["offload_share"]) else "")
-        handles.append(Line2D([], [], ls="none", marker=mk, ms=7, color=c, mec="black", mew=0.6,
-                              label=f"{e.name}: {pt['measured']} ({figs})"))
-    ax.set_xlim(-0.06, 1.06)
-    ax.set_ylim(-0.08, 1.08)
-    ax.set_xlabel("non-blocking = 1 - sync share (0 = the submit call does the I/O; share, 0 to 1)")
-    ax.set_ylabel("async = max(offload share, 1 - min(1, D)) (share, 0 to 1)")
-    ax.set_title(f"{wl}: where each backend measured, blocking × sync")
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1),
-              borderaxespad=0, title="measured model (figures)", title_fontsize=7)
-    P.layout(fig, P.caption_height(cap, width))
-    # Labels go on after the layout, in display units: one per group of
-    # points close enough to collide, naming each with its marker.
     renderer = fig.canvas.get_renderer()
-    groups = clusters([(pt["x"], pt["y"]) for _, pt in pts], 0.04)
-    anchors, makers = [], []
-    for g in groups:
-        gx = sum(pts[i][1]["x"] for i in g) / len(g)
-        gy = sum(pts[i][1]["y"] for i in g) / len(g)
-        anchors.append((gx, gy))
-        makers.append(label_maker([(styles[i][0], styles[i][2], pts[i][0].name) for i in g], (gx, gy)))
-    marks = [ax.transData.transform((pt["x"], pt["y"])) for _, pt in pts]
-    obstacles = [Bbox.from_extents(x - 7, y - 7, x + 7, y + 7) for x, y in marks] + \
-        [q.get_window_extent(renderer).padded(2) for q in quadrants]
-    place_labels(ax, renderer, anchors, makers, obstacles)
-    dump[name] = {"series": [dict(label=e.name, **pt) for e, pt in pts], "absent": absent}
+    for ax, xk, yk, fixed in ((ax_who, "async_share", "offload_share", names),
+                              (ax_wait, "nonblock_share", "blocked_share", names_wait)):
+        at = [ax.transData.transform((pt[xk], pt[yk])) for _, pt in pts]
+        drawn = []
+        for (e, pt), (c, _, mk), (px, py) in zip(pts, styles, at):
+            under = sum(abs(px - x) < 5 and abs(py - y) < 5 for x, y in drawn)
+            drawn.append((px, py))
+            ax.plot([pt[xk]], [pt[yk]], ls="none", marker=mk, ms=max(11 - 2.5 * under, 3.5),
+                    color=c, mec="black", mew=0.6, zorder=3 + under)
+        # A label per group of points close enough to collide, naming each
+        # with its marker.
+        near = 0.04 * ax.get_window_extent(renderer).width
+        anchors, makers = [], []
+        for g in clusters([tuple(p) for p in at], near):
+            gx = sum(at[i][0] for i in g) / len(g)
+            gy = sum(at[i][1] for i in g) / len(g)
+            anchor = tuple(ax.transData.inverted().transform((gx, gy)))
+            anchors.append(anchor)
+            makers.append(label_maker([(styles[i][0], styles[i][2], pts[i][0].name) for i in g],
+                                      anchor))
+        obstacles = [Bbox.from_extents(x - 7, y - 7, x + 7, y + 7) for x, y in at] + \
+            [t.get_window_extent(renderer).padded(2) for t in fixed]
+        place_labels(ax, renderer, anchors, makers, obstacles)
+
+    handles = []
+    for (e, pt), (c, _, mk) in zip(pts, styles):
+        handles.append(Line2D([], [], ls="none", marker=mk, ms=7, color=c, mec="black", mew=0.6,
+                              label=map_legend(e.name, pt)))
+    fig.legend(handles=handles, fontsize=7, loc="upper left", ncol=2, frameon=False,
+               bbox_to_anchor=(left / width, (cap_h + legend_h) / total),
+               title="measured model (model.measured), and the declared one where they differ",
+               title_fontsize=7, alignment="left")
+    fig.suptitle(f"{wl}: the measured model, at the classifier's own coordinates and thresholds",
+                 fontsize=11, y=1 - 0.15 / total, va="top")
+    series = []
+    for e, pt in pts:
+        series.append({"label": e.name, "legend": map_legend(e.name, pt),
+                       **{k: pt[k] for k in ("async_share", "offload_share", "nonblock_share",
+                                             "blocked_share", "model_who", "model_wait",
+                                             "measured", "declared", "region_who", "region_wait",
+                                             "thresholds")}})
+    dump[name] = {"series": series, "absent": absent, "thresholds": th}
     P.save(fig, name, cap, tight=False)
+
+
+def map_legend(name, pt):
+    """A point's legend entry: its name and measured model, and the declared
+    one when the two differ."""
+    text = f"{name}: {pt['measured']}"
+    if pt.get("mismatch") and pt.get("declared"):
+        text += f"; declared {pt['declared']}"
+    return text
 
 
 def skip(P, name, why):

@@ -15,9 +15,7 @@ import xml.etree.ElementTree as ET
 
 IOLENS = PLOT = None
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
-DATA_CALLS = ("read", "write", "pread64", "pwrite64", "readv", "writev", "preadv2",
-              "pwritev2", "recvfrom", "sendto", "recvmsg", "sendmsg", "accept4",
-              "connect", "fsync", "fdatasync")
+MAP_COORDS = ("async_share", "nonblock_share", "blocked_share")
 
 
 def percentile(buckets, p, lo, hi):
@@ -136,17 +134,20 @@ class PlotTest(unittest.TestCase):
                 # one time scale when the spans are within 50x of each other
                 self.assertEqual(plots[f"6-timeline-{wl}"]["shared_time"],
                                  max(spans) <= 50 * min(spans))
-                # 7: the coordinates as the script's header defines them
+                # 7: the classifier's coordinates and verdicts, every measured
+                # result on the map (test_model_map checks the regions)
                 mp = plots[f"7-model-map-{wl}"]
                 for s in mp["series"]:
-                    r = ok[s["label"]]
-                    m, sy = r["model"], r["syscalls"]
-                    data = sum(sy["by_name"].get(n, 0) for n in DATA_CALLS) - sy["offloaded"]
-                    d_op = max(data, 0) / sy["ops"]
-                    self.assertAlmostEqual(s["x"], 1 - m["sync_share"])
-                    self.assertAlmostEqual(s["y"], max(m["offload_share"] or 0, 1 - min(1, d_op)))
+                    m = ok[s["label"]]["model"]
+                    for k in MAP_COORDS:
+                        self.assertEqual(s[k], m[k], k)
+                    self.assertEqual(s["offload_share"], m["offload_share"] or 0)
+                    self.assertEqual((s["region_who"], s["region_wait"]), (m["who"], m["wait"]))
                     self.assertEqual(s["measured"], m["measured"])
-                self.assertIn("null", mp["absent"])
+                    self.assertTrue(s["legend"].startswith(f"{s['label']}: {m['measured']}"))
+                self.assertEqual({s["label"] for s in mp["series"]} | set(mp["absent"]),
+                                 {r["backend"] for r in doc["results"]})
+                self.assertEqual(mp["absent"]["null"], "no I/O")
 
     def test_matrix(self):
         d, out, err = self.dump("d1", "d8")
