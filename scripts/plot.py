@@ -24,7 +24,9 @@ for each workload found in the input:
   5-scaling-W      IOPS and p99 against depth (or connections for socket
                    workloads), only for backends run at several of them
   6-timeline-W     the traced operations (trace.ops), one bar per op from
-                   submission to completion, one lane per op in flight
+                   submission to completion, one lane per op in flight,
+                   coloured by whether the op completed inside its submit
+                   call; each panel's title gives the run's model.measured
   7-model-map-W    the measured model as the classifier (harness/model.c)
                    decides it, one panel per axis, each drawing the
                    coordinates and thresholds the result's JSON carries
@@ -772,7 +774,9 @@ def plot_timeline(P, wl, entries, dump, notes):
     heights = [max(b[2] for b in bars) + 1 for bars in lanes]
     caption = describe(entries) + \
         "; one bar per traced op, each in the lowest lane free when it was submitted" + \
-        " (a lane per thread for thread-per-op backends)"
+        " (a lane per thread for thread-per-op backends); its colour is that op's own" + \
+        " (completed inside the submit call or later), the title's model the run's verdict" + \
+        " (model.measured)"
     spans = [max(max(b[1] for b in bars) - min(b[0] for b in bars), 1) / 1000.0 for bars in lanes]
     # One time scale for every panel when the spans are comparable (the
     # difference is then the picture: 1 s of waits in line against 50 ms of
@@ -817,23 +821,31 @@ def plot_timeline(P, wl, entries, dump, notes):
         ax.invert_yaxis()
         per_job = bool(e.r.get("thread_per_op"))
         ax.set_ylabel("job" if per_job else "lane", fontsize=8)
-        ax.set_title(f"{e.name}: {len(bars)} ops, " +
-                     (f"{h} thread{'s' if h > 1 else ''}, a lane each" if per_job else f"up to {h} in flight"),
+        measured = timeline_measured(e.r)
+        lanes_are = f"{h} thread{'s' if h > 1 else ''}, a lane each" if per_job else f"up to {h} in flight"
+        ax.set_title(f"{e.name}: {len(bars)} ops, {lanes_are}; measured model: {measured}",
                      fontsize=9, loc="left")
         ax.tick_params(labelsize=7)
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_axisbelow(True)
-        series.append({"label": e.name, "bars": len(bars), "lanes": h,
+        series.append({"label": e.name, "bars": len(bars), "lanes": h, "measured": measured,
                        "x": [[b[0], b[1]] for b in bars], "y": [b[2] for b in bars]})
     axes[-1].set_xlabel("time since the first traced submission (µs)")
     fig.suptitle(f"{wl}: traced operations, submission to completion", fontsize=11,
                  y=1 - 0.12 / total, va="top")
-    fig.legend(handles=[Patch(color=INLINE_COLOUR, label="completed inline (in the submit call)"),
+    fig.legend(handles=[Patch(color=INLINE_COLOUR, label="completed inside the submit call"),
                         Patch(color=REAPED_COLOUR, label="completed later (reaped)")],
                fontsize=8, loc="upper center", ncol=2, frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.38 / total))
     dump[name] = {"series": series, "shared_time": shared}
     P.save(fig, name, caption, tight=False)
+
+
+def timeline_measured(r):
+    """The result's measured model, for a timeline panel's title: the
+    verdict next to the colours of its ops."""
+    m = r.get("model") if isinstance(r.get("model"), dict) else {}
+    return m.get("measured") or "not measured"
 
 
 def clusters(points, near):

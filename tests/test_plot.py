@@ -129,6 +129,7 @@ class PlotTest(unittest.TestCase):
                 spans = []
                 for b, s in tl.items():
                     self.assertEqual(s["bars"], len(ok[b]["trace"]["ops"]))
+                    self.assertEqual(s["measured"], ok[b]["model"]["measured"])
                     self.assertEqual(len(s["x"]), s["bars"])
                     spans.append(max(max(x[1] for x in s["x"]) - min(x[0] for x in s["x"]), 1))
                 # one time scale when the spans are within 50x of each other
