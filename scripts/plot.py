@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Plots of iolens results files (schema iolens/1).
 
-Usage: plot.py [--out DIR] [--dump] FILE.json [FILE.json ...]
+Usage: plot.py [--out DIR] [--dump] [--with-null] FILE.json [FILE.json ...]
 
 One file of ~1,000 lines on purpose for now: it is run as a single script by
 the CLI and the benchmark scripts with Debian's python3 and nothing installed;
@@ -11,7 +11,9 @@ Needs Debian's python3 and python3-matplotlib only. Writes PNG and SVG of,
 for each workload found in the input:
 
   1-throughput-W   operations (or requests) per second per backend; Gbit/s too
-                   for the stream workload
+                   for the stream workload. The null backend (no I/O: the
+                   harness's own floor, tens of times any other rate) is left
+                   out and its rate given in the caption; --with-null draws it
   2-latency-W      latency at each percentile, computed from the exported
                    histogram exactly as iolens computes its own percentiles
                    (the midpoint of the bucket holding rank ceil(p/100 * n),
@@ -22,7 +24,8 @@ for each workload found in the input:
   4-cpu-ctxsw-W    voluntary context switches per op (ctx_switches.voluntary /
                    ops) and CPU time per op (cpu.per_op_ns)
   5-scaling-W      IOPS and p99 against depth (or connections for socket
-                   workloads), only for backends run at several of them
+                   workloads), only for backends run at several of them; the
+                   null backend as in 1
   6-timeline-W     the traced operations (trace.ops), one bar per op from
                    submission to completion, one lane per op in flight,
                    coloured by whether the op completed inside its submit
@@ -103,13 +106,15 @@ def parse_args(argv):
     p = Parser(prog=PROG, description="Plot iolens results files.")
     p.add_argument("--out", metavar="DIR", help="output directory (default: that of the first file)")
     p.add_argument("--dump", action="store_true", help="print the plotted series as JSON")
+    p.add_argument("--with-null", action="store_true",
+                   help="draw the null backend in the throughput and scaling plots too")
     p.add_argument("files", nargs="*", metavar="FILE.json")
     try:
         a = p.parse_args(argv)
     except UsageError as e:
         fail(2, str(e))
     if not a.files:
-        fail(2, "no results file given (usage: plot.py [--out DIR] [--dump] FILE.json ...)")
+        fail(2, "no results file given (usage: plot.py [--out DIR] [--dump] [--with-null] FILE.json ...)")
     if a.out is not None and (a.out == "" or (os.path.exists(a.out) and not os.path.isdir(a.out))):
         fail(2, f"--out {a.out!r}: not a directory")
     return a
@@ -352,7 +357,7 @@ def group(docs, multi):
 # ---------------------------------------------------------------- drawing
 
 class Plotter:
-    def __init__(self, out, docs):
+    def __init__(self, out, docs, with_null=False):
         import matplotlib
         matplotlib.use("Agg")
         # Text in the SVGs as text, not glyph outlines: smaller, searchable,
@@ -364,6 +369,7 @@ class Plotter:
         import matplotlib.pyplot as plt
         self.plt = plt
         self.out = out
+        self.with_null = with_null
         self.written = []
         self.hosts = []
         for _, doc in docs:
@@ -487,17 +493,44 @@ def bar_width(n, panels=1):
     return max(6.0, 0.5 * n + 2.5) * panels
 
 
+def floor_apart(P, entries):
+    """(entries to draw, null ones left out): the null backend's rate is the
+    harness's own floor, tens of times any real backend's, and would squash
+    their bars; it stays in with --with-null, or when nothing else is there."""
+    if P.with_null:
+        return entries, []
+    rest = [e for e in entries if e.r["backend"] != "null"]
+    if not rest:
+        return entries, []
+    return rest, [e for e in entries if e.r["backend"] == "null"]
+
+
+def floor_note(floor, unit, gbit=False):
+    """'null (the harness floor): 15.1M IOPS' for the caption, with each
+    result's settings when there are several."""
+    def one(e):
+        text = f"{fmt_rate(e.r['iops'])} {unit}"
+        g = (e.r.get("net") or {}).get("gbit_s")
+        if gbit and num(g):
+            text += f", {fmt_plain(g)} Gbit/s"
+        rest = e.name[len(e.spec):].strip() if e.name.startswith(e.spec) else e.name
+        return text + (f" ({rest})" if rest else "")
+    return "null (the harness floor): " + ", ".join(one(e) for e in floor) + \
+        "; left out (--with-null draws it)"
+
+
 def plot_throughput(P, wl, entries, dump, notes):
-    ok = [e for e in entries if e.ok and num(e.r.get("iops"))]
+    rated = [e for e in entries if e.ok and num(e.r.get("iops"))]
     name = f"1-throughput-{wl}"
-    if not ok:
+    if not rated:
         return skip(P, name, "no result with a measured rate")
+    ok, floor = floor_apart(P, rated)
     unit = "requests/s" if wl in ("echo", "serve") else ("send calls/s" if wl == "stream" else "IOPS")
     gbit = [e for e in ok if num((e.r.get("net") or {}).get("gbit_s"))] if wl == "stream" else []
-    panels = [(ok, [e.r["iops"] for e in ok], f"throughput ({unit}, log scale)",
+    panels = [(ok, [e.r["iops"] for e in ok], f"throughput ({unit}",
                f"{wl}: throughput per backend", fmt_rate)]
     if gbit:
-        panels.append((gbit, [e.r["net"]["gbit_s"] for e in gbit], "throughput (Gbit/s, log scale)",
+        panels.append((gbit, [e.r["net"]["gbit_s"] for e in gbit], "throughput (Gbit/s",
                        f"{wl}: Gbit/s per backend", fmt_plain))
     fig, axes = P.plt.subplots(1, len(panels), figsize=(bar_width(len(ok), len(panels)), 5),
                                squeeze=False)
@@ -505,16 +538,27 @@ def plot_throughput(P, wl, entries, dump, notes):
         bars = ax.bar(range(len(es)), vals, color=[P.colour(e.spec) for e in es])
         ax.bar_label(bars, labels=[fmt(v) for v in vals], fontsize=7)
         ax.set_xticks(range(len(es)), [e.name for e in es], rotation=30, ha="right", fontsize=8)
-        P.log_axis(ax.yaxis, fmt_rate)
-        ax.set_ylabel(ylab)
+        # A log scale where the bars span over a decade; under that, bars
+        # cut off by a log axis's bottom would overstate the differences.
+        pos = [v for v in vals if v > 0]
+        if pos and max(pos) > 10 * min(pos):
+            P.log_axis(ax.yaxis, fmt_rate)
+            ylab += ", log scale"
+        else:
+            from matplotlib.ticker import FuncFormatter
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, pos: fmt_rate(v) if v else "0"))
+        ax.set_ylabel(ylab + ")")
         ax.set_xlabel("backend")
         ax.set_title(title)
         ax.margins(y=0.08)
     dump[name] = {"unit": unit, "series": [{"label": e.name, "x": e.name, "y": e.r["iops"]} for e in ok]}
     if gbit:
         dump[name]["gbit_s"] = [{"label": e.name, "x": e.name, "y": e.r["net"]["gbit_s"]} for e in gbit]
-    left = [e.name for e in entries if e not in ok]
+    dump[name]["floor"] = [{"label": e.name, "y": e.r["iops"]} for e in floor]
+    left = [e.name for e in entries if e not in rated]
     cap = describe(entries) + (f"; not run or failed: {', '.join(left)}" if left else "")
+    if floor:
+        cap += "\n" + floor_note(floor, unit, gbit=bool(gbit))
     P.save(fig, name, cap)
 
 
@@ -723,6 +767,10 @@ def plot_scaling(P, wl, entries, dump, notes):
     if not lines:
         notes.append(f"{name}: skipped, no backend has results at several depths or connection counts")
         return
+    # The null backend's line, like its bar, squashes the others (floor_apart).
+    kept, floor = floor_apart(P, [pts[0][1] for _, _, pts, _ in lines])
+    floor = [e for line in lines if line[2][0][1] in floor for _, e in line[2]]
+    lines = [line for line in lines if line[2][0][1] in kept]
     fig, (a1, a2) = P.plt.subplots(1, 2, figsize=(12, 4.8))
     series = []
     keys = {k for _, k, _, _ in lines}
@@ -751,11 +799,12 @@ def plot_scaling(P, wl, entries, dump, notes):
     a2.set_ylabel("p99 latency (µs, log scale)")
     a2.set_title(f"{wl}: p99 against {xlab}")
     outside_legend(a2, len(lines))
-    dump[name] = {"series": series}
+    dump[name] = {"series": series, "floor": [{"label": e.name, "y": e.r["iops"]} for e in floor]}
     drawn = [e for _, _, pts, _ in lines for _, e in pts]
-    alone = sum(len(es) for es in by_label.values()) - len(drawn)
+    alone = sum(len(es) for es in by_label.values()) - len(drawn) - len(floor)
     P.save(fig, name, describe(drawn, skip=("depth", "conns")) +
-           (f"; {alone} results without a second {xlab} of the same settings left out" if alone else ""))
+           (f"; {alone} results without a second {xlab} of the same settings left out" if alone else "") +
+           ("\n" + floor_note(floor, unit) if floor else ""))
 
 
 def plot_timeline(P, wl, entries, dump, notes):
@@ -1183,7 +1232,7 @@ def main(argv):
     except OSError as e:
         fail(2, f"--out {out}: {e.strerror}")
     try:
-        P = Plotter(out, docs)
+        P = Plotter(out, docs, a.with_null)
     except ImportError as e:
         fail(1, f"matplotlib is needed (apt-get install python3-matplotlib): {e}")
     by_wl = group(docs, len(docs) > 1)

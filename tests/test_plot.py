@@ -96,9 +96,11 @@ class PlotTest(unittest.TestCase):
                 self.assertFalse(os.path.exists(os.path.join(out, f"5-scaling-{wl}.png")))
                 self.assertIn(f"5-scaling-{wl}: skipped", err)
                 ok = {r["backend"]: r for r in self.ok_results(doc)}
-                # 1: the bars are the IOPS
-                got = {s["label"]: s["y"] for s in plots[f"1-throughput-{wl}"]["series"]}
-                self.assertEqual(got, {b: r["iops"] for b, r in ok.items()})
+                # 1: the bars are the IOPS, the null backend's (the floor) apart
+                tp = plots[f"1-throughput-{wl}"]
+                got = {s["label"]: s["y"] for s in tp["series"]}
+                self.assertEqual(got, {b: r["iops"] for b, r in ok.items() if b != "null"})
+                self.assertEqual(tp["floor"], [{"label": "null", "y": ok["null"]["iops"]}])
                 # 2: the curves are the histogram's percentiles, and agree with iolens's own
                 for s in plots[f"2-latency-{wl}"]["series"]:
                     r = ok[s["label"]]
@@ -192,12 +194,52 @@ class PlotTest(unittest.TestCase):
         want = {b: r for b, r in ((r["backend"], r) for r in self.ok_results(self.json["disk"]))}
         want.update({b + " O_DIRECT": r for b, r in ((r["backend"], r) for r in twins)})
         got = {s["label"]: s["y"] for s in plots["1-throughput-randread"]["series"]}
-        self.assertEqual(got, {b: r["iops"] for b, r in want.items()})
+        self.assertEqual(got, {b: r["iops"] for b, r in want.items() if not b.startswith("null")})
         for s in plots["3-syscalls-randread"]["series"]:
             per_op = want[s["label"]]["syscalls"]["per_op"]
             self.assertAlmostEqual(sum(s["stack"].values()), per_op,
                                    delta=max(1e-9, per_op * 1e-4), msg=s["label"])
         self.assertIn("5-scaling-randread: skipped", p.stderr)
+
+    def test_null_floor(self):
+        # The null backend's rate (no I/O: the harness's floor) would squash
+        # every other bar and line: left out and given in the caption, drawn
+        # with --with-null. The disk run again at depth 8 (made up, twice
+        # the rate) gives every backend a scaling line.
+        doc = json.loads(json.dumps(self.json["disk"]))
+        deeper = json.loads(json.dumps(self.ok_results(doc)))
+        for r in deeper:
+            r["workload"]["depth"] = 8
+            r["iops"] *= 2
+        doc["results"] += deeper
+        path = os.path.join(self.dir, "floor.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        null = [r["iops"] for r in self.ok_results(doc) if r["backend"] == "null"]
+        self.assertEqual(len(null), 2)
+        for args, drawn in (((), False), (("--with-null",), True)):
+            with self.subTest(args=args):
+                p, out = self.plot("--dump", *args, path)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                plots = json.loads(p.stdout)["plots"]
+                tp, sc = plots["1-throughput-randread"], plots["5-scaling-randread"]
+                bars = {s["label"]: s["y"] for s in tp["series"]}
+                lines = {s["label"]: s["iops"] for s in sc["series"]}
+                with open(os.path.join(out, "1-throughput-randread.svg")) as f:
+                    svg = f.read()
+                if drawn:
+                    self.assertEqual([bars["null d=4"], bars["null d=8"]], null)
+                    self.assertEqual(lines["null"], null)
+                    self.assertEqual((tp["floor"], sc["floor"]), ([], []))
+                    self.assertNotIn("the harness floor", svg)
+                else:
+                    self.assertFalse([k for k in list(bars) + list(lines) if k.startswith("null")])
+                    self.assertEqual([x["y"] for x in tp["floor"]], null)
+                    self.assertEqual([x["y"] for x in sc["floor"]], null)
+                    self.assertIn("null (the harness floor): ", svg)
+                # every other backend is drawn either way
+                self.assertEqual(len([k for k in bars if not k.startswith("null")]),
+                                 2 * (len(self.ok_results(self.json["disk"])) - 1))
 
     def test_one_cpu(self):
         # Drawn in worker processes or in turn, the output is the same.
