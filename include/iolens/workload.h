@@ -359,6 +359,42 @@ IOLENS_EXPORT uint64_t iolens_hist_percentile(const struct iolens_hist *h, doubl
 IOLENS_EXPORT int iolens_hist_next_bucket(const struct iolens_hist *h, size_t *cursor,
 					  uint64_t *lo, uint64_t *hi, uint64_t *count);
 
+/* ---------------------------------------------------------------------------
+ * The verdict: which backend did best on one workload, and why, in a few
+ * sentences built from the results' own figures and measured models.
+ */
+#define IOLENS_VERDICT_SENTENCES 10    /* at most this many sentences */
+#define IOLENS_VERDICT_SENTENCE_LEN 400 /* bytes of each, NUL included */
+
+struct iolens_verdict {
+	/* Indices into the results given, or -1 when fewer than two results
+	 * have that figure (ranked: status ok, ops > 0, backend not "null"). */
+	int most_iops;        /* operations (sockets: requests) per second; stream: Gbit/s */
+	int lowest_p99;       /* latency_ns p99 */
+	int least_cpu_per_op; /* cpu_per_op_ns */
+	unsigned nsentences;
+	char sentences[IOLENS_VERDICT_SENTENCES][IOLENS_VERDICT_SENTENCE_LEN];
+};
+
+/*
+ * The verdict on n results of one workload, such as one iolens_run_many
+ * call returns. Only results with status ok and ops > 0 count; the "null"
+ * backend (the harness's floor) is never ranked nor named. Each ranking
+ * sentence names the best backend, its figure and its margin over the
+ * runner-up ("most throughput: io_uring, 412k IOPS, 1.31x libaio (315k)");
+ * the others explain the figures from model fields only: readiness that
+ * found everything ready, queue backends that completed inside submit,
+ * async completion that had to wait or not, I/O done by other threads, the
+ * load (ops in flight) the figures were measured at. A NaN figure is not
+ * used and a sentence without its evidence is left out; with a single
+ * result to rank there is no ranking sentence. Returns 0 with *out filled,
+ * or -EINVAL (out untouched) when out is NULL, rs is NULL with n > 0, an
+ * entry is NULL, or the results are of different workloads (kind, sizes,
+ * depth, jobs, connections, cache or other shape fields differ).
+ */
+IOLENS_EXPORT int iolens_verdict(struct iolens_result *const *rs, size_t n,
+				 struct iolens_verdict *out);
+
 #ifdef __cplusplus
 }
 #endif
