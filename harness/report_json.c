@@ -7,6 +7,7 @@
 #include "iolens/iolens.h"
 #include "iolens_config.h"
 #include "report.h"
+#include "verdict.h"
 
 struct json {
 	FILE *f;
@@ -196,6 +197,53 @@ int iolens_result_json_text(const struct iolens_result *r, char **text, size_t *
 	return 0;
 }
 
+/*
+ * "verdict": one object per run of consecutive results of the same
+ * workload (a compare cell, a run): the best backends' labels and the
+ * sentences, with the indices of its results in "results" (result_indices).
+ */
+static void verdict_array(struct json *j, struct iolens_result *const *rs, size_t n)
+{
+	struct iolens_verdict v;
+	char label[160];
+	const int *best[3] = { &v.most_iops, &v.lowest_p99, &v.least_cpu_per_op };
+	static const char *const keys[3] = { "most_iops", "lowest_p99", "least_cpu_per_op" };
+
+	key(j, "verdict");
+	fputc('[', j->f);
+	j->first[++j->depth] = 1;
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a + 1; b < n && iolens__verdict_same_workload(rs[a], rs[b]); b++)
+			;
+		if (iolens_verdict(rs + a, b - a, &v))
+			continue;
+		j_begin(j, NULL);
+		j_str(j, "workload", iolens_workload_name(rs[a]->workload.kind));
+		key(j, "result_indices");
+		for (size_t i = a; i < b; i++)
+			fprintf(j->f, "%s%zu", i == a ? "[" : ", ", i);
+		fputc(']', j->f);
+		for (int k = 0; k < 3; k++) {
+			if (*best[k] >= 0)
+				iolens__verdict_label(rs[a + (size_t)*best[k]], label,
+						      sizeof(label));
+			j_str(j, keys[k], *best[k] >= 0 ? label : NULL);
+		}
+		key(j, "sentences");
+		fputc('[', j->f);
+		j->first[++j->depth] = 1;
+		for (unsigned i = 0; i < v.nsentences; i++) {
+			key(j, NULL);
+			iolens__json_string(j->f, v.sentences[i]);
+		}
+		j->depth--;
+		fprintf(j->f, "\n%*s]", 2 * (j->depth + 1), "");
+		j_end(j);
+	}
+	j->depth--;
+	fprintf(j->f, "\n%*s]", 2 * (j->depth + 1), "");
+}
+
 int iolens__json_document(FILE *f, const struct iolens_meta *m, struct iolens_result *const *rs,
 			  size_t n)
 {
@@ -215,6 +263,7 @@ int iolens__json_document(FILE *f, const struct iolens_meta *m, struct iolens_re
 	j_str(&j, "start_time", m->start_time);
 	j_bool(&j, "interrupted", m->interrupted);
 	j_end(&j);
+	verdict_array(&j, rs, n);
 	key(&j, "results");
 	fputc('[', f);
 	j.first[++j.depth] = 1;

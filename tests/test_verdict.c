@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "iolens/iolens.h"
+#include "report.h"
 
 enum { NUL, BLOCKING, POLL, EPOLL, URING, LIBAIO, PAIO, N };
 
@@ -356,6 +357,31 @@ static void bad_arguments(void **state)
 	assert_int_equal(iolens_verdict(rs, N, &v), -EINVAL);
 }
 
+/* The JSON document: one verdict per run of results of the same workload. */
+static void json_groups_by_workload(void **state)
+{
+	struct iolens_meta m = { .command_line = "test" };
+	char *doc = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	page_cached();
+	for (int i = PAIO - 1; i < N; i++)
+		res[i].workload.depth = 32;
+	f = open_memstream(&doc, &len);
+	assert_non_null(f);
+	assert_int_equal(iolens__json_document(f, &m, rs, N), 0);
+	fclose(f);
+	if (!strstr(doc, "\"workload\": \"randread\",\n      \"result_indices\": [0, 1, 2, 3, 4],\n      \"most_iops\": \"io_uring\",\n      \"lowest_p99\": \"io_uring\",\n      \"least_cpu_per_op\": \"io_uring\",\n      \"sentences\": [\n        \"most throughput: io_uring, 412k IOPS, 2.06x blocking (200k)\""))
+		fail_msg("no first verdict in:\n%s", doc);
+	if (!strstr(doc, "\"result_indices\": [5, 6],\n      \"most_iops\": \"libaio\",\n      \"lowest_p99\": \"libaio\",\n      \"least_cpu_per_op\": \"libaio\""))
+		fail_msg("no second verdict in:\n%s", doc);
+	if (!strstr(doc, "\"blocking measured \\\"sync, no wait needed\\\" (declared \\\"sync blocking\\\")\""))
+		fail_msg("quotes not escaped in:\n%s", doc);
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +392,7 @@ int main(void)
 		cmocka_unit_test(one_backend_has_no_ranking),
 		cmocka_unit_test(sockets_and_streams),
 		cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(json_groups_by_workload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
