@@ -6,6 +6,23 @@
 
 static const char *const status_names[] = { "ok", "skipped", "error", "not run" };
 
+/*
+ * Which pass a figure comes from, where there were two: the backend's
+ * counters and the rates are the timed pass's, the syscalls and the model
+ * the counting pass's. "" when one pass gave them all.
+ */
+static const char *timed_pass(const struct iolens_result *r)
+{
+	return r->syscalls.measured && r->syscalls.pass == IOLENS_COUNT_SEPARATE ? " (timed pass)"
+										 : "";
+}
+
+static const char *counting_pass(const struct iolens_result *r)
+{
+	return r->syscalls.measured && r->syscalls.pass == IOLENS_COUNT_SEPARATE ? " (counting pass)"
+										 : "";
+}
+
 static void us(FILE *f, uint64_t ns)
 {
 	fprintf(f, " %9.1f", (double)ns / 1000.0);
@@ -91,12 +108,12 @@ static void notes_syscalls(FILE *f, const struct iolens_result *r, const char *b
 		sc->pass == IOLENS_COUNT_SEPARATE ? "separate counting" : "timed",
 		list, (double)sc->other / (double)sc->ops, (double)sc->offloaded / (double)sc->ops);
 	if (sc->io_uring)
-		fprintf(f, "  %s: io_uring requests: %llu issued inline, %llu punted to io-wq, %llu completed\n",
-			b, (unsigned long long)(sc->iou_submitted - sc->iou_punted),
+		fprintf(f, "  %s: io_uring requests%s: %llu issued inline, %llu punted to io-wq, %llu completed\n",
+			b, counting_pass(r), (unsigned long long)(sc->iou_submitted - sc->iou_punted),
 			(unsigned long long)sc->iou_punted, (unsigned long long)sc->iou_completed);
 	if (sc->helper_threads)
-		fprintf(f, "  %s: io_uring kernel helper threads: %u, %.2f s CPU\n", b,
-			sc->helper_threads, sc->helper_cpu_s);
+		fprintf(f, "  %s: io_uring kernel helper threads%s: %u, %.2f s CPU\n", b,
+			counting_pass(r), sc->helper_threads, sc->helper_cpu_s);
 }
 
 /* Declared against measured model, and why; concurrency against the depth asked for. */
@@ -105,13 +122,13 @@ static void notes_model(FILE *f, const struct iolens_result *r, const char *b)
 	const struct iolens_model *m = &r->model;
 
 	if (m->measured[0])
-		fprintf(f, "  %s: model: measured %s, declared %s%s: %s\n", b, m->measured, m->declared,
-			m->mismatch ? " (MISMATCH)" : "", m->why);
+		fprintf(f, "  %s: model%s: measured %s, declared %s%s: %s\n", b, counting_pass(r),
+			m->measured, m->declared, m->mismatch ? " (MISMATCH)" : "", m->why);
 	else
 		fprintf(f, "  %s: model: declared %s; %s\n", b, m->declared, m->why);
 	if (!isnan(m->concurrency))
-		fprintf(f, "  %s: %.1f ops in flight on average (Little's law) of %u requested\n", b,
-			m->concurrency,
+		fprintf(f, "  %s: %.1f ops in flight on average (Little's law%s) of %u requested\n", b,
+			m->concurrency, timed_pass(r)[0] ? ", timed pass" : "",
 			IOLENS_WL_IS_SOCKET(r->workload.kind) ? r->workload.depth * r->workload.conns
 							      : r->workload.depth * r->workload.jobs);
 }
@@ -144,6 +161,28 @@ static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
 			b, (double)x->lat_uncorrected.p50 / 1e3, (double)x->lat_uncorrected.p99 / 1e3);
 }
 
+/*
+ * Completion waits. With cq-spin the job thread polls the completion queue
+ * and never enters the kernel to wait: its waits were spins, not sleeps.
+ */
+static void notes_waits(FILE *f, const struct iolens_result *r, const char *b)
+{
+	const struct iolens_backend_stats *s = &r->stats;
+
+	if (!strstr(r->variant, "cq-spin")) {
+		fprintf(f, "  %s: %llu waits for completions in the kernel over %llu reap calls%s\n", b,
+			(unsigned long long)s->waits, (unsigned long long)s->reap_calls, timed_pass(r));
+		return;
+	}
+	fprintf(f, "  %s: %llu waits for completions over %llu reap calls%s, each a spin on the completion queue, not a wait in the kernel",
+		b, (unsigned long long)s->waits, (unsigned long long)s->reap_calls, timed_pass(r));
+	if (r->syscalls_job.measured)
+		fprintf(f, " (the job threads made %llu io_uring_enter%s)",
+			(unsigned long long)r->syscalls_job.io_uring_enter,
+			counting_pass(r)[0] ? " in the counting pass" : "");
+	fputc('\n', f);
+}
+
 static void notes(FILE *f, const struct iolens_result *r)
 {
 	const struct iolens_backend_stats *s = &r->stats;
@@ -161,18 +200,20 @@ static void notes(FILE *f, const struct iolens_result *r)
 		fprintf(f, "  %s: depth %u ran as %u threads at depth 1 (thread per request)\n", b,
 			r->workload.depth, r->threads);
 	if (s->fallbacks)
-		fprintf(f, "  %s: %llu of %llu ops fell back to a plain call (the readiness API refused the file)\n",
-			b, (unsigned long long)s->fallbacks, (unsigned long long)s->completed);
+		fprintf(f, "  %s: %llu of %llu ops%s fell back to a plain call (the readiness API refused the file)\n",
+			b, (unsigned long long)s->fallbacks, (unsigned long long)s->completed,
+			timed_pass(r));
 	if (r->model.declared && !strcmp(r->model.declared, IOLENS_MODEL_SYNC_READINESS) &&
 	    (s->ready_at_once || s->waits))
-		fprintf(f, "  %s: readiness checks: %llu found work ready at once, %llu had to wait\n", b,
-			(unsigned long long)s->ready_at_once, (unsigned long long)s->waits);
+		fprintf(f, "  %s: readiness checks%s: %llu found work ready at once, %llu had to wait\n",
+			b, timed_pass(r), (unsigned long long)s->ready_at_once,
+			(unsigned long long)s->waits);
 	else if (s->waits)
-		fprintf(f, "  %s: %llu waits for completions in the kernel over %llu reap calls\n", b,
-			(unsigned long long)s->waits, (unsigned long long)s->reap_calls);
+		notes_waits(f, r, b);
 	if (s->nowait_tries)
-		fprintf(f, "  %s: RWF_NOWAIT would have blocked %llu of %llu reads\n", b,
-			(unsigned long long)s->nowait_eagain, (unsigned long long)s->nowait_tries);
+		fprintf(f, "  %s: RWF_NOWAIT would have blocked %llu of %llu reads%s\n", b,
+			(unsigned long long)s->nowait_eagain, (unsigned long long)s->nowait_tries,
+			timed_pass(r));
 	if (s->setup[0])
 		fprintf(f, "  %s: setup: %s\n", b, s->setup);
 	if (IOLENS_WL_IS_SOCKET(r->workload.kind))
