@@ -67,7 +67,7 @@ static void row(FILE *f, const struct iolens_result *r, int width)
 	us(f, r->lat.p99);
 	us(f, r->lat.max);
 	fprintf(f, " %9.2f", r->cpu_per_op_ns / 1000.0);
-	if (m->measured[0]) {
+	if (m->measured[0] && !isnan(m->vcsw_per_op_submit) && !isnan(m->vcsw_per_op_wait)) {
 		char sw[32];
 
 		snprintf(sw, sizeof(sw), "%.2f|%.2f", m->vcsw_per_op_submit, m->vcsw_per_op_wait);
