@@ -1,7 +1,7 @@
 /*
  * iolens compare: the main job. A fixed matrix of disk and socket workloads
  * over every available backend, on a temporary file and the built-in peers,
- * in about a minute; prints a table per workload and writes
+ * in about a minute; prints a table and a verdict per workload and writes
  * results/<timestamp>/ with results.json, results.csv and the plots.
  */
 #define _GNU_SOURCE
@@ -45,19 +45,23 @@ static const struct cell cells[] = {
 static volatile int *stopped; /* set by SIGINT or SIGTERM (iolens__catch_stop) */
 
 static const char help[] =
-	"usage: iolens compare [--quick] [--out DIR]\n"
+	"usage: iolens compare [--quick] [--out DIR] [--notes]\n"
 	"\n"
 	"Runs the default comparison: page-cached 4 KiB random reads at depth 1 and\n"
 	"32, O_DIRECT 4 KiB random reads at depth 32, 128 KiB sequential reads, and\n"
 	"echo at 1 and 64 connections, serve at 1,000 and a stream, each on every\n"
 	"available backend, on a temporary file and the built-in peers. Prints a\n"
-	"table per workload and writes results.json, results.csv and the plots.\n"
+	"table and a verdict per workload and writes results.json, results.csv and\n"
+	"the plots.\n"
 	"Each backend runs a 300 ms window after 100 ms of warmup on a 256 MiB file,\n"
 	"then a second, counted pass for the syscalls and the measured model.\n"
 	"\n"
 	"  --quick     a short version: 100 ms windows, no warmup, a 32 MiB file,\n"
 	"              serve with 100 connections\n"
-	"  --out DIR   where to write (default results/<UTC time>)\n";
+	"  --out DIR   where to write (default results/<UTC time>)\n"
+	"  -v, --notes print each backend's notes under each table and verdict:\n"
+	"              counters, syscalls by name, the model's evidence (always in\n"
+	"              results.json)\n";
 
 /* The progress line on stderr: cell, backend, pass, elapsed, time left. */
 struct progress {
@@ -84,6 +88,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	static const struct option opts[] = {
 		{ "quick", no_argument, NULL, 'q' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "notes", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -100,21 +105,24 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	iolens__table_notes(0);
+	while ((c = getopt_long(argc, argv, "+:hv", opts, NULL)) != -1) {
 		if (c == 'q')
 			quick = 1;
 		else if (c == 'o')
 			out = optarg;
+		else if (c == 'v')
+			iolens__table_notes(1);
 		else if (c == 'h')
 			return fputs(help, stdout), 0;
 		else if (c == ':')
-			return iolens__usage("%s needs a value (accepts --quick, --out DIR)", argv[optind - 1]);
+			return iolens__usage("%s needs a value (accepts --quick, --out DIR, --notes)", argv[optind - 1]);
 		else
-			return iolens__usage("compare: unknown option '%s' (accepts --quick, --out DIR)",
+			return iolens__usage("compare: unknown option '%s' (accepts --quick, --out DIR, --notes)",
 				     argv[optind - 1]);
 	}
 	if (optind < argc)
-		return iolens__usage("compare: unexpected argument '%s' (accepts --quick, --out DIR)",
+		return iolens__usage("compare: unexpected argument '%s' (accepts --quick, --out DIR, --notes)",
 			     argv[optind]);
 	if (iolens__results_open(&rd, out, ""))
 		return 2;

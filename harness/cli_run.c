@@ -15,6 +15,7 @@
 #include "cli_run.h"
 #include "cli_usage.h"
 #include "peer.h"
+#include "report_table.h"
 #include "spec.h"
 
 const char iolens__run_help[] =
@@ -79,6 +80,9 @@ const char iolens__run_help[] =
 	"\n"
 	"  --json PATH|-      write JSON (schema iolens/1)\n"
 	"  --csv PATH|-       write CSV, one row per backend\n"
+	"  -v, --notes        print each backend's notes under the table and verdict:\n"
+	"                     counters, syscalls by name, the model's evidence (always\n"
+	"                     in the JSON)\n"
 	"\n"
 	"SIZE takes k, m, g, t (powers of 1024); COUNT takes k, m, g (powers of 1000).\n"
 	"Exit status: 0 ok, 1 a backend failed, 2 bad usage, 130 interrupted.\n";
@@ -88,7 +92,7 @@ enum {
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_SUBMIT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
 	OPT_VERIFY, OPT_NO_CHECK, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_CONNS, OPT_MSG,
 	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_CPUS, OPT_PEER_CPU,
-	OPT_TRACE, OPT__END
+	OPT_TRACE, OPT_NOTES, OPT__END
 };
 
 #define WL(k) (1u << IOLENS_WL_##k)
@@ -139,6 +143,7 @@ static const struct {
 	{ { "cpus", required_argument, NULL, OPT_CPUS }, WL_ANY },
 	{ { "peer-cpu", required_argument, NULL, OPT_PEER_CPU }, WL_NET },
 	{ { "trace", required_argument, NULL, OPT_TRACE }, WL_ANY },
+	{ { "notes", no_argument, NULL, OPT_NOTES }, WL_ANY },
 	{ { "help", no_argument, NULL, 'h' }, WL_ANY },
 };
 
@@ -372,6 +377,9 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 	case OPT_VERIFY:
 		w->verify = 1;
 		break;
+	case OPT_NOTES: /* how the table prints, not what runs: the table keeps it */
+		iolens__table_notes(1);
+		break;
 	case OPT_NO_CHECK:
 		w->stream_nocheck = 1;
 		break;
@@ -476,13 +484,16 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 	for (size_t i = 0; i < NOPTIONS; i++)
 		longopts[i] = run_options[i].o;
 	memset(&longopts[NOPTIONS], 0, sizeof(longopts[NOPTIONS]));
+	iolens__table_notes(0);
 	opterr = 0;
 	optind = 0; /* a full restart of getopt, for callers that parse more than once */
-	while (!r && (c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while (!r && (c = getopt_long(argc, argv, "+:hv", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(iolens__run_help, stdout);
 			return -1;
 		}
+		if (c == 'v')
+			c = OPT_NOTES;
 		if (c == '?' || c == ':')
 			return bad_option(c, argv);
 		given[c - OPT_BACKEND] = 1;

@@ -3,8 +3,16 @@
 
 #include "peer.h"
 #include "report_table.h"
+#include "verdict.h"
 
 static const char *const status_names[] = { "ok", "skipped", "error", "not run" };
+
+static int show_notes; /* iolens__table_notes */
+
+void iolens__table_notes(int on)
+{
+	show_notes = on;
+}
 
 /*
  * Which pass a figure comes from, where there were two: the backend's
@@ -183,19 +191,27 @@ static void notes_waits(FILE *f, const struct iolens_result *r, const char *b)
 	fputc('\n', f);
 }
 
+/* Why a result has no figures, or only some: said whether or not the notes are asked for. */
+static void status_note(FILE *f, const struct iolens_result *r)
+{
+	char b[160];
+
+	spec_name(r, b, sizeof(b));
+	if (r->reason[0])
+		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
+	if (r->status == IOLENS_STATUS_OK && r->interrupted)
+		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);
+}
+
 static void notes(FILE *f, const struct iolens_result *r)
 {
 	const struct iolens_backend_stats *s = &r->stats;
 	char b[160];
 
 	spec_name(r, b, sizeof(b));
-
-	if (r->reason[0])
-		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
+	status_note(f, r);
 	if (r->status != IOLENS_STATUS_OK)
 		return;
-	if (r->interrupted)
-		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);
 	if (r->thread_per_op)
 		fprintf(f, "  %s: depth %u ran as %u threads at depth 1 (thread per request)\n", b,
 			r->workload.depth, r->threads);
@@ -220,6 +236,18 @@ static void notes(FILE *f, const struct iolens_result *r)
 		notes_net(f, r, b);
 	notes_syscalls(f, r, b);
 	notes_model(f, r, b);
+}
+
+/* The verdict under the table: nothing when there is nothing to say. */
+static void verdict(FILE *f, struct iolens_result *const *rs, size_t n)
+{
+	struct iolens_verdict v;
+
+	if (iolens_verdict(rs, n, &v) || !v.nsentences)
+		return;
+	fprintf(f, "verdict:\n");
+	for (unsigned i = 0; i < v.nsentences; i++)
+		fprintf(f, "  - %s\n", v.sentences[i]);
 }
 
 void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
@@ -254,6 +282,12 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 		"syscall/op", "cache", "model (measured)");
 	for (size_t i = 0; i < n; i++)
 		row(f, rs[i], width);
+	for (size_t i = 0; i < n && !show_notes; i++)
+		status_note(f, rs[i]);
+	verdict(f, rs, n);
+	if (!show_notes)
+		return;
+	fprintf(f, "notes:\n");
 	for (size_t i = 0; i < n; i++)
 		notes(f, rs[i]);
 }

@@ -190,6 +190,109 @@ class CliTest(unittest.TestCase):
         for name in BACKENDS:
             self.assertEqual(len([l for l in lines if l.split()[:1] == [name]]), 1, name)
 
+    # ---- the verdict, and the notes on request ----
+
+    def sections(self, stdout):
+        """The table's rows, the verdict's sentences and the notes' lines of one workload."""
+        lines = stdout.splitlines()
+        head = [i for i, l in enumerate(lines) if l.startswith("backend ")]
+        self.assertEqual(len(head), 1, stdout)
+        rows, i = [], head[0] + 1
+        while i < len(lines) and lines[i] and not lines[i].startswith((" ", "verdict:", "notes:")):
+            rows.append(lines[i])
+            i += 1
+        while i < len(lines) and lines[i].startswith("  "):
+            i += 1  # the reasons of the backends that failed or were skipped
+        verdict = []
+        if i < len(lines) and lines[i] == "verdict:":
+            i += 1
+            while i < len(lines) and lines[i].startswith("  - "):
+                verdict.append(lines[i][4:])
+                i += 1
+        notes = []
+        if i < len(lines) and lines[i] == "notes:":
+            i += 1
+            while i < len(lines) and lines[i].startswith("  "):
+                notes.append(lines[i][2:])
+                i += 1
+        self.assertEqual(lines[i:], [], "lines after the notes")
+        return rows, verdict, notes
+
+    def test_verdict_after_the_table(self):
+        """By default the table, then the verdict built from the run's figures (the same
+        sentences as the JSON's "verdict"); the notes only with --notes or -v."""
+        names = ["null", "blocking", "poll", "epoll", "io_uring"]
+        j = self.path("v.json")
+        p = self.run_cli("run", "--backend", ",".join(names), "--depth", "4", *SMALL, "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows, verdict, notes = self.sections(p.stdout)
+        self.assertEqual([r.split()[0] for r in rows], names)
+        self.assertEqual(notes, [])
+        for absent in ("notes:", ": model", "syscalls/op", "ops in flight on average (Little's law,"):
+            self.assertNotIn(absent, p.stdout)
+        doc = load_json(j)
+        self.assertEqual(len(doc["verdict"]), 1)
+        v = doc["verdict"][0]
+        self.assertEqual(v["workload"], "randread")
+        self.assertEqual(v["result_indices"], list(range(len(names))))
+        self.assertEqual(v["sentences"], verdict)
+        # The most IOPS of the backends that ran, the floor (null) left out, and by how much.
+        ran = [r for r in doc["results"] if r["status"] == "ok" and r["backend"] != "null"]
+        self.assertGreaterEqual(len(ran), 2)
+        ran.sort(key=lambda r: -r["iops"])
+        self.assertEqual(v["most_iops"], ran[0]["backend"])
+        first = [s for s in verdict if s.startswith("most throughput: ")]
+        self.assertEqual(len(first), 1, verdict)
+        self.assertRegex(first[0], r"^most throughput: %s, [0-9.]+[kMG]? IOPS, " % ran[0]["backend"])
+        self.assertIn(ran[1]["backend"], first[0])
+        self.assertEqual(v["lowest_p99"], min(ran, key=lambda r: r["latency_ns"]["p99"])["backend"])
+        for s in verdict:
+            self.assertNotIn("null", s)
+        poll = doc["results"][2]["model"]
+        if poll.get("who") == "submitter" and poll.get("ready_share") is not None:
+            # poll on a file finds it ready at once; epoll is refused it
+            self.assertTrue(any(s.startswith("poll and epoll gain nothing on files: ") or
+                                s.startswith("epoll gains nothing on files: ") for s in verdict),
+                            verdict)
+
+        for flag in ("--notes", "-v"):
+            with self.subTest(flag=flag):
+                p = self.run_cli("run", "--backend", ",".join(names), "--depth", "4", *SMALL, flag)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                rows, verdict, notes = self.sections(p.stdout)
+                self.assertEqual(len(rows), len(names))
+                self.assertTrue(any(s.startswith("most throughput: ") for s in verdict), verdict)
+                for name in names:
+                    self.assertTrue(any(n.startswith(name + ": ") for n in notes), name)
+                counted = "(separate counting pass)" in p.stdout
+                # Two passes: every figure that could differ between them says which it is.
+                if counted:
+                    self.assertIn("poll: readiness checks (timed pass): ", p.stdout)
+                    self.assertIn("blocking: model (counting pass): measured ", p.stdout)
+                    self.assertIn("(Little's law, timed pass)", p.stdout)
+
+    def test_verdict_one_backend_and_cq_spin(self):
+        """One backend: no ranking, only what its model says; io_uring:cq-spin's waits are
+        spins on the completion queue, not kernel waits."""
+        j = self.path("one.json")
+        p = self.run_cli("run", "--backend", "null,io_uring:sqpoll+cq-spin", "--depth", "4",
+                         *SMALL, "--notes", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = load_json(j)["results"][1]
+        v = load_json(j)["verdict"][0]
+        for key in ("most_iops", "lowest_p99", "least_cpu_per_op"):
+            self.assertIsNone(v[key])
+        _, verdict, notes = self.sections(p.stdout)
+        self.assertEqual(verdict, v["sentences"])
+        for s in verdict:
+            self.assertFalse(s.startswith(("most throughput", "lowest p99", "least CPU")), s)
+        if r["status"] != "ok":
+            self.skipTest("io_uring:sqpoll+cq-spin: " + r["reason"])
+        self.assertNotIn("waits for completions in the kernel", p.stdout)
+        if r["backend_stats"]["waits"]:
+            self.assertTrue(any("each a spin on the completion queue, not a wait in the kernel" in n
+                                for n in notes), notes)
+
     def assert_usage_error(self, args, option, env=None):
         p = subprocess.run([IOLENS, *args], env=env or self.env, capture_output=True,
                            text=True, timeout=120)
@@ -501,6 +604,39 @@ class CliTest(unittest.TestCase):
             for wl in ("randread", "read", "echo", "serve", "stream"):
                 self.assertTrue(os.path.exists(os.path.join(out, f"1-throughput-{wl}.png")), wl)
 
+    def test_compare_verdict(self):
+        """compare: under each cell's table its verdict and no notes; in results.json one
+        verdict per cell, over that cell's results, with the same sentences."""
+        out = self.path("cmp")
+        p = self.run_cli("compare", "--quick", "--out", out, timeout=400)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("notes:", p.stdout)
+        doc = load_json(os.path.join(out, "results.json"))
+        self.assertEqual(len(doc["verdict"]), len(self.COMPARE_CELLS))
+        covered = []
+        cells = p.stdout.split("\n== ")[1:]
+        self.assertEqual(len(cells), len(self.COMPARE_CELLS))
+        for (title, wl, _, _, _), v, text in zip(self.COMPARE_CELLS, doc["verdict"], cells):
+            with self.subTest(cell=title):
+                self.assertTrue(text.startswith(title + "\n"))
+                body = text.split("\n", 1)[1].split("\nresults: ")[0]
+                _, verdict, notes = self.sections(body)
+                self.assertEqual(notes, [])
+                self.assertEqual(v["workload"], wl)
+                self.assertEqual(v["sentences"], verdict)
+                self.assertTrue(verdict, "no verdict")
+                covered += v["result_indices"]
+                res = [doc["results"][i] for i in v["result_indices"]]
+                self.assertEqual(len({json.dumps(r["workload"]["depth"]) for r in res}), 1)
+                best = v["most_iops"]
+                if best is not None:
+                    self.assertIn(best, [r["backend"] for r in res if r["status"] == "ok"])
+                    self.assertTrue(verdict[0].startswith("most throughput: " + best + ", "))
+        self.assertEqual(covered, list(range(len(doc["results"]))))
+        p = self.run_cli("compare", "--notes", "--help")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("--notes", p.stdout)
+
     def test_compare_sigint(self):
         """SIGINT mid-matrix: exit 130, the results so far in valid JSON marked interrupted."""
         out = self.path("cmp")
@@ -623,7 +759,7 @@ class CliTest(unittest.TestCase):
                     self.assertGreaterEqual(r["net"]["sink_bytes"], r["bytes"])
                     self.assertEqual(row["net_sink_bytes"], str(r["net"]["sink_bytes"]))
                 p = self.run_cli("run", "--workload", "stream", "--backend", "epoll",
-                                 "--time", "200ms", "--count", "off", *extra)
+                                 "--time", "200ms", "--count", "off", "--notes", *extra)
                 self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
                 if no_check:
                     self.assertIn("epoll: data not checked: the sink counted", p.stdout)
