@@ -850,9 +850,13 @@ static void lesson3(struct demo *d)
 		if (m->measured[0])
 			snprintf(s1, sizeof(s1),
 				 "%.2f voluntary switches per op inside its calls; "
-				 "model: measured %s, declared %s%s",
+				 "model: measured %s, declared %s%s%s%s",
 				 m->vcsw_per_op_submit + m->vcsw_per_op_wait, m->measured,
-				 m->declared, m->mismatch ? " (mismatch)" : "");
+				 m->declared, m->mismatch ? " (mismatch" : "",
+				 m->mismatch && m->flags[0] ? ": " : "",
+				 !m->mismatch ? "" : m->flags[0] ? m->flags : ")");
+		if (m->measured[0] && m->mismatch && m->flags[0])
+			snprintf(s1 + strlen(s1), sizeof(s1) - strlen(s1), ")");
 		else
 			snprintf(s1, sizeof(s1),
 				 "%.2f voluntary switches per op (whole process); "

@@ -102,7 +102,7 @@ static void blocking_one_pread_per_op(void **state)
 	assert_true(r->syscalls.total - 20000 <= 8);
 	assert_true(r->syscalls.other <= 8);
 	assert_int_equal(r->syscalls.offloaded, 0);
-	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 0, "pread64 did the I/O (1.00/op)");
+	assert_model(r, IOLENS_MODEL_SYNC_NO_WAIT, 0, "own pread64 moved the data (1.00/op)");
 	assert_true(r->model.offload_share == 0);
 	assert_true(r->model.io_per_op == 1.0);
 	iolens_result_free(r);
@@ -154,7 +154,7 @@ static void io_uring_sqpoll_submits_without_entering(void **state)
 	assert_true((double)count(r, "io_uring_enter") / 64000.0 <= 0.05);
 	assert_true(r->syscalls.helper_threads >= 1);
 	/* Submitting only fills the ring: the op is queued, the kernel thread does it. */
-	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "to complete it");
+	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "io_uring kernel thread took requests from the ring");
 	assert_true(r->model.sync_share < 0.5);
 	assert_true(r->model.offload_share == 0);
 	iolens_result_free(r);
@@ -183,7 +183,8 @@ static void epoll_regular_file_falls_back(void **state)
 	assert_int_equal(count(r, "pread64"), 20000);
 	assert_int_equal(count(r, "epoll_wait"), 0);
 	assert_int_equal(r->stats.fallbacks, r->stats.completed);
-	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 1, "refused the descriptor for 100% of ops");
+	assert_model(r, IOLENS_MODEL_SYNC_NO_WAIT, 1, "own pread64 moved the data");
+	assert_non_null(strstr(r->model.flags, "refused the descriptor (EPERM) for 100% of ops"));
 	iolens_result_free(r);
 }
 
@@ -195,7 +196,8 @@ static void poll_regular_file_never_waits(void **state)
 	assert_int_equal(count(r, "pread64"), 20000);
 	assert_true(count(r, "poll") > 0);
 	assert_int_equal(r->stats.waits, 0);
-	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 1, "ready at once in 100% of checks");
+	assert_model(r, IOLENS_MODEL_SYNC_NO_WAIT, 1, "own pread64 moved the data");
+	assert_non_null(strstr(r->model.flags, "ready at once in 100% of checks"));
 	iolens_result_free(r);
 }
 
@@ -263,7 +265,7 @@ static void libaio_buffered_is_sync(void **state)
 	if (!have("libaio"))
 		skip();
 	r = run("libaio", 32, 32, 64000);
-	assert_model(r, IOLENS_MODEL_SYNC_BLOCKING, 1, "io_submit");
+	assert_model(r, IOLENS_MODEL_SYNC_NO_WAIT, 1, "completed inside the io_submit that submitted them");
 	assert_true(r->model.sync_share >= 0.5);
 	assert_true(r->model.offload_share == 0);
 	/* The completions are in the ring when io_submit returns: reap reads them there. */
@@ -308,12 +310,12 @@ static void libaio_direct_is_async(void **state)
 	 */
 	for (int tries = 1;; tries++) {
 		r = run_w("libaio", &w);
-		if (tries == 3 || strcmp(r->model.measured, IOLENS_MODEL_SYNC_BLOCKING) != 0)
+		if (tries == 3 || strcmp(r->model.who, "submitter") != 0)
 			break;
 		printf("run %d measured synchronous, run again: %s\n", tries, r->model.why);
 		iolens_result_free(r);
 	}
-	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "the waits slept for the kernel to complete it");
+	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "after the submitting io_submit");
 	/* Refills after each reap go in one io_submit: at most one per op. */
 	assert_true(count(r, "io_submit") > 0 && count(r, "io_submit") <= r->syscalls.ops);
 	assert_true(count(r, "io_getevents") > 0);
@@ -428,7 +430,7 @@ static void io_uring_echo_one_enter(void **state)
 	assert_about(r, "io_uring_enter", ECHO_OPS);
 	assert_int_equal(count(r, "sendto"), 0);
 	assert_int_equal(count(r, "recvfrom"), 0);
-	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "of the waits slept");
+	assert_model(r, IOLENS_MODEL_ASYNC_KERNEL, 0, "waited only in completion waits");
 	iolens_result_free(r);
 }
 
