@@ -93,6 +93,16 @@ static double clamp01(double x)
 	return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
+/*
+ * A coordinate as the JSON writes it (6 decimals at most, within its
+ * significant digits): the regions are decided on that value, so a reader
+ * of the file places every point where its label says.
+ */
+static double coord(double x)
+{
+	return round(clamp01(x) * 1e6) / 1e6;
+}
+
 static double share(uint64_t part, uint64_t whole)
 {
 	return whole ? clamp01((double)part / (double)whole) : NAN;
@@ -340,10 +350,11 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 	sync_ev = isnan(m->own_data_per_op) ? 0 : clamp01(m->own_data_per_op);
 	if (!isnan(m->inline_share) && m->inline_share > sync_ev)
 		sync_ev = m->inline_share;
-	m->async_share = clamp01(fmax(1 - sync_ev, offload));
-	m->blocked_share = clamp01((double)(in->vcsw_submit + (in->vcsw_wait - in->vcsw_waited)) / e.ops);
-	m->waited_share = clamp01((double)in->vcsw_waited / e.ops);
-	m->nonblock_share = clamp01(fmax(m->waited_share, e.nb_per_op));
+	offload = coord(offload);
+	m->async_share = coord(fmax(1 - sync_ev, offload));
+	m->blocked_share = coord((double)(in->vcsw_submit + (in->vcsw_wait - in->vcsw_waited)) / e.ops);
+	m->waited_share = coord((double)in->vcsw_waited / e.ops);
+	m->nonblock_share = coord(fmax(m->waited_share, e.nb_per_op));
 	snprintf(m->who, sizeof(m->who), "%s", iolens__model_who(m->async_share, offload));
 	snprintf(m->wait, sizeof(m->wait), "%s",
 		 iolens__model_wait(m->blocked_share, m->nonblock_share));
