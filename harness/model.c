@@ -337,7 +337,9 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 	m->resident_share = in->resident >= 0 ? clamp01(in->resident) : NAN;
 
 	if (!io && !(sc->io_uring && sc->iou_submitted)) {
-		iolens__model_unmeasured(m, "");
+		/* No axis to place it on: its coordinates stay unmeasured, its figures stand. */
+		m->async_share = m->blocked_share = m->nonblock_share = m->waited_share = NAN;
+		m->who[0] = m->wait[0] = '\0';
 		snprintf(m->measured, sizeof(m->measured), "%s", IOLENS_MODEL_NO_IO);
 		snprintf(m->why, sizeof(m->why), "no I/O syscall in %llu ops",
 			 (unsigned long long)sc->ops);
