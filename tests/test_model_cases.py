@@ -148,8 +148,16 @@ class ModelCases(unittest.TestCase):
             self.assertFlag(r, "the data call slept after readiness")
         if "io_uring" in rs:
             r = rs["io_uring"]
-            self.assertEqual(r["model"]["measured"], ASYNC_KERNEL, r["model"]["why"])
-            self.assertIn("punted", r["model"]["why"])  # io-wq or not: it says which
+            m = r["model"]
+            self.assertIn("punted", m["why"])  # io-wq or not: it says which
+            # Async as a rule; an enter preempted on a busy machine can outlast
+            # the read and post its completion before returning, and then the
+            # label follows that evidence and says so.
+            if m["inline_share"] < 0.5:
+                self.assertEqual(m["measured"], ASYNC_KERNEL, m["why"])
+            else:
+                self.assertEqual(m["who"], "submitter", m["why"])
+                self.assertFlag(r, "completed inside submit")
 
     def echo(self, conns):
         return self.run_models(["poll", "epoll", "io_uring", "libaio"], "--workload", "echo",
