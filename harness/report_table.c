@@ -128,10 +128,13 @@ static void notes_syscalls(FILE *f, const struct iolens_result *r, const char *b
 static void notes_model(FILE *f, const struct iolens_result *r, const char *b)
 {
 	const struct iolens_model *m = &r->model;
+	char mm[sizeof(m->flags) + 16] = "";
 
+	if (m->mismatch)
+		snprintf(mm, sizeof(mm), " (MISMATCH%s%s)", m->flags[0] ? ": " : "", m->flags);
 	if (m->measured[0])
 		fprintf(f, "  %s: model%s: measured %s, declared %s%s: %s\n", b, counting_pass(r),
-			m->measured, m->declared, m->mismatch ? " (MISMATCH)" : "", m->why);
+			m->measured, m->declared, mm, m->why);
 	else
 		fprintf(f, "  %s: model: declared %s; %s\n", b, m->declared, m->why);
 	if (!isnan(m->concurrency))
@@ -178,7 +181,7 @@ static void notes_waits(FILE *f, const struct iolens_result *r, const char *b)
 	const struct iolens_backend_stats *s = &r->stats;
 
 	if (!strstr(r->variant, "cq-spin")) {
-		fprintf(f, "  %s: %llu waits for completions in the kernel over %llu reap calls%s\n", b,
+		fprintf(f, "  %s: %llu waits for completions over %llu reap calls%s\n", b,
 			(unsigned long long)s->waits, (unsigned long long)s->reap_calls, timed_pass(r));
 		return;
 	}
