@@ -23,9 +23,10 @@
  * could not sleep (RWF_NOWAIT, an O_NONBLOCK socket, MSG_DONTWAIT). No wait
  * needed: nothing slept and nothing was made non-blocking: the data was
  * there (a page-cached pread64).
- *   blocked_share  = switches inside submit calls, and inside reap calls
- *                    that entered no wait (their data calls), per op
- *   waited_share   = switches inside reap calls that entered a wait, per op
+ *   blocked_share  = the share of the calls that moved the data which slept:
+ *                    submit calls, or reap calls that entered no wait (their
+ *                    data calls), whichever share is larger
+ *   waited_share   = the share of reap calls that slept in a wait they entered
  *   nonblock_share = max(waited_share, non-blocking data calls per op)
  *   wait = blocking when blocked_share reaches SOME, else non-blocking when
  *          nonblock_share reaches SOME, else no wait needed.
@@ -235,22 +236,24 @@ static void why_who(struct line *l, const struct iolens_model *m, const struct e
 /* The second half: where the submitting thread waited. */
 static void why_wait(struct line *l, const struct iolens_model *m, const struct evidence *e)
 {
+	double sw = m->vcsw_per_op_submit + m->vcsw_per_op_wait;
+
 	if (!strcmp(m->wait, WAIT_BLOCKING)) {
-		add(l, "; it slept inside its %s calls (%.2f switches/op)",
-		    m->own_data_per_op >= IOLENS_MODEL_MAJORITY ? e->d_name : e->q_name,
-		    m->blocked_share);
+		add(l, "; it slept in %.0f%% of the %s calls that moved the data (%.2f switches/op)",
+		    m->blocked_share * 100,
+		    m->own_data_per_op >= IOLENS_MODEL_MAJORITY ? e->d_name : e->q_name, sw);
 	} else if (!strcmp(m->wait, WAIT_NONBLOCKING)) {
 		if (m->waited_share >= IOLENS_MODEL_SOME)
-			add(l, "; it waited only in %s (%.2f switches/op there, %.2f inside data calls)",
-			    e->ready_calls > 0 ? e->r_name : "completion waits", m->waited_share,
-			    m->blocked_share);
+			add(l, "; it waited only in %s: %.0f%% of reap calls slept there, %.0f%% of the calls that moved the data (%.2f switches/op)",
+			    e->ready_calls > 0 ? e->r_name : "completion waits", m->waited_share * 100,
+			    m->blocked_share * 100, sw);
 		else
-			add(l, "; no call slept (%.2f switches/op)", m->blocked_share + m->waited_share);
+			add(l, "; no call slept (%.2f switches/op)", sw);
 		if (e->nb_per_op > 0)
 			add(l, "; %.2f data calls/op were made non-blocking, %.0f%% said EAGAIN", e->nb_per_op,
 			    isnan(m->nowait_eagain_share) ? 0.0 : m->nowait_eagain_share * 100);
 	} else {
-		add(l, "; nothing had to wait (%.2f switches/op)", m->blocked_share + m->waited_share);
+		add(l, "; nothing had to wait (%.2f switches/op)", sw);
 		if (!isnan(m->resident_share))
 			add(l, ": the page cache held %.0f%% of the file", m->resident_share * 100);
 	}
@@ -268,7 +271,7 @@ static void flags(struct line *l, const struct iolens_model *m, const struct evi
 			flag(l, "readiness did nothing: %s found the descriptor ready at once in %.0f%% of checks",
 			     e->r_name, m->ready_share * 100);
 		if (!strcmp(m->wait, WAIT_BLOCKING))
-			flag(l, "the data call slept after readiness (%.2f switches/op)", m->blocked_share);
+			flag(l, "the data call slept after readiness in %.0f%% of calls", m->blocked_share * 100);
 	}
 	if (m->nowait_eagain_share >= IOLENS_MODEL_MAJORITY && !strcmp(m->who, WHO_SUBMITTER) &&
 	    !strcmp(m->wait, WAIT_BLOCKING))
@@ -291,7 +294,7 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 	struct line why = { m->why, sizeof(m->why), 0 }, fl = { m->flags, sizeof(m->flags), 0 };
 	uint64_t io, own_data, io_submit;
 	int iq = name_index("io_submit"), skip = -1;
-	double offload, sync_ev;
+	double offload, sync_ev, blocked, waited;
 	const char *label;
 
 	if (!sc->ops) {
@@ -354,8 +357,11 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 		sync_ev = m->inline_share;
 	offload = coord(offload);
 	m->async_share = coord(fmax(1 - sync_ev, offload));
-	m->blocked_share = coord((double)(in->vcsw_submit + (in->vcsw_wait - in->vcsw_waited)) / e.ops);
-	m->waited_share = coord((double)in->vcsw_waited / e.ops);
+	blocked = fmax(share(in->submits_slept, in->submits),
+		       share(in->reaps_slept - in->reaps_waited_slept, in->reaps - in->reaps_waited));
+	m->blocked_share = coord(isnan(blocked) ? 0 : blocked);
+	waited = share(in->reaps_waited_slept, in->reaps);
+	m->waited_share = coord(isnan(waited) ? 0 : waited);
 	m->nonblock_share = coord(fmax(m->waited_share, e.nb_per_op));
 	snprintf(m->who, sizeof(m->who), "%s", iolens__model_who(m->async_share, offload));
 	snprintf(m->wait, sizeof(m->wait), "%s",

@@ -22,9 +22,12 @@ struct iolens__model_in {
 	uint64_t lat_ns;      /* the same ops' latencies, instrumentation removed, summed */
 	uint64_t vcsw_submit; /* voluntary switches inside submit calls */
 	uint64_t vcsw_wait;   /* ... inside reap calls */
-	uint64_t vcsw_waited; /* ... of which in reap calls that entered a wait */
 	uint64_t reaps;       /* reap calls */
 	uint64_t reaps_slept; /* ... that slept at least once */
+	uint64_t reaps_waited;       /* ... that entered a wait (readiness or completion) */
+	uint64_t reaps_waited_slept; /* ... and slept */
+	uint64_t submits;       /* submit calls */
+	uint64_t submits_slept; /* ... that slept at least once */
 	double cpu_all;       /* CPU seconds of every thread but the harness's main one */
 	double cpu_jobs;      /* ... of the job threads alone; NaN when unknown */
 	double resident;      /* buffered disk: page-cache share of the file before the pass; < 0 unknown */

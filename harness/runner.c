@@ -202,8 +202,10 @@ int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, struct iolens_op *
 		probe_begin(j, &pr);
 	r = iolens_ctx_submit(ctx, ops, n);
 	if (probing) {
-		uint64_t in_call = probe_end(j, &pr, &j->vcsw_submit);
+		uint64_t before = j->vcsw_submit, in_call = probe_end(j, &pr, &j->vcsw_submit);
 
+		j->submits++;
+		j->submits_slept += j->vcsw_submit != before;
 		for (int i = 0; i < r; i++)
 			((struct slot *)ops[i])->sync_ns = in_call;
 	}
@@ -225,9 +227,8 @@ int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_
 		     int probing)
 {
 	struct probe pr;
-	int got;
-
 	uint64_t waits = 0;
+	int got;
 
 	if (probing) {
 		waits = ctx_waits(ctx);
@@ -244,8 +245,10 @@ int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_
 		 * slept, if at all, in the data calls it made: a readiness
 		 * backend's pread after a poll that found the file ready.
 		 */
-		if (ctx_waits(ctx) != waits)
-			j->vcsw_waited += v;
+		if (ctx_waits(ctx) != waits) {
+			j->reaps_waited++;
+			j->reaps_waited_slept += v != 0;
+		}
 		j->reaps++;
 		j->reaps_slept += v != 0;
 	}
@@ -653,9 +656,12 @@ static void measure_model(struct iolens_result *r, const struct job *jobs, unsig
 		in.lat_ns += jobs[i].lat_ns;
 		in.vcsw_submit += jobs[i].vcsw_submit;
 		in.vcsw_wait += jobs[i].vcsw_wait;
-		in.vcsw_waited += jobs[i].vcsw_waited;
 		in.reaps += jobs[i].reaps;
 		in.reaps_slept += jobs[i].reaps_slept;
+		in.reaps_waited += jobs[i].reaps_waited;
+		in.reaps_waited_slept += jobs[i].reaps_waited_slept;
+		in.submits += jobs[i].submits;
+		in.submits_slept += jobs[i].submits_slept;
 		in.cpu_jobs += jobs[i].cpu_end - jobs[i].cpu_start;
 	}
 	iolens__model_measure(&r->model, &in);

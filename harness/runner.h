@@ -71,8 +71,9 @@ struct job {
 	/* Per-call instrumentation of the counting pass, inside the window only. */
 	uint64_t sync_ns, lat_ns;  /* over measured ops: time in their submit call, latency */
 	uint64_t vcsw_submit, vcsw_wait;
-	uint64_t vcsw_waited;      /* of vcsw_wait, in reap calls that entered a wait */
 	uint64_t reaps, reaps_slept; /* reap calls, and those that slept at least once */
+	uint64_t reaps_waited, reaps_waited_slept; /* ... that entered a wait, and slept in it */
+	uint64_t submits, submits_slept; /* submit calls, and those that slept */
 	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
 	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
 	struct netjob *net;        /* socket workloads: this job's connections */

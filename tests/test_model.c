@@ -45,6 +45,7 @@ static void reset(struct fixture *f, const char *declared)
 	f->in.resident = -1;
 	f->in.lat_ns = 1000 * 10000; /* 10 us an op */
 	f->in.completed = 1000;
+	f->in.submits = f->in.reaps = 1000; /* a call of each per op */
 }
 
 static void calls(struct fixture *f, const char *name, uint64_t n)
@@ -121,7 +122,7 @@ static void own_call_that_slept_is_blocking(void **state)
 	own_data(&f, "pread64", 1000);
 	f.in.completed_inline = 1000;
 	f.in.sync_ns = 1000 * 9000;
-	f.in.vcsw_submit = 50;
+	f.in.vcsw_submit = f.in.submits_slept = 50;
 	measure(&f);
 	assert_model(&f, IOLENS_MODEL_SYNC_BLOCKING, 0);
 	assert_axes(&f, "submitter", "blocking");
@@ -129,10 +130,10 @@ static void own_call_that_slept_is_blocking(void **state)
 	assert_true(f.m.async_share == 0);
 	assert_true(fabs(f.m.sync_share - 0.9) < 1e-9);
 	assert_why_has(&f, "own pread64 moved the data (1.00/op)");
-	assert_why_has(&f, "slept inside its pread64 calls (0.05 switches/op)");
+	assert_why_has(&f, "slept in 5% of the pread64 calls that moved the data (0.05 switches/op)");
 	assert_string_equal(f.m.flags, "");
 	/* Just under: the data was there; not a mismatch for a blocking backend. */
-	f.in.vcsw_submit = 49;
+	f.in.vcsw_submit = f.in.submits_slept = 49;
 	f.in.resident = 1.0;
 	measure(&f);
 	assert_model(&f, IOLENS_MODEL_SYNC_NO_WAIT, 0);
@@ -160,18 +161,19 @@ static void completion_inside_submit_is_sync(void **state)
 	/* Half or more completed later: async, whatever the submit call cost. */
 	f.in.completed_inline = 500;
 	f.in.sync_ns = f.in.lat_ns;
-	f.in.vcsw_wait = f.in.vcsw_waited = 400;
+	f.in.submits = f.in.reaps = f.in.reaps_waited = 32;
+	f.in.vcsw_wait = f.in.reaps_slept = f.in.reaps_waited_slept = 32;
 	measure(&f);
 	assert_model(&f, IOLENS_MODEL_ASYNC_KERNEL, 0);
 	assert_axes(&f, "kernel", "non-blocking");
 	assert_why_has(&f, "the kernel completed 50% of ops after the submitting io_submit (0.032/op) returned");
-	assert_why_has(&f, "waited only in completion waits (0.40 switches/op there");
+	assert_why_has(&f, "waited only in completion waits: 100% of reap calls slept there");
 	/* A submit call that slept: async still, blocking submit on the wait axis. */
-	f.in.vcsw_submit = 60;
+	f.in.vcsw_submit = f.in.submits_slept = 2; /* 2 of 32: over 5% */
 	measure(&f);
 	assert_model(&f, IOLENS_MODEL_ASYNC_KERNEL, 0);
 	assert_axes(&f, "kernel", "blocking");
-	assert_why_has(&f, "slept inside its io_submit calls (0.06 switches/op)");
+	assert_why_has(&f, "slept in 6% of the io_submit calls that moved the data");
 }
 
 static void io_uring_reason_names_punts(void **state)
@@ -185,7 +187,7 @@ static void io_uring_reason_names_punts(void **state)
 	f.sc.io_uring = 1;
 	f.sc.iou_submitted = 1000;
 	f.sc.iou_punted = 250;
-	f.in.vcsw_wait = f.in.vcsw_waited = 400;
+	f.in.vcsw_wait = f.in.reaps_slept = f.in.reaps_waited = f.in.reaps_waited_slept = 400;
 	measure(&f);
 	assert_model(&f, IOLENS_MODEL_ASYNC_KERNEL, 0);
 	assert_why_has(&f, "punted 25% of requests to io-wq");
@@ -243,7 +245,8 @@ static void readiness_that_waits(void **state)
 	calls(&f, "poll", 1000);
 	own_data(&f, "recvfrom", 1000);
 	/* Waits that slept in 5% of ops; the data calls made blocking (no tries). */
-	f.in.vcsw_wait = f.in.vcsw_waited = 50;
+	f.in.vcsw_wait = f.in.reaps_slept = f.in.reaps_waited_slept = 50;
+	f.in.reaps_waited = 300;
 	f.in.ready_waits = 300;
 	f.in.ready_now = 700;
 	measure(&f);
@@ -251,9 +254,9 @@ static void readiness_that_waits(void **state)
 	assert_axes(&f, "submitter", "non-blocking");
 	assert_true(fabs(f.m.ready_share - 0.7) < 1e-9);
 	assert_why_has(&f, "recvfrom moved the data");
-	assert_why_has(&f, "waited only in poll (0.05 switches/op there, 0.00 inside data calls)");
+	assert_why_has(&f, "waited only in poll: 5% of reap calls slept there, 0% of the calls that moved the data (0.05 switches/op)");
 	/* No wait slept, but the data calls were O_NONBLOCK: non-blocking still. */
-	f.in.vcsw_wait = f.in.vcsw_waited = 0;
+	f.in.vcsw_wait = f.in.reaps_slept = f.in.reaps_waited_slept = 0;
 	f.in.nowait_tries = 1000;
 	f.in.nowait_eagain = 100;
 	measure(&f);
@@ -276,14 +279,13 @@ static void readiness_on_a_file(void **state)
 	assert_model(&f, IOLENS_MODEL_SYNC_NO_WAIT, 1);
 	assert_flags_have(&f, "readiness did nothing: poll found the descriptor ready at once in 100% of checks");
 	/* Cold: the pread64 after a ready poll slept, in reaps that entered no wait. */
-	f.in.vcsw_wait = 900;
-	f.in.vcsw_waited = 0;
+	f.in.vcsw_wait = f.in.reaps_slept = 900;
 	measure(&f);
 	assert_model(&f, IOLENS_MODEL_SYNC_BLOCKING, 1);
 	assert_axes(&f, "submitter", "blocking");
-	assert_flags_have(&f, "the data call slept after readiness (0.90 switches/op)");
+	assert_flags_have(&f, "the data call slept after readiness in 90% of calls");
 	/* The same switches inside reaps that waited are readiness waits. */
-	f.in.vcsw_waited = 900;
+	f.in.reaps_waited = f.in.reaps_waited_slept = 900;
 	measure(&f);
 	assert_axes(&f, "submitter", "non-blocking");
 }
@@ -300,7 +302,7 @@ static void nowait_that_said_eagain_names_the_call_that_did_it(void **state)
 	own_data(&f, "pread64", 966);
 	f.in.nowait_tries = 1000;
 	f.in.nowait_eagain = 966;
-	f.in.vcsw_wait = 800;
+	f.in.vcsw_wait = f.in.reaps_slept = 800;
 	measure(&f);
 	assert_model(&f, IOLENS_MODEL_SYNC_BLOCKING, 1);
 	assert_why_has(&f, "own pread64 moved the data");
