@@ -413,13 +413,13 @@ static void why_async(struct iolens_verdict *v, struct iolens_result *const *rs,
 	if (pick == async_waited) {
 		add(&t, " ran async and had to wait: the kernel completed ");
 		shares(&t, rs, n, pick, async_share, "%.0f%%", 100);
-		add(&t, " of ops after submit, and the submitting thread slept ");
-		shares(&t, rs, n, pick, waited_share, "%.2f", 1);
-		add(&t, " times per op for them");
+		add(&t, " of ops after submit, and the submitting thread slept for them in ");
+		shares(&t, rs, n, pick, waited_share, "%.0f%%", 100);
+		add(&t, " of its reap calls");
 	} else {
 		add(&t, " ran async without sleeping for completions (");
-		shares(&t, rs, n, pick, waited_share, "%.2f", 1);
-		add(&t, " sleeps per op): the kernel completed ");
+		shares(&t, rs, n, pick, waited_share, "%.0f%%", 100);
+		add(&t, " of reap calls slept): the kernel completed ");
 		shares(&t, rs, n, pick, async_share, "%.0f%%", 100);
 		add(&t, " of ops after submit");
 	}

@@ -247,7 +247,7 @@ static void model_sentences_follow_the_model(void **state)
 	res[PAIO].model.offload_share = 0.8;
 	verdict_of(&v);
 	has(&v, "epoll gains nothing on files: epoll was refused (EPERM) for 100% of ops");
-	has(&v, "io_uring ran async and had to wait: the kernel completed 99% of ops after submit, and the submitting thread slept 0.90 times per op for them");
+	has(&v, "io_uring ran async and had to wait: the kernel completed 99% of ops after submit, and the submitting thread slept for them in 90% of its reap calls");
 	has(&v, "posix-aio used other threads for 80% of its I/O calls");
 	/* Models as declared go unsaid; those that differ are named with what contradicts them. */
 	has(&v, "blocking measured \"sync, no wait needed\" (declared \"sync blocking\"); libaio measured \"sync, no wait needed\" (declared \"async (kernel completion)\")");
@@ -258,7 +258,7 @@ static void model_sentences_follow_the_model(void **state)
 	/* Completions that never needed a sleep (a spinning reaper) are said apart. */
 	res[URING].model.waited_share = 0;
 	verdict_of(&v);
-	has(&v, "io_uring ran async without sleeping for completions (0.00 sleeps per op): the kernel completed 99% of ops after submit");
+	has(&v, "io_uring ran async without sleeping for completions (0% of reap calls slept): the kernel completed 99% of ops after submit");
 	assert_null(containing(&v, "had to wait"));
 
 	/* A backend far below the load asked for is named with its figure. */
