@@ -185,6 +185,19 @@ class ModelCases(unittest.TestCase):
     def test_echo_64_connections(self):
         self.check_echo(self.echo(64))
 
+    def test_label_does_not_depend_on_company(self):
+        """epoll on serve: the same verdict alone as among every backend of one run."""
+        args = ["--workload", "serve", "--conns", "200", "--time", "0.3s"]
+        alone = self.run_models(["epoll"], *args)
+        among = self.run_models(["blocking", "poll", "epoll", "io_uring", "libaio", "posix-aio"],
+                                *args)
+        if "epoll" not in alone:
+            self.skipTest("epoll unavailable")
+        for rs in (alone, among):
+            m = rs["epoll"]["model"]
+            self.assertEqual((m["measured"], m["who"], m["wait"]),
+                             (SYNC_NONBLOCKING, "submitter", "non-blocking"), m["why"])
+
 
 if __name__ == "__main__":
     IOLENS = os.path.abspath(sys.argv.pop(1))
