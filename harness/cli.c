@@ -185,6 +185,7 @@ static int cmd_run(int argc, char **argv, char *cmdline)
 	r = iolens__run_parse(argc, argv, &a);
 	if (r)
 		return r < 0 ? 0 : r;
+	iolens__table_notes(a.notes);
 	r = iolens__output_open(&json_out, "--json", a.json);
 	if (!r)
 		r = iolens__output_open(&csv_out, "--csv", a.csv);

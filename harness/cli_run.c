@@ -15,7 +15,6 @@
 #include "cli_run.h"
 #include "cli_usage.h"
 #include "peer.h"
-#include "report_table.h"
 #include "spec.h"
 
 const char iolens__run_help[] =
@@ -377,8 +376,8 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 	case OPT_VERIFY:
 		w->verify = 1;
 		break;
-	case OPT_NOTES: /* how the table prints, not what runs: the table keeps it */
-		iolens__table_notes(1);
+	case OPT_NOTES: /* how the table prints, not what runs */
+		a->notes = 1;
 		break;
 	case OPT_NO_CHECK:
 		w->stream_nocheck = 1;
@@ -484,7 +483,6 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 	for (size_t i = 0; i < NOPTIONS; i++)
 		longopts[i] = run_options[i].o;
 	memset(&longopts[NOPTIONS], 0, sizeof(longopts[NOPTIONS]));
-	iolens__table_notes(0);
 	opterr = 0;
 	optind = 0; /* a full restart of getopt, for callers that parse more than once */
 	while (!r && (c = getopt_long(argc, argv, "+:hv", longopts, NULL)) != -1) {

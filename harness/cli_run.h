@@ -16,6 +16,7 @@ struct iolens__run_args {
 	const char *json, *csv;          /* NULL: not asked; "-": stdout */
 	char *specs[IOLENS__MAX_SPECS];  /* backend specs, "all" expanded */
 	size_t nspecs;
+	int notes;                       /* --notes: the table prints each backend's notes */
 };
 
 extern const char iolens__run_help[];
