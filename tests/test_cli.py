@@ -574,6 +574,36 @@ class CliTest(unittest.TestCase):
         ("stream, 1 connection", "stream", 1, False, 1),
     ]
 
+    def check_compare_verdict(self, p, out):
+        """Under each cell's table its verdict and no notes; in results.json one
+        verdict per cell, over that cell's results, with the same sentences."""
+        self.assertNotIn("notes:", p.stdout)
+        doc = load_json(os.path.join(out, "results.json"))
+        self.assertEqual(len(doc["verdict"]), len(self.COMPARE_CELLS))
+        covered = []
+        cells = p.stdout.split("\n== ")[1:]
+        self.assertEqual(len(cells), len(self.COMPARE_CELLS))
+        for (title, wl, _, _, _), v, text in zip(self.COMPARE_CELLS, doc["verdict"], cells):
+            with self.subTest(cell=title):
+                self.assertTrue(text.startswith(title + "\n"))
+                body = text.split("\n", 1)[1].split("\nresults: ")[0]
+                _, verdict, notes = self.sections(body)
+                self.assertEqual(notes, [])
+                self.assertEqual(v["workload"], wl)
+                self.assertEqual(v["sentences"], verdict)
+                self.assertTrue(verdict, "no verdict")
+                covered += v["result_indices"]
+                res = [doc["results"][i] for i in v["result_indices"]]
+                self.assertEqual(len({json.dumps(r["workload"]["depth"]) for r in res}), 1)
+                best = v["most_iops"]
+                if best is not None:
+                    self.assertIn(best, [r["backend"] for r in res if r["status"] == "ok"])
+                    self.assertTrue(verdict[0].startswith("most throughput: " + best + ", "))
+        self.assertEqual(covered, list(range(len(doc["results"]))))
+        p = self.run_cli("compare", "--notes", "--help")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("--notes", p.stdout)
+
     def test_compare_quick(self):
         """The default comparison: every cell on every available backend, one valid JSON
         document and one CSV row per result, a table per cell, the plots beside them."""
@@ -612,43 +642,11 @@ class CliTest(unittest.TestCase):
         self.assertEqual([(row["backend"], row["workload_name"]) for row in rows],
                          [(r["backend"], r["workload"]["name"]) for r in res])
         self.assertIn(f"results: {out}/results.json, {out}/results.csv", p.stdout)
+        self.check_compare_verdict(p, out)
         if "plots: not drawn" not in p.stdout:
             self.assertIn(f"plots: {out}\n", p.stdout)
             for wl in ("randread", "read", "echo", "serve", "stream"):
                 self.assertTrue(os.path.exists(os.path.join(out, f"1-throughput-{wl}.png")), wl)
-
-    def test_compare_verdict(self):
-        """compare: under each cell's table its verdict and no notes; in results.json one
-        verdict per cell, over that cell's results, with the same sentences."""
-        out = self.path("cmp")
-        p = self.run_cli("compare", "--quick", "--out", out, timeout=400)
-        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
-        self.assertNotIn("notes:", p.stdout)
-        doc = load_json(os.path.join(out, "results.json"))
-        self.assertEqual(len(doc["verdict"]), len(self.COMPARE_CELLS))
-        covered = []
-        cells = p.stdout.split("\n== ")[1:]
-        self.assertEqual(len(cells), len(self.COMPARE_CELLS))
-        for (title, wl, _, _, _), v, text in zip(self.COMPARE_CELLS, doc["verdict"], cells):
-            with self.subTest(cell=title):
-                self.assertTrue(text.startswith(title + "\n"))
-                body = text.split("\n", 1)[1].split("\nresults: ")[0]
-                _, verdict, notes = self.sections(body)
-                self.assertEqual(notes, [])
-                self.assertEqual(v["workload"], wl)
-                self.assertEqual(v["sentences"], verdict)
-                self.assertTrue(verdict, "no verdict")
-                covered += v["result_indices"]
-                res = [doc["results"][i] for i in v["result_indices"]]
-                self.assertEqual(len({json.dumps(r["workload"]["depth"]) for r in res}), 1)
-                best = v["most_iops"]
-                if best is not None:
-                    self.assertIn(best, [r["backend"] for r in res if r["status"] == "ok"])
-                    self.assertTrue(verdict[0].startswith("most throughput: " + best + ", "))
-        self.assertEqual(covered, list(range(len(doc["results"]))))
-        p = self.run_cli("compare", "--notes", "--help")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("--notes", p.stdout)
 
     def test_compare_sigint(self):
         """SIGINT mid-matrix: exit 130, the results so far in valid JSON marked interrupted."""
