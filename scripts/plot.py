@@ -30,7 +30,7 @@ for each workload found in the input:
                    submission to completion, one lane per op in flight,
                    coloured by whether the op completed inside its submit
                    call; each panel's title gives the run's model.measured
-  7-model-map-W    the measured model as the classifier (harness/model.c)
+  7-model-map-W    the measured model as the classifier (harness/measure/model.c)
                    decides it, one panel per axis, each drawing the
                    coordinates and thresholds the result's JSON carries
                    (model.thresholds; 0.5 and 0.05 when absent):
@@ -72,7 +72,7 @@ DPI = 110
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 MARKERS = ("o", "s", "^", "D", "v", "P")
 CAPTION_PT = 7
-# The classifier's thresholds (harness/model.c), for results that carry none.
+# The classifier's thresholds (harness/measure/model.c), for results that carry none.
 MAJORITY, SOME = 0.5, 0.05
 # Coordinates a result needs to be on the model map; offload_share may be null (0).
 MAP_AXES = ("async_share", "nonblock_share", "blocked_share")
