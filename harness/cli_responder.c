@@ -87,7 +87,7 @@ int iolens__cli_responder(int argc, char **argv)
 			listen = optarg;
 			break;
 		case OPT_TRANSPORT:
-			o.transport = iolens__transport_parse(optarg);
+			o.transport = iolens_transport_parse(optarg);
 			if (o.transport < 0)
 				return iolens__usage("--transport: '%s' is not a transport (accepts tcp, tcp6 or unix)",
 						   optarg);
@@ -145,7 +145,7 @@ int iolens__cli_responder(int argc, char **argv)
 	}
 	iolens__addr_format(iolens__responder_addr(r), where, sizeof(where));
 	printf("iolens responder: listening on %s (%s, delay %llu us, %u threads)\n", where,
-	       iolens__transport_name(o.transport), (unsigned long long)(o.delay_ns / 1000),
+	       iolens_transport_name(o.transport), (unsigned long long)(o.delay_ns / 1000),
 	       o.threads);
 	fflush(stdout);
 	while (sigwait(&stop, &sig))

@@ -319,7 +319,7 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 		w->msg = (uint32_t)v;
 		break;
 	case OPT_TRANSPORT:
-		w->transport = iolens__transport_parse(arg);
+		w->transport = iolens_transport_parse(arg);
 		if (w->transport < 0)
 			r = iolens__usage("--transport: '%s' is not a transport (accepts tcp, tcp6 or unix)", arg);
 		break;

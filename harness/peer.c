@@ -98,23 +98,6 @@ static int spawn(pthread_t *th, void *(*fn)(void *), void *arg, int cpu, int *st
 
 /* ---- addresses ---- */
 
-static const char *const transport_names[IOLENS_TR__COUNT] = { "tcp", "tcp6", "unix" };
-
-const char *iolens__transport_name(int transport)
-{
-	if (transport < 0 || transport >= IOLENS_TR__COUNT)
-		return "?";
-	return transport_names[transport];
-}
-
-int iolens__transport_parse(const char *name)
-{
-	for (int i = 0; i < IOLENS_TR__COUNT; i++)
-		if (name && !strcmp(name, transport_names[i]))
-			return i;
-	return -EINVAL;
-}
-
 /* PORT: decimal digits only. 0 ok, -ERANGE (too big or 0 when not listening), -EINVAL. */
 static int parse_port(const char *s, int listening, unsigned *out)
 {

@@ -25,9 +25,6 @@
 
 enum iolens__transport { IOLENS_TR_TCP = 0, IOLENS_TR_TCP6, IOLENS_TR_UNIX, IOLENS_TR__COUNT };
 
-/* "tcp", "tcp6", "unix" */
-const char *iolens__transport_name(int transport);
-int iolens__transport_parse(const char *name); /* or -EINVAL */
 
 struct iolens__addr {
 	struct sockaddr_storage ss;

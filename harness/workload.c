@@ -27,6 +27,26 @@ int iolens_workload_parse(const char *name)
 	return -EINVAL;
 }
 
+static const char *const transports[] = {
+	[IOLENS_TRANSPORT_TCP] = "tcp",
+	[IOLENS_TRANSPORT_TCP6] = "tcp6",
+	[IOLENS_TRANSPORT_UNIX] = "unix",
+};
+#define NTRANSPORTS (int)(sizeof(transports) / sizeof(transports[0]))
+
+const char *iolens_transport_name(int transport)
+{
+	return transport >= 0 && transport < NTRANSPORTS ? transports[transport] : "?";
+}
+
+int iolens_transport_parse(const char *name)
+{
+	for (int i = 0; i < NTRANSPORTS; i++)
+		if (name && strcmp(transports[i], name) == 0)
+			return i;
+	return -EINVAL;
+}
+
 void iolens_workload_init(struct iolens_workload *w)
 {
 	memset(w, 0, sizeof(*w));

@@ -162,7 +162,7 @@ static struct iolens__responder *responder(int transport, uint64_t delay_ns, uns
 	int e = iolens__responder_start(&r, &o, err, sizeof(err));
 
 	if (e)
-		fail_msg("responder_start(%s): %d %s", iolens__transport_name(transport), e, err);
+		fail_msg("responder_start(%s): %d %s", iolens_transport_name(transport), e, err);
 	return r;
 }
 
@@ -252,9 +252,9 @@ static void test_addr_parse(void **state)
 	}
 
 	for (int t = 0; t < IOLENS_TR__COUNT; t++)
-		assert_int_equal(iolens__transport_parse(iolens__transport_name(t)), t);
-	assert_int_equal(iolens__transport_parse("udp"), -EINVAL);
-	assert_int_equal(iolens__transport_parse("TCP"), -EINVAL);
+		assert_int_equal(iolens_transport_parse(iolens_transport_name(t)), t);
+	assert_int_equal(iolens_transport_parse("udp"), -EINVAL);
+	assert_int_equal(iolens_transport_parse("TCP"), -EINVAL);
 }
 
 static void test_loopback_and_pattern(void **state)

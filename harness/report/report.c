@@ -1,7 +1,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "peer.h"
 #include "model.h"
 #include "report.h"
 
@@ -52,7 +51,7 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->str(v, "count", pass_names[w->count]);
 	vis->num(v, "conns", net ? w->conns : NAN);
 	vis->num(v, "msg", net ? r->net.msg : NAN);
-	vis->str(v, "transport", net ? iolens__transport_name(w->transport) : NULL);
+	vis->str(v, "transport", net ? iolens_transport_name(w->transport) : NULL);
 	vis->num(v, "rate", net && w->rate > 0 ? w->rate : NAN);
 	vis->str(v, "arrivals", net && w->rate > 0 ? (w->poisson ? "poisson" : "constant") : NULL);
 	vis->num(v, "think_us", net ? (double)w->think_ns / 1e3 : NAN);

@@ -1,7 +1,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "peer.h"
 #include "report_table.h"
 #include "verdict.h"
 
@@ -272,7 +271,7 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 		net = 1;
 		fprintf(f, "workload %s, msg %u, conns %u, depth %u per connection, jobs %u, %s, %s\n",
 			iolens_workload_name(w->kind), rs[0]->net.msg, w->conns, w->depth, w->jobs,
-			iolens__transport_name(w->transport), rs[0]->file);
+			iolens_transport_name(w->transport), rs[0]->file);
 	} else {
 		fprintf(f, "workload %s, bs %u, depth %u, jobs %u, %s\n",
 			iolens_workload_name(rs[0]->workload.kind), rs[0]->workload.bs,

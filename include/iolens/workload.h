@@ -44,6 +44,10 @@ enum iolens_cache_mode {
 IOLENS_EXPORT const char *iolens_workload_name(int kind);
 /* Kind (enum iolens_workload_kind) for a name, or -EINVAL. */
 IOLENS_EXPORT int iolens_workload_parse(const char *name);
+/* Name of a transport ("tcp", "tcp6", "unix"), or "?" for one out of range. */
+IOLENS_EXPORT const char *iolens_transport_name(int transport);
+/* Transport (enum iolens_transport) for a name, or -EINVAL. */
+IOLENS_EXPORT int iolens_transport_parse(const char *name);
 
 /*
  * A disk workload. Fill it with iolens_workload_init() and change what you
