@@ -138,6 +138,14 @@ const char *iolens__model_label(const char *who, const char *wait)
 	return !strcmp(wait, WAIT_NONE) ? IOLENS_MODEL_SYNC_NO_WAIT : NULL;
 }
 
+/* A blocking call whose data was ready is still the blocking model. */
+static int mismatch(const char *declared, const char *measured)
+{
+	return declared && strcmp(declared, measured) != 0 &&
+	       !(!strcmp(declared, IOLENS_MODEL_SYNC_BLOCKING) &&
+		 !strcmp(measured, IOLENS_MODEL_SYNC_NO_WAIT));
+}
+
 void iolens__model_unmeasured(struct iolens_model *m, const char *why)
 {
 	m->measured[0] = m->who[0] = m->wait[0] = m->flags[0] = '\0';
@@ -251,7 +259,7 @@ static void why_wait(struct line *l, const struct iolens_model *m, const struct 
 			add(l, "; no call slept (%.2f switches/op)", sw);
 		if (e->nb_per_op > 0)
 			add(l, "; %.2f data calls/op were made non-blocking, %.0f%% said EAGAIN", e->nb_per_op,
-			    isnan(m->nowait_eagain_share) ? 0.0 : m->nowait_eagain_share * 100);
+			    m->nowait_eagain_share * 100);
 	} else {
 		add(l, "; nothing had to wait (%.2f switches/op)", sw);
 		if (!isnan(m->resident_share))
@@ -346,7 +354,7 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 		snprintf(m->measured, sizeof(m->measured), "%s", IOLENS_MODEL_NO_IO);
 		snprintf(m->why, sizeof(m->why), "no I/O syscall in %llu ops",
 			 (unsigned long long)sc->ops);
-		m->mismatch = in->declared && strcmp(in->declared, m->measured) != 0;
+		m->mismatch = mismatch(in->declared, m->measured);
 		return;
 	}
 
@@ -372,8 +380,5 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 	why_who(&why, m, &e, sc);
 	why_wait(&why, m, &e);
 	flags(&fl, m, &e);
-	/* A blocking call whose data was ready is still the blocking model. */
-	m->mismatch = in->declared && strcmp(in->declared, m->measured) != 0 &&
-		      !(!strcmp(in->declared, IOLENS_MODEL_SYNC_BLOCKING) &&
-			!strcmp(m->measured, IOLENS_MODEL_SYNC_NO_WAIT));
+	m->mismatch = mismatch(in->declared, m->measured);
 }

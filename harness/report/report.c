@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "model.h"
@@ -187,6 +188,11 @@ static void model(const struct iolens_result *r, const struct iolens__visitor *v
 			 ? r->workload.depth * r->workload.conns
 			 : r->workload.depth * r->workload.jobs);
 	vis->end(v);
+}
+
+void iolens__result_label(const struct iolens_result *r, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
 }
 
 void iolens__report_walk(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)

@@ -22,6 +22,9 @@ struct iolens__visitor {
 
 void iolens__report_walk(const struct iolens_result *r, const struct iolens__visitor *vis, void *v);
 
+/* A result's spec as the reports name it: "io_uring:sqpoll", or the backend alone. */
+void iolens__result_label(const struct iolens_result *r, char *out, size_t len);
+
 /* Run metadata. */
 struct iolens_meta {
 	char kernel[128];

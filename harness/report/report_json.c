@@ -225,7 +225,7 @@ static void verdict_array(struct json *j, struct iolens_result *const *rs, size_
 		fputc(']', j->f);
 		for (int k = 0; k < 3; k++) {
 			if (*best[k] >= 0)
-				iolens__verdict_label(rs[a + (size_t)*best[k]], label,
+				iolens__result_label(rs[a + (size_t)*best[k]], label,
 						      sizeof(label));
 			j_str(j, keys[k], *best[k] >= 0 ? label : NULL);
 		}

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "report.h"
 #include "report_table.h"
 #include "verdict.h"
 
@@ -49,17 +50,12 @@ static void cache_cell(FILE *f, const struct iolens_result *r)
 	fprintf(f, " %-11s", cell);
 }
 
-static void spec_name(const struct iolens_result *r, char *out, size_t len)
-{
-	snprintf(out, len, "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
-}
-
 static void row(FILE *f, const struct iolens_result *r, int width)
 {
 	const struct iolens_model *m = &r->model;
 	char name[160];
 
-	spec_name(r, name, sizeof(name));
+	iolens__result_label(r, name, sizeof(name));
 	fprintf(f, "%-*s %-7s", width, name, status_names[r->status]);
 	if (r->status != IOLENS_STATUS_OK || !r->ops) {
 		fprintf(f, " %10s %9s %9s %9s %9s %9s %11s %10s %-11s %s\n", "-", "-", "-", "-", "-",
@@ -198,7 +194,7 @@ static void status_note(FILE *f, const struct iolens_result *r)
 {
 	char b[160];
 
-	spec_name(r, b, sizeof(b));
+	iolens__result_label(r, b, sizeof(b));
 	if (r->reason[0])
 		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
 	if (r->status == IOLENS_STATUS_OK && r->interrupted)
@@ -210,7 +206,7 @@ static void notes(FILE *f, const struct iolens_result *r)
 	const struct iolens_backend_stats *s = &r->stats;
 	char b[160];
 
-	spec_name(r, b, sizeof(b));
+	iolens__result_label(r, b, sizeof(b));
 	status_note(f, r);
 	if (r->status != IOLENS_STATUS_OK)
 		return;
@@ -261,7 +257,7 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char name[160];
 
-		spec_name(rs[i], name, sizeof(name));
+		iolens__result_label(rs[i], name, sizeof(name));
 		if ((int)strlen(name) > width)
 			width = (int)strlen(name);
 	}

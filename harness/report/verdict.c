@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "report.h"
 #include "verdict.h"
 
 /* One sentence being written into a verdict slot; a sentence too long ends in "...". */
@@ -56,11 +57,6 @@ static void end(struct iolens_verdict *v, const struct text *t)
 {
 	if (t->used)
 		v->nsentences++;
-}
-
-void iolens__verdict_label(const struct iolens_result *r, char *out, size_t len)
-{
-	snprintf(out, len, "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
 }
 
 int iolens__verdict_same_workload(const struct iolens_result *a, const struct iolens_result *b)
@@ -195,8 +191,8 @@ static void ranking(struct iolens_verdict *v, struct iolens_result *const *rs, s
 		return;
 	x = f->get(rs[best]);
 	y = f->get(rs[second]);
-	iolens__verdict_label(rs[best], a, sizeof(a));
-	iolens__verdict_label(rs[second], b, sizeof(b));
+	iolens__result_label(rs[best], a, sizeof(a));
+	iolens__result_label(rs[second], b, sizeof(b));
 	if (f->get == iops) {
 		int kind = rs[best]->workload.kind;
 
@@ -304,7 +300,7 @@ static void names(struct text *t, struct iolens_result *const *rs, size_t n, pic
 	for (size_t i = 0; i < n; i++) {
 		if (!pick(rs[i]))
 			continue;
-		iolens__verdict_label(rs[i], name, sizeof(name));
+		iolens__result_label(rs[i], name, sizeof(name));
 		add(t, "%s%s", j == 0 ? "" : j + 1 == k ? " and " : ", ", name);
 		j++;
 	}
@@ -361,7 +357,7 @@ static void why_readiness(struct iolens_verdict *v, struct iolens_result *const 
 
 		if (!readiness_idle(rs[i]))
 			continue;
-		iolens__verdict_label(rs[i], name, sizeof(name));
+		iolens__result_label(rs[i], name, sizeof(name));
 		add(&t, "%s", j++ ? "; " : "");
 		if (refused(rs[i]))
 			add(&t, "%s was refused%s for %.0f%% of ops", name,
@@ -460,7 +456,7 @@ static void why_others(struct iolens_verdict *v, struct iolens_result *const *rs
 
 		if (!unexplained(rs[i]) || (as_declared(rs[i]) && !alone))
 			continue;
-		iolens__verdict_label(rs[i], name, sizeof(name));
+		iolens__result_label(rs[i], name, sizeof(name));
 		add(&t, "%s%s measured \"%s\"", j++ ? "; " : "", name, m->measured);
 		if (as_declared(rs[i]))
 			add(&t, ", as declared");

@@ -16,7 +16,4 @@
  */
 int iolens__verdict_same_workload(const struct iolens_result *a, const struct iolens_result *b);
 
-/* "io_uring:sqpoll", or "io_uring" without options: how the table names a result. */
-void iolens__verdict_label(const struct iolens_result *r, char *out, size_t len);
-
 #endif
