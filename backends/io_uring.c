@@ -1,4 +1,9 @@
 /*
+ * One piece, ~1,400 lines, because disk and socket ops share one ring, one
+ * SQE/CQE path and the multishot and registered-file state; issue 18 splits
+ * the socket ops and multishot recv into a file of their own behind the same
+ * backend table.
+ *
  * io_uring through liburing: a batch becomes SQEs and one io_uring_submit,
  * completions are peeked in a batch and the CQ is advanced once. The ring
  * takes the best setup flags this kernel accepts; stats.setup says which.
@@ -59,11 +64,7 @@
  * waits for the cancellation, returns its buffers, closes the connections
  * it queued and frees its registered slot: without that, the requests and
  * the slot would keep the socket open after close(fd).
- *
- * Why one file of ~1,400 lines: disk and socket ops share one ring, one
- * SQE/CQE path and the multishot/registered-file state; splitting them is
- * planned with the wing layout (issue 18: socket ops and multishot recv into
- * a file of their own, behind the same static table).
+
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -18,9 +18,9 @@
  * plus its accepts. Connections that need attention wait in a FIFO, so the
  * loop's cost follows the completions, not the number of connections.
  *
- * Why one file of ~1,300 lines: the socket loop, its setup and the bounded
- * drain share struct netjob and call each other per operation; issue 18
- * (the wing layout) splits setup, loop and drain into net/ files.
+ * One piece, ~1,300 lines, because the socket loop, its setup and the
+ * bounded drain share struct netjob and call each other per operation;
+ * issue 18 (the wing layout) splits setup, loop and drain into net/ files.
  */
 #define _GNU_SOURCE
 #include <endian.h>

@@ -3,9 +3,10 @@
  * load generator. Everything here runs on threads of its own, level-
  * triggered epoll, non-blocking sockets; nothing prints and nothing exits.
  *
- * Why one file of ~1,850 lines today: addresses, the pattern, the responder
- * and the load generator grew here together; issue 18 (the wing layout)
- * names this split (addr.c, pattern.c, responder.c, loadgen.c) as its work.
+ * One piece, ~1,850 lines, because addresses, the pattern, the responder and
+ * the load generator share the peer thread and its epoll loop today; issue
+ * 18 (the wing layout) splits them (addr.c, pattern.c, responder.c,
+ * loadgen.c).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -6,9 +6,10 @@
  * makes no system call of its own: one clock read per submitted batch and
  * one per reaped batch.
  *
- * Why one file of ~1,330 lines: job threads, passes and the disk loop share
- * struct run and struct job; issue 18 (the wing layout) splits them into
- * run/ files and untangles the calls between this file and netrun.c.
+ * One piece, ~1,370 lines, because job threads, passes and the disk loop
+ * share struct run and struct job, which netrun.c reaches into as well;
+ * issue 18 (the wing layout) splits them into run/ files once that knot
+ * is untangled.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -3,8 +3,8 @@
 
 Usage: plot.py [--out DIR] [--dump] [--with-null] FILE.json [FILE.json ...]
 
-One file of ~1,000 lines on purpose for now: it is run as a single script by
-the CLI and the benchmark scripts with Debian's python3 and nothing installed;
+One piece, ~1,270 lines, on purpose for now: the CLI and the benchmark
+scripts run it as a single file with Debian's python3 and nothing installed;
 splitting it into a package (one module per plot family) is part of issue 18.
 
 Needs Debian's python3 and python3-matplotlib only. Writes PNG and SVG of,
