@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "hist.h"
-#include "runner.h"
+#include "job.h"
 
 #define LO_NS 1000.0
 #define HI_NS 10000000.0

@@ -1,9 +1,12 @@
 /*
- * The runner's internals, shared by the disk job loop (runner.c) and the
- * socket job loop (netrun.c). Not installed.
+ * The layer both job loops stand on (not installed): a pass's shared state
+ * (struct run), a job thread's (struct job) with its slots, the clock and
+ * the random stream, and the per-call bookkeeping of job.c. The disk loop
+ * (run/disk.c) and the socket loop (net/) use it alike; neither reaches
+ * into the other or up into the pass that drives them.
  */
-#ifndef IOLENS_RUNNER_H
-#define IOLENS_RUNNER_H
+#ifndef IOLENS_JOB_H
+#define IOLENS_JOB_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -132,12 +135,6 @@ static inline uint64_t below(uint64_t *s, uint64_t n)
 void iolens__job_fail(struct job *j, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/*
- * Submit j->batch[0..n) / reap into j->done, each call timed and bracketed
- * by the thread's switch count when `probing` (counting pass, inside the
- * window), so the measured model sees both loops alike. Return as the
- * iolens_ctx_* call; a failure also fails the job.
- */
 /* Keep a completed, measured op in the job's trace while there is room. */
 static inline void iolens__trace_op(struct job *j, const struct iolens_op *op, uint64_t now)
 {
@@ -146,42 +143,18 @@ static inline void iolens__trace_op(struct job *j, const struct iolens_op *op, u
 								  op->flags, j->index };
 }
 
+/*
+ * Submit j->batch[0..n) / reap into j->done, each call timed and bracketed
+ * by the thread's switch count when `probing` (counting pass, inside the
+ * window), so the measured model sees both loops alike. Return as the
+ * iolens_ctx_* call; a failure also fails the job.
+ */
 int iolens__job_submit(struct job *j, struct iolens_ctx *ctx, struct iolens_op **ops, unsigned n,
 		       int probing);
 int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_t timeout_ns,
 		     int probing);
 
-/* Socket workloads (netrun.c). */
-int iolens__net_setup(struct run *run, struct job *jobs, unsigned nthreads, char *msg, size_t len);
-void iolens__net_loop(struct job *j, struct iolens_ctx *ctx);
-void iolens__net_end(struct job *j, struct iolens_ctx *ctx);
-void iolens__net_free(struct job *j);
-/* Close the serve listener; a unix path is removed only if it is still the socket bound. */
-void iolens__net_unlisten(struct run *run);
-/*
- * The main thread's waits on socket jobs, bounded (netrun.c, DRAIN_NS):
- * with run->lock held, until every job is out of its loop; and the join.
- * A job still inside a call when the bound passes (a blocking call on a
- * peer that stopped) has its connections shut down, which ends the call.
- */
-void iolens__net_wait_loops(struct run *run, struct job *jobs, unsigned n);
-void iolens__net_join(struct run *run, struct job *jobs, unsigned n);
-/* Threads a socket run needs (one per connection for thread-per-op backends). */
-unsigned iolens__net_threads(const struct run *run);
-/* Request size (echo, serve) or bytes per send (stream), defaults applied. */
-uint32_t iolens__net_msg(const struct iolens_workload *w);
-/*
- * Socket figures into r, before the rates are derived: per-call sizes, the
- * open-loop histogram, and for serve the load generator's requests and
- * round trips in place of the jobs' (all is the result's histogram).
- */
-void iolens__net_summarise(struct iolens_result *r, const struct run *run, struct job *jobs,
-			   unsigned n, struct iolens_hist *all);
 /* Pin the calling job thread as the workload asks; 0 or -errno. */
 int iolens__pin_job(const struct job *j);
-/* Where the job threads and the peer or the backend's threads ran, into r->placement
- * (and r->net.placement for sockets). */
-void iolens__placement(struct iolens_result *r, const struct run *run, struct job *jobs,
-		       unsigned n);
 
 #endif

@@ -39,18 +39,4 @@ int iolens__target_fail(char *err, size_t errlen, int code, const char *fmt, ...
  */
 int iolens__cpulist(const char *s, long ncpu, cpu_set_t *set);
 
-/* Socket workloads (net_target.c): check the socket options, start the peers. */
-int iolens__net_target_open(struct iolens_target *t, const struct iolens_workload *w, char *err,
-			    size_t errlen);
-void iolens__net_target_close(struct iolens_target *t);
-
-/* Apply the workload's cache mode to the file: read it in (warm) or drop it (cold). */
-int iolens__target_prepare_cache(struct iolens_target *t, int mode);
-
-/* Share of the target's pages in the page cache, 0..1, or -1 if it cannot be measured. */
-double iolens__target_residency(const struct iolens_target *t);
-
-/* Read every block back and check it; 0, -EILSEQ (offset in *bad_off, *what) or -errno. */
-int iolens__target_verify(const struct iolens_target *t, uint64_t *bad_off, const char **what);
-
 #endif

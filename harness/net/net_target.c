@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "target.h"
+#include "net.h"
 
 _Static_assert((int)IOLENS_TRANSPORT_TCP == (int)IOLENS_TR_TCP &&
 		       (int)IOLENS_TRANSPORT_TCP6 == (int)IOLENS_TR_TCP6 &&

@@ -12,56 +12,15 @@
 #include <unistd.h>
 
 #include "blockfmt.h"
-#include "target.h"
+#include "net.h"
+#include "run.h"
 
 #define CHUNK (1u << 20)
 #define MAX_BS (64u << 20)
 
-int iolens__target_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int is_write_kind(int kind)
 {
 	return kind == IOLENS_WL_WRITE || kind == IOLENS_WL_RANDWRITE || kind == IOLENS_WL_RANDRW;
-}
-
-int iolens__cpulist(const char *s, long ncpu, cpu_set_t *set)
-{
-	CPU_ZERO(set);
-	if (!s || !*s)
-		return -EINVAL;
-	for (;;) {
-		char *end;
-		unsigned long a, b;
-
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		a = b = strtoul(s, &end, 10);
-		if (*end == '-') {
-			s = end + 1;
-			if (*s < '0' || *s > '9')
-				return -EINVAL;
-			b = strtoul(s, &end, 10);
-		}
-		if (a > b || b >= (unsigned long)ncpu || b >= CPU_SETSIZE)
-			return -EINVAL;
-		for (unsigned long c = a; c <= b; c++)
-			CPU_SET(c, set);
-		if (!*end)
-			return CPU_COUNT(set);
-		if (*end != ',')
-			return -EINVAL;
-		s = end + 1;
-	}
 }
 
 static int check_workload(const struct iolens_workload *w, char *err, size_t errlen)
