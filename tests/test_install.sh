@@ -32,7 +32,7 @@ for f in libiolens.a libiolens.so pkgconfig/iolens.pc cmake/iolens/iolensConfig.
 	[ -e "$libdir/$f" ] || fail "not installed: $libdir/$f"
 done
 soname=$(readelf -d "$libdir/libiolens.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-[ "$soname" = libiolens.so.0.4 ] || fail "soname is '$soname', expected libiolens.so.0.4"
+[ "$soname" = libiolens.so.0.5 ] || fail "soname is '$soname', expected libiolens.so.0.5"
 [ -e "$libdir/$soname" ] || fail "no $soname beside libiolens.so"
 "$prefix/bin/iolens" list >/dev/null || fail "the installed CLI does not run"
 
@@ -48,7 +48,7 @@ fi
 echo "   $(wc -l <"$tmp/exported") functions"
 
 echo "== the public header compiles on its own"
-for h in iolens/iolens.h iolens/workload.h; do
+for h in iolens/iolens.h iolens/workload.h iolens/report.h iolens/responder.h; do
 	printf '#include <%s>\nint main(void) { return iolens_abi_version() != IOLENS_ABI_VERSION; }\n' "$h" >"$tmp/h.c"
 	"$cc" -std=c11 -pedantic-errors -Wall -Wextra -Werror -I"$prefix/include" -c "$tmp/h.c" \
 		-o "$tmp/h.o" || fail "$h does not compile alone as C11"

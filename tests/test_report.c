@@ -53,7 +53,7 @@ static char *json_of(struct iolens_result *r)
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	assert_int_equal(iolens__json_document(f, &m, &r, 1), 0);
+	assert_int_equal(iolens_json_document(f, &m, &r, 1), 0);
 	fclose(f);
 	return buf;
 }
@@ -85,7 +85,7 @@ static void no_figures(int status, const char *name)
 	free(doc);
 	f = open_memstream(&csv, &len);
 	assert_non_null(f);
-	iolens__csv_row(f, r);
+	iolens_csv_row(f, r);
 	fclose(f);
 	assert_null(strstr(csv, "288997"));
 	assert_null(strstr(csv, ",100,"));

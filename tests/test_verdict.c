@@ -371,7 +371,7 @@ static void json_groups_by_workload(void **state)
 		res[i].workload.depth = 32;
 	f = open_memstream(&doc, &len);
 	assert_non_null(f);
-	assert_int_equal(iolens__json_document(f, &m, rs, N), 0);
+	assert_int_equal(iolens_json_document(f, &m, rs, N), 0);
 	fclose(f);
 	if (!strstr(doc, "\"workload\": \"randread\",\n      \"result_indices\": [0, 1, 2, 3, 4],\n      \"most_iops\": \"io_uring\",\n      \"lowest_p99\": \"io_uring\",\n      \"least_cpu_per_op\": \"io_uring\",\n      \"sentences\": [\n        \"most throughput: io_uring, 412k IOPS, 2.06x blocking (200k)\""))
 		fail_msg("no first verdict in:\n%s", doc);

@@ -214,3 +214,43 @@ struct iolens_result *iolens__spec_result(const struct iolens__spec *sp, const s
 	r->resident_before = r->resident_after = -1;
 	return r;
 }
+
+int iolens_spec_check(const char *spec, int kind, char *err, size_t errlen)
+{
+	struct iolens__spec sp;
+	int e;
+
+	if (!spec) {
+		if (err && errlen)
+			snprintf(err, errlen, "--backend: no spec given (accepts a backend name, e.g. io_uring:sqpoll)");
+		return -EINVAL;
+	}
+	e = iolens__spec_parse(spec, &sp, err, errlen);
+	if (!e && kind >= 0)
+		e = iolens__spec_fits(&sp, kind, err, errlen);
+	return e;
+}
+
+int iolens_result_not_run(const char *spec, const struct iolens_workload *w, int error,
+			  const char *reason, struct iolens_result **out)
+{
+	struct iolens__spec sp;
+	char err[256];
+
+	if (!spec || !w || !out || iolens__spec_parse(spec, &sp, err, sizeof(err)))
+		return -EINVAL;
+	*out = iolens__spec_result(&sp, w, w->file);
+	if (!*out)
+		return -ENOMEM;
+	(*out)->status = IOLENS_STATUS_NOT_RUN;
+	(*out)->error = error;
+	snprintf((*out)->reason, sizeof((*out)->reason), "%s", reason ? reason : "");
+	return 0;
+}
+
+const char *iolens_workload_names(unsigned mask, char *buf, size_t len)
+{
+	if (buf && len)
+		iolens__workloads_named(mask, buf, len);
+	return buf;
+}

@@ -384,3 +384,18 @@ int iolens__wait_single_thread(unsigned ms)
 		usleep(10000);
 	}
 }
+
+int iolens_machine_probe(struct iolens_machine *m)
+{
+	const char *root;
+
+	if (!m)
+		return -EINVAL;
+	memset(m, 0, sizeof(*m));
+	root = iolens__tracefs();
+	snprintf(m->tracefs, sizeof(m->tracefs), "%s", root ? root : "");
+	m->can_count = iolens__syscount_probe(m->why_not, sizeof(m->why_not)) == 0;
+	if (m->can_count)
+		m->why_not[0] = '\0';
+	return 0;
+}

@@ -1,5 +1,5 @@
 /*
- * The responder: one listener shared by its event loops (see responder.h),
+ * The responder: one listener shared by its event loops (see responder_state.h),
  * started and stopped; each loop accepts, waits on its epoll set (or, for a
  * lone echo connection, in recv itself) and hands events to its connections.
  */
@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "responder.h"
+#include "responder_state.h"
 
 /* What an epoll event is, when it is not a connection. */
 static char listen_tag, wake_tag;
@@ -298,5 +299,80 @@ void iolens__responder_stop(struct iolens__responder *r)
 	}
 	if (r->wfd >= 0)
 		close(r->wfd);
+	free(r);
+}
+
+/* ---- the public face (iolens/responder.h) ---- */
+
+struct iolens_responder {
+	struct iolens__responder *r;
+};
+
+void iolens_responder_opts_init(struct iolens_responder_opts *o)
+{
+	*o = (struct iolens_responder_opts){ .transport = IOLENS_TRANSPORT_TCP, .threads = 1,
+					     .cpu = -1 };
+}
+
+int iolens_responder_start(struct iolens_responder **out, const struct iolens_responder_opts *o,
+			   char *err, size_t errlen)
+{
+	struct iolens__responder_opts ro = { .delay_ns = o ? o->delay_ns : 0,
+					     .cpu = o ? o->cpu : -1 };
+	struct iolens__addr addr;
+	char why[256];
+	int e;
+
+	if (!out || !o)
+		return iolens__peer_fail(err, errlen, -EINVAL, "responder: no %s given",
+					 out ? "options" : "place for the responder");
+	*out = NULL;
+	if (o->transport < 0 || o->transport >= IOLENS_TR__COUNT)
+		return iolens__peer_fail(err, errlen, -EINVAL,
+					 "--transport: %d is not a transport (accepts tcp, tcp6 or unix)",
+					 o->transport);
+	if (o->threads > 256)
+		return iolens__peer_fail(err, errlen, -EINVAL,
+					 "--threads: %u is out of range (accepts 1 to 256)", o->threads);
+	if (o->cpu < -1 || o->cpu >= CPU_SETSIZE)
+		return iolens__peer_fail(err, errlen, -EINVAL,
+					 "--cpu: %d is out of range (accepts -1 to %d)", o->cpu,
+					 CPU_SETSIZE - 1);
+	ro.transport = o->transport;
+	ro.threads = o->threads ? o->threads : 1;
+	ro.backlog = o->backlog;
+	if (o->listen) {
+		e = iolens__addr_parse(o->listen, o->transport, "--listen", 1, &addr, err, errlen);
+		if (e)
+			return e;
+		ro.listen = &addr;
+	}
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return iolens__peer_fail(err, errlen, -ENOMEM, "responder: out of memory");
+	e = iolens__responder_start(&(*out)->r, &ro, why, sizeof(why));
+	if (e) {
+		free(*out);
+		*out = NULL;
+		return iolens__peer_fail(err, errlen, e, "--listen: %s", why);
+	}
+	return 0;
+}
+
+void iolens_responder_address(const struct iolens_responder *r, char *buf, size_t len)
+{
+	iolens__addr_format(iolens__responder_addr(r->r), buf, len);
+}
+
+void iolens_responder_counts(const struct iolens_responder *r, uint64_t *open, uint64_t *accepted)
+{
+	iolens__responder_counts(r->r, open, accepted);
+}
+
+void iolens_responder_stop(struct iolens_responder *r)
+{
+	if (!r)
+		return;
+	iolens__responder_stop(r->r);
 	free(r);
 }

@@ -13,7 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "responder.h"
+#include "responder_state.h"
 
 uint64_t iolens__rc_heap_key(const struct rconn *c)
 {

@@ -98,14 +98,14 @@ static int line(FILE *f, const struct iolens_result *r, int header)
 	return ferror(f) ? -EIO : 0;
 }
 
-int iolens__csv_header(FILE *f)
+int iolens_csv_header(FILE *f)
 {
 	static const struct iolens_result blank;
 
 	return line(f, &blank, 1);
 }
 
-int iolens__csv_row(FILE *f, const struct iolens_result *r)
+int iolens_csv_row(FILE *f, const struct iolens_result *r)
 {
 	return line(f, r, 0);
 }

@@ -244,11 +244,16 @@ static void verdict_array(struct json *j, struct iolens_result *const *rs, size_
 	fprintf(j->f, "\n%*s]", 2 * (j->depth + 1), "");
 }
 
-int iolens__json_document(FILE *f, const struct iolens_meta *m, struct iolens_result *const *rs,
-			  size_t n)
+int iolens_json_document(FILE *f, const struct iolens_meta *m, struct iolens_result *const *rs,
+			 size_t n)
 {
 	struct json j = { .f = f, .depth = 0, .first = { 1 } };
 
+	if (!f || !m || (!rs && n))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!rs[i])
+			return -EINVAL;
 	fputc('{', f);
 	j_str(&j, "schema", "iolens/1");
 	j_begin(&j, "meta");

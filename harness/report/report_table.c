@@ -1,18 +1,12 @@
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
 #include "report.h"
-#include "report_table.h"
 #include "verdict.h"
 
 static const char *const status_names[] = { "ok", "skipped", "error", "not run" };
 
-static int show_notes; /* iolens__table_notes */
-
-void iolens__table_notes(int on)
-{
-	show_notes = on;
-}
 
 /*
  * Which pass a figure comes from, where there were two: the backend's
@@ -248,12 +242,17 @@ static void verdict(FILE *f, struct iolens_result *const *rs, size_t n)
 		fprintf(f, "  - %s\n", v.sentences[i]);
 }
 
-void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
+int iolens_table(FILE *f, struct iolens_result *const *rs, size_t n, unsigned flags)
 {
-	int width = 7, net = 0;
+	int width = 7, net = 0, show_notes = (flags & IOLENS_TABLE_NOTES) != 0;
 
+	if (!f || (!rs && n) || (flags & ~IOLENS_TABLE_NOTES))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!rs[i])
+			return -EINVAL;
 	if (!n)
-		return;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char name[160];
 
@@ -283,9 +282,10 @@ void iolens__table(FILE *f, struct iolens_result *const *rs, size_t n)
 	for (size_t i = 0; i < n && !show_notes; i++)
 		status_note(f, rs[i]);
 	verdict(f, rs, n);
-	if (!show_notes)
-		return;
-	fprintf(f, "notes:\n");
-	for (size_t i = 0; i < n; i++)
-		notes(f, rs[i]);
+	if (show_notes) {
+		fprintf(f, "notes:\n");
+		for (size_t i = 0; i < n; i++)
+			notes(f, rs[i]);
+	}
+	return ferror(f) ? -EIO : 0;
 }

@@ -27,7 +27,7 @@ static void cpu_model(char *out, size_t len)
 	fclose(f);
 }
 
-void iolens__meta_collect(struct iolens_meta *m, const char *command_line)
+void iolens_meta_collect(struct iolens_meta *m, const char *command_line)
 {
 	struct utsname u;
 	time_t now = time(NULL);

@@ -56,14 +56,14 @@ extern "C" {
 #endif
 
 #define IOLENS_VERSION_MAJOR 0
-#define IOLENS_VERSION_MINOR 4
+#define IOLENS_VERSION_MINOR 5
 #define IOLENS_VERSION_PATCH 0
-#define IOLENS_VERSION_STRING "0.4.0"
+#define IOLENS_VERSION_STRING "0.5.0"
 /*
  * Bumped whenever a public struct layout or a function signature changes;
  * compare it with iolens_abi_version() to catch a header/library mismatch.
  */
-#define IOLENS_ABI_VERSION 7
+#define IOLENS_ABI_VERSION 8
 
 #if defined(IOLENS_BUILDING) && defined(__GNUC__)
 #define IOLENS_EXPORT __attribute__((visibility("default")))
@@ -76,6 +76,22 @@ IOLENS_EXPORT const char *iolens_version(void);
 
 /* IOLENS_ABI_VERSION of the library linked in (the header's may differ). */
 IOLENS_EXPORT int iolens_abi_version(void);
+
+/* What this machine lets iolens measure (what `iolens doctor` reports). */
+struct iolens_machine {
+	char tracefs[128];  /* where syscall tracepoint ids are read, "" when tracefs is not
+			     * mounted or not readable by this user */
+	int can_count;      /* 1: syscalls are counted by the kernel (results carry them) */
+	char why_not[192];  /* can_count 0: why, one line; "" otherwise */
+};
+
+/*
+ * Probe this machine: opens and closes one syscall counter to see whether
+ * counting works. 0 with *m filled, or -EINVAL when m is NULL. Any thread,
+ * but not while a run is counting (it competes for nothing, yet reads as
+ * that run's syscalls).
+ */
+IOLENS_EXPORT int iolens_machine_probe(struct iolens_machine *m);
 
 /*
  * Text for an iolens return code: a negative errno (or a positive one) gives
@@ -319,5 +335,7 @@ IOLENS_EXPORT void iolens_ctx_close(struct iolens_ctx *ctx);
 #endif
 
 #include "iolens/workload.h"
+#include "iolens/report.h"
+#include "iolens/responder.h"
 
 #endif

@@ -323,6 +323,27 @@ IOLENS_EXPORT int iolens_run_many(struct iolens_target *t, const struct iolens_w
 				  const char *const *specs, size_t n, struct iolens_result **out,
 				  char *err, size_t errlen);
 
+/*
+ * Check a backend spec ("name" or "name:opt+opt", as iolens_run takes it)
+ * and, for kind >= 0, whether every option it names changes a workload of
+ * that kind. 0, or -EINVAL with a one-line message naming --backend and
+ * what it accepts: an unknown backend or option, a bad option value, or an
+ * option that does nothing here (io_uring:fixed-bufs on a socket workload,
+ * io_uring:ms-recv on a disk one). kind -1 checks the spec alone.
+ */
+IOLENS_EXPORT int iolens_spec_check(const char *spec, int kind, char *err, size_t errlen);
+
+/*
+ * A result for spec on w that never ran: status IOLENS_STATUS_NOT_RUN with
+ * `error` (a negative errno, or 0) and `reason` (NULL: ""), every figure
+ * unmeasured (NaN, model "not measured"), the workload and file as w gives
+ * them. For reporting specs a stopped run never reached. 0 with *out set
+ * (free it with iolens_result_free), or -EINVAL (a bad spec, w or out
+ * NULL: *out untouched) or -ENOMEM (*out = NULL).
+ */
+IOLENS_EXPORT int iolens_result_not_run(const char *spec, const struct iolens_workload *w,
+					int error, const char *reason, struct iolens_result **out);
+
 /* Free a result and what it points to (hist, trace). NULL is ignored. */
 IOLENS_EXPORT void iolens_result_free(struct iolens_result *r);
 
@@ -339,6 +360,13 @@ IOLENS_EXPORT int iolens_result_json(FILE *f, const struct iolens_result *r);
  */
 IOLENS_EXPORT int iolens_result_json_text(const struct iolens_result *r, char **text,
 					  size_t *len);
+
+/*
+ * The names of the workload kinds in mask (bit 1 << kind), comma-separated
+ * ("echo, serve"), or "disk workloads" / "socket workloads" for exactly those
+ * sets; truncated to len bytes with a NUL. Returns buf. Never fails.
+ */
+IOLENS_EXPORT const char *iolens_workload_names(unsigned mask, char *buf, size_t len);
 
 /* ---------------------------------------------------------------------------
  * Latency histogram: log-linear, relative error <= 1/256, constant memory,

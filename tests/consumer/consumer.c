@@ -5,6 +5,10 @@
  *  1. Level 2: drive io_uring and blocking directly on a file this program
  *     wrote, and check that every byte read back is the byte written.
  *  2. Level 1: run a described workload on both and check the result.
+ *  3. What the iolens command itself uses, through the same header: the
+ *     table, JSON document and CSV of those results; a responder that an
+ *     echo workload then talks to; the machine probe; spec checks and a
+ *     result that never ran.
  *
  * Prints what failed and exits 1; prints "consumer: ok" and exits 0.
  */
@@ -139,6 +143,207 @@ static void drive(const char *backend, int fd)
 		       (unsigned long long)st.reap_calls);
 }
 
+/* Read back what a writer put in a stream; NULL-terminated, free() it. */
+static char *written(FILE *f)
+{
+	long n = ftell(f);
+	char *s = n >= 0 ? calloc(1, (size_t)n + 1) : NULL;
+
+	rewind(f);
+	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	fclose(f);
+	return s;
+}
+
+static unsigned count_char(const char *s, char c)
+{
+	unsigned n = 0;
+
+	for (; s && *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/* Fields of each CSV line (quotes respected) equal `want`; how many lines. */
+static unsigned csv_lines(const char *s, unsigned want, int *same)
+{
+	unsigned lines = 0, fields = 1;
+	int quoted = 0;
+
+	*same = 1;
+	for (; *s; s++) {
+		if (*s == '"')
+			quoted = !quoted;
+		else if (*s == ',' && !quoted)
+			fields++;
+		else if (*s == '\n' && !quoted) {
+			*same &= fields == want;
+			lines++;
+			fields = 1;
+		}
+	}
+	return lines;
+}
+
+/* 3a. The reports of two results: table (with and without notes), JSON document, CSV. */
+static void reports(struct iolens_result *const *res, size_t n)
+{
+	struct iolens_meta m;
+	FILE *f;
+	char *s, *nl;
+
+	iolens_meta_collect(&m, "consumer reports");
+	CHECK(m.kernel[0] && m.hostname[0] && m.cores > 0 && strlen(m.start_time) == 20,
+	      "meta: kernel '%s', host '%s', %u cores, start '%s'", m.kernel, m.hostname, m.cores,
+	      m.start_time);
+
+	f = tmpfile();
+	CHECK(f && iolens_table(f, res, n, 0) == 0, "iolens_table failed");
+	s = f ? written(f) : NULL;
+	CHECK(s && strncmp(s, "workload randread, bs 4096", 26) == 0, "table starts '%.40s'",
+	      s ? s : "");
+	CHECK(s && strstr(s, "\nblocking ") && strstr(s, "\nio_uring ") && strstr(s, "model (measured)"),
+	      "table lacks a row or the header:\n%s", s ? s : "");
+	CHECK(s && !strstr(s, "notes:"), "table without IOLENS_TABLE_NOTES has notes");
+	free(s);
+	f = tmpfile();
+	CHECK(f && iolens_table(f, res, n, IOLENS_TABLE_NOTES) == 0, "iolens_table (notes) failed");
+	s = f ? written(f) : NULL;
+	CHECK(s && strstr(s, "\nnotes:\n"), "table with IOLENS_TABLE_NOTES has no notes");
+	free(s);
+	CHECK(iolens_table(NULL, res, n, 0) == -EINVAL, "iolens_table(NULL) is not -EINVAL");
+	CHECK(iolens_table(stdout, res, n, 2) == -EINVAL, "an unknown table flag is not -EINVAL");
+
+	f = tmpfile();
+	CHECK(f && iolens_json_document(f, &m, res, n) == 0, "iolens_json_document failed");
+	s = f ? written(f) : NULL;
+	CHECK(s && s[0] == '{' && strstr(s, "\"schema\": \"iolens/1\"") &&
+		      strstr(s, "\"command_line\": \"consumer reports\"") && strstr(s, "\"verdict\": [") &&
+		      strstr(s, "\"backend\": \"blocking\"") && strstr(s, "\"backend\": \"io_uring\""),
+	      "JSON document lacks schema, meta, verdict or a result");
+	free(s);
+	CHECK(iolens_json_document(stdout, NULL, res, n) == -EINVAL,
+	      "iolens_json_document without meta is not -EINVAL");
+
+	f = tmpfile();
+	CHECK(f && iolens_csv_header(f) == 0, "iolens_csv_header failed");
+	for (size_t i = 0; f && i < n; i++)
+		CHECK(iolens_csv_row(f, res[i]) == 0, "iolens_csv_row failed");
+	s = f ? written(f) : NULL;
+	nl = s ? strchr(s, '\n') : NULL;
+	if (nl) {
+		unsigned head, lines;
+		int same;
+
+		*nl = '\0';
+		head = count_char(s, ',') + 1;
+		*nl = '\n';
+		lines = csv_lines(s, head, &same);
+		CHECK(head > 50 && lines == n + 1 && same,
+		      "CSV: %u lines for %zu results, not all of the header's %u columns", lines, n,
+		      head);
+	} else {
+		CHECK(0, "no CSV written");
+	}
+	free(s);
+}
+
+/* 3b. A responder on loopback, and an echo workload against it through iolens_run. */
+static void responder(void)
+{
+	struct iolens_responder_opts o;
+	struct iolens_responder *r = NULL, *again = NULL;
+	struct iolens_result *res = NULL;
+	struct iolens_target *t = NULL;
+	struct iolens_workload w;
+	char where[128], err[256] = "";
+	uint64_t open = 1, accepted = 0;
+	int e;
+
+	iolens_responder_opts_init(&o);
+	o.listen = "127.0.0.1:99999";
+	e = iolens_responder_start(&r, &o, err, sizeof(err));
+	CHECK(e == -EINVAL && !r && strncmp(err, "--listen: ", 10) == 0,
+	      "a port out of range: %d, '%s'", e, err);
+	o.listen = NULL;
+	e = iolens_responder_start(&r, &o, err, sizeof(err));
+	CHECK(e == 0 && r, "iolens_responder_start: %s (%s)", err, iolens_strerror(e));
+	if (e)
+		return;
+	iolens_responder_address(r, where, sizeof(where));
+	CHECK(strncmp(where, "127.0.0.1:", 10) == 0 && atoi(where + 10) > 0,
+	      "the responder listens on '%s'", where);
+	o.listen = where;
+	e = iolens_responder_start(&again, &o, err, sizeof(err));
+	CHECK(e == -EADDRINUSE && !again, "a second responder on %s: %d, '%s'", where, e, err);
+
+	iolens_workload_init(&w);
+	w.kind = IOLENS_WL_ECHO;
+	w.connect = where;
+	w.conns = 2;
+	w.time_s = 0;
+	w.ops = 500;
+	e = iolens_target_open(&t, &w, err, sizeof(err));
+	CHECK(e == 0, "echo target on %s: %s", where, err);
+	if (!e) {
+		e = iolens_run(t, &w, "epoll", &res, err, sizeof(err));
+		CHECK(e == 0 && res && res->status == IOLENS_STATUS_OK && res->ops == 500,
+		      "echo through the responder: %d, status %d, %llu requests: %s %s", e,
+		      res ? res->status : -1, res ? (unsigned long long)res->ops : 0ull, err,
+		      res ? res->reason : "");
+		iolens_result_free(res);
+		iolens_target_close(t);
+	}
+	iolens_responder_counts(r, &open, &accepted);
+	CHECK(accepted >= 2, "the responder accepted %llu connections", (unsigned long long)accepted);
+	iolens_responder_stop(r);
+	iolens_responder_stop(NULL);
+	printf("consumer: responder on %s answered an echo run (%llu connections)\n", where,
+	       (unsigned long long)accepted);
+}
+
+/* 3c. The machine probe, spec checks and a result that never ran. */
+static void probe_and_specs(void)
+{
+	struct iolens_machine m;
+	struct iolens_result *r = NULL;
+	struct iolens_workload w;
+	char err[256] = "", names[64];
+
+	CHECK(iolens_machine_probe(&m) == 0, "iolens_machine_probe failed");
+	CHECK(m.can_count ? m.why_not[0] == '\0' && m.tracefs[0] == '/' : m.why_not[0] != '\0',
+	      "probe: can_count %d, tracefs '%s', why_not '%s'", m.can_count, m.tracefs, m.why_not);
+	CHECK(iolens_machine_probe(NULL) == -EINVAL, "iolens_machine_probe(NULL) is not -EINVAL");
+	printf("consumer: syscall counting here: %s\n", m.can_count ? "yes" : m.why_not);
+
+	CHECK(iolens_spec_check("io_uring:sqpoll", IOLENS_WL_RANDREAD, err, sizeof(err)) == 0,
+	      "io_uring:sqpoll refused: %s", err);
+	CHECK(iolens_spec_check("io_uring:bogus", -1, err, sizeof(err)) == -EINVAL &&
+		      strncmp(err, "--backend: ", 11) == 0,
+	      "an unknown option: '%s'", err);
+	CHECK(iolens_spec_check("io_uring:fixed-bufs", IOLENS_WL_ECHO, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "echo"),
+	      "fixed-bufs on echo: '%s'", err);
+	CHECK(strcmp(iolens_workload_names((1u << IOLENS_WL_ECHO) | (1u << IOLENS_WL_SERVE), names,
+					   sizeof(names)),
+		     "echo, serve") == 0,
+	      "workload names: '%s'", names);
+
+	iolens_workload_init(&w);
+	CHECK(iolens_result_not_run("libaio", &w, -EINTR, "stopped", &r) == 0 && r &&
+		      r->status == IOLENS_STATUS_NOT_RUN && r->error == -EINTR &&
+		      strcmp(r->reason, "stopped") == 0 && strcmp(r->backend, "libaio") == 0 &&
+		      r->ops == 0,
+	      "a not-run result");
+	iolens_result_free(r);
+	r = NULL;
+	CHECK(iolens_result_not_run("nope", &w, 0, NULL, &r) == -EINVAL && !r,
+	      "a not-run result of an unknown backend");
+}
+
 static unsigned syscall_index(const char *name)
 {
 	for (unsigned i = 0; i < IOLENS_SYSCALL_NAMES; i++)
@@ -213,6 +418,8 @@ static void run_workload(void)
 		       s->measured ? "measured model" : "model not measured:",
 		       s->measured ? x->model.measured : x->model.why);
 	}
+	if (r == 0)
+		reports(res, 2);
 	iolens_result_free(res[0]);
 	iolens_result_free(res[1]);
 	iolens_target_close(t);
@@ -255,6 +462,8 @@ int main(void)
 		unlink(path);
 	}
 	run_workload();
+	responder();
+	probe_and_specs();
 	if (failures) {
 		fprintf(stderr, "consumer: %d check(s) failed\n", failures);
 		return 1;

@@ -21,8 +21,8 @@
  * server does. That wait lasts at most SOLO_WAIT_NS, and the loop looks at
  * its epoll set at least that often, so accepts and the stop are not held.
  */
-#ifndef IOLENS_RESPONDER_H
-#define IOLENS_RESPONDER_H
+#ifndef IOLENS_RESPONDER_STATE_H
+#define IOLENS_RESPONDER_STATE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
