@@ -7,25 +7,32 @@ The rule. Every C file and private header belongs to one wing, and the wings
 are stacked; a file may include headers of its own wing and of the wings
 below it, never of a wing above it:
 
-    cli      harness/cli*.{c,h}            the command line
-    run      harness/*.{c,h}               jobs, passes, the disk and socket loops,
-                                           peers, targets
-    report   harness/report/               the walk, JSON, CSV, the table, the verdict
-    measure  harness/measure/              histogram, syscall counters, the model
-    backends backends/*.c, backends/kit/   the backends and what only they share
+    cli      harness/cli/         the command line; public headers only
+    run      harness/run/         runs and passes, job threads, the disk loop, the
+                                  figures of a pass, the target
+    net      harness/net/         the socket loop: connections, loop, drain, figures
+    job      harness/job/         what both loops stand on: struct run and struct job,
+                                  per-call bookkeeping, the parsed spec
+    peer     harness/peer/        the built-in responder and load generator, addresses,
+                                  the pattern, the child process that hosts them
+    report   harness/report/      the walk, JSON, CSV, the table, the verdict
+    measure  harness/measure/     histogram, syscall counters, the model
+    backends backends/            the backends, the context API and their kit
     public   include/iolens/, iolens_config.h (generated), system headers
 
-So data flows down: the CLI drives a run, the run drives the backends, and
+So data flows down: the CLI drives a run, the run drives the disk loop and
+the socket loop, both stand on the job layer and drive the backends, and
 measurements and reports never reach back up into the run that feeds them.
-The public headers include nothing private. A wing not listed here yet (the
-layout is being split) counts as `run`. Still to come, once the CLI stands
-on the public API alone: a CLI file includes public headers only.
+The public headers include nothing private. A CLI file includes public
+headers and the CLI's own, nothing else: the command line is a user of the
+library like any other.
+A file of harness/ outside these folders belongs to no wing and is an error.
 """
 import os
 import re
 import sys
 
-WINGS = ["public", "backends", "measure", "report", "run", "cli"]
+WINGS = ["public", "backends", "measure", "report", "peer", "job", "net", "run", "cli"]
 RANK = {w: i for i, w in enumerate(WINGS)}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -37,10 +44,8 @@ def wing_of(rel):
         return "public"
     if parts[0] == "backends":
         return "backends"
-    if parts[0] == "harness":
-        if len(parts) > 2:
-            return parts[1] if parts[1] in RANK else "run"
-        return "cli" if parts[1].startswith("cli") else "run"
+    if parts[0] == "harness" and len(parts) > 2 and parts[1] in RANK:
+        return parts[1]
     return None
 
 
@@ -67,6 +72,9 @@ def check(root):
     broken = []
     for rel in sources(root):
         mine = wing_of(rel)
+        if mine is None:
+            broken.append(f"{rel}: belongs to no wing (put it in one of {', '.join(WINGS[1:])})")
+            continue
         with open(os.path.join(root, rel), encoding="utf-8") as f:
             text = f.read()
         for m in INCLUDE.finditer(text):
@@ -82,7 +90,10 @@ def check(root):
                 broken.append(f"{rel}:{line}: \"{name}\" is ambiguous: {', '.join(homes)}")
                 continue
             theirs = wing_of(homes[0])
-            if RANK[theirs] > RANK[mine]:
+            if mine == "cli" and theirs not in ("cli", "public"):
+                broken.append(f"{rel}:{line}: the cli wing includes \"{name}\" of the {theirs} "
+                              "wing: the command line uses the public headers only")
+            elif RANK[theirs] > RANK[mine]:
                 broken.append(f"{rel}:{line}: the {mine} wing includes \"{name}\" of the "
                               f"{theirs} wing above it")
     return broken

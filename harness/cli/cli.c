@@ -19,10 +19,6 @@
 #include "cli_run.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
-#include "report.h"
-#include "report_table.h"
-#include "spec.h"
-#include "syscount.h"
 
 static volatile int stop_flag;
 static struct iolens__output json_out, csv_out;
@@ -72,9 +68,14 @@ static int cmd_doctor(void)
 {
 	const struct iolens_backend_info *b;
 	size_t n = iolens_backends(&b);
-	const char *tracefs = iolens__tracefs();
-	char why[192], paranoid[32], aio_nr[32], aio_max[32], uring[32];
-	int counters = iolens__syscount_probe(why, sizeof(why)) == 0;
+	struct iolens_machine m;
+	char paranoid[32], aio_nr[32], aio_max[32], uring[32];
+	const char *tracefs;
+	int counters;
+
+	iolens_machine_probe(&m);
+	tracefs = m.tracefs[0] ? m.tracefs : NULL;
+	counters = m.can_count;
 
 	read_line("/proc/sys/kernel/perf_event_paranoid", paranoid, sizeof(paranoid));
 	read_line("/proc/sys/fs/aio-nr", aio_nr, sizeof(aio_nr));
@@ -83,7 +84,7 @@ static int cmd_doctor(void)
 	printf("running as:           %s\n", geteuid() == 0 ? "root" : "an unprivileged user");
 	printf("tracefs:              %s\n", tracefs ? tracefs : "not mounted, or not readable by this user");
 	printf("perf_event_paranoid:  %s\n", paranoid);
-	printf("syscall counters:     %s\n", counters ? "available (syscalls are counted)" : why);
+	printf("syscall counters:     %s\n", counters ? "available (syscalls are counted)" : m.why_not);
 	printf("io_uring_disabled:    %s\n", uring);
 	printf("aio-nr / aio-max-nr:  %s / %s\n", aio_nr, aio_max);
 	for (size_t i = 0; i < n; i++)
@@ -121,18 +122,12 @@ static char *join_args(int argc, char **argv)
 /* A result for each spec, none of them started: the run was stopped before its file was ready. */
 static size_t not_run(const struct iolens__run_args *a, struct iolens_result **out)
 {
-	struct iolens__spec sp;
-	char err[256];
 	size_t n = 0;
 
 	for (size_t i = 0; i < a->nspecs; i++) {
-		if (iolens__spec_parse(a->specs[i], &sp, err, sizeof(err)) ||
-		    !(out[n] = iolens__spec_result(&sp, &a->w, a->w.file)))
+		if (iolens_result_not_run(a->specs[i], &a->w, -EINTR,
+					  "interrupted while the file was being prepared", &out[n]))
 			continue;
-		out[n]->status = IOLENS_STATUS_NOT_RUN;
-		out[n]->error = -EINTR;
-		snprintf(out[n]->reason, sizeof(out[n]->reason),
-			 "interrupted while the file was being prepared");
 		n++;
 	}
 	return n;
@@ -151,19 +146,20 @@ static int is_usage_errno(int e)
 }
 
 /* Write the table and the files; 1 when any of them failed (said on stderr). */
-static int write_outputs(struct iolens_result **res, size_t n, const struct iolens_meta *meta)
+static int write_outputs(struct iolens_result **res, size_t n, const struct iolens_meta *meta,
+			 int notes)
 {
 	int failed = 0;
 
 	if (json_out.f != stdout && csv_out.f != stdout)
-		iolens__table(stdout, res, n);
+		iolens_table(stdout, res, n, notes ? IOLENS_TABLE_NOTES : 0);
 	errno = 0;
-	if (json_out.f && iolens__json_document(json_out.f, meta, res, n))
+	if (json_out.f && iolens_json_document(json_out.f, meta, res, n))
 		failed = iolens__output_abandon(&json_out);
 	if (csv_out.f) {
-		iolens__csv_header(csv_out.f);
+		iolens_csv_header(csv_out.f);
 		for (size_t i = 0; i < n; i++)
-			iolens__csv_row(csv_out.f, res[i]);
+			iolens_csv_row(csv_out.f, res[i]);
 	}
 	/* Each on its own: a JSON that could not be written does not cost the CSV. */
 	failed |= iolens__output_finish(&json_out);
@@ -185,7 +181,6 @@ static int cmd_run(int argc, char **argv, char *cmdline)
 	r = iolens__run_parse(argc, argv, &a);
 	if (r)
 		return r < 0 ? 0 : r;
-	iolens__table_notes(a.notes);
 	r = iolens__output_open(&json_out, "--json", a.json);
 	if (!r)
 		r = iolens__output_open(&csv_out, "--csv", a.csv);
@@ -198,7 +193,7 @@ static int cmd_run(int argc, char **argv, char *cmdline)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	a.w.stop = &stop_flag;
-	iolens__meta_collect(&meta, cmdline);
+	iolens_meta_collect(&meta, cmdline);
 	r = iolens_target_open(&t, &a.w, err, sizeof(err));
 	if (r == -EINTR || (!r && stop_flag)) {
 		fprintf(stderr, "iolens: interrupted while preparing the %s\n",
@@ -229,7 +224,7 @@ static int cmd_run(int argc, char **argv, char *cmdline)
 	for (size_t i = 0; i < nres; i++)
 		failed |= results[i]->status == IOLENS_STATUS_ERROR;
 	meta.interrupted = stop_flag;
-	failed |= write_outputs(results, nres, &meta);
+	failed |= write_outputs(results, nres, &meta, a.notes);
 	for (size_t i = 0; i < nres; i++)
 		iolens_result_free(results[i]);
 	r = stop_flag ? 130 : failed;

@@ -17,8 +17,6 @@
 #include "cli_results.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
-#include "report.h"
-#include "report_table.h"
 
 #define MAX_RESULTS 256
 
@@ -101,18 +99,17 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	char err[512];
 	struct iolens_meta meta;
 	struct progress prog = { 0 };
-	int quick = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
+	int quick = 0, notes = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
 
 	opterr = 0;
 	optind = 1;
-	iolens__table_notes(0);
 	while ((c = getopt_long(argc, argv, "+:hv", opts, NULL)) != -1) {
 		if (c == 'q')
 			quick = 1;
 		else if (c == 'o')
 			out = optarg;
 		else if (c == 'v')
-			iolens__table_notes(1);
+			notes = 1;
 		else if (c == 'h')
 			return fputs(help, stdout), 0;
 		else if (c == ':')
@@ -130,7 +127,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		if (b[i].available)
 			specs[nspecs++] = b[i].name;
 	stopped = iolens__catch_stop();
-	iolens__meta_collect(&meta, cmdline);
+	iolens_meta_collect(&meta, cmdline);
 	prog.t_start = iolens__now_s();
 	prog.total = NCELLS * nspecs * 2;
 	for (size_t k = 0; k < NCELLS && !*stopped; k++) {
@@ -178,7 +175,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		if (tty)
 			fputs("\r\033[K", stderr);
 		printf("\n== %s\n", cl->title);
-		iolens__table(stdout, res + first, nres - first);
+		iolens_table(stdout, res + first, nres - first, notes ? IOLENS_TABLE_NOTES : 0);
 		fflush(stdout);
 	}
 	if (tty)

@@ -39,7 +39,6 @@
 #include "cli_results.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
-#include "report.h"
 
 static const char help[] =
     "usage: iolens demo [--quick] [--out DIR] [--lesson 1|2|3]\n"
@@ -228,7 +227,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	if (iolens__results_open(&rd, out, "demo-"))
 		return 2;
 	d.stopped = iolens__catch_stop();
-	iolens__meta_collect(&meta, cmdline);
+	iolens_meta_collect(&meta, cmdline);
 	d.cores = meta.cores;
 	t_start = iolens__now_s();
 	printf("iolens demo%s: every figure below was measured in this run, on this machine\n"

@@ -21,7 +21,6 @@
 #include "cli_results.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
-#include "report.h"
 
 static void l1_row(const struct iolens_result *r)
 {

@@ -21,7 +21,6 @@
 #include "cli_results.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
-#include "report.h"
 
 /* One think time: one request at a time, epoll and io_uring at 64, the second job. */
 struct l2row {

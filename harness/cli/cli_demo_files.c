@@ -21,7 +21,6 @@
 #include "cli_results.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
-#include "report.h"
 
 #define L3_BLOCKS_MAX 64
 #define L3_BS 4096

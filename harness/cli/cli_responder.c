@@ -16,7 +16,7 @@
 
 #include "cli_responder.h"
 #include "cli_usage.h"
-#include "peer.h"
+#include "iolens/iolens.h"
 
 #define MAX_DELAY_US 60000000ULL
 #define MAX_THREADS 256
@@ -68,23 +68,22 @@ static const struct option options[] = {
 
 int iolens__cli_responder(int argc, char **argv)
 {
-	struct iolens__responder_opts o = { .transport = IOLENS_TR_TCP, .threads = 1, .cpu = -1 };
-	struct iolens__responder *r;
-	struct iolens__addr listen_addr;
-	const char *listen = NULL;
+	struct iolens_responder_opts o;
+	struct iolens_responder *r;
 	unsigned long long v, cpus;
 	char err[256], where[128];
 	uint64_t accepted;
 	sigset_t stop;
 	int c, sig;
 
+	iolens_responder_opts_init(&o);
 	cpus = (unsigned long long)sysconf(_SC_NPROCESSORS_CONF);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
-			listen = optarg;
+			o.listen = optarg;
 			break;
 		case OPT_TRANSPORT:
 			o.transport = iolens_transport_parse(optarg);
@@ -127,31 +126,28 @@ int iolens__cli_responder(int argc, char **argv)
 	if (optind < argc)
 		return iolens__usage("unexpected argument '%s' (see iolens responder --help)",
 				   argv[optind]);
-	if (listen) {
-		if (iolens__addr_parse(listen, o.transport, "--listen", 1, &listen_addr, err,
-				       sizeof(err)))
-			return iolens__usage("%s", err);
-		o.listen = &listen_addr;
-	}
 
 	/* The loops block every signal; this thread takes SIGINT and SIGTERM with sigwait. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	if (iolens__responder_start(&r, &o, err, sizeof(err))) {
-		fprintf(stderr, "iolens: --listen: %s\n", err);
+	c = iolens_responder_start(&r, &o, err, sizeof(err));
+	if (c == -EINVAL)
+		return iolens__usage("%s", err);
+	if (c) {
+		fprintf(stderr, "iolens: %s\n", err);
 		return 1;
 	}
-	iolens__addr_format(iolens__responder_addr(r), where, sizeof(where));
+	iolens_responder_address(r, where, sizeof(where));
 	printf("iolens responder: listening on %s (%s, delay %llu us, %u threads)\n", where,
 	       iolens_transport_name(o.transport), (unsigned long long)(o.delay_ns / 1000),
 	       o.threads);
 	fflush(stdout);
 	while (sigwait(&stop, &sig))
 		;
-	iolens__responder_counts(r, NULL, &accepted);
-	iolens__responder_stop(r);
+	iolens_responder_counts(r, NULL, &accepted);
+	iolens_responder_stop(r);
 	printf("iolens responder: stopped by %s after %llu connections accepted\n",
 	       sig == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)accepted);
 	fflush(stdout);

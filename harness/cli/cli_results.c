@@ -12,8 +12,8 @@
 #include "cli_results.h"
 #include "cli_output.h"
 #include "cli_usage.h"
+#include "iolens/iolens.h"
 #include "iolens_config.h"
-#include "report.h"
 
 /*
  * mkdir -p: 0 or -errno. made gets the topmost directory it created ("" when
@@ -169,12 +169,12 @@ int iolens__results_write(struct iolens__results *r, const struct iolens_meta *m
 	int jf = 0, cf;
 
 	errno = 0;
-	if (iolens__json_document(r->json.f, meta, res, n))
+	if (iolens_json_document(r->json.f, meta, res, n))
 		jf = iolens__output_abandon(&r->json);
 	jf |= iolens__output_finish(&r->json);
-	iolens__csv_header(r->csv.f);
+	iolens_csv_header(r->csv.f);
 	for (size_t i = 0; i < n; i++)
-		iolens__csv_row(r->csv.f, res[i]);
+		iolens_csv_row(r->csv.f, res[i]);
 	cf = iolens__output_finish(&r->csv);
 	if (jf && cf)
 		printf("\nresults: none written (see above)\n");

@@ -14,8 +14,6 @@
 #include "cli_opts.h"
 #include "cli_run.h"
 #include "cli_usage.h"
-#include "peer.h"
-#include "spec.h"
 
 const char iolens__run_help[] =
 	"usage: iolens run [options]\n"
@@ -421,7 +419,6 @@ static int parse_specs(const char *list, struct iolens__run_args *a)
 	const struct iolens_backend_info *all;
 	size_t count = iolens_backends(&all);
 	char err[256], *copy, *save = NULL;
-	struct iolens__spec sp;
 	int r = 0;
 
 	if (!*list || list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,"))
@@ -434,8 +431,7 @@ static int parse_specs(const char *list, struct iolens__run_args *a)
 		if (strcmp(tok, "all") == 0) {
 			for (size_t i = 0; i < count && !r; i++)
 				r = add_spec(a, all[i].name);
-		} else if (iolens__spec_parse(tok, &sp, err, sizeof(err)) ||
-			   iolens__spec_fits(&sp, a->w.kind, err, sizeof(err))) {
+		} else if (iolens_spec_check(tok, a->w.kind, err, sizeof(err))) {
 			r = iolens__usage("%s", err);
 		} else {
 			r = add_spec(a, tok);
@@ -457,7 +453,7 @@ static int check_combination(const struct iolens__run_args *a, const unsigned ch
 		if (val < OPT_BACKEND || !given[val - OPT_BACKEND] ||
 		    (run_options[i].workloads & (1u << kind)))
 			continue;
-		iolens__workloads_named(run_options[i].workloads, accepts, sizeof(accepts));
+		iolens_workload_names(run_options[i].workloads, accepts, sizeof(accepts));
 		return iolens__usage("--%s: not accepted with --workload %s (applies to %s)",
 				     run_options[i].o.name, iolens_workload_name(kind), accepts);
 	}
