@@ -96,9 +96,9 @@ static_libs=$(pkg-config --static --libs iolens)
 readelf -d "$tmp/pc_static" | grep -q 'libiolens' && fail "pc_static needs libiolens.so"
 run "pkg-config --static" "$tmp/pc_static"
 
-echo "== the README's minimal.c, built as the README says"
-sed -n '/^<!-- example: minimal.c/,/^```$/p' "$src/README.md" | sed '1,2d;$d' >"$tmp/minimal.c"
-grep -q '^int main' "$tmp/minimal.c" || fail "no minimal.c block in README.md"
+echo "== docs/library.md's minimal.c, built as that page says"
+sed -n '/^<!-- example: minimal.c/,/^```$/p' "$src/docs/library.md" | sed '1,2d;$d' >"$tmp/minimal.c"
+grep -q '^int main' "$tmp/minimal.c" || fail "no minimal.c block in docs/library.md"
 # shellcheck disable=SC2046
 "$cc" -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/minimal" "$tmp/minimal.c" \
 	$(pkg-config --cflags --libs iolens)
