@@ -3,9 +3,9 @@
 Usage: test_model_cases.py PATH-TO-IOLENS. Each test runs `iolens run` on one
 workload with several backends and checks, for each backend, the measured
 model (label and both axes) and the evidence that decided it: the figures in
-the JSON, never a speed. The cases are the table in the README's "The
-measured model" section; a case the kernel decides otherwise is explained
-there, not asserted here. Backends this build or kernel lacks are skipped.
+the JSON, never a speed. The cases are the table in docs/model.md, "The
+measured model"; a case the kernel decides otherwise is explained there, not
+asserted here. Backends this build or kernel lacks are skipped.
 """
 import json
 import os
