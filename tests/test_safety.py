@@ -2,8 +2,8 @@
 
 Usage: test_safety.py PATH-TO-IOLENS. Each test runs the CLI in its own empty
 directory with its own TMPDIR and checks that nothing is left behind but what
-the command was asked to write. The rules under test (README, "What iolens
-writes, and what it never touches"):
+the command was asked to write. The rules under test (docs/cli.md, "What
+iolens writes, and what it never touches"):
   - a regular output file the user named is replaced atomically, keeping its
     mode and owner; a FIFO or character device is written into; a block
     device, a directory or an empty path is refused before the run (exit 2);
