@@ -19,6 +19,8 @@ import tempfile
 import time
 import unittest
 
+import json_keys
+
 IOLENS = None
 
 
@@ -643,6 +645,10 @@ class CliTest(unittest.TestCase):
                          [(r["backend"], r["workload"]["name"]) for r in res])
         self.assertIn(f"results: {out}/results.json, {out}/results.csv", p.stdout)
         self.check_compare_verdict(p, out)
+        # Its keys and their types as recorded in tests/schema/compare_quick.json.
+        changed = json_keys.compare_with_recorded(doc)
+        self.assertEqual(changed, [], "compare --quick JSON differs from tests/schema/"
+                         "compare_quick.json:\n  " + "\n  ".join(changed))
         if "plots: not drawn" not in p.stdout:
             self.assertIn(f"plots: {out}\n", p.stdout)
             for wl in ("randread", "read", "echo", "serve", "stream"):

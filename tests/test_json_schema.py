@@ -6,7 +6,8 @@ stop condition, echo open loop, stream unchecked and uncounted, serve with a
 skipped backend), flattens their documents as tests/json_keys.py does and
 fails, naming each, on a key written that has no row in docs/json.md, a row
 whose key no run wrote, and a type the row does not list. The CSV header is
-held to the same rows.
+held to the same rows, and the recorded compare --quick keys
+(tests/schema/compare_quick.json) to the page as well.
 """
 import csv
 import json
@@ -131,6 +132,34 @@ class JsonSchemaTest(unittest.TestCase):
         self.assertEqual((extra, missing), ([], []), "CSV columns not documented, documented "
                          "columns not in the CSV")
         self.assertEqual(header, want, "the CSV's columns in another order than the page's")
+
+    def test_recorded_compare_keys_are_documented(self):
+        """tests/schema/compare_quick.json speaks of the same keys and types as the page."""
+        doc = documented()
+        with open(json_keys.RECORDED) as f:
+            recorded = json.load(f)["types"]
+        wrong = ["%s: %s" % (k, ", ".join(t)) for k, t in sorted(recorded.items())
+                 if k not in doc or not set(t) <= doc[k]]
+        self.assertEqual(wrong, [], "recorded, not so in docs/json.md:\n  " + "\n  ".join(wrong))
+
+    def test_compare_check_names_each_change(self):
+        """The checker test_cli runs on compare --quick: what it flags, and what it lets pass."""
+        recorded = {"backends": ["a", "b"], "types": {
+            "results": ["array"], "results[]": ["object"], "results[].backend": ["string"],
+            "results[].x": ["null", "number"], "results[].v": ["string"]},
+            "may_vary": {"results[].v": {"allowed": ["null", "string"], "why": "test"}}}
+        ok = {"results": [{"backend": "a", "x": 1, "v": None}, {"backend": "b", "x": None, "v": "1"}]}
+        self.assertEqual(json_keys.compare_with_recorded(ok, recorded), [])
+        changed = {"results": [{"backend": "a", "x": 1, "y": 2}, {"backend": "b", "x": 3}]}
+        self.assertEqual(json_keys.compare_with_recorded(changed, recorded),
+                         ["new key results[].y (number)", "key no longer written: results[].v",
+                          "results[].x: types number, recorded null, number"])
+        # Without backend b its nulls may go; a type never recorded may not come.
+        fewer = {"results": [{"backend": "a", "x": 1, "v": "1"}]}
+        self.assertEqual(json_keys.compare_with_recorded(fewer, recorded), [])
+        fewer["results"][0]["x"] = "1"
+        self.assertEqual(json_keys.compare_with_recorded(fewer, recorded),
+                         ["results[].x: types string, recorded null, number"])
 
 
 if __name__ == "__main__":
