@@ -25,7 +25,7 @@
 #   echo p50     iolens  results[].latency_ns.p50 of --workload echo --conns 1
 #                        --msg 64 --depth 1: from just before the request's
 #                        send is submitted to the completion of the recv that
-#                        brings its last byte back (harness/netrun.c)
+#                        brings its last byte back (harness/net/loop.c)
 #                sockperf "percentile 50.000" of ping-pong -m 64 --full-rtt:
 #                        the full round trip, send to reply, in usec
 #                Both servers echo each message as it comes; both set

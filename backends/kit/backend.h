@@ -1,8 +1,10 @@
 /*
  * The backend contract. A backend is one file backends/<name>.c whose
- * functions are all static and which exports exactly one
- * `const struct iolens_backend iolens_backend_<name>`, listed in
- * backends/registry.c.
+ * functions are all static, or, when one file cannot stay readable, a
+ * folder backends/<name>/ whose files share a private header and name
+ * what they share iolens__<name>_* (backends/io_uring/). Either way it
+ * exports exactly one `const struct iolens_backend iolens_backend_<name>`,
+ * listed in backends/registry.c.
  *
  * The contract is completion-shaped:
  *  - init(ctx): ctx->opts is filled and checked (depth >= 1, only options

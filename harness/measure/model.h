@@ -41,7 +41,7 @@ struct iolens__model_in {
 	uint64_t nowait_eagain; /* ... that said EAGAIN */
 };
 
-/* Thresholds, documented with the model in the README. */
+/* Thresholds, documented with the model in docs/model.md. */
 #define IOLENS_MODEL_MAJORITY 0.5 /* the sync axis: async share, offload share */
 #define IOLENS_MODEL_SOME 0.05    /* the wait axis: blocked share, non-blocking share */
 

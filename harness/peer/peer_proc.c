@@ -266,7 +266,7 @@ void iolens__peer_proc_stop(struct iolens__peer_proc *p)
 {
 	if (p->ctl >= 0)
 		close(p->ctl);
-	/* A killed responder left its socket behind (peer.c removes only what it made). */
+	/* A killed responder left its socket behind (the responder removes only what it made). */
 	if (p->pid > 0 && reap_child(p->pid) && p->addr.ss.ss_family == AF_UNIX)
 		iolens__addr_loopback_cleanup(&p->addr);
 	p->ctl = -1;

@@ -177,8 +177,8 @@ struct iolens_op {
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
- * result's model.measured). Two axes decide them (the README's "The
- * measured model" defines each from the evidence a run measures):
+ * result's model.measured). Two axes decide them (docs/model.md, "The
+ * measured model", defines each from the evidence a run measures):
  *  - who moved the data: the submitting thread, inside a call of its own
  *    that returned the op's result (sync), or the kernel or another thread,
  *    collected later (async);

@@ -156,8 +156,8 @@ struct iolens_syscalls {
 };
 
 /*
- * The I/O model a run showed, from the counting pass (see the README for
- * each figure's definition). Figures are NaN where they were not measured.
+ * The I/O model a run showed, from the counting pass (docs/model.md defines
+ * each figure; docs/json.md names them as the JSON writes them). Figures are NaN where they were not measured.
  * `measured` is one of IOLENS_MODEL_* (iolens.h) or "" when the pass could not tell.
  */
 
@@ -181,9 +181,10 @@ struct iolens_model {
 	char who[16];              /* "submitter", "kernel", "threads"; "" for no I/O or unmeasured */
 	char wait[16];             /* "blocking", "non-blocking", "no wait needed"; "" likewise */
 	double async_share;        /* ops the submitting thread did not complete in a call of its own */
-	double blocked_share;      /* sleeps inside data or submit calls, per op, at most 1 */
+	double blocked_share;      /* share of the calls that moved the data that slept: of the
+				    * submit calls or of the reaps that entered no wait, the larger */
 	double nonblock_share;     /* max(waited_share, non-blocking data calls per op), at most 1 */
-	double waited_share;       /* sleeps inside readiness or completion waits, per op, at most 1 */
+	double waited_share;       /* share of the reap calls that entered a wait and slept in it */
 	double own_data_per_op;    /* data calls the job threads made themselves, per op */
 	double inline_share;       /* ops completed inside the submit call (backend counter) */
 	double nowait_eagain_share; /* non-blocking data calls that said EAGAIN; NaN without any */
