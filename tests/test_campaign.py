@@ -24,6 +24,9 @@ exit status says (exit 130 without JSON marked interrupted).
 Each case draws from its own generator seeded with (seed, case number), so
 --seed S --case N replays one case exactly (but for the SIGINT moment).
 Standard library only.
+
+One piece, ~1,100 lines, because the grammar that draws the command lines
+and the oracle that judges each one must be read together.
 """
 import argparse
 import csv

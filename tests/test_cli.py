@@ -2,6 +2,10 @@
 
 Usage: test_cli.py PATH-TO-IOLENS. Every test runs the CLI with its own empty
 TMPDIR and checks afterwards that nothing was left in it.
+
+One piece, ~1,100 lines, because it is one suite over one program: every
+test shares the runner that gives each run its own TMPDIR and checks it
+is left empty.
 """
 import csv
 import io

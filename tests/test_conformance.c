@@ -16,6 +16,10 @@
  * The null backend does no I/O: its data comparisons are skipped (its
  * results and counters are still checked, and the file must stay as it was).
  * A backend that cannot run here skips with its reason.
+ *
+ * One piece, ~1,550 lines, because it is one suite over one contract: every
+ * case runs against every backend through one fixture (the file, the
+ * context loop, the checks on what reap hands back).
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -8,6 +8,9 @@
  * mean exact to floating rounding, a merge must equal the histogram of all
  * samples bucket for bucket, and the edges (empty, one value, huge values)
  * must behave.
+ *
+ * One piece, ~680 lines, because it is the suite of one unit, its cases
+ * sharing the exact-percentile oracle.
  */
 #include <math.h>
 #include <setjmp.h>

@@ -7,6 +7,9 @@
  * nothing listens on.
  *
  * IOLENS_TEST_FILTER selects cases by a glob on "backend/case".
+ *
+ * One piece, ~710 lines, because it is the suite of one API level on
+ * sockets, its cases sharing the faulty peers and the backend loop.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -3,6 +3,9 @@
  * transport (driven by plain blocking sockets here), its timer queue, its
  * 10,000-connection footprint, and the load generator against small echo
  * servers of this file, honest or not.
+ *
+ * One piece, ~1,150 lines, because it is the suite of one unit, the peers,
+ * whose cases share the plain-socket client and the small echo servers.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

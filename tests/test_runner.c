@@ -3,6 +3,9 @@
  * workloads run with several jobs, data verified, exact operation counts,
  * failures carried into the result, bad input refused with nothing left on
  * disk.
+ *
+ * One piece, ~750 lines, because it is the suite of one API level, its
+ * cases sharing the workload fixture and the leftover-file checks.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

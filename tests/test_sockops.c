@@ -5,6 +5,9 @@
  * sent, partial transfers add up, a shut-down peer reads as 0, a reset one
  * as -ECONNRESET, a gone one as -EPIPE (never SIGPIPE), a closed port as
  * -ECONNREFUSED, and -EAGAIN never leaks out as a result.
+ *
+ * One piece, ~1,100 lines, because it is one suite over the socket half of
+ * one contract, its cases sharing the peer thread and the socket pairs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
