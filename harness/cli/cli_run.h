@@ -30,4 +30,7 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a);
 
 void iolens__run_args_free(struct iolens__run_args *a);
 
+/* iolens run (cli_run_cmd.c): argv[0] is "run"; returns the exit status. */
+int iolens__cli_run(int argc, char **argv, const char *cmdline);
+
 #endif
