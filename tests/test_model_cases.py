@@ -114,9 +114,12 @@ class ModelCases(unittest.TestCase):
                 self.assertEqual(r["model"]["inline_share"], 0)  # no call of its own to complete in
                 self.assertIn("io_uring kernel thread", r["model"]["why"])
         if "io_uring:sqpoll+cq-spin" in rs:
-            # Submission by the kernel thread, completions by spinning on the CQ: no call at all.
+            # Submission by the kernel thread, completions by spinning on the CQ: no call per
+            # op. A loaded machine (sanitizers, a busy CPU) completes few ops in the window
+            # and may see one wake-up of the SQPOLL thread among them: that is not per op.
             r = rs["io_uring:sqpoll+cq-spin"]
-            self.assertLess(r["syscalls"]["job_threads"]["io"] / r["syscalls"]["ops"], 0.01)
+            io, ops = r["syscalls"]["job_threads"]["io"], r["syscalls"]["ops"]
+            self.assertLessEqual(io, max(1, 0.01 * ops), (io, ops))
         if "posix-aio" in rs:
             r = rs["posix-aio"]
             self.assertEqual((r["model"]["measured"], r["model"]["who"]), (ASYNC_THREADS, "threads"))
