@@ -72,93 +72,10 @@ static int poll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, uns
 {
 	struct poll_state *s = ctx->priv;
 
-	for (unsigned i = 0; i < n; i++) {
-		struct iolens_op *op = ops[i];
-		struct iolens__fdq_fd *e;
-
-		op->flags = 0;
-		if (op->fd < 0) {
-			/* poll() skips negative descriptors: it would wait forever. */
-			op->result = -EBADF;
-			op->flags = IOLENS_OPF_INLINE;
-			ctx->stats.completed_inline++;
-			iolens__cq_push(&s->rd.done, op);
-			continue;
-		}
-		e = iolens__fdq_get(&s->q, op->fd);
-		if (!e)
+	for (unsigned i = 0; i < n; i++)
+		if (iolens__readiness_queue(ctx, &s->rd, &s->q, ops[i]))
 			return i ? (int)i : -ENOMEM;
-		if (op->kind == IOLENS_OP_SEND && !e->head[IOLENS__FDQ_OUT] &&
-		    iolens__readiness_try_send(ctx, op)) {
-			iolens__cq_push(&s->rd.done, op);
-			continue;
-		}
-		iolens__fdq_push(&s->q, op);
-		s->rd.npending++;
-	}
 	return (int)n;
-}
-
-/* Try the read without blocking first; on "would block" fall back to a plain pread. */
-static void nowait_read(struct iolens_ctx *ctx, struct poll_state *s, struct iolens_op *op)
-{
-	struct iovec iov = { op->buf, op->len };
-	ssize_t r;
-
-	do
-		r = preadv2(op->fd, &iov, 1, (off_t)op->offset, RWF_NOWAIT);
-	while (r < 0 && errno == EINTR);
-	ctx->stats.nowait_tries++;
-	if (r < 0 && errno == EOPNOTSUPP) {
-		s->nowait = 0; /* the filesystem cannot say: stop asking */
-		ctx->stats.nowait_tries--;
-	} else if (r < 0 && errno == EAGAIN) {
-		op->flags |= IOLENS_OPF_WOULDBLOCK;
-		ctx->stats.nowait_eagain++;
-	} else if (r >= 0 && (uint32_t)r == op->len) {
-		op->result = r;
-		return;
-	} else if (r > 0) {
-		/* Part was cached; read the rest the ordinary way. */
-		struct iolens_op rest = *op;
-
-		rest.buf = (char *)op->buf + r;
-		rest.len = op->len - (uint32_t)r;
-		rest.offset = op->offset + (uint64_t)r;
-		iolens__syncop(&rest);
-		op->result = rest.result < 0 ? rest.result : r + rest.result;
-		return;
-	} else if (r < 0) {
-		op->result = -errno;
-		return;
-	}
-	iolens__syncop(op);
-}
-
-/*
- * Serve fd's ops waiting in direction dir, oldest first, until one would
- * block: files are done with a plain call (or RWF_NOWAIT first), sockets
- * tried once each.
- */
-static void serve(struct iolens_ctx *ctx, struct poll_state *s, int fd, int dir)
-{
-	struct iolens__fdq_slot *sl;
-
-	while ((sl = iolens__fdq_peek(&s->q, fd, dir))) {
-		struct iolens_op *op = sl->op;
-
-		if (iolens__is_sockop(op)) {
-			if (!iolens__readiness_sockop(ctx, op, &sl->connecting))
-				return;
-		} else if (s->nowait && op->kind == IOLENS_OP_READ) {
-			nowait_read(ctx, s, op);
-		} else {
-			iolens__syncop(op);
-		}
-		iolens__fdq_pop(&s->q, fd, dir);
-		s->rd.npending--;
-		iolens__cq_push(&s->rd.done, op);
-	}
 }
 
 /* Nothing but the queues is kept per descriptor. */
@@ -197,9 +114,11 @@ static int poll_once(struct iolens_ctx *ctx, int timeout_ms)
 
 		/* Errors and hang-ups: do the call so its errno lands in the result. */
 		if (ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL))
-			serve(ctx, s, s->fds[f].fd, IOLENS__FDQ_IN);
+			iolens__readiness_serve(ctx, &s->rd, &s->q, s->fds[f].fd, IOLENS__FDQ_IN,
+						&s->nowait);
 		if (ev & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
-			serve(ctx, s, s->fds[f].fd, IOLENS__FDQ_OUT);
+			iolens__readiness_serve(ctx, &s->rd, &s->q, s->fds[f].fd, IOLENS__FDQ_OUT,
+						&s->nowait);
 	}
 	return r;
 }

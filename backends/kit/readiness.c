@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "backend.h"
@@ -91,4 +93,89 @@ int iolens__readiness_sockop(struct iolens_ctx *ctx, struct iolens_op *op, int *
 		return 0;
 	}
 	return op->result != -EAGAIN;
+}
+
+int iolens__readiness_queue(struct iolens_ctx *ctx, struct iolens__readiness *rd,
+			    struct iolens__fdq *q, struct iolens_op *op)
+{
+	struct iolens__fdq_fd *e;
+
+	op->flags = 0;
+	if (op->fd < 0) {
+		/* poll() skips negative descriptors: it would wait forever. */
+		op->result = -EBADF;
+		op->flags = IOLENS_OPF_INLINE;
+		ctx->stats.completed_inline++;
+		iolens__cq_push(&rd->done, op);
+		return 0;
+	}
+	e = iolens__fdq_get(q, op->fd);
+	if (!e)
+		return -ENOMEM;
+	if (op->kind == IOLENS_OP_SEND && !e->head[IOLENS__FDQ_OUT] &&
+	    iolens__readiness_try_send(ctx, op)) {
+		iolens__cq_push(&rd->done, op);
+		return 0;
+	}
+	iolens__fdq_push(q, op);
+	rd->npending++;
+	return 0;
+}
+
+/* Try the read without blocking first; on "would block" fall back to a plain pread. */
+static void nowait_read(struct iolens_ctx *ctx, int *nowait, struct iolens_op *op)
+{
+	struct iovec iov = { op->buf, op->len };
+	ssize_t r;
+
+	do
+		r = preadv2(op->fd, &iov, 1, (off_t)op->offset, RWF_NOWAIT);
+	while (r < 0 && errno == EINTR);
+	ctx->stats.nowait_tries++;
+	if (r < 0 && errno == EOPNOTSUPP) {
+		*nowait = 0; /* the filesystem cannot say: stop asking */
+		ctx->stats.nowait_tries--;
+	} else if (r < 0 && errno == EAGAIN) {
+		op->flags |= IOLENS_OPF_WOULDBLOCK;
+		ctx->stats.nowait_eagain++;
+	} else if (r >= 0 && (uint32_t)r == op->len) {
+		op->result = r;
+		return;
+	} else if (r > 0) {
+		/* Part was cached; read the rest the ordinary way. */
+		struct iolens_op rest = *op;
+
+		rest.buf = (char *)op->buf + r;
+		rest.len = op->len - (uint32_t)r;
+		rest.offset = op->offset + (uint64_t)r;
+		iolens__syncop(&rest);
+		op->result = rest.result < 0 ? rest.result : r + rest.result;
+		return;
+	} else if (r < 0) {
+		op->result = -errno;
+		return;
+	}
+	iolens__syncop(op);
+}
+
+void iolens__readiness_serve(struct iolens_ctx *ctx, struct iolens__readiness *rd,
+			     struct iolens__fdq *q, int fd, int dir, int *nowait)
+{
+	struct iolens__fdq_slot *sl;
+
+	while ((sl = iolens__fdq_peek(q, fd, dir))) {
+		struct iolens_op *op = sl->op;
+
+		if (iolens__is_sockop(op)) {
+			if (!iolens__readiness_sockop(ctx, op, &sl->connecting))
+				return;
+		} else if (nowait && *nowait && op->kind == IOLENS_OP_READ) {
+			nowait_read(ctx, nowait, op);
+		} else {
+			iolens__syncop(op);
+		}
+		iolens__fdq_pop(q, fd, dir);
+		rd->npending--;
+		iolens__cq_push(&rd->done, op);
+	}
 }

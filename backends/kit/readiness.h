@@ -13,6 +13,7 @@
 #define IOLENS_READINESS_H
 
 #include "cq.h"
+#include "fdq.h"
 
 struct iolens__readiness {
 	struct iolens__cq done;
@@ -48,5 +49,23 @@ int iolens__readiness_sockop(struct iolens_ctx *ctx, struct iolens_op *op, int *
  * when the call said EAGAIN and it has to wait for writability.
  */
 int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op);
+
+/*
+ * Queue op on q, or complete it at once: a negative descriptor with -EBADF
+ * (poll would skip it and wait forever), a SEND with none queued ahead of
+ * it that the socket took (iolens__readiness_try_send). 0, or -ENOMEM when
+ * q cannot grow for the descriptor (nothing queued).
+ */
+int iolens__readiness_queue(struct iolens_ctx *ctx, struct iolens__readiness *rd,
+			    struct iolens__fdq *q, struct iolens_op *op);
+
+/*
+ * Serve fd's ops waiting in direction dir of q, oldest first, until one
+ * would block: file ops with a plain call (a READ with RWF_NOWAIT first
+ * while *nowait, which drops to 0 when the filesystem cannot say; nowait
+ * may be NULL), socket ops tried once each. Done ops go to rd->done.
+ */
+void iolens__readiness_serve(struct iolens_ctx *ctx, struct iolens__readiness *rd,
+			     struct iolens__fdq *q, int fd, int dir, int *nowait);
 
 #endif
