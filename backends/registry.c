@@ -8,6 +8,7 @@
 
 extern const struct iolens_backend iolens_backend_null;
 extern const struct iolens_backend iolens_backend_blocking;
+extern const struct iolens_backend iolens_backend_select;
 extern const struct iolens_backend iolens_backend_poll;
 extern const struct iolens_backend iolens_backend_epoll;
 extern const struct iolens_backend iolens_backend_posix_aio;
@@ -23,6 +24,7 @@ extern const struct iolens_backend iolens_backend_libaio;
 const struct iolens__registry_entry iolens__registry[] = {
 	BUILT(iolens_backend_null),
 	BUILT(iolens_backend_blocking),
+	BUILT(iolens_backend_select),
 	BUILT(iolens_backend_poll),
 	BUILT(iolens_backend_epoll),
 #if IOLENS_HAVE_LIBURING
