@@ -39,6 +39,14 @@
  * is not, epoll_wait (nothing), epoll_ctl (the confirmation), epoll_wait
  * (blocking) in the middle instead.
  *
+ * One-shot (epoll:oneshot), the pattern of servers that hand a descriptor
+ * to one thread at a time: registered with EPOLLONESHOT for what its queued
+ * ops wait for, so the kernel disables it after one event, and armed again
+ * with EPOLL_CTL_MOD before each wait that still has ops on it. One echo
+ * request then costs an epoll_ctl more than level-triggered (send,
+ * epoll_ctl, epoll_wait, recv): the measured price of the pattern. Edge and
+ * one-shot together are refused (-EINVAL): pick one.
+ *
  * epoll_ctl refuses regular files with EPERM: those ops are done at once
  * with a plain call, flagged and counted as fallbacks.
  */
@@ -77,6 +85,7 @@ struct epoll_state {
 	struct iolens__fdq q;        /* the queued ops, by descriptor; entries are ep_fd */
 	int epfd;
 	int edge;  /* IOLENS_BOPT_EDGE */
+	int oneshot; /* IOLENS_BOPT_ONESHOT */
 	int dirty; /* first descriptor on the dirty list, -1 when empty */
 	int ready; /* first on the ready list */
 	struct epoll_event *events;
@@ -107,6 +116,12 @@ static int epoll_init(struct iolens_ctx *ctx)
 	ctx->priv = s;
 	s->rd.check = wait_ready;
 	s->edge = !!(ctx->opts.flags & IOLENS_BOPT_EDGE);
+	s->oneshot = !!(ctx->opts.flags & IOLENS_BOPT_ONESHOT);
+	if (s->edge && s->oneshot) {
+		free(s);
+		ctx->priv = NULL;
+		return -EINVAL;
+	}
 	s->dirty = s->ready = -1;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->events = calloc(ctx->opts.depth, sizeof(*s->events));
@@ -137,12 +152,18 @@ static uint32_t dir_flag(int dir)
  * edge-triggered. Level-triggered: EPOLLOUT exactly while an op waits to
  * write (a socket is nearly always writable), EPOLLIN while an op waits to
  * read and, once registered, after that too (take_event drops it when it
- * fires with nothing queued).
+ * fires with nothing queued). One-shot: what the queued ops wait for, armed
+ * once; nothing while idle (the last event disabled it).
  */
 static uint32_t interest(const struct epoll_state *s, const struct ep_fd *e)
 {
 	if (s->edge)
 		return EPOLLIN | EPOLLOUT | EPOLLET;
+	if (s->oneshot)
+		return e->q.npending ? (e->q.head[IOLENS__FDQ_IN] ? EPOLLIN : 0) |
+					       (e->q.head[IOLENS__FDQ_OUT] ? EPOLLOUT : 0) |
+					       EPOLLONESHOT
+				     : 0;
 	return (e->q.head[IOLENS__FDQ_IN] || (e->events & EPOLLIN) ? EPOLLIN : 0) |
 	       (e->q.head[IOLENS__FDQ_OUT] ? EPOLLOUT : 0);
 }
@@ -170,7 +191,7 @@ static void name_mode(struct iolens_ctx *ctx, const struct epoll_state *s)
 {
 	if (!ctx->stats.setup[0])
 		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s",
-			 s->edge ? "edge-triggered" : "level-triggered");
+			 s->edge ? "edge-triggered" : s->oneshot ? "one-shot" : "level-triggered");
 }
 
 /*
@@ -304,7 +325,8 @@ static int epoll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 			err = ep_register(ctx, s, op->fd, e,
 					  s->edge ? EPOLLIN | EPOLLOUT | EPOLLET :
 						    (iolens__fdq_dir(op) == IOLENS__FDQ_IN ?
-							     EPOLLIN : EPOLLOUT));
+							     EPOLLIN : EPOLLOUT) |
+							    (s->oneshot ? EPOLLONESHOT : 0));
 			if (err) {
 				complete_inline(ctx, s, op, err);
 				continue;
@@ -387,7 +409,9 @@ static void take_event(struct iolens_ctx *ctx, struct epoll_state *s, const stru
 		e->ready |= RD_IN;
 	if (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		e->ready |= RD_OUT;
-	if (!s->edge) {
+	if (s->oneshot) {
+		e->events = 0; /* the event disabled the registration until it is armed again */
+	} else if (!s->edge) {
 		if (!e->q.npending && (ev->events & (EPOLLERR | EPOLLHUP))) {
 			/*
 			 * Level-triggered with nothing asked for: an error or
@@ -540,7 +564,7 @@ const struct iolens_backend iolens_backend_epoll = {
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
 		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
 		IOLENS_CAP_OP(IOLENS_OP_CONNECT) | IOLENS_CAP_NONBLOCK_FD,
-	.options = IOLENS_BOPT_EDGE,
+	.options = IOLENS_BOPT_EDGE | IOLENS_BOPT_ONESHOT,
 	.init = epoll_init,
 	.destroy = epoll_destroy,
 	.submit = epoll_submit,

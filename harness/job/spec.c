@@ -29,6 +29,7 @@ static const struct {
 	{ "threads", IOLENS_BOPT_THREADS, 1, WL_DISK | WL_NET },
 	/* Regular files never enter an epoll set. */
 	{ "et", IOLENS_BOPT_EDGE, 0, WL_NET },
+	{ "oneshot", IOLENS_BOPT_ONESHOT, 0, WL_NET },
 	{ "ms-accept", IOLENS_BOPT_MS_ACCEPT, 0, WL(SERVE) },
 	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0, WL_NET }, /* a stream receives its trailer */
 };

@@ -174,6 +174,7 @@ struct iolens_op {
 #define IOLENS_BOPT_MS_RECV (1u << 7)     /* io_uring: multishot recv, provided-buffer ring */
 #define IOLENS_BOPT_SQPOLL_CPU (1u << 8)  /* io_uring: SQPOLL thread on opts.sqpoll_cpu (needs SQPOLL) */
 #define IOLENS_BOPT_CQ_SPIN (1u << 9)     /* io_uring: reap by polling the CQ, never entering (needs SQPOLL) */
+#define IOLENS_BOPT_ONESHOT (1u << 10)    /* epoll: EPOLLONESHOT, re-armed for every wait */
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
