@@ -1,11 +1,14 @@
 /*
- * What the readiness backends (poll, epoll, epoll:et) owe sockets beyond the
+ * What the readiness backends (select, poll, epoll, epoll:et, epoll:oneshot)
+ * owe sockets beyond the
  * contract test: several ops on one descriptor each served, in order; a
  * descriptor closed and its number reused inside one context (socket after
  * socket, file after socket, socket after file) still waited on correctly;
  * an idle socket that is writable or hung up, or that got data no RECV
  * asked for, does not keep the wait awake; a SEND goes at once unless one
- * waits ahead of it; many connections at once.
+ * waits ahead of it; many connections at once; a descriptor above
+ * FD_SETSIZE served by poll and epoll and refused by select, never written
+ * past its sets.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,9 +38,11 @@ struct tcase {
 };
 
 static const struct tcase tcases[] = {
+	{ "select", "select", 0 },
 	{ "poll", "poll", 0 },
 	{ "epoll", "epoll", 0 },
 	{ "epoll", "epoll:et", IOLENS_BOPT_EDGE },
+	{ "epoll", "epoll:oneshot", IOLENS_BOPT_ONESHOT },
 };
 
 static struct iolens_ctx *open_ctx(const struct tcase *t, unsigned depth)
@@ -466,6 +472,51 @@ static void many_at_once(void **state)
 	iolens_ctx_close(ctx);
 }
 
+/*
+ * A socket numbered above FD_SETSIZE (1024): poll and epoll wait on it like
+ * any other; select refuses it with EMFILE at once, and a socket below the
+ * limit in the same context still works.
+ */
+static void high_descriptor(void **state)
+{
+	enum { HIGH = 1500 };
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx = open_ctx(t, 4);
+	struct rlimit rl;
+	int fds[2], low[2];
+	char c = 0;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max <= HIGH) {
+		iolens_ctx_close(ctx);
+		skip();
+	}
+	if (rl.rlim_cur <= HIGH) {
+		rl.rlim_cur = HIGH + 1;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	pair(fds);
+	assert_int_equal(dup2(fds[0], HIGH), HIGH);
+	close(fds[0]);
+	assert_int_equal(write(fds[1], "h", 1), 1);
+	if (strcmp(t->backend, "select") == 0) {
+		assert_int_equal(one(t, ctx, IOLENS_OP_RECV, HIGH, &c, 1), -EMFILE);
+		assert_int_equal(c, 0); /* nothing read, nothing written past a set */
+	} else {
+		assert_int_equal(one(t, ctx, IOLENS_OP_RECV, HIGH, &c, 1), 1);
+		assert_int_equal(c, 'h');
+	}
+	pair(low);
+	assert_int_equal(write(low[1], "l", 1), 1);
+	assert_int_equal(one(t, ctx, IOLENS_OP_RECV, low[0], &c, 1), 1);
+	assert_int_equal(c, 'l');
+	iolens_ctx_close(ctx);
+	close(HIGH);
+	close(fds[1]);
+	close(low[0]);
+	close(low[1]);
+}
+
 /* epoll names its registration mode once it has registered a socket. */
 static void setup_names_the_mode(void **state)
 {
@@ -481,8 +532,9 @@ static void setup_names_the_mode(void **state)
 	pair(fds);
 	assert_int_equal(one(t, ctx, IOLENS_OP_SEND, fds[0], "x", 1), 1);
 	iolens_ctx_stats(ctx, &st);
-	assert_string_equal(st.setup, t->flags & IOLENS_BOPT_EDGE ? "edge-triggered" :
-								     "level-triggered");
+	assert_string_equal(st.setup, t->flags & IOLENS_BOPT_EDGE      ? "edge-triggered"
+				      : t->flags & IOLENS_BOPT_ONESHOT ? "one-shot"
+								       : "level-triggered");
 	assert_int_equal(st.fallbacks, 0);
 	close(fds[0]);
 	close(fds[1]);
@@ -504,6 +556,7 @@ int main(void)
 		{ "timeout_holds_under_chatter", timeout_holds_under_chatter },
 		{ "many_at_once", many_at_once },
 		{ "setup_names_the_mode", setup_names_the_mode },
+		{ "high_descriptor", high_descriptor },
 	};
 	enum { NT = sizeof(tcases) / sizeof(tcases[0]), NC = sizeof(cases) / sizeof(cases[0]) };
 	static struct CMUnitTest tests[NT * NC];
