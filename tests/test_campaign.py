@@ -65,8 +65,9 @@ SPEC_OPTIONS = {
                  ("sqpoll-cpu", "cpu", ALL_KINDS), ("cq-spin", None, ALL_KINDS),
                  ("fixed-files", None, ALL_KINDS), ("fixed-bufs", None, set(DISK)),
                  ("ms-accept", None, {"serve"}), ("ms-recv", None, {"echo", "serve"})],
+    "select": [("nowait", None, set(DISK))],
     "poll": [("nowait", None, set(DISK))],
-    "epoll": [("et", None, set(NET))],
+    "epoll": [("et", None, set(NET)), ("oneshot", None, set(NET))],
     "posix-aio": [("threads", "n", ALL_KINDS)],
 }
 
@@ -163,6 +164,8 @@ class Grammar:
         for opt, takes, _ in chosen:
             if opt == "cq-spin" and not any(o[0].startswith("sqpoll") for o in chosen):
                 words.append("sqpoll")
+            if opt == "oneshot" and "et" in words:
+                continue  # two ways to register a socket: one of them
             if takes == "n":
                 words.append("%s=%d" % (opt, self.pick([1, 2, 4, 10, 50])))
             elif takes == "cpu":
@@ -181,7 +184,7 @@ class Grammar:
                    "posix-aio:threads=0", "posix-aio:threads=-1", "blocking:sqpoll",
                    "epoll:nowait", "x" * 70, "null:" + "x" * 200, ",".join(["all"] * 10),
                    "null:" + self.control(), self.control() + "null", "poll:nowait+nowait+bogus",
-                   "io_uring:sqpoll+cq-spin=1", "all:sqpoll"]
+                   "io_uring:sqpoll+cq-spin=1", "all:sqpoll", "epoll:et+oneshot"]
         if misfit:
             choices += [m[0] for m in misfit] * 3
         return self.pick(choices)

@@ -155,6 +155,11 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 			 spec, name);
 		return -EINVAL;
 	}
+	if ((out->flags & IOLENS_BOPT_EDGE) && (out->flags & IOLENS_BOPT_ONESHOT)) {
+		snprintf(err, errlen, "--backend: '%s': et and oneshot are two ways to register a socket (accepts one of them: %s:et or %s:oneshot)",
+			 spec, name, name);
+		return -EINVAL;
+	}
 	snprintf(out->variant, sizeof(out->variant), "%s", colon + 1);
 	return 0;
 }
