@@ -12,6 +12,7 @@ extern const struct iolens_backend iolens_backend_select;
 extern const struct iolens_backend iolens_backend_poll;
 extern const struct iolens_backend iolens_backend_epoll;
 extern const struct iolens_backend iolens_backend_posix_aio;
+extern const struct iolens_backend iolens_backend_threadpool;
 #if IOLENS_HAVE_LIBURING
 extern const struct iolens_backend iolens_backend_io_uring;
 #endif
@@ -33,6 +34,7 @@ const struct iolens__registry_entry iolens__registry[] = {
 	{ NULL, "io_uring", IOLENS_MODEL_ASYNC_KERNEL, IOLENS_LIBURING_MISSING },
 #endif
 	BUILT(iolens_backend_posix_aio),
+	BUILT(iolens_backend_threadpool),
 #if IOLENS_HAVE_LIBAIO
 	BUILT(iolens_backend_libaio),
 #else

@@ -168,7 +168,7 @@ struct iolens_op {
 #define IOLENS_BOPT_FIXED_FILES (1u << 1) /* io_uring: register opts.files and sockets */
 #define IOLENS_BOPT_FIXED_BUFS (1u << 2)  /* io_uring: register opts.bufs */
 #define IOLENS_BOPT_NOWAIT (1u << 3)      /* poll: try preadv2(RWF_NOWAIT) first */
-#define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio: opts.aio_threads is set */
+#define IOLENS_BOPT_THREADS (1u << 4)     /* posix-aio, threadpool: opts.aio_threads is set */
 #define IOLENS_BOPT_EDGE (1u << 5)        /* epoll: edge-triggered registration */
 #define IOLENS_BOPT_MS_ACCEPT (1u << 6)   /* io_uring: one multishot accept per listener */
 #define IOLENS_BOPT_MS_RECV (1u << 7)     /* io_uring: multishot recv, provided-buffer ring */
@@ -222,7 +222,8 @@ IOLENS_EXPORT const struct iolens_backend_info *iolens_backend_find(const char *
 struct iolens_backend_opts {
 	unsigned depth;            /* most operations in flight, >= 1 */
 	uint32_t flags;            /* IOLENS_BOPT_* */
-	unsigned aio_threads;      /* posix-aio: aio_init() thread count, 0 = default */
+	unsigned aio_threads;      /* posix-aio: aio_init() thread count, 0 = default; */
+				   /* threadpool: pool size (with THREADS, >= 1) */
 	unsigned sqpoll_idle_ms;   /* io_uring SQPOLL idle time, 0 = default */
 	const int *files;          /* IOLENS_BOPT_FIXED_FILES: descriptors to register, */
 	unsigned nfiles;           /* or NULL and 0: sockets only, each on its first op */
