@@ -714,6 +714,55 @@ static void recv_waits_for_data(void **state)
 	iolens_ctx_close(ctx);
 }
 
+/*
+ * RECVs submitted before the SENDs that feed them, in one context: more of
+ * them than a thread pool has workers, so a pool whose workers all block in
+ * the RECVs must still get the SENDs going (threadpool grows, and says so).
+ * A thread-per-op backend does one op per submit call and cannot be asked.
+ */
+static void recvs_before_their_sends(void **state)
+{
+	enum { N = 8 };
+	const struct tcase *t = *state;
+	struct iolens_ctx *ctx;
+	struct iolens_op ops[2 * N], *p[2 * N];
+	struct iolens_backend_stats st;
+	char out[N][32], in[N][32];
+	int fds[N][2];
+
+	if (t->b->caps & IOLENS_CAP_THREAD_PER_OP)
+		skip();
+	ctx = open_ctx(t, 2 * N);
+	for (int i = 0; i < N; i++) {
+		unix_pair(t, fds[i]);
+		set_nonblock(fds[i][1], nonblocking(t));
+		pattern(out[i], sizeof(out[i]), 40 + (unsigned)i);
+		ops[i] = (struct iolens_op){ .kind = IOLENS_OP_RECV, .fd = fds[i][0], .buf = in[i],
+					     .len = sizeof(in[i]), .buf_index = -1 };
+		ops[N + i] = (struct iolens_op){ .kind = IOLENS_OP_SEND, .fd = fds[i][1],
+						 .buf = out[i], .len = sizeof(out[i]),
+						 .buf_index = -1 };
+	}
+	for (int i = 0; i < 2 * N; i++)
+		p[i] = &ops[i];
+	run_ops(t, ctx, p, 2 * N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(ops[N + i].result, sizeof(out[i]));
+		if (ops[i].result < (int64_t)sizeof(in[i]))
+			recv_all(t, ctx, fds[i][0], in[i] + ops[i].result,
+				 sizeof(in[i]) - (size_t)ops[i].result);
+		assert_memory_equal(in[i], out[i], sizeof(out[i]));
+	}
+	iolens_ctx_stats(ctx, &st);
+	if (strcmp(t->b->name, "threadpool") == 0 && !strstr(st.setup, "grew to"))
+		fail_msg("%s: the pool did not say it grew: \"%s\"", t->spec, st.setup);
+	for (int i = 0; i < N; i++) {
+		forget_close(t, ctx, fds[i][0]);
+		forget_close(t, ctx, fds[i][1]);
+	}
+	iolens_ctx_close(ctx);
+}
+
 /* Backends (and options) that keep per-descriptor state, so forget sees ops in flight. */
 static int keeps_fd_state(const struct tcase *t)
 {
@@ -1031,6 +1080,7 @@ static const struct ucase cases[] = {
 	{ "recv_waits_for_data", recv_waits_for_data, 0 },
 	{ "forget_then_reuse", forget_then_reuse, 0 },
 	{ "forget_closes_socket", forget_closes_socket, 0 },
+	{ "recvs_before_their_sends", recvs_before_their_sends, 0 },
 	{ "ms_accepts_queued", ms_accepts_queued, IOLENS_BOPT_MS_ACCEPT },
 	{ "ms_accept_forget_closes", ms_accept_forget_closes, IOLENS_BOPT_MS_ACCEPT },
 	{ "ms_recv_small_ops", ms_recv_small_ops, IOLENS_BOPT_MS_RECV },
