@@ -5,10 +5,13 @@
  *
  * The hand-off, both ways, is what a thread pool costs, so each side wakes
  * the other only when it sleeps:
- *  - submit to worker: idle workers sleep on a condition variable; submit
- *    signals one per op for as many idle workers as have not been signalled
- *    yet (a futex wake each), and none while every worker is busy: a worker
- *    that finishes an op takes the next queued one without sleeping.
+ *  - submit to worker: idle workers sleep in FUTEX_WAIT on a word of their
+ *    own; submit bumps it and wakes, in one FUTEX_WAKE, as many as it
+ *    queued ops for and are not woken already, and makes no call while
+ *    every worker is busy: a worker that finishes an op takes the next
+ *    queued one without sleeping. (Not a condition variable: glibc's
+ *    pthread_cond_signal can itself sleep, until the waiters it woke last
+ *    time have run, and then the submit call would sleep for the workers.)
  *  - worker to reaper: a futex word. The reaper that must wait says how many
  *    completions it needs, under the mutex, and sleeps in FUTEX_WAIT on the
  *    word; the worker whose completion makes that many bumps the word and
@@ -23,11 +26,16 @@
  *   an eventfd through epoll; that design needs a readiness loop to block
  *   in, which a pool alone does not have.)
  *
+ * Futex words are read under the mutex and changed under it, so a sleeper
+ * that read one before unlocking returns at once (EAGAIN) if a wake came
+ * in between: no wake is lost.
+ *
  * Workers are detached; the pool counts those alive. stop waits up to a
  * second for them, then leaves the pool to the last one to exit.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,7 +55,6 @@
 
 struct iolens__pool {
 	pthread_mutex_t lock;
-	pthread_cond_t work;     /* idle workers sleep here */
 	pthread_cond_t gone;     /* stop waits here for workers to exit */
 	struct iolens__cq todo;  /* submitted, not started: oldest first */
 	struct iolens__cq done;  /* performed, not reaped */
@@ -57,18 +64,26 @@ struct iolens__pool {
 	unsigned nidle;          /* asleep on work */
 	unsigned nsignalled;     /* of those, signalled and not up yet */
 	unsigned nsock;          /* inside a socket call */
+	unsigned nsockops;       /* socket ops queued or inside a call */
 	uint64_t progress;       /* ops started or finished */
 	uint64_t stall_mark;     /* progress when the stall clock started */
 	int64_t stall_since;     /* when it started; 0 when not at risk */
+	uint32_t work;           /* futex word: bumped by each wake of idle workers */
 	uint32_t wake;           /* futex word: bumped by each wake of the reaper */
 	unsigned need;           /* completions the sleeping reaper waits for; 0: awake */
 	int stop;
 	int abandoned;           /* the owner left: results go nowhere */
 };
 
-static void futex_wake(uint32_t *word)
+static void futex_wake(uint32_t *word, int n)
 {
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* Lock held. A new value for a futex word that sleepers read under the lock. */
+static void bump(uint32_t *word)
+{
+	__atomic_store_n(word, *word + 1, __ATOMIC_RELEASE);
 }
 
 /* Sleep while *word == seen, until the monotonic time `until` (< 0: no limit). */
@@ -91,7 +106,6 @@ static void pool_free(struct iolens__pool *p)
 {
 	iolens__cq_free(&p->todo);
 	iolens__cq_free(&p->done);
-	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->gone);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -103,7 +117,7 @@ static int completes_wait(struct iolens__pool *p)
 	if (!p->need || iolens__cq_len(&p->done) < p->need)
 		return 0;
 	p->need = 0;
-	__atomic_store_n(&p->wake, p->wake + 1, __ATOMIC_RELEASE);
+	bump(&p->wake);
 	return 1;
 }
 
@@ -116,8 +130,12 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->stop && !iolens__cq_len(&p->todo)) {
+			uint32_t seen = p->work;
+
 			p->nidle++;
-			pthread_cond_wait(&p->work, &p->lock);
+			pthread_mutex_unlock(&p->lock);
+			futex_wait(&p->work, seen, -1);
+			pthread_mutex_lock(&p->lock);
 			p->nidle--;
 			if (p->nsignalled)
 				p->nsignalled--;
@@ -134,6 +152,7 @@ static void *worker(void *arg)
 		iolens__syncop(&call);
 		pthread_mutex_lock(&p->lock);
 		p->nsock -= (unsigned)sock;
+		p->nsockops -= (unsigned)sock;
 		p->progress++;
 		if (p->abandoned) {
 			if (call.kind == IOLENS_OP_ACCEPT && call.result >= 0)
@@ -145,7 +164,7 @@ static void *worker(void *arg)
 		iolens__cq_push(&p->done, op);
 		if (completes_wait(p)) {
 			pthread_mutex_unlock(&p->lock);
-			futex_wake(&p->wake);
+			futex_wake(&p->wake, 1);
 			pthread_mutex_lock(&p->lock);
 		}
 	}
@@ -190,13 +209,13 @@ static int at_risk(const struct iolens__pool *p)
 /*
  * Lock held. The stall rule (pool.h): grow when at risk with no progress
  * for a stall period. Returns the time by which the reaper must look again
- * (until, or earlier while a socket call runs; < 0: no limit).
+ * (until, or earlier while the pool holds a socket op; < 0: no limit).
  */
 static int64_t watch(struct iolens__pool *p, int64_t now, int64_t until)
 {
 	int64_t by = now + IOLENS__POOL_STALL_NS;
 
-	if (!p->nsock) {
+	if (!p->nsockops) {
 		p->stall_since = 0;
 		return until; /* file calls always return */
 	}
@@ -238,7 +257,6 @@ int iolens__pool_start(struct iolens__pool **out, unsigned threads, unsigned dep
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
 	pthread_mutex_init(&p->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
-	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->gone, NULL);
 	pthread_mutex_lock(&p->lock);
 	for (unsigned i = 0; i < threads && !err; i++)
@@ -257,15 +275,19 @@ void iolens__pool_submit(struct iolens__pool *p, struct iolens_op *const *ops, u
 	unsigned wake;
 
 	pthread_mutex_lock(&p->lock);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		iolens__cq_push(&p->todo, ops[i]);
+		p->nsockops += (unsigned)is_sockop(ops[i]);
+	}
 	wake = p->nidle - p->nsignalled;
 	if (wake > n)
 		wake = n;
 	p->nsignalled += wake;
+	if (wake)
+		bump(&p->work);
 	pthread_mutex_unlock(&p->lock);
-	while (wake--)
-		pthread_cond_signal(&p->work);
+	if (wake)
+		futex_wake(&p->work, (int)wake);
 }
 
 unsigned iolens__pool_reap(struct iolens__pool *p, struct iolens_op **out, unsigned min,
@@ -315,7 +337,8 @@ void iolens__pool_stop(struct iolens__pool *p)
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	p->todo.head = p->todo.tail; /* never started: dropped */
-	pthread_cond_broadcast(&p->work);
+	bump(&p->work);
+	futex_wake(&p->work, INT_MAX);
 	while (p->nlive && iolens__mono_ns() < deadline)
 		pthread_cond_clockwait(&p->gone, &p->lock, CLOCK_MONOTONIC, &ts);
 	if (p->nlive) {

@@ -16,8 +16,8 @@
  * worker is inside a socket call and no op has started or finished for
  * IOLENS__POOL_STALL_NS, it starts one more worker for each queued op (never
  * more than depth workers in all, so every op in flight can have one). reap
- * applies the rule, waking at least that often while a socket call runs.
- * File calls always return, so they never grow the pool.
+ * applies the rule, waking at least that often while the pool holds a
+ * socket op. File calls always return, so they never grow the pool.
  */
 #ifndef IOLENS_POOL_H
 #define IOLENS_POOL_H
