@@ -140,6 +140,35 @@ class ModelCases(unittest.TestCase):
                 self.assertFalse(r["model"]["mismatch"])
                 self.assertGreaterEqual(r["model"]["waited_share"], 0.5)
 
+    def assertPool(self, r):
+        """threadpool: its workers make every I/O call; the submitter only hands off and waits."""
+        m = r["model"]
+        self.assertEqual((m["measured"], m["who"]), (ASYNC_THREADS, "threads"), m["why"])
+        self.assertFalse(m["mismatch"])
+        self.assertGreaterEqual(m["offload_share"], 0.9, m["why"])
+        self.assertLess(m["own_data_per_op"], 0.05, m["why"])
+        self.assertEqual(m["inline_share"], 0)  # another thread did it, whenever it finished
+        self.assertIn("futex", m["why"])
+        self.assertEqual(m["pass"], "counting")
+
+    def test_threadpool_files(self):
+        """Cached at depth 1 and 32, and O_DIRECT: the pool's threads make the calls.
+
+        The wait axis is not asserted: whether the reaper sleeps depends on
+        whether a worker finishes before the reaper gets to its futex."""
+        for args in (["--depth", "1"], ["--depth", "32"], ["--depth", "32", "--direct"]):
+            rs = self.run_models(["threadpool"], "--workload", "randread", "--size", "16m",
+                                 "--time", "0.3s", *args)
+            self.assertPool(rs["threadpool"])
+
+    def test_threadpool_echo(self):
+        """Echo at 1 and 64 connections: blocking socket calls on the pool's threads."""
+        for conns in (1, 64):
+            rs = self.run_models(["threadpool"], "--workload", "echo", "--conns", str(conns),
+                                 "--time", "0.3s")
+            self.assertPool(rs["threadpool"])
+            self.assertEqual(rs["threadpool"]["backend_stats"]["nowait_tries"], 0)
+
     def test_cold_cache(self):
         """A cold file: the read after a ready poll sleeps; io_uring completes later."""
         rs = self.run_models(["blocking", "select", "poll", "io_uring"], "--workload", "randread",
