@@ -69,6 +69,7 @@ SPEC_OPTIONS = {
     "poll": [("nowait", None, set(DISK))],
     "epoll": [("et", None, set(NET)), ("oneshot", None, set(NET))],
     "posix-aio": [("threads", "n", ALL_KINDS)],
+    "threadpool": [("threads", "n", ALL_KINDS)],
 }
 
 # Each `iolens run` option and the workloads that accept it.
