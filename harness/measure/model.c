@@ -15,6 +15,9 @@
  *   who = submitter below MAJORITY, else threads when the offload share
  *         (I/O calls made by threads other than the job threads) reaches
  *         MAJORITY, else kernel.
+ *   A non-blocking try that said EAGAIN (the backend counts them,
+ *   nowait_eagain) moved no data: it is left out of the own data calls and
+ *   of the I/O calls the offload share is taken over.
  *
  * Where the submitting thread waited (blocking or not). Blocking: it slept
  * inside a data call (or the submit call) that could not return without
@@ -300,7 +303,7 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 	struct evidence e = { .ops = (double)sc->ops };
 	struct classes c;
 	struct line why = { m->why, sizeof(m->why), 0 }, fl = { m->flags, sizeof(m->flags), 0 };
-	uint64_t io, own_data, io_submit;
+	uint64_t io, own_data, io_submit, eagain, io_own, io_moved;
 	int iq = name_index("io_submit"), skip = -1;
 	double offload, sync_ev, blocked, waited;
 	const char *label;
@@ -332,14 +335,19 @@ void iolens__model_measure(struct iolens_model *m, const struct iolens__model_in
 	m->io_per_op = (double)io / e.ops;
 	m->sync_share = in->lat_ns ? clamp01((double)in->sync_ns / (double)in->lat_ns) : NAN;
 	m->wait_sleep_share = in->reaps ? (double)in->reaps_slept / (double)in->reaps : NAN;
-	m->offload_share = in->have_io_own && io
-				   ? (double)(io - (in->io_own < io ? in->io_own : io)) / (double)io
+	/* Tries that said EAGAIN moved nothing: neither side of the offload share counts them. */
+	eagain = in->nowait_eagain;
+	io_own = in->io_own > eagain ? in->io_own - eagain : 0;
+	io_moved = io > eagain ? io - eagain : 0;
+	m->offload_share = in->have_io_own && io_moved
+				   ? (double)(io_moved - (io_own < io_moved ? io_own : io_moved)) /
+					     (double)io_moved
 				   : NAN;
 	m->offload_cpu_share = in->cpu_all > 0 && !isnan(in->cpu_jobs)
 				       ? clamp01((in->cpu_all - in->cpu_jobs) / in->cpu_all)
 				       : NAN;
 	io_submit = iq >= 0 ? sc->by_name[iq] : 0;
-	own_data = in->io_own > in->enter_own + io_submit ? in->io_own - in->enter_own - io_submit : 0;
+	own_data = io_own > in->enter_own + io_submit ? io_own - in->enter_own - io_submit : 0;
 	m->own_data_per_op = in->have_io_own ? (double)own_data / e.ops : NAN;
 	m->inline_share = share(in->completed_inline, in->completed);
 	m->nowait_eagain_share = share(in->nowait_eagain, in->nowait_tries);
