@@ -41,18 +41,8 @@ struct tp_state {
 
 static void describe(struct iolens_ctx *ctx, const struct tp_state *s)
 {
-	unsigned now = iolens__pool_threads(s->pool);
-
-	if (now > s->started)
-		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
-			 "threads=%u, grew to %u (queued ops stood %lld ms behind blocked socket calls)",
-			 s->asked, now, IOLENS__POOL_STALL_NS / 1000000);
-	else if (s->started < s->asked)
-		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
-			 "threads=%u, %u started (depth %u)", s->asked, s->started,
-			 ctx->opts.depth);
-	else
-		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "threads=%u", s->asked);
+	iolens__pool_setup_line(s->pool, s->asked, s->started, ctx->opts.depth, ctx->stats.setup,
+				sizeof(ctx->stats.setup));
 }
 
 static int tp_init(struct iolens_ctx *ctx)

@@ -39,6 +39,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -348,4 +349,19 @@ void iolens__pool_stop(struct iolens__pool *p)
 	}
 	pthread_mutex_unlock(&p->lock);
 	pool_free(p);
+}
+
+void iolens__pool_setup_line(const struct iolens__pool *p, unsigned asked, unsigned started,
+			     unsigned depth, char *buf, size_t len)
+{
+	unsigned now = iolens__pool_threads(p);
+
+	if (now > started)
+		snprintf(buf, len,
+			 "threads=%u, grew to %u (queued ops stood %lld ms behind blocked socket calls)",
+			 asked, now, IOLENS__POOL_STALL_NS / 1000000);
+	else if (started < asked)
+		snprintf(buf, len, "threads=%u, %u started (depth %u)", asked, started, depth);
+	else
+		snprintf(buf, len, "threads=%u", asked);
 }

@@ -22,6 +22,7 @@
 #ifndef IOLENS_POOL_H
 #define IOLENS_POOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "iolens/iolens.h"
@@ -49,6 +50,14 @@ unsigned iolens__pool_reap(struct iolens__pool *p, struct iolens_op **out, unsig
 
 /* Workers started so far: the initial ones and those the stall rule added. */
 unsigned iolens__pool_threads(const struct iolens__pool *p);
+
+/*
+ * The setup line of a backend built on the pool, into buf: "threads=N",
+ * "threads=N, S started (depth D)" when depth capped the start, or
+ * "threads=N, grew to M (...)" once the stall rule added workers.
+ */
+void iolens__pool_setup_line(const struct iolens__pool *p, unsigned asked, unsigned started,
+			     unsigned depth, char *buf, size_t len);
 
 /*
  * Stop the pool and free it. Queued ops are dropped unstarted; workers
