@@ -13,6 +13,7 @@ extern const struct iolens_backend iolens_backend_poll;
 extern const struct iolens_backend iolens_backend_epoll;
 extern const struct iolens_backend iolens_backend_posix_aio;
 extern const struct iolens_backend iolens_backend_threadpool;
+extern const struct iolens_backend iolens_backend_nowait;
 #if IOLENS_HAVE_LIBURING
 extern const struct iolens_backend iolens_backend_io_uring;
 #endif
@@ -35,6 +36,7 @@ const struct iolens__registry_entry iolens__registry[] = {
 #endif
 	BUILT(iolens_backend_posix_aio),
 	BUILT(iolens_backend_threadpool),
+	BUILT(iolens_backend_nowait),
 #if IOLENS_HAVE_LIBAIO
 	BUILT(iolens_backend_libaio),
 #else

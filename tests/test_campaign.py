@@ -70,6 +70,7 @@ SPEC_OPTIONS = {
     "epoll": [("et", None, set(NET)), ("oneshot", None, set(NET))],
     "posix-aio": [("threads", "n", ALL_KINDS)],
     "threadpool": [("threads", "n", ALL_KINDS)],
+    "nowait": [("threads", "n", ALL_KINDS)],
 }
 
 # Each `iolens run` option and the workloads that accept it.

@@ -169,6 +169,53 @@ class ModelCases(unittest.TestCase):
             self.assertPool(rs["threadpool"])
             self.assertEqual(rs["threadpool"]["backend_stats"]["nowait_tries"], 0)
 
+    def test_nowait_files(self):
+        """nowait: a cached file completes inline (sync); a cold one goes to the pool
+        (threads), the split counted as the share of tries that said EAGAIN."""
+        cached = self.run_models(["nowait"], "--workload", "randread", "--size", "16m",
+                                 "--depth", "32", "--time", "0.3s")["nowait"]
+        m = cached["model"]
+        self.assertModel(cached, SYNC_NONBLOCKING, "submitter", "non-blocking")
+        self.assertTrue(m["mismatch"])  # declared async (threads): the page cache made it sync
+        self.assertGreaterEqual(m["inline_share"], 0.95, m["why"])
+        self.assertLess(m["nowait_eagain_share"], 0.05, m["why"])
+        cold = self.run_models(["nowait"], "--workload", "randread", "--size", "256m",
+                               "--depth", "32", "--time", "0.3s", "--cache", "cold")["nowait"]
+        m = cold["model"]
+        self.assertEqual((m["measured"], m["who"]), (ASYNC_THREADS, "threads"), m["why"])
+        self.assertGreaterEqual(m["nowait_eagain_share"], 0.5, m["why"])
+        self.assertGreaterEqual(m["offload_share"], 0.5, m["why"])
+        self.assertLess(m["inline_share"], 0.5, m["why"])
+
+    def test_nowait_direct(self):
+        """O_DIRECT: RWF_NOWAIT does not keep the read from waiting for the device here;
+        the submitting thread's preadv2 sleeps (a kernel that refuses RWF_NOWAIT on the
+        file instead sends every read to the pool: then threads)."""
+        r = self.run_models(["nowait"], "--workload", "randread", "--size", "16m",
+                            "--depth", "8", "--time", "0.3s", "--direct")["nowait"]
+        m = r["model"]
+        if r["backend_stats"]["nowait_tries"] == 0:
+            self.assertEqual(m["who"], "threads", m["why"])
+        else:
+            self.assertModel(r, SYNC_BLOCKING, "submitter", "blocking")
+            self.assertEqual(m["nowait_eagain_share"], 0, m["why"])
+            self.assertGreaterEqual(m["blocked_share"], 0.5, m["why"])
+
+    def test_nowait_echo(self):
+        """Echo: every send and receive is first tried with MSG_DONTWAIT. The send goes
+        at once; the receive goes at once when the answer is already there (which
+        depends on where the peers ran) and to the pool when it says EAGAIN: so at
+        least the sends are inline, and at most the receives were handed off."""
+        for conns in (1, 64):
+            r = self.run_models(["nowait"], "--workload", "echo", "--conns", str(conns),
+                                "--time", "0.3s")["nowait"]
+            m = r["model"]
+            self.assertGreaterEqual(m["inline_share"], 0.45, (conns, m["why"]))
+            self.assertLessEqual(m["nowait_eagain_share"], 0.55, (conns, m["why"]))
+            self.assertLessEqual(m["offload_share"], 0.55, (conns, m["why"]))
+            self.assertEqual(m["wait"], "non-blocking", m["why"])
+            self.assertGreaterEqual(m["nonblock_share"], 0.95, m["why"])  # tries per op
+
     def test_cold_cache(self):
         """A cold file: the read after a ready poll sleeps; io_uring completes later."""
         rs = self.run_models(["blocking", "select", "poll", "io_uring"], "--workload", "randread",
