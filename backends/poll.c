@@ -41,8 +41,7 @@ static void poll_destroy(struct iolens_ctx *ctx)
 
 	if (!s)
 		return;
-	iolens__cq_free(&s->rd.done);
-	iolens__fdq_free(&s->q);
+	iolens__readiness_teardown(&s->rd, &s->q);
 	free(s->fds);
 	free(s);
 }
@@ -55,16 +54,12 @@ static int poll_init(struct iolens_ctx *ctx)
 		return -ENOMEM;
 	ctx->priv = s;
 	s->fds = calloc(ctx->opts.depth, sizeof(*s->fds));
-	if (!s->fds || iolens__fdq_init(&s->q, ctx->opts.depth, sizeof(struct iolens__fdq_fd)) ||
-	    iolens__cq_init(&s->rd.done, ctx->opts.depth)) {
+	if (!s->fds || iolens__readiness_setup(ctx, &s->rd, &s->q, sizeof(struct iolens__fdq_fd),
+					       poll_once, &s->nowait)) {
 		poll_destroy(ctx);
 		ctx->priv = NULL;
 		return -ENOMEM;
 	}
-	s->rd.check = poll_once;
-	s->nowait = !!(ctx->opts.flags & IOLENS_BOPT_NOWAIT);
-	if (s->nowait)
-		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "nowait");
 	return 0;
 }
 

@@ -48,8 +48,7 @@ static void select_destroy(struct iolens_ctx *ctx)
 
 	if (!s)
 		return;
-	iolens__cq_free(&s->rd.done);
-	iolens__fdq_free(&s->q);
+	iolens__readiness_teardown(&s->rd, &s->q);
 	free(s->snap);
 	free(s);
 }
@@ -62,17 +61,12 @@ static int select_init(struct iolens_ctx *ctx)
 		return -ENOMEM;
 	ctx->priv = s;
 	s->snap = calloc(ctx->opts.depth, sizeof(*s->snap));
-	if (!s->snap ||
-	    iolens__fdq_init(&s->q, ctx->opts.depth, sizeof(struct iolens__fdq_fd)) ||
-	    iolens__cq_init(&s->rd.done, ctx->opts.depth)) {
+	if (!s->snap || iolens__readiness_setup(ctx, &s->rd, &s->q, sizeof(struct iolens__fdq_fd),
+						select_once, &s->nowait)) {
 		select_destroy(ctx);
 		ctx->priv = NULL;
 		return -ENOMEM;
 	}
-	s->rd.check = select_once;
-	s->nowait = !!(ctx->opts.flags & IOLENS_BOPT_NOWAIT);
-	if (s->nowait)
-		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "nowait");
 	return 0;
 }
 

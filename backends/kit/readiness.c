@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -93,6 +94,27 @@ int iolens__readiness_sockop(struct iolens_ctx *ctx, struct iolens_op *op, int *
 		return 0;
 	}
 	return op->result != -EAGAIN;
+}
+
+int iolens__readiness_setup(struct iolens_ctx *ctx, struct iolens__readiness *rd,
+			    struct iolens__fdq *q, size_t esize,
+			    int (*check)(struct iolens_ctx *ctx, int timeout_ms), int *nowait)
+{
+	if (iolens__fdq_init(q, ctx->opts.depth, esize) || iolens__cq_init(&rd->done, ctx->opts.depth))
+		return -ENOMEM;
+	rd->check = check;
+	if (nowait) {
+		*nowait = !!(ctx->opts.flags & IOLENS_BOPT_NOWAIT);
+		if (*nowait)
+			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "nowait");
+	}
+	return 0;
+}
+
+void iolens__readiness_teardown(struct iolens__readiness *rd, struct iolens__fdq *q)
+{
+	iolens__cq_free(&rd->done);
+	iolens__fdq_free(q);
 }
 
 int iolens__readiness_queue(struct iolens_ctx *ctx, struct iolens__readiness *rd,

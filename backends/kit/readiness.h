@@ -51,6 +51,18 @@ int iolens__readiness_sockop(struct iolens_ctx *ctx, struct iolens_op *op, int *
 int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op);
 
 /*
+ * The common part of a set-based readiness backend's init (poll, select):
+ * q for depth ops with entries of esize bytes, the done queue, check, and,
+ * when nowait is given, whether RWF_NOWAIT was asked for (stats.setup then
+ * says "nowait"). 0 or -ENOMEM; teardown frees what it made, also after a
+ * failure.
+ */
+int iolens__readiness_setup(struct iolens_ctx *ctx, struct iolens__readiness *rd,
+			    struct iolens__fdq *q, size_t esize,
+			    int (*check)(struct iolens_ctx *ctx, int timeout_ms), int *nowait);
+void iolens__readiness_teardown(struct iolens__readiness *rd, struct iolens__fdq *q);
+
+/*
  * Queue op on q, or complete it at once: a negative descriptor with -EBADF
  * (poll would skip it and wait forever), a SEND with none queued ahead of
  * it that the socket took (iolens__readiness_try_send). 0, or -ENOMEM when
