@@ -34,6 +34,8 @@
 
 #include "backend.h"
 #include "cq.h"
+#include "fdq.h"
+#include "readiness.h"
 #include "pool.h"
 
 #define DEFAULT_THREADS 4u
@@ -42,22 +44,17 @@ struct nw_state {
 	struct iolens__pool *pool;
 	struct iolens__cq done;   /* completed inline, not reaped */
 	struct iolens_op **hand;  /* this submit's ops for the pool: depth of them */
-	uint16_t (*held)[2];      /* by descriptor: socket ops in the pool, per direction */
-	size_t nheld;
+	struct iolens__fdq fds;   /* by descriptor (entries nw_fd): socket ops in the pool */
 	unsigned inpool;          /* ops in the pool, not reaped */
 	unsigned asked, started, shown;
 	int file_nowait[2];       /* RWF_NOWAIT still worth trying: reads, writes */
 };
 
-static int dir_of(const struct iolens_op *op)
-{
-	return op->kind == IOLENS_OP_RECV || op->kind == IOLENS_OP_ACCEPT;
-}
-
-static int is_sock(const struct iolens_op *op)
-{
-	return op->kind >= IOLENS_OP_SEND;
-}
+/* A descriptor's entry: the fdq part (unused: ops are not queued here), then the counts. */
+struct nw_fd {
+	struct iolens__fdq_fd q;
+	unsigned held[2]; /* socket ops in the pool, per direction (IOLENS__FDQ_IN/OUT) */
+};
 
 static void describe(struct iolens_ctx *ctx, struct nw_state *s)
 {
@@ -76,7 +73,7 @@ static void nw_destroy(struct iolens_ctx *ctx)
 		iolens__pool_stop(s->pool);
 	iolens__cq_free(&s->done);
 	free(s->hand);
-	free(s->held);
+	iolens__fdq_free(&s->fds);
 	free(s);
 }
 
@@ -92,9 +89,13 @@ static int nw_init(struct iolens_ctx *ctx)
 	s->started = s->asked < ctx->opts.depth ? s->asked : ctx->opts.depth;
 	s->file_nowait[0] = s->file_nowait[1] = 1;
 	s->hand = calloc(ctx->opts.depth, sizeof(*s->hand));
-	err = !s->asked ? -EINVAL
-	      : !s->hand || iolens__cq_init(&s->done, ctx->opts.depth) ? -ENOMEM
-	      : iolens__pool_start(&s->pool, s->started, ctx->opts.depth);
+	if (!s->asked)
+		err = -EINVAL;
+	else if (!s->hand || iolens__cq_init(&s->done, ctx->opts.depth) ||
+		 iolens__fdq_init(&s->fds, 1, sizeof(struct nw_fd)))
+		err = -ENOMEM;
+	else
+		err = iolens__pool_start(&s->pool, s->started, ctx->opts.depth);
 	if (err) {
 		nw_destroy(ctx);
 		ctx->priv = NULL;
@@ -102,25 +103,6 @@ static int nw_init(struct iolens_ctx *ctx)
 	}
 	describe(ctx, s);
 	return 0;
-}
-
-/* The pool-held counters of fd, the table grown to hold it; NULL when it cannot grow. */
-static uint16_t *held_of(struct nw_state *s, int fd)
-{
-	if ((size_t)fd >= s->nheld) {
-		size_t n = s->nheld ? s->nheld : 64;
-		void *t;
-
-		while (n <= (size_t)fd)
-			n *= 2;
-		t = realloc(s->held, n * sizeof(*s->held));
-		if (!t)
-			return NULL;
-		memset((char *)t + s->nheld * sizeof(*s->held), 0, (n - s->nheld) * sizeof(*s->held));
-		s->held = t;
-		s->nheld = n;
-	}
-	return s->held[fd];
 }
 
 /* A file transfer with RWF_NOWAIT: 1 done (result set), 0 for the pool. */
@@ -179,17 +161,18 @@ static int nw_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsig
 
 	for (i = 0; i < n; i++) {
 		struct iolens_op *op = ops[i];
-		uint16_t *held = NULL;
+		struct nw_fd *e = NULL;
 		int done = 0;
 
 		op->flags = 0;
-		if (is_sock(op) && op->fd >= 0) {
-			held = held_of(s, op->fd);
-			if (!held)
+		if (iolens__is_sockop(op) && op->fd >= 0) {
+			e = iolens__fdq_get(&s->fds, op->fd);
+			if (!e)
 				break;
-			if ((op->kind == IOLENS_OP_SEND || op->kind == IOLENS_OP_RECV) && !held[dir_of(op)])
+			if ((op->kind == IOLENS_OP_SEND || op->kind == IOLENS_OP_RECV) &&
+			    !e->held[iolens__fdq_dir(op)])
 				done = try_sock(ctx, op);
-		} else if (!is_sock(op) && op->fd >= 0) {
+		} else if (op->fd >= 0) {
 			done = try_file(ctx, s, op);
 		}
 		if (done) {
@@ -198,8 +181,8 @@ static int nw_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsig
 			iolens__cq_push(&s->done, op);
 			continue;
 		}
-		if (held)
-			held[dir_of(op)]++;
+		if (e)
+			e->held[iolens__fdq_dir(op)]++;
 		s->hand[nhand++] = op;
 	}
 	if (nhand) {
@@ -222,9 +205,13 @@ static int nw_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min,
 					      max - got, got >= min ? 0 : timeout_ns,
 					      &ctx->stats.waits);
 		s->inpool -= from_pool;
-		for (unsigned k = got; k < got + from_pool; k++)
-			if (is_sock(out[k]) && out[k]->fd >= 0 && (size_t)out[k]->fd < s->nheld)
-				s->held[out[k]->fd][dir_of(out[k])]--;
+		for (unsigned k = got; k < got + from_pool; k++) {
+			struct nw_fd *e = iolens__is_sockop(out[k]) ? iolens__fdq_find(&s->fds, out[k]->fd)
+								  : NULL;
+
+			if (e)
+				e->held[iolens__fdq_dir(out[k])]--;
+		}
 		got += from_pool;
 	}
 	if (iolens__pool_threads(s->pool) != s->shown)
