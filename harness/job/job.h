@@ -132,6 +132,12 @@ static inline uint64_t below(uint64_t *s, uint64_t n)
 }
 
 
+/* The stop flag of the workload (SIGINT) is up: the run and both loops ask it. */
+static inline int iolens__interrupted(const struct iolens_workload *w)
+{
+	return w->stop && *w->stop;
+}
+
 void iolens__job_fail(struct job *j, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

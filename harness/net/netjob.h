@@ -85,7 +85,7 @@ static inline const struct iolens_workload *wl(const struct job *j)
 
 static inline int stopped(const struct run *run)
 {
-	return run->w->stop && *run->w->stop;
+	return iolens__interrupted(run->w);
 }
 
 /* A connection's descriptor, read by the main thread too (unblock). */

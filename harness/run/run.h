@@ -12,12 +12,6 @@
 
 #include "job.h"
 
-/* The stop flag of the workload (SIGINT) is up. */
-static inline int iolens__interrupted(const struct iolens_workload *w)
-{
-	return w->stop && *w->stop;
-}
-
 /* ---- the target (target.c) ---- */
 /* Apply the workload's cache mode to the file: read it in (warm) or drop it (cold). */
 int iolens__target_prepare_cache(struct iolens_target *t, int mode);
