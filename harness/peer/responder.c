@@ -317,8 +317,7 @@ void iolens_responder_opts_init(struct iolens_responder_opts *o)
 int iolens_responder_start(struct iolens_responder **out, const struct iolens_responder_opts *o,
 			   char *err, size_t errlen)
 {
-	struct iolens__responder_opts ro = { .delay_ns = o ? o->delay_ns : 0,
-					     .cpu = o ? o->cpu : -1 };
+	struct iolens__responder_opts ro;
 	struct iolens__addr addr;
 	char why[256];
 	int e;
@@ -338,9 +337,9 @@ int iolens_responder_start(struct iolens_responder **out, const struct iolens_re
 		return iolens__peer_fail(err, errlen, -EINVAL,
 					 "--cpu: %d is out of range (accepts -1 to %d)", o->cpu,
 					 CPU_SETSIZE - 1);
-	ro.transport = o->transport;
-	ro.threads = o->threads ? o->threads : 1;
-	ro.backlog = o->backlog;
+	ro = (struct iolens__responder_opts){ .transport = o->transport, .delay_ns = o->delay_ns,
+					     .threads = o->threads ? o->threads : 1, .cpu = o->cpu,
+					     .backlog = o->backlog };
 	if (o->listen) {
 		e = iolens__addr_parse(o->listen, o->transport, "--listen", 1, &addr, err, errlen);
 		if (e)

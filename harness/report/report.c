@@ -258,3 +258,13 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->num(v, "nowait_eagain", ran ? (double)s->nowait_eagain : NAN);
 	vis->end(v);
 }
+
+int iolens__results_valid(struct iolens_result *const *rs, size_t n)
+{
+	if (!rs && n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!rs[i])
+			return 0;
+	return 1;
+}

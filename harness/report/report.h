@@ -25,6 +25,9 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 /* A result's spec as the reports name it: "io_uring:sqpoll", or the backend alone. */
 void iolens__result_label(const struct iolens_result *r, char *out, size_t len);
 
+/* Whether rs[0..n) can be reported: rs non-NULL when n > 0, no entry NULL. */
+int iolens__results_valid(struct iolens_result *const *rs, size_t n);
+
 /* JSON string literal with escapes. */
 void iolens__json_string(FILE *f, const char *s);
 

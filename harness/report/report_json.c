@@ -249,11 +249,8 @@ int iolens_json_document(FILE *f, const struct iolens_meta *m, struct iolens_res
 {
 	struct json j = { .f = f, .depth = 0, .first = { 1 } };
 
-	if (!f || !m || (!rs && n))
+	if (!f || !m || !iolens__results_valid(rs, n))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!rs[i])
-			return -EINVAL;
 	fputc('{', f);
 	j_str(&j, "schema", "iolens/1");
 	j_begin(&j, "meta");

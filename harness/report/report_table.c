@@ -246,11 +246,8 @@ int iolens_table(FILE *f, struct iolens_result *const *rs, size_t n, unsigned fl
 {
 	int width = 7, net = 0, show_notes = (flags & IOLENS_TABLE_NOTES) != 0;
 
-	if (!f || (!rs && n) || (flags & ~IOLENS_TABLE_NOTES))
+	if (!f || !iolens__results_valid(rs, n) || (flags & ~IOLENS_TABLE_NOTES))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!rs[i])
-			return -EINVAL;
 	if (!n)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
