@@ -87,6 +87,13 @@ static int check_opts(const struct iolens_backend *be, const struct iolens_backe
 	return 0;
 }
 
+static _Thread_local char open_reason[sizeof(((struct iolens_backend_stats *)0)->setup)];
+
+const char *iolens_ctx_open_reason(void)
+{
+	return open_reason;
+}
+
 int iolens_ctx_open(struct iolens_ctx **out, const char *name,
 		    const struct iolens_backend_opts *opts)
 {
@@ -96,6 +103,7 @@ int iolens_ctx_open(struct iolens_ctx **out, const char *name,
 	struct iolens_ctx *ctx;
 	int err;
 
+	open_reason[0] = '\0';
 	if (!out || !name)
 		return -EINVAL;
 	*out = NULL;
@@ -117,6 +125,8 @@ int iolens_ctx_open(struct iolens_ctx **out, const char *name,
 	ctx->opts = *opts;
 	err = be->init(ctx);
 	if (err) {
+		memcpy(open_reason, ctx->stats.setup, sizeof(open_reason));
+		open_reason[sizeof(open_reason) - 1] = '\0';
 		free(ctx);
 		return err;
 	}

@@ -32,7 +32,7 @@ for f in libiolens.a libiolens.so pkgconfig/iolens.pc cmake/iolens/iolensConfig.
 	[ -e "$libdir/$f" ] || fail "not installed: $libdir/$f"
 done
 soname=$(readelf -d "$libdir/libiolens.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-[ "$soname" = libiolens.so.0.5 ] || fail "soname is '$soname', expected libiolens.so.0.5"
+[ "$soname" = libiolens.so.0.6 ] || fail "soname is '$soname', expected libiolens.so.0.6"
 [ -e "$libdir/$soname" ] || fail "no $soname beside libiolens.so"
 "$prefix/bin/iolens" list >/dev/null || fail "the installed CLI does not run"
 

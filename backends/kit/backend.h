@@ -9,7 +9,9 @@
  * The contract is completion-shaped:
  *  - init(ctx): ctx->opts is filled and checked (depth >= 1, only options
  *    listed in .options). Allocate private state into ctx->priv. Return 0 or
- *    a negative errno; -ENOSYS / -EOPNOTSUPP mean "cannot run here".
+ *    a negative errno; -ENOSYS / -EOPNOTSUPP mean "cannot run here". A
+ *    refusal with a reason writes it into ctx->stats.setup as one sentence
+ *    (iolens_ctx_open_reason() hands it on).
  *  - destroy(ctx): free ctx->priv. Ops may still be in flight when close gave
  *    up on them (a second without a completion): cancel what the kernel holds,
  *    wait a bounded time for the cancellations, and abandon the rest rather

@@ -32,6 +32,12 @@ static const struct {
 	{ "oneshot", IOLENS_BOPT_ONESHOT, 0, WL_NET },
 	{ "ms-accept", IOLENS_BOPT_MS_ACCEPT, 0, WL(SERVE) },
 	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0, WL_NET }, /* a stream receives its trailer */
+	{ "send-zc", IOLENS_BOPT_SEND_ZC, 0, WL_NET },
+	{ "iopoll", IOLENS_BOPT_IOPOLL, 0, WL_DISK },
+	{ "epoll", IOLENS_BOPT_CORO_EPOLL, 0, WL_DISK | WL_NET },
+	{ "ucontext", IOLENS_BOPT_UCONTEXT, 0, WL_DISK | WL_NET },
+	{ "bare", IOLENS_BOPT_BARE, 0, WL_DISK | WL_NET },
+	{ "procs", IOLENS_BOPT_PROCS, 0, WL_DISK | WL_NET },
 };
 
 #define NKNOWN (sizeof(known) / sizeof(known[0]))
@@ -157,6 +163,11 @@ int iolens__spec_parse(const char *spec, struct iolens__spec *out, char *err, si
 	}
 	if ((out->flags & IOLENS_BOPT_EDGE) && (out->flags & IOLENS_BOPT_ONESHOT)) {
 		snprintf(err, errlen, "--backend: '%s': et and oneshot are two ways to register a socket (accepts one of them: %s:et or %s:oneshot)",
+			 spec, name, name);
+		return -EINVAL;
+	}
+	if ((out->flags & IOLENS_BOPT_BARE) && (out->flags & IOLENS_BOPT_UCONTEXT)) {
+		snprintf(err, errlen, "--backend: '%s': bare runs no coroutines, so there is nothing to switch with ucontext (accepts one of them: %s:bare or %s:ucontext)",
 			 spec, name, name);
 		return -EINVAL;
 	}

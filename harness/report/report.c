@@ -195,6 +195,17 @@ void iolens__result_label(const struct iolens_result *r, char *out, size_t len)
 	snprintf(out, len, "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
 }
 
+/* The variant names option `opt` among its '+'-joined options. */
+static int has_option(const char *variant, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	for (const char *p = variant; (p = strstr(p, opt)); p += n)
+		if ((p == variant || p[-1] == '+') && (p[n] == '\0' || p[n] == '+'))
+			return 1;
+	return 0;
+}
+
 void iolens__report_walk(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
 {
 	static const char *const kinds[3] = { "read", "write", "fsync" };
@@ -202,6 +213,9 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	 * that never started has none, only its reason. */
 	int ran = r->status == IOLENS_STATUS_OK;
 	const struct iolens_backend_stats *s = &r->stats;
+	/* Counters only some backends keep are null for the others. */
+	int coro = strcmp(r->backend, "coro") == 0;
+	int zc = has_option(r->variant, "send-zc");
 
 	vis->str(v, "backend", r->backend);
 	vis->str(v, "variant", r->variant);
@@ -256,6 +270,11 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->num(v, "waits", ran ? (double)s->waits : NAN);
 	vis->num(v, "nowait_tries", ran ? (double)s->nowait_tries : NAN);
 	vis->num(v, "nowait_eagain", ran ? (double)s->nowait_eagain : NAN);
+	vis->num(v, "user_switches", ran && coro ? (double)s->user_switches : NAN);
+	vis->num(v, "switch_ns", ran && s->switch_probe_n ?
+			(double)s->switch_probe_ns / (double)s->switch_probe_n : NAN);
+	vis->num(v, "zc_sends", ran && zc ? (double)s->zc_sends : NAN);
+	vis->num(v, "zc_copied", ran && zc ? (double)s->zc_copied : NAN);
 	vis->end(v);
 }
 

@@ -28,6 +28,11 @@ static void add_stats(struct iolens_backend_stats *dst, const struct iolens_back
 	dst->waits += src->waits;
 	dst->nowait_tries += src->nowait_tries;
 	dst->nowait_eagain += src->nowait_eagain;
+	dst->user_switches += src->user_switches;
+	dst->switch_probe_n += src->switch_probe_n;
+	dst->switch_probe_ns += src->switch_probe_ns;
+	dst->zc_sends += src->zc_sends;
+	dst->zc_copied += src->zc_copied;
 	if (!dst->setup[0])
 		memcpy(dst->setup, src->setup, sizeof(dst->setup));
 }

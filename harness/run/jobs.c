@@ -45,7 +45,9 @@ void *iolens__job_main(void *arg)
 				 iolens_strerror(r));
 	else
 		r = iolens_ctx_open(&ctx, spec->info->name, &o);
-	if (r && !j->err)
+	if (r && !j->err && *iolens_ctx_open_reason())
+		iolens__job_fail(j, r, "%s init: %s", spec->info->name, iolens_ctx_open_reason());
+	else if (r && !j->err)
 		iolens__job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
 	pthread_mutex_lock(&run->lock);
 	atomic_fetch_add(&run->ready, 1);

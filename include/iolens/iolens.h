@@ -56,14 +56,14 @@ extern "C" {
 #endif
 
 #define IOLENS_VERSION_MAJOR 0
-#define IOLENS_VERSION_MINOR 5
+#define IOLENS_VERSION_MINOR 6
 #define IOLENS_VERSION_PATCH 0
-#define IOLENS_VERSION_STRING "0.5.0"
+#define IOLENS_VERSION_STRING "0.6.0"
 /*
  * Bumped whenever a public struct layout or a function signature changes;
  * compare it with iolens_abi_version() to catch a header/library mismatch.
  */
-#define IOLENS_ABI_VERSION 8
+#define IOLENS_ABI_VERSION 9
 
 #if defined(IOLENS_BUILDING) && defined(__GNUC__)
 #define IOLENS_EXPORT __attribute__((visibility("default")))
@@ -175,6 +175,12 @@ struct iolens_op {
 #define IOLENS_BOPT_SQPOLL_CPU (1u << 8)  /* io_uring: SQPOLL thread on opts.sqpoll_cpu (needs SQPOLL) */
 #define IOLENS_BOPT_CQ_SPIN (1u << 9)     /* io_uring: reap by polling the CQ, never entering (needs SQPOLL) */
 #define IOLENS_BOPT_ONESHOT (1u << 10)    /* epoll: EPOLLONESHOT, re-armed for every wait */
+#define IOLENS_BOPT_SEND_ZC (1u << 11)    /* io_uring: zero-copy send (IORING_OP_SEND_ZC) */
+#define IOLENS_BOPT_IOPOLL (1u << 12)     /* io_uring: polled completions (O_DIRECT, poll queues) */
+#define IOLENS_BOPT_CORO_EPOLL (1u << 13) /* coro: the event loop is epoll, not io_uring */
+#define IOLENS_BOPT_UCONTEXT (1u << 14)   /* coro: switch with glibc swapcontext */
+#define IOLENS_BOPT_BARE (1u << 15)       /* coro: the same loop, ops completed by callbacks */
+#define IOLENS_BOPT_PROCS (1u << 16)      /* blocking: depth D = D processes, not threads */
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
@@ -245,6 +251,11 @@ struct iolens_backend_stats {
 	uint64_t nowait_tries;     /* data calls made so they cannot sleep: RWF_NOWAIT, */
 				   /* an O_NONBLOCK socket, MSG_DONTWAIT */
 	uint64_t nowait_eagain;    /* of those, EAGAIN: would have blocked */
+	uint64_t user_switches;    /* coro: user-space context switches (in and out count one each) */
+	uint64_t switch_probe_n;   /* coro: switches timed at init, and the time they took, */
+	uint64_t switch_probe_ns;  /* so one switch costs switch_probe_ns / switch_probe_n */
+	uint64_t zc_sends;         /* io_uring send-zc: sends whose notification arrived */
+	uint64_t zc_copied;        /* of those, the kernel copied the data after all */
 	char setup[128];           /* what was in effect, e.g. io_uring setup flags */
 };
 
@@ -264,9 +275,19 @@ struct iolens_ctx;
  *                CQ_SPIN without SQPOLL)
  *   -ENOMEM      out of memory
  *   other        the errno of the kernel call that set the backend up
+ * When the backend says why it refused (io_uring:iopoll on a device without
+ * poll queues), iolens_ctx_open_reason() returns that sentence.
  */
 IOLENS_EXPORT int iolens_ctx_open(struct iolens_ctx **out, const char *name,
 				  const struct iolens_backend_opts *opts);
+
+/*
+ * Why the last iolens_ctx_open of the calling thread failed, in the
+ * backend's words (e.g. "iopoll needs O_DIRECT: run with --direct"), or ""
+ * when it succeeded or the backend gave only the errno. Never NULL; valid
+ * until that thread's next iolens_ctx_open.
+ */
+IOLENS_EXPORT const char *iolens_ctx_open_reason(void);
 
 /*
  * Hand n operations to the backend. Returns how many of them, from the

@@ -448,6 +448,8 @@ int main(void)
 	/* Errors are negative errno values with text. */
 	r = iolens_ctx_open(&ctx, "no-such-backend", NULL);
 	CHECK(r == -ENOENT && ctx == NULL, "open of an unknown backend returned %d", r);
+	CHECK(iolens_ctx_open_reason() && !iolens_ctx_open_reason()[0],
+	      "a refusal without a backend's word has reason '%s'", iolens_ctx_open_reason());
 	CHECK(strcmp(iolens_strerror(r), strerror(ENOENT)) == 0, "strerror(-ENOENT) is '%s'",
 	      iolens_strerror(r));
 	r = iolens_ctx_open(&ctx, "blocking", &(struct iolens_backend_opts){ .depth = 0 });
