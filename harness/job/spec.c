@@ -34,7 +34,6 @@ static const struct {
 	{ "ms-recv", IOLENS_BOPT_MS_RECV, 0, WL_NET }, /* a stream receives its trailer */
 	{ "send-zc", IOLENS_BOPT_SEND_ZC, 0, WL_NET },
 	{ "iopoll", IOLENS_BOPT_IOPOLL, 0, WL_DISK },
-	{ "epoll", IOLENS_BOPT_CORO_EPOLL, 0, WL_DISK | WL_NET },
 	{ "ucontext", IOLENS_BOPT_UCONTEXT, 0, WL_DISK | WL_NET },
 	{ "bare", IOLENS_BOPT_BARE, 0, WL_DISK | WL_NET },
 	{ "procs", IOLENS_BOPT_PROCS, 0, WL_DISK | WL_NET },

@@ -214,7 +214,7 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	int ran = r->status == IOLENS_STATUS_OK;
 	const struct iolens_backend_stats *s = &r->stats;
 	/* Counters only some backends keep are null for the others. */
-	int coro = strcmp(r->backend, "coro") == 0;
+	int coro = strncmp(r->backend, "coro", 4) == 0; /* coro, coro-epoll */
 	int zc = has_option(r->variant, "send-zc");
 
 	vis->str(v, "backend", r->backend);

@@ -177,10 +177,9 @@ struct iolens_op {
 #define IOLENS_BOPT_ONESHOT (1u << 10)    /* epoll: EPOLLONESHOT, re-armed for every wait */
 #define IOLENS_BOPT_SEND_ZC (1u << 11)    /* io_uring: zero-copy send (IORING_OP_SEND_ZC) */
 #define IOLENS_BOPT_IOPOLL (1u << 12)     /* io_uring: polled completions (O_DIRECT, poll queues) */
-#define IOLENS_BOPT_CORO_EPOLL (1u << 13) /* coro: the event loop is epoll, not io_uring */
-#define IOLENS_BOPT_UCONTEXT (1u << 14)   /* coro: switch with glibc swapcontext */
-#define IOLENS_BOPT_BARE (1u << 15)       /* coro: the same loop, ops completed by callbacks */
-#define IOLENS_BOPT_PROCS (1u << 16)      /* blocking: depth D = D processes, not threads */
+#define IOLENS_BOPT_UCONTEXT (1u << 13)   /* coro, coro-epoll: switch with glibc swapcontext */
+#define IOLENS_BOPT_BARE (1u << 14)       /* coro, coro-epoll: the same loop, callbacks, no coroutines */
+#define IOLENS_BOPT_PROCS (1u << 15)      /* blocking: depth D = D processes, not threads */
 
 /*
  * The I/O models, declared by each backend and measured by a run (the
@@ -251,8 +250,8 @@ struct iolens_backend_stats {
 	uint64_t nowait_tries;     /* data calls made so they cannot sleep: RWF_NOWAIT, */
 				   /* an O_NONBLOCK socket, MSG_DONTWAIT */
 	uint64_t nowait_eagain;    /* of those, EAGAIN: would have blocked */
-	uint64_t user_switches;    /* coro: user-space context switches (in and out count one each) */
-	uint64_t switch_probe_n;   /* coro: switches timed at init, and the time they took, */
+	uint64_t user_switches;    /* coro*: user-space context switches (in and out count one each) */
+	uint64_t switch_probe_n;   /* coro*: switches timed at init, and the time they took, */
 	uint64_t switch_probe_ns;  /* so one switch costs switch_probe_ns / switch_probe_n */
 	uint64_t zc_sends;         /* io_uring send-zc: sends whose notification arrived */
 	uint64_t zc_copied;        /* of those, the kernel copied the data after all */
