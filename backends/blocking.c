@@ -22,11 +22,12 @@ static int blocking_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops,
 const struct iolens_backend iolens_backend_blocking = {
 	.name = "blocking",
 	.model = IOLENS_MODEL_SYNC_BLOCKING,
-	.summary = "plain blocking calls in the calling thread; depth D = D threads",
+	.summary = "plain blocking calls in the calling thread; depth D = D threads (procs: D processes)",
 	.caps = IOLENS_CAP_OP(IOLENS_OP_READ) | IOLENS_CAP_OP(IOLENS_OP_WRITE) |
 		IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
 		IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
 		IOLENS_CAP_OP(IOLENS_OP_CONNECT) | IOLENS_CAP_THREAD_PER_OP,
+	.options = IOLENS_BOPT_PROCS,
 	.init = iolens__cq_backend_init,
 	.destroy = iolens__cq_backend_destroy,
 	.submit = blocking_submit,

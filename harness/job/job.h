@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "clock.h"
@@ -46,6 +47,9 @@ struct netjob;
 
 struct job {
 	pthread_t tid;
+	pid_t pid;                 /* a job process (blocking:procs), else 0 */
+	int pid_reaped;            /* ... and it has been waited for */
+	_Atomic int said_ready, said_finished; /* what the job told the pass */
 	struct run *run;
 	unsigned depth;
 	uint64_t quota;      /* ops to measure in ops mode */
@@ -107,8 +111,11 @@ struct run {
 	struct iolens_hist *lg_hist;    /* serve: its round trips */
 	_Atomic int phase;
 	atomic_uint ready, finished;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* process-shared, as cond: job processes use them */
 	pthread_cond_t cond;
+	int procs;            /* the jobs are processes (blocking:procs) */
+	char *arena;          /* procs: the shared mapping the pass's job memory comes from */
+	size_t arena_used;
 };
 
 static inline uint64_t now_ns(void)
@@ -162,5 +169,27 @@ int iolens__job_reap(struct job *j, struct iolens_ctx *ctx, unsigned min, int64_
 
 /* Pin the calling job thread as the workload asks; 0 or -errno. */
 int iolens__pin_job(const struct job *j);
+
+/*
+ * Jobs as threads or as processes (worker.c). Memory for a pass's jobs:
+ * zeroed, from the shared arena when run->procs (freed with the arena; the
+ * free calls do nothing then), else from the heap. NULL when out of memory.
+ */
+int iolens__arena_open(struct run *run);
+void iolens__arena_close(struct run *run);
+void *iolens__pass_alloc(struct run *run, size_t n, size_t align);
+void iolens__pass_free(struct run *run, void *p);
+struct iolens_hist *iolens__pass_hist(struct run *run);
+void iolens__pass_hist_free(struct run *run, struct iolens_hist *h);
+/* Start j running fn(j) as a thread (attr) or a process. 0 or -errno. */
+int iolens__job_spawn(struct job *j, const pthread_attr_t *attr, void *(*fn)(void *));
+/* Wait for j to end, until deadline (CLOCK_MONOTONIC; NULL: no limit). 0 or ETIMEDOUT. */
+int iolens__job_join(struct job *j, const struct timespec *deadline);
+/*
+ * Job processes that died without saying they finished: each fails its job
+ * and is counted ready and finished, so no wait of the pass hangs on it.
+ * Call with run->lock held, and broadcast run->cond when it returns > 0.
+ */
+unsigned iolens__jobs_lost(struct run *run, struct job *jobs, unsigned n);
 
 #endif

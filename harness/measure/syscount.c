@@ -112,7 +112,8 @@ static long tracepoint_id(const char *root, const char *event)
 	return strtol(buf, NULL, 10);
 }
 
-static int open_counter(long id, int inherit)
+/* A counter on task `tid` (0: the calling thread), with its children when inherit. */
+static int open_counter(long id, int inherit, pid_t tid)
 {
 	struct perf_event_attr a;
 	int fd;
@@ -122,7 +123,7 @@ static int open_counter(long id, int inherit)
 	a.size = sizeof(a);
 	a.config = (uint64_t)id;
 	a.inherit = (unsigned)inherit;
-	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -161,19 +162,19 @@ int iolens__syscount_probe(char *why, size_t len)
 	id = tracepoint_id(root, "raw_syscalls/sys_enter");
 	if (id < 0)
 		return explain((int)id, why, len);
-	fd = open_counter(id, 1);
+	fd = open_counter(id, 1, 0);
 	if (fd < 0)
 		return explain(fd, why, len);
 	close(fd);
 	return 0;
 }
 
-int iolens__syscount_thread(void)
+int iolens__syscount_thread(pid_t tid)
 {
 	const char *root = iolens__tracefs();
 	long id = root ? tracepoint_id(root, "raw_syscalls/sys_enter") : -ENOENT;
 
-	return id < 0 ? (int)id : open_counter(id, 0);
+	return id < 0 ? (int)id : open_counter(id, 0, tid);
 }
 
 /* fd with the tracepoint filter set, or -errno with fd closed. */
@@ -190,7 +191,7 @@ static int filtered(int fd, const char *filter, size_t used, size_t cap)
 	return err;
 }
 
-int iolens__syscount_thread_io(void)
+int iolens__syscount_thread_io(pid_t tid)
 {
 	char filter[512];
 	size_t used = 0;
@@ -198,17 +199,17 @@ int iolens__syscount_thread_io(void)
 	for (unsigned k = 0; k < sizeof(io_calls) / sizeof(io_calls[0]); k++)
 		used += (size_t)snprintf(filter + used, sizeof(filter) - used, "%sid == %ld",
 					 k ? " || " : "", io_calls[k].nr);
-	return filtered(iolens__syscount_thread(), filter, used, sizeof(filter));
+	return filtered(iolens__syscount_thread(tid), filter, used, sizeof(filter));
 }
 
-int iolens__syscount_thread_named(const char *name)
+int iolens__syscount_thread_named(pid_t tid, const char *name)
 {
 	for (unsigned i = 0; i < iolens__sc_nnames; i++) {
 		char f[32];
 
 		if (strcmp(name, iolens__sc_names[i]))
 			continue;
-		return filtered(iolens__syscount_thread(), f,
+		return filtered(iolens__syscount_thread(tid), f,
 				(size_t)snprintf(f, sizeof(f), "id == %ld", sc_nrs[i]), sizeof(f));
 	}
 	return -EINVAL;
@@ -245,8 +246,8 @@ int iolens__syscount_open(struct iolens__syscount *sc, char *why, size_t len)
 	id = tracepoint_id(root, "raw_syscalls/sys_enter");
 	if (id < 0)
 		return explain((int)id, why, len);
-	sc->fd_total = open_counter(id, 1);
-	sc->main_total = open_counter(id, 0);
+	sc->fd_total = open_counter(id, 1, 0);
+	sc->main_total = open_counter(id, 0, 0);
 	if (sc->fd_total < 0 || sc->main_total < 0) {
 		err = sc->fd_total < 0 ? sc->fd_total : sc->main_total;
 		iolens__syscount_close(sc);
@@ -262,8 +263,8 @@ int iolens__syscount_open(struct iolens__syscount *sc, char *why, size_t len)
 		char f[32];
 		size_t used = (size_t)snprintf(f, sizeof(f), "id == %ld", sc_nrs[i]);
 
-		sc->fd_name[i] = filtered(open_counter(id, 1), f, used, sizeof(f));
-		sc->main_name[i] = filtered(open_counter(id, 0), f, used, sizeof(f));
+		sc->fd_name[i] = filtered(open_counter(id, 1, 0), f, used, sizeof(f));
+		sc->main_name[i] = filtered(open_counter(id, 0, 0), f, used, sizeof(f));
 		if (sc->fd_name[i] < 0 || sc->main_name[i] < 0) {
 			err = sc->fd_name[i] < 0 ? sc->fd_name[i] : sc->main_name[i];
 			iolens__syscount_close(sc);
@@ -273,7 +274,7 @@ int iolens__syscount_open(struct iolens__syscount *sc, char *why, size_t len)
 	for (unsigned i = 0; i < IOLENS_IOU__COUNT; i++) {
 		id = tracepoint_id(root, iou_events[i]);
 		if (id >= 0)
-			sc->fd_iou[i] = open_counter(id, 1);
+			sc->fd_iou[i] = open_counter(id, 1, 0);
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #define IOLENS_SYSCOUNT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "iolens/iolens.h"
 
@@ -51,16 +52,20 @@ void iolens__syscount_close(struct iolens__syscount *sc);
 /* Counts of everything but the main thread so far. */
 void iolens__syscount_read(const struct iolens__syscount *sc, struct iolens__sc_snap *out);
 
-/* A raw_syscalls counter on the calling thread alone (a job thread), or -errno. */
-int iolens__syscount_thread(void);
+/*
+ * A raw_syscalls counter on one task alone, or -errno: tid 0 is the calling
+ * thread (a job thread), else a job process's pid (blocking:procs: its
+ * counters are opened by the main thread, which reads them).
+ */
+int iolens__syscount_thread(pid_t tid);
 uint64_t iolens__counter_value(int fd);
 /*
  * The same, counting only the I/O calls (data movers, io_submit,
  * io_uring_enter) through a tracepoint filter on the syscall number.
  */
-int iolens__syscount_thread_io(void);
+int iolens__syscount_thread_io(pid_t tid);
 /* The same, counting only the named call (one of iolens__sc_names), or -errno. */
-int iolens__syscount_thread_named(const char *name);
+int iolens__syscount_thread_named(pid_t tid, const char *name);
 
 /* What the i-th counted name is, for the measured model. */
 enum { IOLENS_SC_OTHER, IOLENS_SC_DATA, IOLENS_SC_QUEUE, IOLENS_SC_READINESS };

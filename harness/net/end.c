@@ -231,6 +231,7 @@ void iolens__net_wait_loops(struct run *run, struct job *jobs, unsigned n)
 			shut = 1;
 		}
 		pthread_cond_clockwait(&run->cond, &run->lock, CLOCK_MONOTONIC, &ts);
+		iolens__jobs_lost(run, jobs, n);
 	}
 }
 
@@ -242,7 +243,7 @@ void iolens__net_join(struct run *run, struct job *jobs, unsigned n)
 	for (unsigned i = 0; i < n;) {
 		struct timespec ts = mono_in(JOIN_STEP_NS);
 
-		if (!pthread_clockjoin_np(jobs[i].tid, NULL, CLOCK_MONOTONIC, &ts)) {
+		if (!iolens__job_join(&jobs[i], &ts)) {
 			i++;
 			continue;
 		}

@@ -127,7 +127,7 @@ void iolens__net_unlisten(struct run *run)
 static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned ctx_depth)
 {
 	const struct iolens_workload *w = run->w;
-	struct netjob *n = calloc(1, sizeof(*n));
+	struct netjob *n = iolens__pass_alloc(run, sizeof(*n), 0);
 	unsigned nslots = 2 * nconns;
 
 	j->net = n;
@@ -143,25 +143,25 @@ static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned c
 	n->rbuf_size = w->kind == IOLENS_WL_STREAM ? 0
 		       : (uint64_t)n->msg * w->depth < RBUF_MAX ? n->msg * w->depth
 							       : RBUF_MAX;
-	n->conns = calloc(nconns, sizeof(*n->conns));
-	n->queue = calloc(nconns, sizeof(*n->queue));
-	n->ring = calloc((size_t)nconns * w->depth * 2, sizeof(*n->ring));
-	n->rbufs = n->rbuf_size ? malloc((size_t)nconns * n->rbuf_size) : NULL;
+	n->conns = iolens__pass_alloc(run, nconns * sizeof(*n->conns), 0);
+	n->queue = iolens__pass_alloc(run, nconns * sizeof(*n->queue), 0);
+	n->ring = iolens__pass_alloc(run, (size_t)nconns * w->depth * 2 * sizeof(*n->ring), 0);
+	n->rbufs = n->rbuf_size ? iolens__pass_alloc(run, (size_t)nconns * n->rbuf_size, 0) : NULL;
 	j->depth = ctx_depth;
-	j->slots = calloc(nslots, sizeof(*j->slots));
-	j->batch = calloc(ctx_depth + nslots, sizeof(*j->batch));
-	j->done = calloc(ctx_depth, sizeof(*j->done));
+	j->slots = iolens__pass_alloc(run, nslots * sizeof(*j->slots), 0);
+	j->batch = iolens__pass_alloc(run, (ctx_depth + nslots) * sizeof(*j->batch), 0);
+	j->done = iolens__pass_alloc(run, ctx_depth * sizeof(*j->done), 0);
 	if (!n->conns || !n->queue || !n->ring || (n->rbuf_size && !n->rbufs) || !j->slots ||
 	    !j->batch || !j->done)
 		return -ENOMEM;
 	if (w->kind == IOLENS_WL_SERVE) {
-		n->accepts = calloc(ACCEPTS_IN_FLIGHT, sizeof(*n->accepts));
+		n->accepts = iolens__pass_alloc(run, ACCEPTS_IN_FLIGHT * sizeof(*n->accepts), 0);
 		if (!n->accepts)
 			return -ENOMEM;
 	}
-	if (!(j->hist[K_READ] = iolens_hist_new()))
+	if (!(j->hist[K_READ] = iolens__pass_hist(run)))
 		return -ENOMEM;
-	if (w->rate > 0 && !(n->unc = iolens_hist_new()))
+	if (w->rate > 0 && !(n->unc = iolens__pass_hist(run)))
 		return -ENOMEM;
 	for (unsigned c = 0; c < nconns; c++) {
 		n->conns[c].fd = -1;
@@ -253,12 +253,12 @@ void iolens__net_free(struct job *j)
 	for (unsigned c = 0; n->conns && c < n->nconns; c++)
 		if (n->conns[c].fd >= 0)
 			close(n->conns[c].fd);
-	iolens_hist_free(n->unc);
-	free(n->conns);
-	free(n->queue);
-	free(n->ring);
-	free(n->rbufs);
-	free(n->accepts);
-	free(n);
+	iolens__pass_hist_free(j->run, n->unc);
+	iolens__pass_free(j->run, n->conns);
+	iolens__pass_free(j->run, n->queue);
+	iolens__pass_free(j->run, n->ring);
+	iolens__pass_free(j->run, n->rbufs);
+	iolens__pass_free(j->run, n->accepts);
+	iolens__pass_free(j->run, n);
 	j->net = NULL;
 }

@@ -225,6 +225,11 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->boolean(v, "interrupted", r->interrupted);
 	vis->num(v, "threads", ran ? r->threads : NAN);
 	vis->boolean(v, "thread_per_op", r->thread_per_op);
+	vis->begin(v, "workers");
+	vis->str(v, "kind", ran ? (r->job_procs ? "processes" : "threads") : NULL);
+	vis->num(v, "start_us", ran ? r->job_start_us : NAN);
+	vis->num(v, "memory_kib", ran ? r->job_mem_kib : NAN);
+	vis->end(v);
 	vis->num(v, "ops", ran ? (double)r->ops : NAN);
 	vis->num(v, "bytes", ran ? (double)r->bytes : NAN);
 	vis->num(v, "seconds", ran ? r->seconds : NAN);

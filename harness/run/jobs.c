@@ -34,10 +34,11 @@ void *iolens__job_main(void *arg)
 	int r;
 
 	atomic_store(&j->os_tid, gettid());
-	if (run->counting) {
-		j->sc_fd = iolens__syscount_thread();
-		j->io_fd = iolens__syscount_thread_io();
-		j->enter_fd = iolens__syscount_thread_named("io_uring_enter");
+	/* A job process's counters are the main thread's to open: it reads them. */
+	if (run->counting && !run->procs) {
+		j->sc_fd = iolens__syscount_thread(0);
+		j->io_fd = iolens__syscount_thread_io(0);
+		j->enter_fd = iolens__syscount_thread_named(0, "io_uring_enter");
 	}
 	r = iolens__pin_job(j);
 	if (r)
@@ -50,6 +51,7 @@ void *iolens__job_main(void *arg)
 	else if (r && !j->err)
 		iolens__job_fail(j, r, "%s init: %s", spec->info->name, iolens_strerror(r));
 	pthread_mutex_lock(&run->lock);
+	atomic_store(&j->said_ready, 1);
 	atomic_fetch_add(&run->ready, 1);
 	pthread_cond_broadcast(&run->cond);
 	while (atomic_load(&run->phase) == PHASE_WAIT)
@@ -65,6 +67,7 @@ void *iolens__job_main(void *arg)
 		j->t_end = now_ns();
 	/* Tear nothing down inside the window: wait for the main thread's end snapshot. */
 	pthread_mutex_lock(&run->lock);
+	atomic_store(&j->said_finished, 1);
 	atomic_fetch_add(&run->finished, 1);
 	pthread_cond_broadcast(&run->cond);
 	while (atomic_load(&run->phase) < PHASE_STOP)
@@ -109,16 +112,16 @@ int iolens__job_setup(struct job *j, struct run *run, unsigned index, unsigned n
 		j->region_blocks = nblocks;
 		j->seq_next = nblocks * index / nthreads;
 	}
-	j->slots = calloc(depth, sizeof(*j->slots));
-	j->freelist = calloc(depth, sizeof(*j->freelist));
-	j->batch = calloc(depth, sizeof(*j->batch));
-	j->done = calloc(depth, sizeof(*j->done));
-	j->iov = calloc(depth, sizeof(*j->iov));
-	if (!j->slots || !j->freelist || !j->batch || !j->done || !j->iov ||
-	    posix_memalign((void **)&j->bufs, align, (size_t)depth * w->bs))
+	j->slots = iolens__pass_alloc(run, depth * sizeof(*j->slots), 0);
+	j->freelist = iolens__pass_alloc(run, depth * sizeof(*j->freelist), 0);
+	j->batch = iolens__pass_alloc(run, depth * sizeof(*j->batch), 0);
+	j->done = iolens__pass_alloc(run, depth * sizeof(*j->done), 0);
+	j->iov = iolens__pass_alloc(run, depth * sizeof(*j->iov), 0);
+	j->bufs = iolens__pass_alloc(run, (size_t)depth * w->bs, align);
+	if (!j->slots || !j->freelist || !j->batch || !j->done || !j->iov || !j->bufs)
 		return -ENOMEM;
 	for (unsigned k = 0; k < K__COUNT; k++)
-		if (run->issues[k] && !(j->hist[k] = iolens_hist_new()))
+		if (run->issues[k] && !(j->hist[k] = iolens__pass_hist(run)))
 			return -ENOMEM;
 	for (unsigned i = 0; i < depth; i++) {
 		char *buf = j->bufs + (size_t)i * w->bs;
@@ -145,7 +148,7 @@ void iolens__job_free(struct job *j)
 	if (!j->run)
 		return;
 	iolens__net_free(j);
-	free(j->trace);
+	iolens__pass_free(j->run, j->trace);
 	if (j->fd >= 0)
 		close(j->fd);
 	if (j->sc_fd >= 0)
@@ -155,13 +158,13 @@ void iolens__job_free(struct job *j)
 	if (j->enter_fd >= 0)
 		close(j->enter_fd);
 	for (unsigned k = 0; k < K__COUNT; k++)
-		iolens_hist_free(j->hist[k]);
-	free(j->slots);
-	free(j->freelist);
-	free(j->batch);
-	free(j->done);
-	free(j->iov);
-	free(j->bufs);
+		iolens__pass_hist_free(j->run, j->hist[k]);
+	iolens__pass_free(j->run, j->slots);
+	iolens__pass_free(j->run, j->freelist);
+	iolens__pass_free(j->run, j->batch);
+	iolens__pass_free(j->run, j->done);
+	iolens__pass_free(j->run, j->iov);
+	iolens__pass_free(j->run, j->bufs);
 }
 
 /* Sleep until `deadline` (ns) or until the stop flag or all jobs finished. */

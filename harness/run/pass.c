@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,15 +25,43 @@ static double tv_s(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* CPU seconds a thread has used, or NaN. */
-static double thread_cpu(pthread_t t)
+/* CPU seconds the calling thread has used, or NaN. */
+static double self_cpu(void)
 {
 	struct timespec ts;
-	clockid_t c;
 
-	if (pthread_getcpuclockid(t, &c) || clock_gettime(c, &ts))
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
 		return NAN;
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait (run->lock held) until `*count` reaches n; a lost job process counts. */
+static void wait_count(struct run *run, struct job *jobs, unsigned created, atomic_uint *count,
+		       unsigned n)
+{
+	while (atomic_load(count) < n) {
+		struct timespec ts;
+
+		if (!run->procs) {
+			pthread_cond_wait(&run->cond, &run->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 50000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_clockwait(&run->cond, &run->lock, CLOCK_MONOTONIC, &ts);
+		if (iolens__jobs_lost(run, jobs, created))
+			pthread_cond_broadcast(&run->cond);
+	}
+}
+
+static void join_all(struct job *jobs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		iolens__job_join(&jobs[i], NULL);
 }
 
 static void execute(struct iolens_result *r, struct run *run, struct iolens_hist *all)
@@ -45,6 +74,8 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 	int flags = O_CLOEXEC | (run->writes ? O_RDWR : O_RDONLY) | (w->direct ? O_DIRECT : 0) |
 		    ((caps & IOLENS_CAP_NONBLOCK_FD) ? O_NONBLOCK : 0);
 	struct rusage ru0, ru1;
+	struct iolens__usage pu0, pu1;
+	uint64_t spawn_ns = 0;
 	struct iolens__sc_snap sc0, sc1;
 	struct iolens__helpers h0 = { 0 }, h1 = { 0 };
 	double main_cpu0 = 0, main_cpu1 = 0;
@@ -63,7 +94,7 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 				   nthreads, MAX_THREADS);
 		return;
 	}
-	jobs = calloc(nthreads, sizeof(*jobs));
+	jobs = iolens__pass_alloc(run, nthreads * sizeof(*jobs), 0);
 	if (!jobs) {
 		iolens__set_status(r, IOLENS_STATUS_ERROR, -ENOMEM, "out of memory");
 		return;
@@ -95,7 +126,7 @@ static void execute(struct iolens_result *r, struct run *run, struct iolens_hist
 threads:
 	run->trace_cap = run->counting ? 0 : w->trace;
 	for (unsigned i = 0; i < nthreads && run->trace_cap; i++)
-		if (!(jobs[i].trace = calloc(run->trace_cap, sizeof(*jobs[i].trace)))) {
+		if (!(jobs[i].trace = iolens__pass_alloc(run, run->trace_cap * sizeof(*jobs[i].trace), 0))) {
 			iolens__set_status(r, IOLENS_STATUS_ERROR, -ENOMEM, "out of memory for --trace");
 			goto out;
 		}
@@ -103,16 +134,19 @@ threads:
 	if (tpo)
 		pthread_attr_setstacksize(&attr, run->net ? NET_TPO_STACK : TPO_STACK);
 	for (; created < nthreads; created++) {
-		err = pthread_create(&jobs[created].tid, &attr, iolens__job_main, &jobs[created]);
-		if (err) {
-			err = -err;
+		uint64_t s0 = now_ns();
+
+		err = iolens__job_spawn(&jobs[created], &attr, iolens__job_main);
+		spawn_ns += now_ns() - s0;
+		if (err)
 			break;
-		}
 	}
 	pthread_attr_destroy(&attr);
+	r->job_procs = run->procs;
+	r->job_start_us = created ? (double)spawn_ns / created / 1e3 : NAN;
+	iolens__procs_counters(run, jobs, created);
 	pthread_mutex_lock(&run->lock);
-	while (atomic_load(&run->ready) < created)
-		pthread_cond_wait(&run->cond, &run->lock);
+	wait_count(run, jobs, created, &run->ready, created);
 	for (unsigned i = 0; i < created && !err; i++)
 		err = jobs[i].err;
 	/*
@@ -127,13 +161,11 @@ threads:
 	pthread_mutex_unlock(&run->lock);
 	if (serving && (err = iolens__serve_start(r, run, jobs, nthreads))) {
 		iolens__serve_abort(run);
-		for (unsigned i = 0; i < created; i++)
-			pthread_join(jobs[i].tid, NULL);
+		join_all(jobs, created);
 		goto out;
 	}
 	if (err) {
-		for (unsigned i = 0; i < created; i++)
-			pthread_join(jobs[i].tid, NULL);
+		join_all(jobs, created);
 		if (created < nthreads)
 			iolens__set_status(r, IOLENS_STATUS_ERROR, err,
 					   "could start only %u of %u threads: %s", created, nthreads,
@@ -155,11 +187,12 @@ threads:
 	 * thread's own reads cancel out of the deltas (see syscount.h).
 	 */
 	getrusage(RUSAGE_SELF, &ru0);
+	iolens__procs_usage(run, jobs, nthreads, &pu0);
 	if (run->counting) {
-		main_cpu0 = thread_cpu(pthread_self());
+		main_cpu0 = self_cpu();
 		iolens__helpers_scan(&h0);
 		for (unsigned i = 0; i < nthreads; i++) {
-			jobs[i].cpu_start = thread_cpu(jobs[i].tid);
+			jobs[i].cpu_start = iolens__job_cpu(&jobs[i]);
 			jobs[i].io_start = iolens__counter_value(jobs[i].io_fd);
 			jobs[i].enter_start = iolens__counter_value(jobs[i].enter_fd);
 			jobs[i].sc_start = iolens__counter_value(jobs[i].sc_fd);
@@ -197,11 +230,11 @@ threads:
 	pthread_cond_broadcast(&run->cond);
 	if (run->net && (run->counting || serving))
 		iolens__net_wait_loops(run, jobs, nthreads); /* bounded: a peer may have stopped */
-	else
-		while ((run->counting || serving) && atomic_load(&run->finished) < nthreads)
-			pthread_cond_wait(&run->cond, &run->lock);
+	else if (run->counting || serving)
+		wait_count(run, jobs, nthreads, &run->finished, nthreads);
 	pthread_mutex_unlock(&run->lock);
 	iolens__placement(r, run, jobs, nthreads);
+	iolens__workers_memory(r, run, jobs, nthreads);
 	if (run->counting) {
 		for (unsigned i = 0; i < nthreads; i++) {
 			jobs[i].io_end = iolens__counter_value(jobs[i].io_fd);
@@ -209,11 +242,12 @@ threads:
 		}
 		iolens__snapshot_end(run, jobs, nthreads, &sc1);
 		for (unsigned i = 0; i < nthreads; i++)
-			jobs[i].cpu_end = thread_cpu(jobs[i].tid);
+			jobs[i].cpu_end = iolens__job_cpu(&jobs[i]);
 	}
 	getrusage(RUSAGE_SELF, &ru1);
+	iolens__procs_usage(run, jobs, nthreads, &pu1);
 	if (run->counting) {
-		main_cpu1 = thread_cpu(pthread_self());
+		main_cpu1 = self_cpu();
 		iolens__helpers_scan(&h1);
 	}
 	if (serving)
@@ -225,16 +259,18 @@ threads:
 	if (run->net)
 		iolens__net_join(run, jobs, nthreads); /* bounded, as above */
 	else
-		for (unsigned i = 0; i < nthreads; i++)
-			pthread_join(jobs[i].tid, NULL);
+		join_all(jobs, nthreads);
 	if (!run->net)
 		r->resident_after = iolens__target_residency(run->t);
 	r->interrupted = interrupted;
 	r->seconds = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
-	r->cpu_user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
-	r->cpu_sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
-	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw);
-	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
+	/* The main process, and the job processes its getrusage does not see. */
+	r->cpu_user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime) + (pu1.user_s - pu0.user_s);
+	r->cpu_sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime) + (pu1.sys_s - pu0.sys_s);
+	r->vcsw = (uint64_t)(ru1.ru_nvcsw - ru0.ru_nvcsw) + (pu1.vcsw - pu0.vcsw);
+	r->ivcsw = (uint64_t)(ru1.ru_nivcsw - ru0.ru_nivcsw) + (pu1.ivcsw - pu0.ivcsw);
+	if (pu0.missed || pu1.missed)
+		r->cpu_user_s = r->cpu_sys_s = NAN;
 	iolens__summarise(r, run, jobs, nthreads, all);
 	if (run->trace_cap)
 		iolens__gather_trace(r, jobs, nthreads, t0);
@@ -255,7 +291,7 @@ threads:
 out:
 	for (unsigned i = 0; i < nthreads; i++)
 		iolens__job_free(&jobs[i]);
-	free(jobs);
+	iolens__pass_free(run, jobs);
 	if (run->net)
 		iolens__net_unlisten(run);
 	run->listen_fd = -1;
@@ -263,20 +299,54 @@ out:
 	run->lg_hist = NULL;
 }
 
+/*
+ * With job processes the pass runs on a shared copy of *run (its phase,
+ * counts, lock and condition are what the jobs wait on and tell), with the
+ * jobs' memory from the arena; what the pass leaves in it is copied back.
+ */
 void iolens__one_pass(struct iolens_result *r, struct run *run, struct iolens_hist *all)
 {
-	atomic_store(&run->phase, PHASE_WAIT);
-	atomic_store(&run->ready, 0);
-	atomic_store(&run->finished, 0);
-	atomic_store(&run->accepted, 0);
-	pthread_mutex_init(&run->lock, NULL);
-	pthread_cond_init(&run->cond, NULL);
-	execute(r, run, all);
-	r->threads = run->net	       ? iolens__net_threads(run)
-		     : r->thread_per_op ? run->w->jobs * run->w->depth
-					 : run->w->jobs;
-	pthread_cond_destroy(&run->cond);
-	pthread_mutex_destroy(&run->lock);
+	int procs = (run->spec->flags & IOLENS_BOPT_PROCS) &&
+		    (run->spec->info->caps & IOLENS_CAP_THREAD_PER_OP);
+	struct run *p = run;
+	pthread_mutexattr_t ma;
+	pthread_condattr_t ca;
+
+	if (procs) {
+		p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED || (*p = *run, iolens__arena_open(p))) {
+			if (p != MAP_FAILED)
+				munmap(p, sizeof(*p));
+			iolens__set_status(r, IOLENS_STATUS_ERROR, -ENOMEM,
+					   "no shared memory for job processes: %s", strerror(errno));
+			return;
+		}
+	}
+	p->procs = procs;
+	atomic_store(&p->phase, PHASE_WAIT);
+	atomic_store(&p->ready, 0);
+	atomic_store(&p->finished, 0);
+	atomic_store(&p->accepted, 0);
+	pthread_mutexattr_init(&ma);
+	pthread_condattr_init(&ca);
+	pthread_mutexattr_setpshared(&ma, procs ? PTHREAD_PROCESS_SHARED : PTHREAD_PROCESS_PRIVATE);
+	pthread_condattr_setpshared(&ca, procs ? PTHREAD_PROCESS_SHARED : PTHREAD_PROCESS_PRIVATE);
+	pthread_mutex_init(&p->lock, &ma);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_mutexattr_destroy(&ma);
+	pthread_condattr_destroy(&ca);
+	execute(r, p, all);
+	r->threads = p->net	       ? iolens__net_threads(p)
+		     : r->thread_per_op ? p->w->jobs * p->w->depth
+					 : p->w->jobs;
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	if (procs) {
+		iolens__arena_close(p);
+		p->procs = 0;
+		*run = *p;
+		munmap(p, sizeof(*p));
+	}
 }
 
 /*

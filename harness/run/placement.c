@@ -93,7 +93,8 @@ void iolens__placement(struct iolens_result *r, const struct run *run, struct jo
 	struct dirent *e;
 
 	for (unsigned i = 0; i < n; i++) {
-		int c = last_cpu(getpid(), atomic_load(&jobs[i].os_tid));
+		int tid = atomic_load(&jobs[i].os_tid);
+		int c = last_cpu(jobs[i].pid ? tid : getpid(), tid); /* a job process is its own */
 
 		if (c >= 0 && c < 64)
 			jm |= 1ull << c;

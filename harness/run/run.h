@@ -59,6 +59,23 @@ void iolens__gather_trace(struct iolens_result *r, struct job *jobs, unsigned n,
 void iolens__placement(struct iolens_result *r, const struct run *run, struct job *jobs,
 		       unsigned n);
 
+/* ---- jobs as workers, threads or processes (workers.c) ---- */
+/* CPU seconds a job's thread or process has used, or NaN. */
+double iolens__job_cpu(const struct job *j);
+/* Counting pass with job processes: open each one's counters for the main thread. */
+void iolens__procs_counters(struct run *run, struct job *jobs, unsigned n);
+/* CPU and context switches so far, summed over the job processes (none with threads). */
+struct iolens__usage {
+	double user_s, sys_s;
+	uint64_t vcsw, ivcsw;
+	unsigned missed; /* processes whose figures could not be read */
+};
+void iolens__procs_usage(const struct run *run, const struct job *jobs, unsigned n,
+			 struct iolens__usage *u);
+/* r->job_mem_kib: the memory one job keeps (read while they are all alive). */
+void iolens__workers_memory(struct iolens_result *r, const struct run *run, const struct job *jobs,
+			    unsigned n);
+
 /* ---- serve (serve.c) ---- */
 int iolens__serve_start(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n);
 void iolens__serve_finish(struct iolens_result *r, struct run *run);

@@ -274,6 +274,12 @@ struct iolens_result {
 	struct iolens_model model;
 	unsigned threads;      /* job threads that ran */
 	int thread_per_op;     /* depth was realised as threads of depth 1 */
+	int job_procs;         /* the jobs were processes (blocking:procs), not threads */
+	double job_start_us;   /* mean time of the call that started one job (pthread_create or */
+			       /* fork), NaN if none started */
+	double job_mem_kib;    /* mean memory one job kept at the window's end: its stack's */
+			       /* resident pages (a thread), or its private pages and page */
+			       /* tables (a process); NaN if not measured */
 	uint64_t ops, bytes;   /* in the measured window */
 	double seconds, iops, mib_s;
 	struct iolens_latency lat;                   /* reads and writes */
