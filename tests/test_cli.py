@@ -998,7 +998,8 @@ class CliTest(unittest.TestCase):
     # ---- demo ----
 
     DEMO_HEADERS = ("== Lesson 1: slow remote calls", "== Lesson 2: I/O-bound versus CPU-bound",
-                    '== Lesson 3: what "non-blocking" means for files')
+                    '== Lesson 3: what "non-blocking" means for files',
+                    "== Lesson 4: threads or processes?")
 
     def test_demo_quick(self):
         """demo --quick: every lesson's runs in one results file, the relations the lessons rest on."""
@@ -1007,14 +1008,14 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
         for header in self.DEMO_HEADERS:
             self.assertIn(header, p.stdout)
-        self.assertEqual(p.stdout.count("Conclusion: "), 3, p.stdout)
+        self.assertEqual(p.stdout.count("Conclusion: "), len(self.DEMO_HEADERS), p.stdout)
         self.assertIn("EPERM", p.stdout)  # epoll_ctl on a regular file
         doc = load_json(os.path.join(out, "results.json"))
         self.assertEqual(doc["schema"], "iolens/1")
         self.assertFalse(doc["meta"]["interrupted"])
         self.assertIn("demo --quick", doc["meta"]["command_line"])
         res = doc["results"]
-        self.assertEqual(len(res), 4 + 2 * 4 + 1)
+        self.assertEqual(len(res), 4 + 2 * 4 + 1 + 6)
         self.assertEqual(len(read_csv(os.path.join(out, "results.csv"))), len(res))
         for r in res:
             self.assertIn(r["status"], ("ok", "skipped"), r["reason"])
@@ -1068,6 +1069,26 @@ class CliTest(unittest.TestCase):
             self.assertEqual(r["model"]["measured"], "sync blocking")
             self.assertTrue(r["model"]["mismatch"])
 
+        # Lesson 4: threads, then processes: 16 waiting workers, 1 and 2 computing ones.
+        l4 = res[13:19]
+        self.assertEqual([(r["backend"], r["variant"]) for r in l4],
+                         [("blocking", ""), ("blocking", "procs")] * 3)
+        self.assertEqual([r["workload"]["conns"] for r in l4], [16, 16, 1, 1, 2, 2])
+        self.assertEqual([r["workload"]["delay_us"] for r in l4], [200, 200, 0, 0, 0, 0])
+        self.assertEqual([r["workload"]["think_us"] for r in l4], [0, 0, 200, 200, 200, 200])
+        for r in l4:
+            self.assertEqual(r["status"], "ok", r["reason"])
+            self.assertEqual(r["workers"]["kind"], "processes" if r["variant"] else "threads")
+            self.assertEqual(r["threads"], r["workload"]["conns"])  # a worker per connection
+            self.assertGreater(r["workers"]["start_us"], 0)
+            self.assertGreater(r["workers"]["memory_kib"], 0)
+        # The table prints the figures of the results, not others.
+        for r in l4[:2]:
+            row = next(line for line in p.stdout.splitlines()
+                       if line.split()[:1] == ["processes" if r["variant"] else "threads"])
+            self.assertEqual(row.split()[1:3], ["%.0f" % r["workers"]["start_us"],
+                                                 "%.0f" % r["workers"]["memory_kib"]])
+
     def test_demo_one_lesson_and_bad_input(self):
         out = self.path("one")
         p = self.run_cli("demo", "--quick", "--lesson", "1", "--out", out, timeout=60)
@@ -1080,7 +1101,7 @@ class CliTest(unittest.TestCase):
         shutil.rmtree(out)
         never = self.path("never")
         cases = [
-            (["demo", "--lesson", "4", "--out", never], "--lesson"),
+            (["demo", "--lesson", "6", "--out", never], "--lesson"),
             (["demo", "--lesson", "x", "--out", never], "--lesson"),
             (["demo", "--out", never, "--lesson"], "--lesson"),
             (["demo", "--quick", "--frobnicate", "--out", never], "--frobnicate"),

@@ -1,5 +1,6 @@
 #!/bin/bash
 # Faults end cleanly: a peer stopped (SIGSTOP) or killed (SIGKILL) mid-run,
+# a job process of blocking:procs killed mid-window,
 # SIGINT at seeded random points, a full disk, a low RLIMIT_NOFILE, unix
 # socket paths that are not iolens's, a long TMPDIR. Each run must end
 # within its bound with valid JSON, the documented exit status (1 a backend
@@ -362,12 +363,46 @@ def long_tmpdir():
     note("long TMPDIR: checked")
 
 
+def job_process_lost():
+    """blocking:procs with one job process killed mid-window: an error naming it, no hang."""
+    case = Case("job process killed")
+    killed = []
+
+    def kill_one(p):
+        # The job processes are iolens's children on a disk workload (no peer process).
+        kids = wait_for(lambda: len(children(p.pid)) == 4 and children(p.pid))
+        if not kids:
+            fail("job process killed: iolens did not fork its 4 job processes")
+            return
+        time.sleep(0.3)
+        os.kill(kids[1], signal.SIGKILL)
+        killed.append(kids[1])
+
+    rc, secs, err = run(["run", "--backend", "blocking:procs", "--workload", "randread", "--size", "8m",
+                         "--depth", "4", "--time", "2s", "--count", "off", "--json", case.json],
+                        env=case.env, during=kill_one)
+    res = check_json(case.json, "job process killed")
+    if rc != 1:
+        fail("job process killed: exit %s, expected 1: %s" % (rc, err.strip()[-300:]))
+    elif res is not None and killed:
+        r = res[0]
+        want = "(pid %d) was killed by signal 9" % killed[0]
+        if r["status"] != "error" or want not in (r["reason"] or ""):
+            fail("job process killed: status %s, reason %r; expected an error with %r" %
+                 (r["status"], r["reason"], want))
+        elif r["ops"] is not None:
+            fail("job process killed: an error result has ops %r" % r["ops"])
+    case.done()
+    note("job process killed: checked (%.1f s)" % secs)
+
+
 def main():
     rng = random.Random(SEED)
     t0 = time.monotonic()
     note("seed %d%s" % (SEED, ", quick (sanitizer build)" if QUICK else ""))
     unix_paths()
     long_tmpdir()
+    job_process_lost()
     low_nofile()
     full_disk()
     sigint_random(rng)

@@ -151,6 +151,29 @@ class ModelCases(unittest.TestCase):
         self.assertIn("futex", m["why"])
         self.assertEqual(m["pass"], "counting")
 
+    def test_procs(self):
+        """blocking:procs makes blocking's calls in processes: each one's own counters see them."""
+        cases = ((("--workload", "randread", "--size", "16m", "--depth", "4"), 1,
+                  SYNC_NO_WAIT, "no wait needed"),
+                 (("--workload", "echo", "--conns", "4"), 2, SYNC_BLOCKING, "blocking"))
+        for args, io_per_op, measured, wait in cases:
+            with self.subTest(workload=args[1]):
+                rs = self.run_models(["blocking", "blocking:procs"], *args, "--time", "0.3s")
+                for name, r in rs.items():
+                    self.assertEqual(r["workers"]["kind"],
+                                     "processes" if name.endswith(":procs") else "threads")
+                    self.assertEqual(r["threads"], 4)
+                    self.assertModel(r, measured, "submitter", wait)
+                    # Counted on each job process's pid by the main thread: a pread per
+                    # read, a send and a recv per round trip, and nothing lost between.
+                    sc = r["syscalls"]
+                    self.assertAlmostEqual(sc["job_threads"]["io"] / sc["ops"], io_per_op,
+                                           delta=0.05 * io_per_op, msg=name)
+                    self.assertLessEqual(sc["job_threads"]["total"], sc["total"])
+                    # CPU and switches of the job processes are in the result: not null.
+                    self.assertIsNotNone(r["cpu"]["per_op_ns"], name)
+                    self.assertGreater(r["cpu"]["per_op_ns"], 0, name)
+
     def test_threadpool_files(self):
         """Cached at depth 1 and 32, and O_DIRECT: the pool's threads make the calls.
 
@@ -186,6 +209,33 @@ class ModelCases(unittest.TestCase):
         self.assertGreaterEqual(m["nowait_eagain_share"], 0.5, m["why"])
         self.assertGreaterEqual(m["offload_share"], 0.5, m["why"])
         self.assertLess(m["inline_share"], 0.5, m["why"])
+
+    def test_nowait_half_warm(self):
+        """Half the file cached (--cache half): nowait serves the cached reads inline and
+        hands the rest to its pool, and the verdict gives that split from the JSON's own
+        figures. Ops mode keeps the readahead of the cold reads from warming it all."""
+        if "nowait" not in self.have:
+            self.skipTest("nowait is not available")
+        out = os.path.join(self.dir, "half.json")
+        cmd = [IOLENS, "run", "--backend", "nowait", "--workload", "randread", "--size", "256m",
+               "--depth", "16", "--ops", "3000", "--cache", "half", "--json", out]
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=self.dir, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out) as f:
+            doc = json.load(f)
+        r = doc["results"][0]
+        m = r["model"]
+        self.assertEqual(r["workload"]["cache"], "half")
+        self.assertGreaterEqual(r["cache"]["resident_before"], 0.45)
+        self.assertLessEqual(r["cache"]["resident_before"], 0.6)
+        self.assertGreaterEqual(m["nowait_eagain_share"], 0.05, m["why"])
+        self.assertLessEqual(m["nowait_eagain_share"], 0.95, m["why"])
+        want = ("nowait split the work: %.0f%% of ops completed inline (the non-blocking try "
+                "found the data in the page cache), and %.0f%% of the tries said EAGAIN (they "
+                "would have blocked) and went to the pool" %
+                (m["inline_share"] * 100, m["nowait_eagain_share"] * 100))
+        self.assertIn(want, doc["verdict"][0]["sentences"])
+        self.assertIn(want, p.stdout)
 
     def test_nowait_direct(self):
         """O_DIRECT: RWF_NOWAIT does not keep the read from waiting for the device here;

@@ -1,5 +1,5 @@
 /*
- * iolens demo: three lessons, each a few sentences around figures measured
+ * iolens demo: four lessons, each a few sentences around figures measured
  * in this run. Nothing printed is canned: every expectation in the text is
  * printed beside the measured value, and each conclusion is computed from
  * the figures, so a machine that contradicts a lesson says so.
@@ -10,12 +10,14 @@
  *  2. I/O-bound against CPU-bound: echo with growing think time; async
  *     helps while the job waits, a second job helps once it computes;
  *  3. what non-blocking means for files, from the system calls themselves
- *     on a temporary file, then the poll backend on a cold file.
+ *     on a temporary file, then the poll backend on a cold file;
+ *  4. threads or processes: blocking against blocking:procs, waiting and
+ *     computing, with what one worker costs to start and to keep.
  *
  * All runs go into one results.json and results.csv, then the plots.
  * This file is the command and the helpers the lessons share
  * (cli_demo_kit.h); each lesson is a file of its own: cli_demo_calls.c,
- * cli_demo_cpu.c, cli_demo_files.c.
+ * cli_demo_cpu.c, cli_demo_files.c, cli_demo_procs.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,9 +43,9 @@
 #include "iolens/iolens.h"
 
 static const char help[] =
-    "usage: iolens demo [--quick] [--out DIR] [--lesson 1|2|3]\n"
+    "usage: iolens demo [--quick] [--out DIR] [--lesson 1|2|3|4]\n"
     "\n"
-    "A guided run: three lessons, each a few sentences around figures measured\n"
+    "A guided run: four lessons, each a few sentences around figures measured\n"
     "now, on this machine, and a conclusion computed from them.\n"
     "\n"
     "  1  slow remote calls: 20 requests to a responder that answers after\n"
@@ -54,11 +56,14 @@ static const char help[] =
     "     and io_uring, and io_uring with a second job\n"
     "  3  what non-blocking means for files: poll, epoll, a cold read and\n"
     "     RWF_NOWAIT on a temporary file, then the poll backend on a cold file\n"
+    "  4  threads or processes: blocking and blocking:procs with 16 workers\n"
+    "     that wait on a responder, then 1 and 2 workers that compute; what a\n"
+    "     worker costs to start and to keep\n"
     "\n"
     "  --quick       a short version (a few seconds; still real measurements)\n"
     "  --out DIR     where to write results.json, results.csv and the plots\n"
     "                (default results/demo-<UTC time>)\n"
-    "  --lesson N    run lesson N only (1, 2 or 3)\n"
+    "  --lesson N    run lesson N only (1 to 4)\n"
     "\n"
     "Exit status: 0 ok, 1 a run failed, 2 bad usage, 130 interrupted.\n";
 
@@ -191,7 +196,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const char accepts[] = "accepts --quick, --out DIR, --lesson 1|2|3";
+	static const char accepts[] = "accepts --quick, --out DIR, --lesson 1|2|3|4";
 	struct demo d = {0};
 	struct iolens_meta meta;
 	const char *out = NULL;
@@ -207,14 +212,14 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 		} else if (c == 'o') {
 			out = optarg;
 		} else if (c == 'l') {
-			if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '3')
+			if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '4')
 				return iolens__usage(
-				    "--lesson: '%s' is not a lesson (accepts 1, 2 or 3)", optarg);
+				    "--lesson: '%s' is not a lesson (accepts 1 to 4)", optarg);
 			lesson = optarg[0] - '0';
 		} else if (c == 'h') {
 			return fputs(help, stdout), 0;
 		} else if (optopt == 'l') {
-			return iolens__usage("--lesson needs a value (accepts 1, 2 or 3)");
+			return iolens__usage("--lesson needs a value (accepts 1 to 4)");
 		} else if (optopt == 'o') {
 			return iolens__usage("--out needs a value (accepts a directory)");
 		} else {
@@ -241,6 +246,9 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	fflush(stdout);
 	if (!*d.stopped && (!lesson || lesson == 3))
 		iolens__demo_files(&d);
+	fflush(stdout);
+	if (!*d.stopped && (!lesson || lesson == 4))
+		iolens__demo_procs(&d);
 	if (*d.stopped)
 		printf("\n(interrupted: the results so far are written, marked interrupted)\n");
 	meta.interrupted = *d.stopped;

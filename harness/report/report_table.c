@@ -138,8 +138,9 @@ static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
 {
 	const struct iolens_net_result *x = &r->net;
 
-	fprintf(f, "  %s: %u of %u connections open (RLIMIT_NOFILE %llu), %u threads\n", b,
-		x->conns_open, x->conns, (unsigned long long)x->nofile_limit, r->threads);
+	fprintf(f, "  %s: %u of %u connections open (RLIMIT_NOFILE %llu), %u %s\n", b,
+		x->conns_open, x->conns, (unsigned long long)x->nofile_limit, r->threads,
+		r->job_procs ? "processes" : "threads");
 	if (x->send_calls)
 		fprintf(f, "  %s: %llu sends of %.0f bytes on average\n", b,
 			(unsigned long long)x->send_calls, x->bytes_per_send);
@@ -195,6 +196,28 @@ static void status_note(FILE *f, const struct iolens_result *r)
 		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);
 }
 
+/* Depth as threads or processes, and what one of them cost. */
+static void notes_workers(FILE *f, const struct iolens_result *r, const char *b)
+{
+	const char *kind = r->job_procs ? "processes" : "threads";
+	char what[96], cost[160];
+
+	if (IOLENS_WL_IS_SOCKET(r->workload.kind))
+		snprintf(what, sizeof(what), "%u connections ran on %u %s, one each", r->workload.conns,
+			 r->threads, kind);
+	else
+		snprintf(what, sizeof(what), "depth %u ran as %u %s at depth 1", r->workload.depth,
+			 r->threads, kind);
+	snprintf(cost, sizeof(cost), "; one took %.0f us to start (%s)", r->job_start_us,
+		 r->job_procs ? "fork" : "pthread_create");
+	if (!isnan(r->job_mem_kib))
+		snprintf(cost + strlen(cost), sizeof(cost) - strlen(cost), " and kept %.0f KiB (%s)",
+			 r->job_mem_kib,
+			 r->job_procs ? "private pages and page tables" : "resident stack");
+	fprintf(f, "  %s: %s (%s)%s\n", b, what,
+		r->job_procs ? "prefork" : "thread per request", isnan(r->job_start_us) ? "" : cost);
+}
+
 static void notes(FILE *f, const struct iolens_result *r)
 {
 	const struct iolens_backend_stats *s = &r->stats;
@@ -204,9 +227,8 @@ static void notes(FILE *f, const struct iolens_result *r)
 	status_note(f, r);
 	if (r->status != IOLENS_STATUS_OK)
 		return;
-	if (r->thread_per_op)
-		fprintf(f, "  %s: depth %u ran as %u threads at depth 1 (thread per request)\n", b,
-			r->workload.depth, r->threads);
+	if (r->thread_per_op || r->job_procs)
+		notes_workers(f, r, b);
 	if (s->fallbacks)
 		fprintf(f, "  %s: %llu of %llu ops%s fell back to a plain call (the readiness API refused the file)\n",
 			b, (unsigned long long)s->fallbacks, (unsigned long long)s->completed,

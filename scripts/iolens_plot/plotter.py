@@ -218,7 +218,10 @@ def describe(entries, skip=()):
 
 
 def outside_legend(ax, n, **kw):
-    """A legend right of ax, out of the data's way."""
+    """A legend right of ax, out of the data's way; none when nothing has a label
+    (a run without counted syscalls has no layers to name)."""
+    if not ax.get_legend_handles_labels()[0]:
+        return None
     return ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
                      ncol=1 + n // 32, **kw)
 
