@@ -248,7 +248,7 @@ class Grammar:
             if kind in RANDOM_KINDS and self.chance(0.3):
                 opts.append(["seed", self.pick(["0", "1", "42", "18446744073709551615"])])
             if self.chance(0.2):
-                opts.append(["cache", self.pick(["warm", "cold"])])
+                opts.append(["cache", self.pick(["warm", "cold", "half"])])
             if kind in WRITES and self.chance(0.3):
                 opts.append(["fsync", self.pick(["0", "1", "4", "16"])])
                 if timed[0] == "ops":

@@ -288,8 +288,10 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 			w->cache = IOLENS_CACHE_WARM;
 		else if (strcmp(arg, "cold") == 0)
 			w->cache = IOLENS_CACHE_COLD;
+		else if (strcmp(arg, "half") == 0)
+			w->cache = IOLENS_CACHE_HALF;
 		else
-			r = iolens__usage("--cache: '%s' is not a cache mode (accepts warm or cold)", arg);
+			r = iolens__usage("--cache: '%s' is not a cache mode (accepts warm, cold or half)", arg);
 		break;
 	case OPT_FSYNC:
 		r = parse_uint_opt("fsync", arg, 0, 1u << 30, &v);

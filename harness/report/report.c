@@ -6,7 +6,7 @@
 #include "report.h"
 
 static const char *const status_names[] = { "ok", "skipped", "error", "not run" };
-static const char *const cache_names[] = { "warm", "cold" };
+static const char *const cache_names[] = { "warm", "cold", "half" };
 static const char *const pass_names[] = { "separate", "inline", "off" };
 /* enum iolens_data_check; NONE is null */
 static const char *const check_names[] = { NULL, "verified", "not checked", "mismatch" };

@@ -270,6 +270,19 @@ static int threaded(const struct iolens_result *r)
 	return modelled(r) && who(r, "threads") && !isnan(r->model.offload_share);
 }
 
+/*
+ * The hybrid's split: a non-blocking try first, threads for what would have
+ * blocked, with both sides taking a real share of the ops.
+ */
+static int hybrid_split(const struct iolens_result *r)
+{
+	const struct iolens_model *m = &r->model;
+
+	return modelled(r) && declared(r, IOLENS_MODEL_ASYNC_THREADS) && r->stats.nowait_tries &&
+	       !isnan(m->inline_share) && at_least(m->nowait_eagain_share, IOLENS_MODEL_SOME) &&
+	       m->nowait_eagain_share <= 1 - IOLENS_MODEL_SOME;
+}
+
 /* A modelled result none of the sentences above explains. */
 static int unexplained(const struct iolens_result *r)
 {
@@ -323,6 +336,11 @@ static void shares(struct text *t, struct iolens_result *const *rs, size_t n, pi
 static double inline_share(const struct iolens_result *r)
 {
 	return r->model.inline_share;
+}
+
+static double eagain_share(const struct iolens_result *r)
+{
+	return r->model.nowait_eagain_share;
 }
 
 static double async_share(const struct iolens_result *r)
@@ -437,6 +455,24 @@ static void why_threads(struct iolens_verdict *v, struct iolens_result *const *r
 	end(v, &t);
 }
 
+/* "nowait split the work: 48% of ops completed inline, 52% of its tries said EAGAIN ..." */
+static void why_split(struct iolens_verdict *v, struct iolens_result *const *rs, size_t n)
+{
+	int disk = !IOLENS_WL_IS_SOCKET(rs[0]->workload.kind);
+	struct text t;
+
+	if (!count(rs, n, hybrid_split) || !begin(v, &t))
+		return;
+	names(&t, rs, n, hybrid_split);
+	add(&t, " split the work: ");
+	shares(&t, rs, n, hybrid_split, inline_share, "%.0f%%", 100);
+	add(&t, " of ops completed inline (the non-blocking try found the %s), and ",
+	    disk ? "data in the page cache" : "socket ready");
+	shares(&t, rs, n, hybrid_split, eagain_share, "%.0f%%", 100);
+	add(&t, " of the tries said EAGAIN (they would have blocked) and went to the pool");
+	end(v, &t);
+}
+
 /*
  * Each remaining model that differs from the declared one, with what
  * contradicts it; one that is as declared only when it is the one result
@@ -543,6 +579,7 @@ int iolens_verdict(struct iolens_result *const *rs, size_t n, struct iolens_verd
 	why_async(out, rs, n, async_waited);
 	why_async(out, rs, n, async_no_sleep);
 	why_threads(out, rs, n);
+	why_split(out, rs, n);
 	why_others(out, rs, n);
 	/* The load says what the sentences above saw; alone it explains nothing. */
 	if (out->nsentences > before)

@@ -64,8 +64,9 @@ common:
 		return iolens__target_fail(err, errlen, -EINVAL, "--time: accepts 1ms to 7 days");
 	if (!(w->warmup_s >= 0) || w->warmup_s > 3600)
 		return iolens__target_fail(err, errlen, -EINVAL, "--warmup: accepts 0 to 1 hour");
-	if (w->cache != IOLENS_CACHE_WARM && w->cache != IOLENS_CACHE_COLD)
-		return iolens__target_fail(err, errlen, -EINVAL, "--cache: accepts warm or cold");
+	if (w->cache != IOLENS_CACHE_WARM && w->cache != IOLENS_CACHE_COLD &&
+	    w->cache != IOLENS_CACHE_HALF)
+		return iolens__target_fail(err, errlen, -EINVAL, "--cache: accepts warm, cold or half");
 	if (w->cpu < -1 || w->cpu >= sysconf(_SC_NPROCESSORS_CONF))
 		return iolens__target_fail(err, errlen, -EINVAL, "--cpu: %d is out of range (accepts 0 to %ld)", w->cpu,
 			    sysconf(_SC_NPROCESSORS_CONF) - 1);
@@ -303,20 +304,24 @@ int iolens__target_prepare_cache(struct iolens_target *t, int mode)
 
 	if (fd < 0)
 		return -errno;
-	if (mode == IOLENS_CACHE_COLD) {
+	if (mode != IOLENS_CACHE_WARM) {
 		/* Dirty pages are not dropped: write them back first. */
 		if (fdatasync(fd) && errno != EINVAL)
 			err = -errno;
 		posix_fadvise(fd, 0, (off_t)t->size, POSIX_FADV_DONTNEED);
-	} else {
+	}
+	if (mode != IOLENS_CACHE_COLD && !err) {
+		/* Warm: every chunk; half: every other one, spread over the whole file. */
+		uint64_t step = mode == IOLENS_CACHE_HALF ? 2ull * CHUNK : CHUNK;
 		char *buf = malloc(CHUNK);
 
 		if (!buf) {
 			close(fd);
 			return -ENOMEM;
 		}
-		posix_fadvise(fd, 0, (off_t)t->size, POSIX_FADV_WILLNEED);
-		for (uint64_t off = 0; off < t->size; off += CHUNK) {
+		if (mode == IOLENS_CACHE_WARM)
+			posix_fadvise(fd, 0, (off_t)t->size, POSIX_FADV_WILLNEED);
+		for (uint64_t off = 0; off < t->size; off += step) {
 			if (pread(fd, buf, CHUNK, (off_t)off) < 0 && errno != EINTR) {
 				err = -errno;
 				break;

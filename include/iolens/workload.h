@@ -38,6 +38,7 @@ enum iolens_transport {
 enum iolens_cache_mode {
 	IOLENS_CACHE_WARM = 0, /* read the file into the page cache before each run */
 	IOLENS_CACHE_COLD,     /* drop the file's cached pages before each run */
+	IOLENS_CACHE_HALF,     /* drop them, then read every other MiB back in: half cached */
 };
 
 /* Name of a workload kind ("randread"), or NULL for a kind out of range. */
