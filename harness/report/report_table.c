@@ -196,6 +196,16 @@ static void status_note(FILE *f, const struct iolens_result *r)
 		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);
 }
 
+/* What a backend's fallbacks were (the stats count them under one name). */
+static const char *fallback_words(const struct iolens_result *r)
+{
+	if (!strcmp(r->backend, "io_uring"))
+		return "used a plain descriptor (no registered-file slot was free)";
+	if (!strcmp(r->backend, "libaio"))
+		return "were connects made with a plain blocking call (the listener's backlog was full)";
+	return "fell back to a plain call (the readiness API refused the file)";
+}
+
 /* Depth as threads or processes, and what one of them cost. */
 static void notes_workers(FILE *f, const struct iolens_result *r, const char *b)
 {
@@ -230,9 +240,8 @@ static void notes(FILE *f, const struct iolens_result *r)
 	if (r->thread_per_op || r->job_procs)
 		notes_workers(f, r, b);
 	if (s->fallbacks)
-		fprintf(f, "  %s: %llu of %llu ops%s fell back to a plain call (the readiness API refused the file)\n",
-			b, (unsigned long long)s->fallbacks, (unsigned long long)s->completed,
-			timed_pass(r));
+		fprintf(f, "  %s: %llu of %llu ops%s %s\n", b, (unsigned long long)s->fallbacks,
+			(unsigned long long)s->completed, timed_pass(r), fallback_words(r));
 	if (r->model.declared && !strcmp(r->model.declared, IOLENS_MODEL_SYNC_READINESS) &&
 	    (s->ready_at_once || s->waits))
 		fprintf(f, "  %s: readiness checks%s: %llu found work ready at once, %llu had to wait\n",
