@@ -16,6 +16,7 @@ extern const struct iolens_backend iolens_backend_threadpool;
 extern const struct iolens_backend iolens_backend_nowait;
 #if IOLENS_HAVE_LIBURING
 extern const struct iolens_backend iolens_backend_io_uring;
+extern const struct iolens_backend iolens_backend_coro;
 #endif
 #if IOLENS_HAVE_LIBAIO
 extern const struct iolens_backend iolens_backend_libaio;
@@ -37,6 +38,11 @@ const struct iolens__registry_entry iolens__registry[] = {
 	BUILT(iolens_backend_posix_aio),
 	BUILT(iolens_backend_threadpool),
 	BUILT(iolens_backend_nowait),
+#if IOLENS_HAVE_LIBURING
+	BUILT(iolens_backend_coro),
+#else
+	{ NULL, "coro", IOLENS_MODEL_ASYNC_KERNEL, IOLENS_LIBURING_MISSING },
+#endif
 #if IOLENS_HAVE_LIBAIO
 	BUILT(iolens_backend_libaio),
 #else
