@@ -14,6 +14,7 @@ extern const struct iolens_backend iolens_backend_epoll;
 extern const struct iolens_backend iolens_backend_posix_aio;
 extern const struct iolens_backend iolens_backend_threadpool;
 extern const struct iolens_backend iolens_backend_nowait;
+extern const struct iolens_backend iolens_backend_coro_epoll;
 #if IOLENS_HAVE_LIBURING
 extern const struct iolens_backend iolens_backend_io_uring;
 extern const struct iolens_backend iolens_backend_coro;
@@ -43,6 +44,7 @@ const struct iolens__registry_entry iolens__registry[] = {
 #else
 	{ NULL, "coro", IOLENS_MODEL_ASYNC_KERNEL, IOLENS_LIBURING_MISSING },
 #endif
+	BUILT(iolens_backend_coro_epoll),
 #if IOLENS_HAVE_LIBAIO
 	BUILT(iolens_backend_libaio),
 #else
