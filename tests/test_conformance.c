@@ -1370,6 +1370,8 @@ static size_t variants_of(const struct iolens_backend_info *b, struct variant *o
 		{ IOLENS_BOPT_NOWAIT, "+nowait" },
 		{ IOLENS_BOPT_THREADS, "+threads=4" },
 		{ IOLENS_BOPT_EDGE, "+et" },
+		{ IOLENS_BOPT_UCONTEXT, "+ucontext" },
+		{ IOLENS_BOPT_BARE, "+bare" },
 	};
 	size_t n = 0;
 

@@ -766,7 +766,8 @@ static void recvs_before_their_sends(void **state)
 /* Backends (and options) that keep per-descriptor state, so forget sees ops in flight. */
 static int keeps_fd_state(const struct tcase *t)
 {
-	if (strcmp(t->b->name, "epoll") == 0 || strcmp(t->b->name, "poll") == 0)
+	if (strcmp(t->b->name, "epoll") == 0 || strcmp(t->b->name, "poll") == 0 ||
+	    strcmp(t->b->name, "coro-epoll") == 0)
 		return 1;
 	return strcmp(t->b->name, "io_uring") == 0 &&
 	       (t->flags & (IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV | IOLENS_BOPT_FIXED_FILES));
@@ -1099,6 +1100,10 @@ static const struct {
 	{ "io_uring", "io_uring:ms-accept+ms-recv", IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV },
 	{ "io_uring", "io_uring:fixed-files", IOLENS_BOPT_FIXED_FILES },
 	{ "epoll", "epoll:et", IOLENS_BOPT_EDGE },
+	{ "coro", "coro:ucontext", IOLENS_BOPT_UCONTEXT },
+	{ "coro", "coro:bare", IOLENS_BOPT_BARE },
+	{ "coro-epoll", "coro-epoll:ucontext", IOLENS_BOPT_UCONTEXT },
+	{ "coro-epoll", "coro-epoll:bare", IOLENS_BOPT_BARE },
 };
 
 int main(void)
