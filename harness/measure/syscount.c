@@ -17,7 +17,7 @@ const char *const iolens__sc_names[] = {
 	"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_ctl",
 	"io_uring_enter", "io_submit", "io_getevents", "io_pgetevents", "futex", "recvfrom",
 	"sendto", "recvmsg", "sendmsg", "accept4", "connect", "fsync", "fdatasync", "clone",
-	"clone3", "nanosleep", "clock_nanosleep",
+	"clone3", "nanosleep", "clock_nanosleep", "rt_sigprocmask",
 };
 /* Their numbers on the architecture this was built for, in the same order. */
 static const long sc_nrs[] = {
@@ -26,7 +26,7 @@ static const long sc_nrs[] = {
 	SYS_epoll_pwait, SYS_epoll_ctl, SYS_io_uring_enter, SYS_io_submit, SYS_io_getevents,
 	SYS_io_pgetevents, SYS_futex, SYS_recvfrom, SYS_sendto, SYS_recvmsg, SYS_sendmsg,
 	SYS_accept4, SYS_connect, SYS_fsync, SYS_fdatasync, SYS_clone, SYS_clone3, SYS_nanosleep,
-	SYS_clock_nanosleep,
+	SYS_clock_nanosleep, SYS_rt_sigprocmask,
 };
 _Static_assert(sizeof(sc_nrs) / sizeof(sc_nrs[0]) == IOLENS_SYSCALL_NAMES, "one number per name");
 const unsigned iolens__sc_nnames = sizeof(iolens__sc_names) / sizeof(iolens__sc_names[0]);

@@ -135,7 +135,7 @@ enum iolens_count_mode {
 
 /* Names of the syscalls counted one by one (the rest are "other"): the name
  * of iolens_syscalls.by_name[i], or NULL for i >= IOLENS_SYSCALL_NAMES. */
-#define IOLENS_SYSCALL_NAMES 32
+#define IOLENS_SYSCALL_NAMES 33
 IOLENS_EXPORT const char *iolens_syscall_name(unsigned i);
 
 /* Syscalls counted by the kernel over the measured window of the counting pass. */
