@@ -255,6 +255,15 @@ static void notes(FILE *f, const struct iolens_result *r)
 			timed_pass(r));
 	if (s->setup[0])
 		fprintf(f, "  %s: setup: %s\n", b, s->setup);
+	if (!strncmp(r->backend, "coro", 4) && s->completed) {
+		/* Every switch into a coroutine and out of it counts one. */
+		if (s->switch_probe_n)
+			fprintf(f, "  %s: %.2f user-space switches per op, %.0f ns each (timed at init)%s\n",
+				b, (double)s->user_switches / (double)s->completed,
+				(double)s->switch_probe_ns / (double)s->switch_probe_n, timed_pass(r));
+		else
+			fprintf(f, "  %s: no user-space switches: callbacks, no coroutines\n", b);
+	}
 	if (IOLENS_WL_IS_SOCKET(r->workload.kind))
 		notes_net(f, r, b);
 	notes_syscalls(f, r, b);
