@@ -328,6 +328,21 @@ static void readiness_refused_falls_back(void **state)
 	assert_true(strstr(f.m.flags, "refused") == NULL);
 }
 
+/* A readiness loop that never waits on a file (coro-epoll): plain calls inside submit. */
+static void readiness_never_asked(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	reset(&f, IOLENS_MODEL_SYNC_READINESS);
+	own_data(&f, "pread64", 1000);
+	f.in.completed = f.in.completed_inline = 1000;
+	measure(&f);
+	assert_model(&f, IOLENS_MODEL_SYNC_NO_WAIT, 1);
+	assert_flags_have(&f, "no readiness call: 100% of ops were plain calls completed inside submit");
+	assert_true(strstr(f.m.flags, "refused") == NULL);
+}
+
 static void no_io_calls_is_no_io(void **state)
 {
 	struct fixture f;
@@ -392,6 +407,7 @@ int main(void)
 		cmocka_unit_test(readiness_on_a_file),
 		cmocka_unit_test(nowait_that_said_eagain_names_the_call_that_did_it),
 		cmocka_unit_test(readiness_refused_falls_back),
+		cmocka_unit_test(readiness_never_asked),
 		cmocka_unit_test(no_io_calls_is_no_io),
 		cmocka_unit_test(figures_missing_stay_nan),
 		cmocka_unit_test(littles_law),

@@ -281,6 +281,11 @@ static void flags(struct line *l, const struct iolens_model *m, const struct evi
 			 strcmp(m->wait, WAIT_NONBLOCKING))
 			flag(l, "readiness did nothing: %s found the descriptor ready at once in %.0f%% of checks",
 			     e->r_name, m->ready_share * 100);
+		else if (e->ready_calls == 0 && m->inline_share >= IOLENS_MODEL_MAJORITY &&
+			 strcmp(m->wait, WAIT_NONBLOCKING))
+			/* coro-epoll on a file: it never asks, it cannot poll one. */
+			flag(l, "no readiness call: %.0f%% of ops were plain calls completed inside submit",
+			     m->inline_share * 100);
 		if (!strcmp(m->wait, WAIT_BLOCKING))
 			flag(l, "the data call slept after readiness in %.0f%% of calls", m->blocked_share * 100);
 	}
