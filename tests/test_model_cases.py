@@ -328,6 +328,90 @@ class ModelCases(unittest.TestCase):
     def test_echo_64_connections(self):
         self.check_echo(self.echo(64))
 
+    # ---- coroutines: every switch into a coroutine and out of it counts one ----
+
+    CORO = ["coro", "coro:ucontext", "coro:bare"]
+    CORO_EPOLL = ["coro-epoll", "coro-epoll:ucontext", "coro-epoll:bare"]
+
+    def assertSwitches(self, r, low, high, ops_per_result=1):
+        """user_switches per backend op (an echo request is two: SEND and RECV) in a band,
+        the init-time switch time there for coroutines and null for bare, which makes none."""
+        b, name = r["backend_stats"], r["backend"] + ":" + r["variant"]
+        per_op = b["user_switches"] / (r["ops"] * ops_per_result)
+        if r["variant"] == "bare":
+            self.assertEqual(b["user_switches"], 0, name)
+            self.assertIsNone(b["switch_ns"], name)
+            return
+        self.assertGreaterEqual(per_op, low, name)
+        self.assertLessEqual(per_op, high, name)
+        self.assertIsNotNone(b["switch_ns"], name)
+        self.assertGreater(b["switch_ns"], 0, name)
+
+    def assertSigprocmask(self, r, per_switch_op):
+        """glibc's swapcontext restores the signal mask: one rt_sigprocmask per switch,
+        counted by the kernel; the hand-written switch and bare make none."""
+        sc = r["syscalls"]
+        n = sc["by_name"]["rt_sigprocmask"] / sc["ops"]
+        if r["variant"] == "ucontext":
+            self.assertGreaterEqual(n, 0.95 * per_switch_op, r["backend"])
+        else:
+            self.assertLess(n, 0.01, r["backend"] + ":" + r["variant"])
+
+    def test_coro_files(self):
+        """coro submits in the reap's io_uring_enter, so no op completes inside submit: async,
+        even cached, with nothing to wait for. coro-epoll reads files inline: sync. A coro op
+        waits once (4 switches); a coro-epoll file op never does (2)."""
+        rs = self.run_models(self.CORO + self.CORO_EPOLL, "--workload", "randread",
+                             "--size", "16m", "--time", "0.3s")
+        for name in self.CORO:
+            if name in rs:
+                r, m = rs[name], rs[name]["model"]
+                self.assertEqual((m["measured"], m["who"]), (ASYNC_KERNEL, "kernel"), m["why"])
+                self.assertFalse(m["mismatch"])
+                self.assertEqual(m["inline_share"], 0)
+                self.assertSwitches(r, 3.9, 4.1)
+                self.assertSigprocmask(r, 4)
+        for name in self.CORO_EPOLL:
+            r, m = rs[name], rs[name]["model"]
+            self.assertModel(r, SYNC_NO_WAIT, "submitter", "no wait needed")
+            self.assertTrue(m["mismatch"])
+            self.assertGreaterEqual(m["inline_share"], 0.99, m["why"])
+            self.assertAlmostEqual(m["own_data_per_op"], 1.0, delta=0.05)
+            self.assertFlag(r, "no readiness call")
+            self.assertEqual(r["backend_stats"]["nowait_tries"], 0)
+            self.assertSwitches(r, 1.95, 2.05)
+            self.assertSigprocmask(r, 2)
+
+    def test_coro_direct(self):
+        """O_DIRECT: the reaps sleep in io_uring_enter; still one wait per op."""
+        rs = self.run_models(self.CORO, "--workload", "randread", "--size", "16m",
+                             "--time", "0.3s", "--direct")
+        for r in rs.values():
+            m = r["model"]
+            self.assertEqual(m["measured"], ASYNC_KERNEL, m["why"])
+            self.assertFalse(m["mismatch"])
+            self.assertGreaterEqual(m["waited_share"], 0.5, m["why"])
+            self.assertSwitches(r, 3.9, 4.1)
+
+    def test_coro_echo(self):
+        """Echo: coro's kernel completes sends and receives (4 switches each); coro-epoll's
+        send goes at once (2) and its receive tries, and on EAGAIN waits once (4): readiness."""
+        for conns in (1, 64):
+            rs = self.run_models(self.CORO + self.CORO_EPOLL, "--workload", "echo",
+                                 "--conns", str(conns), "--time", "0.3s")
+            for name in self.CORO:
+                if name in rs:
+                    self.assertEqual(rs[name]["model"]["measured"], ASYNC_KERNEL,
+                                     rs[name]["model"]["why"])
+                    self.assertSwitches(rs[name], 3.9, 4.1, ops_per_result=2)
+            for name in self.CORO_EPOLL:
+                r, m = rs[name], rs[name]["model"]
+                self.assertModel(r, SYNC_NONBLOCKING, "submitter", "non-blocking")
+                self.assertFalse(m["mismatch"])
+                self.assertLess(m["blocked_share"], 0.05, m["why"])
+                self.assertGreaterEqual(m["nonblock_share"], 0.95, m["why"])
+                self.assertSwitches(r, 1.95, 4.5, ops_per_result=2)
+
     def test_label_does_not_depend_on_company(self):
         """epoll on serve: the same verdict alone as among every backend of one run."""
         args = ["--workload", "serve", "--conns", "200", "--time", "0.3s"]
