@@ -55,7 +55,7 @@ def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()
 BACKENDS = ["null", "blocking", "select", "poll", "epoll", "io_uring", "posix-aio", "threadpool",
-            "nowait", "libaio"]
+            "nowait", "coro", "coro-epoll", "libaio"]
 SMALL = ["--size", "16m", "--time", "300ms"]
 MODELS = ["sync blocking", "sync non-blocking (readiness)", "sync, no wait needed",
           "async (kernel completion)", "async (emulated with threads)", "no I/O"]
