@@ -4,7 +4,8 @@
  * folder backends/<name>/ whose files share a private header and name
  * what they share iolens__<name>_* (backends/io_uring/). Either way it
  * exports exactly one `const struct iolens_backend iolens_backend_<name>`,
- * listed in backends/registry.c.
+ * listed in backends/registry.c; a folder may hold two backends that share
+ * all but their event loop (backends/coro/: coro and coro-epoll).
  *
  * The contract is completion-shaped:
  *  - init(ctx): ctx->opts is filled and checked (depth >= 1, only options
