@@ -1278,6 +1278,13 @@ static void api_errors(void **state)
 		assert_null(ctx);
 		o.nfiles = 0;
 	}
+	if ((b->options & (IOLENS_BOPT_UCONTEXT | IOLENS_BOPT_BARE)) ==
+	    (IOLENS_BOPT_UCONTEXT | IOLENS_BOPT_BARE)) {
+		/* bare runs no coroutine: there is nothing to switch with ucontext. */
+		o.flags = IOLENS_BOPT_UCONTEXT | IOLENS_BOPT_BARE;
+		assert_int_equal(iolens_ctx_open(&ctx, b->name, &o), -EINVAL);
+		assert_null(ctx);
+	}
 	if (b->options & IOLENS_BOPT_FIXED_BUFS) {
 		o.flags = IOLENS_BOPT_FIXED_BUFS;
 		assert_int_equal(iolens_ctx_open(&ctx, b->name, &o), -EINVAL);
