@@ -164,7 +164,7 @@ int iolens__coro_init(struct iolens_ctx *ctx, struct coro *s, const char *loop,
 	}
 	if (!uc && !iolens__fiber_asm_works()) {
 		snprintf(ctx->stats.setup, sizeof(ctx->stats.setup),
-			 "the hand-written switch is x86-64 only: use the ucontext option here");
+			 "the hand-written switch is x86-64 only (without shadow stacks): use the ucontext option here");
 		return -EOPNOTSUPP;
 	}
 	err = coroutines_make(ctx, s, uc);

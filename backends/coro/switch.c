@@ -19,7 +19,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "switch.h"
@@ -37,7 +36,15 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-#if defined(__x86_64__)
+/*
+ * Built with shadow stacks enabled (-fcf-protection marks __CET__ bit 2),
+ * the ret into a new fiber would be refused: the asm switch is left out.
+ */
+#if defined(__x86_64__) && !(defined(__CET__) && (__CET__ & 2))
+#define IOLENS_FIBER_ASM 1
+#endif
+
+#ifdef IOLENS_FIBER_ASM
 void iolens__fiber_swap(void **save_sp, void *load_sp);
 void iolens__fiber_trampoline(void);
 
@@ -135,7 +142,7 @@ int iolens__fiber_make(struct iolens__switcher *sw, struct iolens__fiber *f, voi
 		makecontext(f->uc, (void (*)(void))uc_start, 2, (unsigned)(p >> 32), (unsigned)p);
 		return 0;
 	}
-#if defined(__x86_64__)
+#ifdef IOLENS_FIBER_ASM
 	{
 		uint64_t *top = (uint64_t *)((uintptr_t)((char *)stack + size) & ~(uintptr_t)15);
 		uint64_t *frame = top - 8;
@@ -171,7 +178,7 @@ void iolens__fiber_switch(struct iolens__switcher *sw, struct iolens__fiber *fro
 #endif
 	if (sw->ucontext)
 		swapcontext(from->uc, to->uc);
-#if defined(__x86_64__)
+#ifdef IOLENS_FIBER_ASM
 	else
 		iolens__fiber_swap(&from->sp, to->sp);
 #endif

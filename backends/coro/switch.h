@@ -4,8 +4,9 @@
  *
  *  - asm (the default): a hand-written switch that saves the callee-saved
  *    registers, the SSE and x87 control words and the stack pointer, and
- *    loads another's: no system call. x86-64 only; elsewhere
- *    iolens__fiber_asm_works() is 0 and the backend refuses the default.
+ *    loads another's: no system call. x86-64 only, and not in a build with
+ *    shadow stacks; elsewhere iolens__fiber_asm_works() is 0 and the
+ *    backend refuses the default.
  *  - ucontext: glibc's getcontext/makecontext/swapcontext, which also
  *    saves and restores the signal mask, so every switch is an
  *    rt_sigprocmask system call.
@@ -44,7 +45,7 @@ struct iolens__switcher {
 	ucontext_t main_uc;
 };
 
-/* 1 when this build has the hand-written switch (x86-64). */
+/* 1 when this build has the hand-written switch (x86-64, no shadow stacks). */
 int iolens__fiber_asm_works(void);
 
 /* Set sw up for the calling thread: the asm switch, or swapcontext when ucontext. */
