@@ -999,7 +999,8 @@ class CliTest(unittest.TestCase):
 
     DEMO_HEADERS = ("== Lesson 1: slow remote calls", "== Lesson 2: I/O-bound versus CPU-bound",
                     '== Lesson 3: what "non-blocking" means for files',
-                    "== Lesson 4: threads or processes?")
+                    "== Lesson 4: threads or processes?",
+                    "== Lesson 5: what does async/await cost over the loop it runs on?")
 
     def test_demo_quick(self):
         """demo --quick: every lesson's runs in one results file, the relations the lessons rest on."""
@@ -1015,7 +1016,7 @@ class CliTest(unittest.TestCase):
         self.assertFalse(doc["meta"]["interrupted"])
         self.assertIn("demo --quick", doc["meta"]["command_line"])
         res = doc["results"]
-        self.assertEqual(len(res), 4 + 2 * 4 + 1 + 6)
+        self.assertEqual(len(res), 4 + 2 * 4 + 1 + 6 + 6)
         self.assertEqual(len(read_csv(os.path.join(out, "results.csv"))), len(res))
         for r in res:
             self.assertIn(r["status"], ("ok", "skipped"), r["reason"])
@@ -1089,6 +1090,40 @@ class CliTest(unittest.TestCase):
             self.assertEqual(row.split()[1:3], ["%.0f" % r["workers"]["start_us"],
                                                  "%.0f" % r["workers"]["memory_kib"]])
 
+        # Lesson 5: coroutines against the same loops with callbacks, and threads, on echo.
+        l5 = {(r["backend"] + ":" + r["variant"]).rstrip(":"): r for r in res[19:25]}
+        self.assertEqual(list(l5), ["coro:bare", "coro", "coro:ucontext", "coro-epoll:bare",
+                                    "coro-epoll", "blocking"])
+        for name, r in l5.items():
+            self.assertEqual((r["workload"]["name"], r["workload"]["conns"]), ("echo", 64))
+            if r["status"] == "skipped":  # a build without liburing
+                continue
+            self.assertEqual(r["status"], "ok", r["reason"])
+            st = r["backend_stats"]
+            if name == "blocking":
+                self.assertIsNone(st["user_switches"])
+                continue
+            per_req = st["user_switches"] / r["ops"]
+            if name.endswith(":bare"):
+                self.assertEqual(st["user_switches"], 0)
+                self.assertIsNone(st["switch_ns"])
+            else:
+                # Each op suspends at most once: in and out to start, out and in to resume
+                # (two ops a request). The counters take in the ops at the window's
+                # edges, which the request count does not: a few per cent of slack.
+                self.assertGreaterEqual(per_req, 4 * 0.97, name)
+                self.assertLessEqual(per_req, 8 * 1.03, name)
+                self.assertGreater(st["switch_ns"], 0)
+            row = next(line.split() for line in p.stdout.splitlines()  # a table row
+                       if line.startswith("  " + name + " "))
+            self.assertEqual(row[-2], "%.2f" % per_req, name)
+        r = l5["coro:ucontext"]
+        if r["status"] == "ok" and r["syscalls"]["total"] is not None:
+            # glibc's swapcontext: one rt_sigprocmask per switch, counted by the kernel.
+            sig = r["syscalls"]["by_name"]["rt_sigprocmask"] / r["syscalls"]["ops"]
+            switches = r["backend_stats"]["user_switches"] / r["ops"]
+            self.assertAlmostEqual(sig, switches, delta=0.1 * switches)
+
     def test_demo_one_lesson_and_bad_input(self):
         out = self.path("one")
         p = self.run_cli("demo", "--quick", "--lesson", "1", "--out", out, timeout=60)
@@ -1102,6 +1137,7 @@ class CliTest(unittest.TestCase):
         never = self.path("never")
         cases = [
             (["demo", "--lesson", "6", "--out", never], "--lesson"),
+            (["demo", "--lesson", "0", "--out", never], "--lesson"),
             (["demo", "--lesson", "x", "--out", never], "--lesson"),
             (["demo", "--out", never, "--lesson"], "--lesson"),
             (["demo", "--quick", "--frobnicate", "--out", never], "--frobnicate"),

@@ -1,5 +1,5 @@
 /*
- * iolens demo: four lessons, each a few sentences around figures measured
+ * iolens demo: five lessons, each a few sentences around figures measured
  * in this run. Nothing printed is canned: every expectation in the text is
  * printed beside the measured value, and each conclusion is computed from
  * the figures, so a machine that contradicts a lesson says so.
@@ -12,12 +12,14 @@
  *  3. what non-blocking means for files, from the system calls themselves
  *     on a temporary file, then the poll backend on a cold file;
  *  4. threads or processes: blocking against blocking:procs, waiting and
- *     computing, with what one worker costs to start and to keep.
+ *     computing, with what one worker costs to start and to keep;
+ *  5. what async/await costs: coroutines against the same loop with
+ *     callbacks, on io_uring and on epoll, and threads.
  *
  * All runs go into one results.json and results.csv, then the plots.
  * This file is the command and the helpers the lessons share
  * (cli_demo_kit.h); each lesson is a file of its own: cli_demo_calls.c,
- * cli_demo_cpu.c, cli_demo_files.c, cli_demo_procs.c.
+ * cli_demo_cpu.c, cli_demo_files.c, cli_demo_procs.c, cli_demo_coro.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,9 +45,9 @@
 #include "iolens/iolens.h"
 
 static const char help[] =
-    "usage: iolens demo [--quick] [--out DIR] [--lesson 1|2|3|4]\n"
+    "usage: iolens demo [--quick] [--out DIR] [--lesson 1-5]\n"
     "\n"
-    "A guided run: four lessons, each a few sentences around figures measured\n"
+    "A guided run: five lessons, each a few sentences around figures measured\n"
     "now, on this machine, and a conclusion computed from them.\n"
     "\n"
     "  1  slow remote calls: 20 requests to a responder that answers after\n"
@@ -59,11 +61,13 @@ static const char help[] =
     "  4  threads or processes: blocking and blocking:procs with 16 workers\n"
     "     that wait on a responder, then 1 and 2 workers that compute; what a\n"
     "     worker costs to start and to keep\n"
+    "  5  what async/await costs: coroutines on io_uring and on epoll against\n"
+    "     the same loops with callbacks, and a thread per connection\n"
     "\n"
     "  --quick       a short version (a few seconds; still real measurements)\n"
     "  --out DIR     where to write results.json, results.csv and the plots\n"
     "                (default results/demo-<UTC time>)\n"
-    "  --lesson N    run lesson N only (1 to 4)\n"
+    "  --lesson N    run lesson N only (1 to 5)\n"
     "\n"
     "Exit status: 0 ok, 1 a run failed, 2 bad usage, 130 interrupted.\n";
 
@@ -196,7 +200,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const char accepts[] = "accepts --quick, --out DIR, --lesson 1|2|3|4";
+	static const char accepts[] = "accepts --quick, --out DIR, --lesson 1-5";
 	struct demo d = {0};
 	struct iolens_meta meta;
 	const char *out = NULL;
@@ -212,14 +216,14 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 		} else if (c == 'o') {
 			out = optarg;
 		} else if (c == 'l') {
-			if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '4')
+			if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '5')
 				return iolens__usage(
-				    "--lesson: '%s' is not a lesson (accepts 1 to 4)", optarg);
+				    "--lesson: '%s' is not a lesson (accepts 1 to 5)", optarg);
 			lesson = optarg[0] - '0';
 		} else if (c == 'h') {
 			return fputs(help, stdout), 0;
 		} else if (optopt == 'l') {
-			return iolens__usage("--lesson needs a value (accepts 1 to 4)");
+			return iolens__usage("--lesson needs a value (accepts 1 to 5)");
 		} else if (optopt == 'o') {
 			return iolens__usage("--out needs a value (accepts a directory)");
 		} else {
@@ -249,6 +253,9 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	fflush(stdout);
 	if (!*d.stopped && (!lesson || lesson == 4))
 		iolens__demo_procs(&d);
+	fflush(stdout);
+	if (!*d.stopped && (!lesson || lesson == 5))
+		iolens__demo_coro(&d);
 	if (*d.stopped)
 		printf("\n(interrupted: the results so far are written, marked interrupted)\n");
 	meta.interrupted = *d.stopped;

@@ -1,8 +1,9 @@
 /*
  * What the demo's lessons share: the run's state, the paragraph printer and
  * the helpers that run a backend and say how it went. Each lesson is a file
- * of its own (cli_demo_calls.c, cli_demo_cpu.c, cli_demo_files.c, cli_demo_procs.c); the
- * command (cli_demo.c) runs them in order.
+ * of its own (cli_demo_calls.c, cli_demo_cpu.c, cli_demo_files.c,
+ * cli_demo_procs.c, cli_demo_coro.c); the command (cli_demo.c) runs them in
+ * order.
  */
 #ifndef IOLENS_CLI_DEMO_KIT_H
 #define IOLENS_CLI_DEMO_KIT_H
@@ -46,5 +47,6 @@ void iolens__demo_calls(struct demo *d); /* 1: slow remote calls */
 void iolens__demo_cpu(struct demo *d);   /* 2: I/O-bound versus CPU-bound */
 void iolens__demo_files(struct demo *d); /* 3: what non-blocking means for files */
 void iolens__demo_procs(struct demo *d); /* 4: threads or processes? */
+void iolens__demo_coro(struct demo *d);  /* 5: what async/await costs */
 
 #endif
