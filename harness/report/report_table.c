@@ -250,8 +250,11 @@ static void notes(FILE *f, const struct iolens_result *r)
 	else if (s->waits)
 		notes_waits(f, r, b);
 	if (s->nowait_tries)
-		fprintf(f, "  %s: RWF_NOWAIT would have blocked %llu of %llu reads%s\n", b,
+		fprintf(f, "  %s: %s would have blocked %llu of %llu %s%s\n", b,
+			IOLENS_WL_IS_SOCKET(r->workload.kind) ? "a non-blocking try (MSG_DONTWAIT, O_NONBLOCK)"
+								: "RWF_NOWAIT",
 			(unsigned long long)s->nowait_eagain, (unsigned long long)s->nowait_tries,
+			IOLENS_WL_IS_SOCKET(r->workload.kind) ? "sends and receives" : "reads and writes",
 			timed_pass(r));
 	if (s->setup[0])
 		fprintf(f, "  %s: setup: %s\n", b, s->setup);
