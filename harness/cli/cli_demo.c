@@ -144,6 +144,16 @@ int iolens__demo_open_target(struct demo *d, struct iolens_target **t,
 }
 
 /* Run specs; the results join the run's list and are also stored in out[]. */
+void iolens__demo_echo(const struct demo *d, struct iolens_workload *w, int count)
+{
+	iolens_workload_init(w);
+	w->kind = IOLENS_WL_ECHO;
+	w->time_s = d->quick ? 0.2 : 1.0;
+	w->ops = 0;
+	w->count = count;
+	w->stop = d->stopped;
+}
+
 int iolens__demo_run(struct demo *d, struct iolens_target *t, const struct iolens_workload *w,
 	       const char *const *specs, size_t n, struct iolens_result **out)
 {

@@ -136,12 +136,8 @@ void iolens__demo_coro(struct demo *d)
 	    CONNS);
 	printf("\n");
 	fflush(stdout);
-	iolens_workload_init(&w);
-	w.kind = IOLENS_WL_ECHO;
+	iolens__demo_echo(d, &w, IOLENS_COUNT_SEPARATE); /* switches and system calls per request */
 	w.conns = CONNS;
-	w.time_s = d->quick ? 0.2 : 1.0;
-	w.ops = 0;
-	w.stop = d->stopped;
 	if (iolens__demo_open_target(d, &t, &w))
 		return;
 	iolens__demo_run(d, t, &w, specs, NSPEC, r);

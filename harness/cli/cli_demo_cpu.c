@@ -187,12 +187,7 @@ void iolens__demo_cpu(struct demo *d)
 	    conns, d->cores, d->cores == 1 ? "" : "s", d->quick ? 200.0 : 1000.0);
 	printf("\n");
 	fflush(stdout);
-	iolens_workload_init(&w);
-	w.kind = IOLENS_WL_ECHO;
-	w.time_s = d->quick ? 0.2 : 1.0;
-	w.ops = 0;
-	w.count = IOLENS_COUNT_OFF; /* the lesson is in the rates; no counting pass */
-	w.stop = d->stopped;
+	iolens__demo_echo(d, &w, IOLENS_COUNT_OFF); /* the lesson is in the rates */
 	if (iolens__demo_open_target(d, &t, &w))
 		return;
 	for (size_t i = 0; i < nt && !*d->stopped; i++) {

@@ -36,6 +36,8 @@ const char *iolens__demo_errname(int e);
 int iolens__demo_ok(const struct iolens_result *r);
 int iolens__demo_open_target(struct demo *d, struct iolens_target **t,
 			     const struct iolens_workload *w);
+/* A lesson's echo workload: a 1 s window (200 ms with --quick), stopped with the demo. */
+void iolens__demo_echo(const struct demo *d, struct iolens_workload *w, int count);
 /* Run specs; the results join the run's list and are also stored in out[]. */
 int iolens__demo_run(struct demo *d, struct iolens_target *t, const struct iolens_workload *w,
 		     const char *const *specs, size_t n, struct iolens_result **out);

@@ -120,12 +120,7 @@ void iolens__demo_procs(struct demo *d)
 	    WAIT_WORKERS, WAIT_DELAY_NS / 1000, THINK_NS / 1000);
 	printf("\n");
 	fflush(stdout);
-	iolens_workload_init(&w);
-	w.kind = IOLENS_WL_ECHO;
-	w.time_s = d->quick ? 0.2 : 1.0;
-	w.ops = 0;
-	w.count = IOLENS_COUNT_OFF; /* the lesson is in rates, clocks and /proc */
-	w.stop = d->stopped;
+	iolens__demo_echo(d, &w, IOLENS_COUNT_OFF); /* the lesson is in rates, clocks and /proc */
 	if (iolens__demo_open_target(d, &t, &w))
 		return;
 	w.conns = WAIT_WORKERS;
