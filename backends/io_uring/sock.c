@@ -270,7 +270,6 @@ void iolens__uring_on_multishot(struct iolens_ctx *ctx, struct uring_state *s,
 	int fd = (int)(cqe->user_data >> TAG_BITS), res = cqe->res;
 	unsigned kind = tag == TAG_ACCEPT ? ARM_ACCEPT : ARM_RECV;
 	struct ufd *e = ufd_of(s, fd);
-	struct iolens__fdq_slot *sl;
 
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -293,8 +292,7 @@ void iolens__uring_on_multishot(struct iolens_ctx *ctx, struct uring_state *s,
 	if (tag == TAG_ACCEPT) {
 		if (res >= 0) {
 			acc_push(s, e, res);
-		} else if (res != -ECANCELED &&
-			   (sl = iolens__fdq_peek(&s->fds, fd, IOLENS__FDQ_IN))) {
+		} else if (res != -ECANCELED && iolens__fdq_peek(&s->fds, fd, IOLENS__FDQ_IN)) {
 			struct iolens_op *op = iolens__fdq_pop(&s->fds, fd, IOLENS__FDQ_IN);
 
 			op->result = res;
