@@ -10,7 +10,7 @@
  *
  * ms-accept and ms-recv need the kernel to know them: init probes a
  * register opcode of the same release (PBUF_RING 5.19, SYNC_CANCEL 6.0) and
- * returns -EOPNOTSUPP without it.
+ * returns -EOPNOTSUPP without it; send-zc is probed likewise (send_zc.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -187,6 +187,7 @@ static void state_free(struct uring_state *s)
 	free(s->rb);
 	free(s->acc);
 	free(s->cqes);
+	free(s->zcfd);
 	free(s);
 }
 
@@ -327,6 +328,12 @@ static int uring_init(struct iolens_ctx *ctx)
 		setup_append(ctx, " no-ring-fd(%s)",
 			     strerrorname_np(-r) ? strerrorname_np(-r) : "?");
 	probe_socket_ops(ctx, s);
+	if (ctx->opts.flags & IOLENS_BOPT_SEND_ZC) {
+		r = iolens__uring_zc_probe(ctx, s);
+		if (r)
+			goto fail;
+		setup_append(ctx, " %s", "send-zc");
+	}
 	if (s->ms) {
 		r = ms_probe(ctx, s);
 		if (r)
@@ -434,7 +441,8 @@ static void untrack_all(struct iolens_ctx *ctx, struct uring_state *s)
 static void uring_destroy(struct iolens_ctx *ctx)
 {
 	struct uring_state *s = ctx->priv;
-	unsigned left = ctx->inflight;
+	/* A zero-copy send whose notification came first is done with its buffer. */
+	unsigned left = ctx->inflight - s->zc_early;
 
 	int64_t deadline = iolens__mono_ns() + DESTROY_STALL_NS;
 
@@ -442,6 +450,9 @@ static void uring_destroy(struct iolens_ctx *ctx)
 	 * Completions the caller did not reap: cancel them and wait for their
 	 * CQEs so no read lands in a buffer after close, but leave the ops
 	 * alone. Ops submit held go in first, as a reap would have sent them.
+	 * Each op has one CQE without F_MORE, after which the kernel no longer
+	 * touches its buffer: a zero-copy send's notification, any other op's
+	 * only CQE.
 	 */
 	if (iolens__uring_held(s))
 		iolens__uring_flush_sq(s);
@@ -459,8 +470,13 @@ static void uring_destroy(struct iolens_ctx *ctx)
 		if (r < 0)
 			break;
 		n = io_uring_peek_batch_cqe(&s->ring, s->cqes, s->ncqes);
-		for (unsigned i = 0; i < n && left; i++)
-			left -= s->cqes[i]->user_data != LIBURING_UDATA_TIMEOUT;
+		for (unsigned i = 0; i < n && left; i++) {
+			const struct io_uring_cqe *c = s->cqes[i];
+
+			left -= c->user_data != LIBURING_UDATA_TIMEOUT &&
+				(c->user_data & TAG_MASK) == TAG_OP &&
+				!(c->flags & IORING_CQE_F_MORE);
+		}
 		io_uring_cq_advance(&s->ring, n);
 	}
 	if (s->br_registered)
@@ -484,7 +500,7 @@ const struct iolens_backend iolens_backend_io_uring = {
 		IOLENS_CAP_OP(IOLENS_OP_CONNECT),
 	.options = IOLENS_BOPT_SQPOLL | IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS |
 		   IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV | IOLENS_BOPT_SQPOLL_CPU |
-		   IOLENS_BOPT_CQ_SPIN,
+		   IOLENS_BOPT_CQ_SPIN | IOLENS_BOPT_SEND_ZC,
 	.probe = uring_probe,
 	.init = uring_init,
 	.destroy = uring_destroy,

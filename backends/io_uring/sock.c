@@ -401,9 +401,10 @@ int iolens__uring_submit_tracked(struct iolens_ctx *ctx, struct uring_state *s,
 			arm(s, sqe, op->fd, e, kind);
 			iolens__fdq_push(&s->fds, op);
 		} else {
+			iolens__uring_zc_choose(ctx, s, op);
 			iolens__uring_prep(ctx, s, sqe, op, e);
 			s->sqe_ops++;
-			if (e && e->unslotted) {
+			if (e && e->unslotted && !(op->flags & IOLENS_OPF_FALLBACK)) {
 				op->flags |= IOLENS_OPF_FALLBACK;
 				ctx->stats.fallbacks++;
 			}
@@ -422,10 +423,11 @@ int iolens__uring_forget(struct iolens_ctx *ctx, int fd)
 	struct ufd *e = ufd_of(s, fd);
 	int err = 0;
 
+	if (e && e->nops)
+		return -EBUSY;
+	iolens__uring_zc_forget(s, fd);
 	if (!e)
 		return 0;
-	if (e->nops)
-		return -EBUSY;
 	iolens__uring_cancel(s, fd, e, ARM_ACCEPT);
 	iolens__uring_cancel(s, fd, e, ARM_RECV);
 	err = iolens__uring_flush_sq(s);

@@ -84,7 +84,10 @@ unsigned iolens__uring_take(struct iolens_ctx *ctx, struct uring_state *s, struc
 			continue;
 		}
 		op = io_uring_cqe_get_data(cqe);
-		op->result = cqe->res;
+		if (!(op->flags & OPF_ZC))
+			op->result = cqe->res;
+		else if (!iolens__uring_zc_cqe(ctx, s, op, cqe))
+			continue; /* its other CQE is still to come */
 		if (s->track)
 			iolens__uring_op_done(ctx, s, op);
 		if (got < max)
@@ -137,7 +140,11 @@ void iolens__uring_prep(const struct iolens_ctx *ctx, const struct uring_state *
 		break;
 	case IOLENS_OP_SEND:
 		/* No WAITALL: a partial send completes with what went out. */
-		io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
+		if (op->flags & OPF_ZC)
+			io_uring_prep_send_zc(sqe, fd, op->buf, op->len, MSG_NOSIGNAL,
+					      IORING_SEND_ZC_REPORT_USAGE);
+		else
+			io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
 		break;
 	case IOLENS_OP_RECV:
 		io_uring_prep_recv(sqe, fd, op->buf, op->len, 0);
@@ -187,7 +194,9 @@ static void sq_unqueue(struct io_uring *ring, unsigned k)
 /*
  * Flag the ops of the batch just submitted whose completion is in the CQ
  * already: the kernel did them inside that io_uring_enter (a read of cached
- * pages issued inline). Only looks; iolens__uring_take() consumes the CQEs later.
+ * pages issued inline). A CQE with F_MORE is not an op's last (a zero-copy
+ * send waits for its notification). Only looks; iolens__uring_take()
+ * consumes the CQEs later.
  */
 static void mark_inline(struct iolens_ctx *ctx, struct uring_state *s)
 {
@@ -198,7 +207,8 @@ static void mark_inline(struct iolens_ctx *ctx, struct uring_state *s)
 	io_uring_for_each_cqe(&s->ring, head, cqe) {
 		struct iolens_op *op;
 
-		if (cqe->user_data == LIBURING_UDATA_TIMEOUT || (cqe->user_data & TAG_MASK) != TAG_OP)
+		if (cqe->user_data == LIBURING_UDATA_TIMEOUT ||
+		    (cqe->user_data & TAG_MASK) != TAG_OP || (cqe->flags & IORING_CQE_F_MORE))
 			continue;
 		op = io_uring_cqe_get_data(cqe);
 		if (op->flags & IOLENS__OPF_SUBMITTING) {
@@ -229,6 +239,7 @@ int iolens__uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, u
 		if (!sqe)
 			break;
 		ops[queued]->flags = 0;
+		iolens__uring_zc_choose(ctx, s, ops[queued]);
 		iolens__uring_prep(ctx, s, sqe, ops[queued], NULL);
 		sock_only &= is_sock(ops[queued]);
 	}
@@ -261,6 +272,9 @@ int iolens__uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, u
 	mine = left < queued ? left : queued;
 	if (mine)
 		sq_unqueue(&s->ring, mine);
+	/* Not accepted: counted again when they come back. */
+	for (unsigned i = queued - mine; i < queued; i++)
+		ctx->stats.fallbacks -= !!(ops[i]->flags & IOLENS_OPF_FALLBACK);
 	/* -EAGAIN/-EBUSY: the kernel is short of resources; busy, not an error. */
 	if (r < 0 && r != -EAGAIN && r != -EBUSY && mine == queued)
 		return r;

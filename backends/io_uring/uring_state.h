@@ -7,6 +7,8 @@
  *   submit.c  prep, submit, the inline marking, reap (wait, spin, take)
  *   sock.c    per-socket queues: multishot accept and recv, rearm, cancel,
  *             fixed-file slots for sockets, forget
+ *   send_zc.c send-zc: the probe, which sockets send zero-copy, the two
+ *             CQEs of a zero-copy send
  */
 #ifndef IOLENS_URING_STATE_H
 #define IOLENS_URING_STATE_H
@@ -28,6 +30,22 @@
 #define TAG_BITS 3
 #define TAG_MASK 7u
 enum { TAG_OP, TAG_ACCEPT, TAG_RECV, TAG_CANCEL };
+
+/*
+ * Backend-private op flags beside IOLENS__OPF_SUBMITTING, cleared before
+ * reap returns the op: a SEND that went out as IORING_OP_SEND_ZC, and one
+ * of its two CQEs (result, notification) is in.
+ */
+#define OPF_ZC 0x4000u
+#define OPF_ZC_HALF 0x2000u
+
+/* liburing 2.3 predates the send-zc usage report (Linux 6.2); the values are the kernel's ABI. */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
 
 #define ARM_ACCEPT 0x1u /* ufd.armed: a multishot accept is in the kernel */
 #define ARM_RECV 0x2u   /* a multishot recv is */
@@ -71,6 +89,15 @@ struct uring_state {
 	int enter_to_peek;
 	int recv_poll_first; /* the kernel knows IORING_RECVSEND_POLL_FIRST (5.19) */
 	uint32_t no_kinds; /* IOLENS_CAP_OP() of the socket ops this kernel lacks */
+
+	/*
+	 * send-zc. zc_early: notifications in before their send's result
+	 * (the kernel posts the result first; nothing here relies on it).
+	 */
+	int zc;
+	uint8_t *zcfd; /* per descriptor: ZCFD_* */
+	unsigned nzcfd;
+	unsigned zc_early;
 
 	/* Per descriptor: only with ms-accept, ms-recv or fixed-files. */
 	int track;
@@ -120,6 +147,13 @@ void iolens__uring_prep(const struct iolens_ctx *ctx, const struct uring_state *
 int iolens__uring_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, unsigned n);
 int iolens__uring_reap(struct iolens_ctx *ctx, struct iolens_op **out, unsigned min, unsigned max,
 		       int64_t timeout_ns);
+
+/* send_zc.c */
+int iolens__uring_zc_probe(struct iolens_ctx *ctx, struct uring_state *s);
+void iolens__uring_zc_choose(struct iolens_ctx *ctx, struct uring_state *s, struct iolens_op *op);
+int iolens__uring_zc_cqe(struct iolens_ctx *ctx, struct uring_state *s, struct iolens_op *op,
+			 const struct io_uring_cqe *cqe);
+void iolens__uring_zc_forget(struct uring_state *s, int fd);
 
 /* sock.c */
 void iolens__uring_sock_file(struct io_uring_sqe *sqe, const struct ufd *e);
