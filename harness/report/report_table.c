@@ -184,6 +184,41 @@ static void notes_waits(FILE *f, const struct iolens_result *r, const char *b)
 	fputc('\n', f);
 }
 
+/*
+ * Ops done by a plain call: a readiness backend's, where the API refused
+ * the file; io_uring's, where an option of the variant could not take the
+ * request (those it names).
+ */
+static void notes_fallbacks(FILE *f, const struct iolens_result *r, const char *b)
+{
+	static const struct {
+		const char *opt, *what;
+	} why[] = {
+		{ "send-zc", "send-zc on a socket other than TCP or UDP" },
+		{ "ms-recv", "ms-recv out of provided buffers" },
+		{ "fixed-files", "fixed-files out of registered slots" },
+	};
+	const struct iolens_backend_stats *s = &r->stats;
+	char list[160] = "";
+	size_t used = 0;
+
+	if (strcmp(r->backend, "io_uring")) {
+		fprintf(f, "  %s: %llu of %llu ops%s %s\n", b, (unsigned long long)s->fallbacks,
+			(unsigned long long)s->completed, timed_pass(r),
+			!strcmp(r->backend, "libaio")
+				? "were connects made with a plain blocking call (the listener's backlog was full)"
+				: "fell back to a plain call (the readiness API refused the file)");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(why) / sizeof(why[0]) && used < sizeof(list); i++)
+		if (strstr(r->variant, why[i].opt))
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+						 used ? "; " : "", why[i].what);
+	fprintf(f, "  %s: %llu of %llu ops%s went as plain requests (%s)\n", b,
+		(unsigned long long)s->fallbacks, (unsigned long long)s->completed, timed_pass(r),
+		list);
+}
+
 /* Why a result has no figures, or only some: said whether or not the notes are asked for. */
 static void status_note(FILE *f, const struct iolens_result *r)
 {
@@ -194,16 +229,6 @@ static void status_note(FILE *f, const struct iolens_result *r)
 		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
 	if (r->status == IOLENS_STATUS_OK && r->interrupted)
 		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);
-}
-
-/* What a backend's fallbacks were (the stats count them under one name). */
-static const char *fallback_words(const struct iolens_result *r)
-{
-	if (!strcmp(r->backend, "io_uring"))
-		return "used a plain descriptor (no registered-file slot was free)";
-	if (!strcmp(r->backend, "libaio"))
-		return "were connects made with a plain blocking call (the listener's backlog was full)";
-	return "fell back to a plain call (the readiness API refused the file)";
 }
 
 /* Depth as threads or processes, and what one of them cost. */
@@ -240,8 +265,12 @@ static void notes(FILE *f, const struct iolens_result *r)
 	if (r->thread_per_op || r->job_procs)
 		notes_workers(f, r, b);
 	if (s->fallbacks)
-		fprintf(f, "  %s: %llu of %llu ops%s %s\n", b, (unsigned long long)s->fallbacks,
-			(unsigned long long)s->completed, timed_pass(r), fallback_words(r));
+		notes_fallbacks(f, r, b);
+	/* Zero-copy that the kernel turned into a copy: loopback and veth always do. */
+	if (strstr(r->variant, "send-zc"))
+		fprintf(f, "  %s: send-zc: %llu of %llu sends copied by the kernel after all%s\n",
+			b, (unsigned long long)s->zc_copied, (unsigned long long)s->zc_sends,
+			timed_pass(r));
 	if (r->model.declared && !strcmp(r->model.declared, IOLENS_MODEL_SYNC_READINESS) &&
 	    (s->ready_at_once || s->waits))
 		fprintf(f, "  %s: readiness checks%s: %llu found work ready at once, %llu had to wait\n",
