@@ -11,6 +11,8 @@
  * ms-accept and ms-recv need the kernel to know them: init probes a
  * register opcode of the same release (PBUF_RING 5.19, SYNC_CANCEL 6.0) and
  * returns -EOPNOTSUPP without it; send-zc is probed likewise (send_zc.c).
+ * iopoll adds IORING_SETUP_IOPOLL to every rung once iopoll.c has checked
+ * that the files can be polled; the ring then takes reads and writes only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -104,6 +106,7 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 	 * to a batch the wrapper allowed.
 	 */
 	unsigned entries = sqpoll ? 2 * ctx->opts.depth : ctx->opts.depth;
+	int iopoll = !!(ctx->opts.flags & IOLENS_BOPT_IOPOLL);
 	char cpu_text[24] = "";
 	int r = -EINVAL;
 
@@ -115,6 +118,8 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 	for (size_t i = 0; i < rungs; i++) {
 		struct io_uring_params p = { .flags = ladder[i].flags };
 
+		if (iopoll)
+			p.flags |= IORING_SETUP_IOPOLL;
 		if (s->ms) {
 			/* Multishot requests post CQEs no op accounts for: a larger CQ. */
 			unsigned cq = 2 * entries + s->nbufs + 64;
@@ -135,8 +140,10 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 			return r;
 		s->sqpoll = sqpoll;
 		s->cq_spin = sqpoll && (ctx->opts.flags & IOLENS_BOPT_CQ_SPIN);
-		s->enter_to_peek = (ladder[i].flags & IORING_SETUP_DEFER_TASKRUN) &&
-				   !(ladder[i].flags & IORING_SETUP_TASKRUN_FLAG);
+		s->enter_to_peek = ((ladder[i].flags & IORING_SETUP_DEFER_TASKRUN) &&
+				    !(ladder[i].flags & IORING_SETUP_TASKRUN_FLAG)) ||
+				   (iopoll && !sqpoll);
+		s->iopoll = iopoll;
 		/* SINGLE_ISSUER came in 6.0, after POLL_FIRST (5.19). */
 		s->recv_poll_first = !!(ladder[i].flags & IORING_SETUP_SINGLE_ISSUER);
 		if (sqpoll)
@@ -146,6 +153,8 @@ static int setup_ring(struct iolens_ctx *ctx, struct uring_state *s)
 		else
 			snprintf(ctx->stats.setup, sizeof(ctx->stats.setup), "%s sq=%u cq=%u",
 				 ladder[i].name, p.sq_entries, p.cq_entries);
+		if (iopoll)
+			setup_append(ctx, " %s", "iopoll");
 		return 0;
 	}
 	return r;
@@ -292,10 +301,16 @@ static int files_setup(struct iolens_ctx *ctx, struct uring_state *s)
 
 static int uring_init(struct iolens_ctx *ctx)
 {
-	struct uring_state *s = calloc(1, sizeof(*s));
+	struct uring_state *s;
 	unsigned depth = ctx->opts.depth;
 	int r;
 
+	if (ctx->opts.flags & IOLENS_BOPT_IOPOLL) {
+		r = iolens__uring_iopoll_check(ctx);
+		if (r)
+			return r;
+	}
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->ms = ctx->opts.flags & (IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV);
@@ -327,7 +342,12 @@ static int uring_init(struct iolens_ctx *ctx)
 	else
 		setup_append(ctx, " no-ring-fd(%s)",
 			     strerrorname_np(-r) ? strerrorname_np(-r) : "?");
-	probe_socket_ops(ctx, s);
+	if (s->iopoll)
+		s->no_kinds = IOLENS_CAP_OP(IOLENS_OP_FSYNC) | IOLENS_CAP_OP(IOLENS_OP_SEND) |
+			      IOLENS_CAP_OP(IOLENS_OP_RECV) | IOLENS_CAP_OP(IOLENS_OP_ACCEPT) |
+			      IOLENS_CAP_OP(IOLENS_OP_CONNECT);
+	else
+		probe_socket_ops(ctx, s);
 	if (ctx->opts.flags & IOLENS_BOPT_SEND_ZC) {
 		r = iolens__uring_zc_probe(ctx, s);
 		if (r)
@@ -417,7 +437,7 @@ static void untrack_all(struct iolens_ctx *ctx, struct uring_state *s)
 		iolens__uring_cancel(s, fd, e, ARM_ACCEPT);
 		iolens__uring_cancel(s, fd, e, ARM_RECV);
 	}
-	if (s->sqe_ops)
+	if (s->sqe_ops && !s->iopoll)
 		cancel_everything(s);
 	iolens__uring_flush_sq(s);
 	while (s->narmed || s->sqe_ops) {
@@ -458,7 +478,7 @@ static void uring_destroy(struct iolens_ctx *ctx)
 		iolens__uring_flush_sq(s);
 	if (s->track)
 		untrack_all(ctx, s);
-	else if (left)
+	else if (left && !s->iopoll) /* an IOPOLL ring refuses cancels; its reads end anyway */
 		cancel_everything(s);
 	while (left && !s->track) {
 		struct io_uring_cqe *cqe;
@@ -500,7 +520,7 @@ const struct iolens_backend iolens_backend_io_uring = {
 		IOLENS_CAP_OP(IOLENS_OP_CONNECT),
 	.options = IOLENS_BOPT_SQPOLL | IOLENS_BOPT_FIXED_FILES | IOLENS_BOPT_FIXED_BUFS |
 		   IOLENS_BOPT_MS_ACCEPT | IOLENS_BOPT_MS_RECV | IOLENS_BOPT_SQPOLL_CPU |
-		   IOLENS_BOPT_CQ_SPIN | IOLENS_BOPT_SEND_ZC,
+		   IOLENS_BOPT_CQ_SPIN | IOLENS_BOPT_SEND_ZC | IOLENS_BOPT_IOPOLL,
 	.probe = uring_probe,
 	.init = uring_init,
 	.destroy = uring_destroy,

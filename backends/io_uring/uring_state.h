@@ -9,6 +9,7 @@
  *             fixed-file slots for sockets, forget
  *   send_zc.c send-zc: the probe, which sockets send zero-copy, the two
  *             CQEs of a zero-copy send
+ *   iopoll.c  iopoll: whether the files can be polled
  */
 #ifndef IOLENS_URING_STATE_H
 #define IOLENS_URING_STATE_H
@@ -85,8 +86,12 @@ struct uring_state {
 	int cq_spin; /* SQPOLL and CQ_SPIN: reap polls the CQ instead of entering */
 	int files_registered;
 	int bufs_registered;
-	/* DEFER_TASKRUN without TASKRUN_FLAG: nothing completes until we enter. */
+	/*
+	 * Nothing completes until we enter: DEFER_TASKRUN without
+	 * TASKRUN_FLAG, or IOPOLL without SQPOLL (the enter polls the device).
+	 */
 	int enter_to_peek;
+	int iopoll;
 	int recv_poll_first; /* the kernel knows IORING_RECVSEND_POLL_FIRST (5.19) */
 	uint32_t no_kinds; /* IOLENS_CAP_OP() of the socket ops this kernel lacks */
 
@@ -154,6 +159,9 @@ void iolens__uring_zc_choose(struct iolens_ctx *ctx, struct uring_state *s, stru
 int iolens__uring_zc_cqe(struct iolens_ctx *ctx, struct uring_state *s, struct iolens_op *op,
 			 const struct io_uring_cqe *cqe);
 void iolens__uring_zc_forget(struct uring_state *s, int fd);
+
+/* iopoll.c */
+int iolens__uring_iopoll_check(struct iolens_ctx *ctx);
 
 /* sock.c */
 void iolens__uring_sock_file(struct io_uring_sqe *sqe, const struct ufd *e);

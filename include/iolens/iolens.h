@@ -231,7 +231,8 @@ struct iolens_backend_opts {
 				   /* threadpool: pool size (with THREADS, >= 1) */
 	unsigned sqpoll_idle_ms;   /* io_uring SQPOLL idle time, 0 = default */
 	const int *files;          /* IOLENS_BOPT_FIXED_FILES: descriptors to register, */
-	unsigned nfiles;           /* or NULL and 0: sockets only, each on its first op */
+	unsigned nfiles;           /* or NULL and 0: sockets only, each on its first op; */
+				   /* IOLENS_BOPT_IOPOLL: the disk files, checked at open */
 	const struct iovec *bufs;  /* IOLENS_BOPT_FIXED_BUFS: buffers to register */
 	unsigned nbufs;
 	unsigned sqpoll_cpu;       /* IOLENS_BOPT_SQPOLL_CPU: CPU of the SQPOLL thread */
@@ -267,11 +268,14 @@ struct iolens_ctx;
  *   -ENOENT      no backend has that name
  *   -ENOSYS      the backend is not built in or the kernel lacks it
  *   -EOPNOTSUPP  the kernel lacks what an option needs (io_uring ms-accept,
- *                ms-recv)
+ *                ms-recv, send-zc), or the files cannot do it (io_uring
+ *                iopoll: a file without O_DIRECT, or on a device without
+ *                poll queues)
  *   -EINVAL      bad opts (depth 0, an option the backend does not accept,
  *                files without nfiles or the reverse, FIXED_BUFS without bufs,
  *                SQPOLL_CPU without SQPOLL or on a CPU this system lacks,
- *                CQ_SPIN without SQPOLL)
+ *                CQ_SPIN without SQPOLL, IOPOLL without files or with
+ *                SEND_ZC, MS_ACCEPT or MS_RECV)
  *   -ENOMEM      out of memory
  *   other        the errno of the kernel call that set the backend up
  * When the backend says why it refused (io_uring:iopoll on a device without
@@ -296,8 +300,9 @@ IOLENS_EXPORT const char *iolens_ctx_open_reason(void);
  * hands them to the kernel with its wait (io_uring does so with socket
  * operations: one system call for both), so reap, even with min 0, is what
  * makes progress. Returns
- * -EOPNOTSUPP if an op kind is not supported (no op of the batch accepted),
- * or another negative errno if the backend itself failed. Failures of a
+ * -EOPNOTSUPP if an op kind is not supported (no op of the batch accepted;
+ * io_uring:iopoll takes only READ and WRITE although io_uring's caps list
+ * more), or another negative errno if the backend itself failed. Failures of a
  * single operation are not returned here: they land in that op's result.
  */
 IOLENS_EXPORT int iolens_ctx_submit(struct iolens_ctx *ctx,
