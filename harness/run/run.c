@@ -85,6 +85,9 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	run->issues[K_WRITE] = run->writes;
 	run->issues[K_FSYNC] = w->fsync_every != 0;
 	need = unsupported_need(run, x->sp.info->caps);
+	/* An IOPOLL ring takes reads and writes only; its backend refuses the fsyncs. */
+	if (!need && (x->sp.flags & IOLENS_BOPT_IOPOLL) && run->issues[K_FSYNC])
+		need = "fsync under iopoll (an IOPOLL ring takes only reads and writes)";
 decide:
 	if (!x->sp.info->available)
 		iolens__set_status(r, IOLENS_STATUS_SKIPPED, -ENOSYS, "unavailable: %s", x->sp.info->reason);
