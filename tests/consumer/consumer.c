@@ -9,6 +9,8 @@
  *     table, JSON document and CSV of those results; a responder that an
  *     echo workload then talks to; the machine probe; spec checks and a
  *     result that never ran.
+ *  4. A backend's refusal with its reason: io_uring:iopoll on a file
+ *     opened without O_DIRECT.
  *
  * Prints what failed and exits 1; prints "consumer: ok" and exits 0.
  */
@@ -344,6 +346,25 @@ static void probe_and_specs(void)
 	      "a not-run result of an unknown backend");
 }
 
+/* io_uring:iopoll polls O_DIRECT I/O only: a buffered descriptor is refused, and says why. */
+static void refusal_with_reason(int fd)
+{
+	struct iolens_backend_opts o = { .depth = 1, .flags = IOLENS_BOPT_IOPOLL, .files = &fd,
+					 .nfiles = 1 };
+	struct iolens_ctx *ctx = NULL;
+	int r = iolens_ctx_open(&ctx, "io_uring", &o);
+
+	CHECK(r == -EOPNOTSUPP && ctx == NULL, "io_uring:iopoll on a buffered file returned %d", r);
+	CHECK(strstr(iolens_ctx_open_reason(), "O_DIRECT") != NULL,
+	      "io_uring:iopoll refused without naming O_DIRECT: '%s'", iolens_ctx_open_reason());
+	printf("consumer: io_uring:iopoll refused: %s\n", iolens_ctx_open_reason());
+	/* The reason is the last open's: a successful one clears it. */
+	r = iolens_ctx_open(&ctx, "io_uring", NULL);
+	CHECK(r == 0 && !iolens_ctx_open_reason()[0], "open after a refusal: %d, reason '%s'", r,
+	      iolens_ctx_open_reason());
+	iolens_ctx_close(ctx);
+}
+
 static unsigned syscall_index(const char *name)
 {
 	for (unsigned i = 0; i < IOLENS_SYSCALL_NAMES; i++)
@@ -460,6 +481,7 @@ int main(void)
 	if (fd >= 0) {
 		drive("io_uring", fd);
 		drive("blocking", fd);
+		refusal_with_reason(fd);
 		close(fd);
 		unlink(path);
 	}
