@@ -329,6 +329,7 @@ class CliTest(unittest.TestCase):
         cases = [
             (["run", "--backend", "nosuch", *t], "--backend"),
             (["run", "--backend", "io_uring:bogus", *t], "--backend"),
+            (["run", "--backend", "io_uring:send-zc", *t], "--backend"),  # socket option, disk workload
             (["run", "--backend", "poll,", *t], "--backend"),
             (["run", "--workload", "nosuch", *t], "--workload"),
             (["run", "--bs", "4q", *t], "--bs"),
@@ -762,6 +763,72 @@ class CliTest(unittest.TestCase):
                     self.assertGreater(float(row["net_gbit_s"]), 0)
                     self.assertEqual(row["net_conns_open"], "4")
 
+    def test_send_zc(self):
+        """io_uring:send-zc on echo and stream: the data checks pass and the zero-copy counters
+        are numbers (null without send-zc); on loopback the kernel copies every zero-copy send
+        it delivers to the local socket, and the notes say so."""
+        j = self.path("zc.json")
+        for wl, amount in (("echo", ["--ops", "2000", "--conns", "4"]), ("stream", ["--time", "200ms"])):
+            with self.subTest(workload=wl):
+                p = self.run_cli("run", "--workload", wl, "--backend", "io_uring,io_uring:send-zc",
+                                 *amount, "--count", "off", "--notes", "--json", j)
+                self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+                plain, zc = load_json(j)["results"]
+                for r in (plain, zc):
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    self.assertEqual(r["net"]["data_check"], "verified")
+                self.assertIsNone(plain["backend_stats"]["zc_sends"])
+                self.assertIsNone(plain["backend_stats"]["zc_copied"])
+                st = zc["backend_stats"]
+                self.assertIn("send-zc", st["setup"])
+                # Every send the window counted had its notification (the counters also
+                # cover sends after the window).
+                self.assertGreaterEqual(st["zc_sends"], zc["net"]["send_calls"])
+                self.assertEqual(st["zc_copied"], st["zc_sends"])
+                self.assertEqual(st["fallbacks"], 0)
+                self.assertIn("io_uring:send-zc: send-zc: %d of %d sends copied by the kernel after all"
+                              % (st["zc_copied"], st["zc_sends"]), p.stdout)
+
+    def expected_iopoll_refusal(self):
+        """What io_uring:iopoll must say about an O_DIRECT file in TMPDIR, from sysfs; None
+        where the device can poll."""
+        dev = os.stat(self.tmp).st_dev
+        link = "/sys/dev/block/%d:%d" % (os.major(dev), os.minor(dev))
+        if not os.path.exists(link):
+            return "iopoll needs a file on a block device"
+        disk = os.path.realpath(link)
+        if os.path.exists(os.path.join(disk, "partition")):
+            disk = os.path.dirname(disk)
+        with open(os.path.join(disk, "queue", "io_poll")) as f:
+            if int(f.read().strip() or 0):
+                return None
+        return ("%s has no poll queues (queue/io_poll is 0): iopoll needs an NVMe device "
+                "with poll_queues" % os.path.basename(disk))
+
+    def test_iopoll_refusal(self):
+        """io_uring:iopoll is refused at open, with the backend's reason, where it cannot
+        poll: a skip (exit 0), not a failure."""
+        j = self.path("iopoll.json")
+        device = self.expected_iopoll_refusal()
+        cases = [("randread", ["--direct"], device),
+                 ("randread", [], "iopoll needs O_DIRECT: run with --direct"),
+                 ("randwrite", ["--direct", "--fsync", "4"],
+                  "io_uring cannot do fsync under iopoll (an IOPOLL ring takes only reads and writes)")]
+        for wl, extra, want in cases:
+            with self.subTest(workload=wl, extra=extra):
+                p = self.run_cli("run", "--backend", "io_uring:iopoll", "--workload", wl, "--size",
+                                 "16m", "--time", "200ms", "--count", "off", "--json", j, *extra)
+                self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+                r = load_json(j)["results"][0]
+                if want is None:  # a device with poll queues: the run must work
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    self.assertIn("iopoll", r["backend_stats"]["setup"])
+                    continue
+                self.assertEqual(r["status"], "skipped")
+                self.assertIn(want, r["reason"])
+                self.assertIsNone(r["ops"])
+                self.assertIn("io_uring:iopoll: skipped: ", p.stdout)
+
     def test_stream_no_check(self):
         """--no-check: the sink counts without comparing, and every output says so;
         without it the stream is verified."""
@@ -833,6 +900,7 @@ class CliTest(unittest.TestCase):
             (["--cpus", "0-4096"], "--cpus"),
             (["--cpus", "0", "--cpu", "0"], "--cpus"),
             (["--workload", "stream", "--depth", "2"], "--depth"),
+            (["--backend", "io_uring:iopoll"], "--backend"),  # disk option, socket workload
             (["--workload", "serve", "--connect", "127.0.0.1:80"], "--connect"),
             (["--listen", "127.0.0.1:0"], "--listen"),
             (["--rate", "100", "--workload", "serve"], "--rate"),
