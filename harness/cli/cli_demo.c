@@ -144,6 +144,14 @@ int iolens__demo_open_target(struct demo *d, struct iolens_target **t,
 }
 
 /* Run specs; the results join the run's list and are also stored in out[]. */
+void iolens__demo_cell(double v, const char *fmt, int width)
+{
+	if (isnan(v))
+		printf(" %*s", width, "-");
+	else
+		printf(fmt, v);
+}
+
 void iolens__demo_echo(const struct demo *d, struct iolens_workload *w, int count)
 {
 	iolens_workload_init(w);

@@ -47,14 +47,6 @@ static double calls_op(const struct iolens_result *r, const char *name)
 	return NAN;
 }
 
-static void cell(double v, const char *fmt, int width)
-{
-	if (isnan(v))
-		printf(" %*s", width, "-");
-	else
-		printf(fmt, v);
-}
-
 /* "coroutines cost 0.41 us of CPU per request over the same loop with callbacks (+6%) ..." */
 static void cost_of(char *buf, size_t len, const char *loop, const struct iolens_result *bare,
 		    const struct iolens_result *coro)
@@ -150,12 +142,12 @@ void iolens__demo_coro(struct demo *d)
 		int ok = iolens__demo_ok(r[k]);
 
 		printf("  %-16s %-28s", specs[k], what[k]);
-		cell(ok ? r[k]->iops : NAN, " %9.0f", 9);
-		cell(ok ? (double)r[k]->lat.p99 / 1e3 : NAN, " %8.0f", 8);
-		cell(cpu_op(r[k]), " %8.2f", 8);
-		cell(ok && r[k]->syscalls.measured ? r[k]->syscalls.per_op : NAN, " %8.2f", 8);
-		cell(k == THREADS ? NAN : switches_op(r[k]), " %9.2f", 9);
-		cell(switch_ns(r[k]), " %7.0f", 7);
+		iolens__demo_cell(ok ? r[k]->iops : NAN, " %9.0f", 9);
+		iolens__demo_cell(ok ? (double)r[k]->lat.p99 / 1e3 : NAN, " %8.0f", 8);
+		iolens__demo_cell(cpu_op(r[k]), " %8.2f", 8);
+		iolens__demo_cell(ok && r[k]->syscalls.measured ? r[k]->syscalls.per_op : NAN, " %8.2f", 8);
+		iolens__demo_cell(k == THREADS ? NAN : switches_op(r[k]), " %9.2f", 9);
+		iolens__demo_cell(switch_ns(r[k]), " %7.0f", 7);
 		printf("\n");
 	}
 	for (int k = 0; k < NSPEC; k++)

@@ -27,6 +27,8 @@ struct demo {
 /* A paragraph wrapped at WIDTH: the first line starts with `first`, the others with `next`. */
 void iolens__demo_say(const char *first, const char *next, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A table cell: v printed with fmt (which starts with a space), or "-" in width when NaN. */
+void iolens__demo_cell(double v, const char *fmt, int width);
 /* A duration for people: "1.012 s", "50.3 ms", "4.1 us". */
 const char *iolens__demo_dur(char *buf, size_t len, double s);
 /* An expectation "about X" held when the measured value is within -10% / +50% of it. */

@@ -23,14 +23,6 @@ static double rate(const struct iolens_result *r)
 	return iolens__demo_ok(r) ? r->iops : NAN;
 }
 
-static void num_cell(double v, const char *fmt, int width)
-{
-	if (isnan(v))
-		printf(" %*s", width, "-");
-	else
-		printf(fmt, v);
-}
-
 /* "level with", "1.32x more than" ... of a against b. */
 static const char *compare_words(double a, double b, char *buf, size_t len)
 {
@@ -144,15 +136,15 @@ void iolens__demo_procs(struct demo *d)
 		int ok = iolens__demo_ok(r);
 
 		printf("  %-10s", k ? "processes" : "threads");
-		num_cell(ok ? r->job_start_us : NAN, " %9.0f", 9);
-		num_cell(ok ? r->job_mem_kib : NAN, " %9.0f", 9);
+		iolens__demo_cell(ok ? r->job_start_us : NAN, " %9.0f", 9);
+		iolens__demo_cell(ok ? r->job_mem_kib : NAN, " %9.0f", 9);
 		printf(" |");
-		num_cell(rate(r), " %9.0f", 9);
-		num_cell(ok ? (double)r->lat.p99 / 1e3 : NAN, " %9.0f", 9);
-		num_cell(ok ? r->cpu_per_op_ns / 1e3 : NAN, " %9.1f", 9);
+		iolens__demo_cell(rate(r), " %9.0f", 9);
+		iolens__demo_cell(ok ? (double)r->lat.p99 / 1e3 : NAN, " %9.0f", 9);
+		iolens__demo_cell(ok ? r->cpu_per_op_ns / 1e3 : NAN, " %9.1f", 9);
 		printf(" |");
-		num_cell(rate(one.r[k]), " %9.0f", 9);
-		num_cell(rate(two.r[k]), " %9.0f", 9);
+		iolens__demo_cell(rate(one.r[k]), " %9.0f", 9);
+		iolens__demo_cell(rate(two.r[k]), " %9.0f", 9);
 		printf("\n");
 	}
 	for (int k = 0; k < 2; k++) {

@@ -89,9 +89,21 @@ static int proc_usage(pid_t pid, struct iolens__usage *u)
 	total = (double)run_ns / 1e9;
 	u->user_s += ut + st ? total * (double)ut / (double)(ut + st) : total;
 	u->sys_s += ut + st ? total * (double)st / (double)(ut + st) : 0;
-	u->vcsw += (uint64_t)proc_field(pid, "status", "voluntary_ctxt_switches:");
-	u->ivcsw += (uint64_t)proc_field(pid, "status", "nonvoluntary_ctxt_switches:");
-	return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	/* Both switch counts from one read; either missing leaves the process unread. */
+	ok = 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		unsigned long long v;
+
+		if (sscanf(buf, "voluntary_ctxt_switches: %llu", &v) == 1)
+			u->vcsw += v, ok |= 1;
+		else if (sscanf(buf, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+			u->ivcsw += v, ok |= 2;
+	}
+	fclose(f);
+	return ok == 3 ? 0 : -1;
 }
 
 void iolens__procs_usage(const struct run *run, const struct job *jobs, unsigned n,
