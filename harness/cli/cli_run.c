@@ -80,6 +80,14 @@ const char iolens__run_help[] =
 	"  -v, --notes        print each backend's notes under the table and verdict:\n"
 	"                     counters, syscalls by name, the model's evidence (always\n"
 	"                     in the JSON)\n"
+	"  --repeat N         run every backend N times, 1..1000 (default 1), one after\n"
+	"                     the other: the repeats iolens diff tests for significance\n"
+	"  --hdr-log PATH     write the latency histograms as an HdrHistogram V2\n"
+	"                     interval log (one interval per backend and repeat)\n"
+	"  --db PATH          record the run in this results database (default\n"
+	"                     $IOLENS_DB, else $XDG_DATA_HOME/iolens/results.db)\n"
+	"  --no-db            record nothing\n"
+	"  --label TEXT       name the run in the database, for history and diff\n"
 	"\n"
 	"SIZE takes k, m, g, t (powers of 1024); COUNT takes k, m, g (powers of 1000).\n"
 	"Exit status: 0 ok, 1 a backend failed, 2 bad usage, 130 interrupted.\n";
@@ -89,7 +97,7 @@ enum {
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_SUBMIT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
 	OPT_VERIFY, OPT_NO_CHECK, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_CONNS, OPT_MSG,
 	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_CPUS, OPT_PEER_CPU,
-	OPT_TRACE, OPT_NOTES, OPT__END
+	OPT_TRACE, OPT_NOTES, OPT_REPEAT, OPT_HDR_LOG, OPT_DB, OPT_NO_DB, OPT_LABEL, OPT__END
 };
 
 #define WL(k) (1u << IOLENS_WL_##k)
@@ -141,6 +149,11 @@ static const struct {
 	{ { "peer-cpu", required_argument, NULL, OPT_PEER_CPU }, WL_NET },
 	{ { "trace", required_argument, NULL, OPT_TRACE }, WL_ANY },
 	{ { "notes", no_argument, NULL, OPT_NOTES }, WL_ANY },
+	{ { "repeat", required_argument, NULL, OPT_REPEAT }, WL_ANY },
+	{ { "hdr-log", required_argument, NULL, OPT_HDR_LOG }, WL_ANY },
+	{ { "db", required_argument, NULL, OPT_DB }, WL_ANY },
+	{ { "no-db", no_argument, NULL, OPT_NO_DB }, WL_ANY },
+	{ { "label", required_argument, NULL, OPT_LABEL }, WL_ANY },
 	{ { "help", no_argument, NULL, 'h' }, WL_ANY },
 };
 
@@ -382,6 +395,24 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 	case OPT_NO_CHECK:
 		w->stream_nocheck = 1;
 		break;
+	case OPT_REPEAT:
+		r = parse_uint_opt("repeat", arg, 1, 1000, &v);
+		a->repeat = (unsigned)v;
+		break;
+	case OPT_HDR_LOG:
+	case OPT_DB:
+		if (!*arg)
+			r = iolens__usage("--%s: empty (accepts a file path)",
+					  c == OPT_DB ? "db" : "hdr-log");
+		*(c == OPT_DB ? &a->store.db : &a->hdr_log) = arg;
+		break;
+	case OPT_NO_DB:
+		a->store.no_db = 1;
+		break;
+	case OPT_LABEL:
+		r = iolens__store_check_label(arg);
+		a->store.label = arg;
+		break;
 	}
 	return r;
 }
@@ -465,6 +496,9 @@ static int check_combination(const struct iolens__run_args *a, const unsigned ch
 		return iolens__usage("--time/--ops: one of them is required (a duration like 5s, or a count like 100k)");
 	if (a->json && a->csv && !strcmp(a->json, "-") && !strcmp(a->csv, "-"))
 		return iolens__usage("--json/--csv: only one of them can go to stdout (-)");
+	if (a->store.no_db && (a->store.db || a->store.label))
+		return iolens__usage("--no-db: not with --%s (nothing is recorded)",
+				     a->store.db ? "db" : "label");
 	return 0;
 }
 
@@ -478,6 +512,7 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 	memset(a, 0, sizeof(*a));
 	iolens_workload_init(&a->w);
 	a->w.time_s = 0;
+	a->repeat = 1;
 	for (size_t i = 0; i < NOPTIONS; i++)
 		longopts[i] = run_options[i].o;
 	memset(&longopts[NOPTIONS], 0, sizeof(longopts[NOPTIONS]));
@@ -504,6 +539,9 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 	r = check_combination(a, given);
 	if (!r)
 		r = parse_specs(backends, a);
+	if (!r && (uint64_t)a->repeat * a->nspecs > IOLENS__MAX_RESULTS)
+		r = iolens__usage("--repeat: %u repeats of %zu backends is more than %d results (accepts fewer)",
+				  a->repeat, a->nspecs, IOLENS__MAX_RESULTS);
 	if (r)
 		iolens__run_args_free(a);
 	return r;

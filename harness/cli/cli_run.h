@@ -8,8 +8,10 @@
 #include <stddef.h>
 
 #include "iolens/iolens.h"
+#include "store.h"
 
 #define IOLENS__MAX_SPECS 64
+#define IOLENS__MAX_RESULTS 4096 /* specs x repeats */
 
 struct iolens__run_args {
 	struct iolens_workload w;
@@ -17,6 +19,9 @@ struct iolens__run_args {
 	char *specs[IOLENS__MAX_SPECS];  /* backend specs, "all" expanded */
 	size_t nspecs;
 	int notes;                       /* --notes: the table prints each backend's notes */
+	unsigned repeat;                 /* --repeat: every backend this many times (1..1000) */
+	const char *hdr_log;             /* --hdr-log: HdrHistogram interval log, or NULL */
+	struct iolens__store_args store; /* --db, --no-db, --label */
 };
 
 extern const char iolens__run_help[];

@@ -14,10 +14,12 @@
 #include "cli_output.h"
 #include "cli_run.h"
 #include "cli_usage.h"
+#include "hdrlog.h"
 #include "iolens/iolens.h"
+#include "store.h"
 
 static volatile int stop_flag;
-static struct iolens__output json_out, csv_out;
+static struct iolens__output json_out, csv_out, hdr_out;
 
 static void on_signal(int sig)
 {
@@ -51,14 +53,35 @@ static int is_usage_errno(int e)
 	return 0;
 }
 
+/* The table as printed, kept for the results database ("" when out of memory). */
+static char *print_table(struct iolens_result **res, size_t n, int notes, int show)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f) {
+		iolens_table(f, res, n, notes ? IOLENS_TABLE_NOTES : 0);
+		if (fclose(f)) {
+			free(text);
+			text = NULL;
+		}
+	}
+	if (show && text)
+		fputs(text, stdout);
+	else if (show)
+		iolens_table(stdout, res, n, notes ? IOLENS_TABLE_NOTES : 0);
+	return text;
+}
+
 /* Write the table and the files; 1 when any of them failed (said on stderr). */
 static int write_outputs(struct iolens_result **res, size_t n, const struct iolens_meta *meta,
-			 int notes)
+			 const struct iolens__run_args *a)
 {
-	int failed = 0;
+	int shown = json_out.f != stdout && csv_out.f != stdout, failed = 0;
+	struct iolens__store_run run = { .kind = "run", .label = a->store.label };
+	char *table = print_table(res, n, a->notes, shown);
 
-	if (json_out.f != stdout && csv_out.f != stdout)
-		iolens_table(stdout, res, n, notes ? IOLENS_TABLE_NOTES : 0);
 	errno = 0;
 	if (json_out.f && iolens_json_document(json_out.f, meta, res, n))
 		failed = iolens__output_abandon(&json_out);
@@ -67,15 +90,48 @@ static int write_outputs(struct iolens_result **res, size_t n, const struct iole
 		for (size_t i = 0; i < n; i++)
 			iolens_csv_row(csv_out.f, res[i]);
 	}
+	errno = 0;
+	if (hdr_out.f && iolens__hdrlog_write(hdr_out.f, meta, res, n))
+		failed |= iolens__output_abandon(&hdr_out);
 	/* Each on its own: a JSON that could not be written does not cost the CSV. */
 	failed |= iolens__output_finish(&json_out);
 	failed |= iolens__output_finish(&csv_out);
+	failed |= iolens__output_finish(&hdr_out);
+	run.table = table;
+	iolens__store_save(&a->store, &run, meta, res, n, shown ? stdout : stderr);
+	free(table);
 	return failed;
+}
+
+/*
+ * Every spec, --repeat times over: repeat r's results follow repeat r-1's,
+ * so each backend's repeats are spread over the run. A stop ends the
+ * repeats after the one it interrupted. 0 with *n results, or the error
+ * of iolens_run_many (the results so far freed).
+ */
+static int run_repeats(struct iolens_target *t, const struct iolens__run_args *a,
+		       struct iolens_result **out, size_t *n, char *err, size_t errlen)
+{
+	int r = 0;
+
+	*n = 0;
+	for (unsigned k = 0; k < a->repeat && !r && !(k && stop_flag); k++) {
+		r = iolens_run_many(t, &a->w, (const char *const *)a->specs, a->nspecs, out + *n, err,
+				    errlen);
+		if (!r)
+			*n += a->nspecs;
+	}
+	if (r) {
+		for (size_t i = 0; i < *n; i++)
+			iolens_result_free(out[i]);
+		*n = 0;
+	}
+	return r;
 }
 
 int iolens__cli_run(int argc, char **argv, const char *cmdline)
 {
-	struct iolens_result *results[IOLENS__MAX_SPECS];
+	struct iolens_result *results[IOLENS__MAX_RESULTS];
 	struct iolens__run_args a;
 	struct iolens_target *t = NULL;
 	struct iolens_meta meta;
@@ -90,8 +146,14 @@ int iolens__cli_run(int argc, char **argv, const char *cmdline)
 	r = iolens__output_open(&json_out, "--json", a.json);
 	if (!r)
 		r = iolens__output_open(&csv_out, "--csv", a.csv);
+	if (!r)
+		r = iolens__output_open(&hdr_out, "--hdr-log", a.hdr_log);
 	if (!r && iolens__output_same(&json_out, &csv_out))
 		r = iolens__usage("--json/--csv: both name '%s' (give each its own file)", a.csv);
+	if (!r && hdr_out.f && ((json_out.f && iolens__output_same(&json_out, &hdr_out)) ||
+				(csv_out.f && iolens__output_same(&csv_out, &hdr_out))))
+		r = iolens__usage("--hdr-log: names the same file as --%s (give each its own file)",
+				  json_out.f && iolens__output_same(&json_out, &hdr_out) ? "json" : "csv");
 	if (r)
 		goto out;
 	memset(&sa, 0, sizeof(sa));
@@ -116,8 +178,7 @@ int iolens__cli_run(int argc, char **argv, const char *cmdline)
 		if (isatty(STDERR_FILENO))
 			fprintf(stderr, "iolens: running %zu backend%s...", a.nspecs,
 				a.nspecs == 1 ? "" : "s");
-		r = iolens_run_many(t, &a.w, (const char *const *)a.specs, a.nspecs, results, err,
-				    sizeof(err));
+		r = run_repeats(t, &a, results, &nres, err, sizeof(err));
 		if (isatty(STDERR_FILENO))
 			fputs("\r\033[K", stderr);
 		if (r) {
@@ -125,18 +186,18 @@ int iolens__cli_run(int argc, char **argv, const char *cmdline)
 			r = r == -EINVAL ? 2 : 1;
 			goto out;
 		}
-		nres = a.nspecs;
 	}
 	for (size_t i = 0; i < nres; i++)
 		failed |= results[i]->status == IOLENS_STATUS_ERROR;
 	meta.interrupted = stop_flag;
-	failed |= write_outputs(results, nres, &meta, a.notes);
+	failed |= write_outputs(results, nres, &meta, &a);
 	for (size_t i = 0; i < nres; i++)
 		iolens_result_free(results[i]);
 	r = stop_flag ? 130 : failed;
 out:
 	iolens__output_discard(&json_out);
 	iolens__output_discard(&csv_out);
+	iolens__output_discard(&hdr_out);
 	iolens_target_close(t);
 	iolens__run_args_free(&a);
 	return r;
