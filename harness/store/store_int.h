@@ -10,6 +10,27 @@ struct iolens__store {
 	char path[]; /* as opened, for messages */
 };
 
+/*
+ * The parameters two results must share to be paired by diff, whatever tool
+ * or option set made them: an SQL expression over a workload object p (the
+ * JSON "workload" of a result, or an import's equivalent with the same key
+ * names). The pair hash is iolens_hash(this || '|' || backend); the
+ * comparison hash covers the tool, every parameter and the options.
+ */
+#define IOLENS__PAIR_KEY_SQL(p) \
+	"json_object(" \
+	"'name', json_extract(" p ", '$.name'), " \
+	"'rwmix', json_extract(" p ", '$.rwmix'), " \
+	"'bs', json_extract(" p ", '$.bs'), " \
+	"'size', json_extract(" p ", '$.size'), " \
+	"'direct', json_extract(" p ", '$.direct'), " \
+	"'depth', json_extract(" p ", '$.depth'), " \
+	"'jobs', json_extract(" p ", '$.jobs'), " \
+	"'conns', json_extract(" p ", '$.conns'), " \
+	"'msg', json_extract(" p ", '$.msg'), " \
+	"'transport', json_extract(" p ", '$.transport'), " \
+	"'rate', json_extract(" p ", '$.rate'))"
+
 /* rc as a negative errno: SQLITE_FULL -ENOSPC, READONLY -EROFS, CORRUPT/NOTADB -EIO, ... */
 int iolens__store_errno(int rc);
 
