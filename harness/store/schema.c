@@ -58,5 +58,15 @@ static const char v1[] =
 	" name TEXT NOT NULL, count INTEGER NOT NULL,"
 	" PRIMARY KEY (result_id, name)) WITHOUT ROWID;";
 
-const char *const iolens__schema_steps[] = { v1 };
+/*
+ * v2: the spec each result was run as ("posix-aio:threads=1"), which every
+ * listing and diff prints, and an index for history's workload and backend
+ * filters. Results of v1 get their spec from the backend and variant.
+ */
+static const char v2[] =
+	"ALTER TABLE results ADD COLUMN spec TEXT;"
+	"UPDATE results SET spec = backend || CASE WHEN variant <> '' THEN ':' || variant ELSE '' END;"
+	"CREATE INDEX results_workload ON results(workload, backend);";
+
+const char *const iolens__schema_steps[] = { v1, v2 };
 const unsigned iolens__schema_nsteps = sizeof(iolens__schema_steps) / sizeof(iolens__schema_steps[0]);
