@@ -1,7 +1,8 @@
 /*
  * The iolens command: thin on purpose, and on the public API only. main
  * hands each subcommand to its own file (cli_run_cmd.c, cli_compare.c,
- * cli_demo.c, cli_responder.c, cli_doctor.c, cli_list.c). Exit status: 0
+ * cli_demo.c, cli_responder.c, cli_doctor.c, cli_list.c, cli_history.c,
+ * cli_diff.c). Exit status: 0
  * ok, 1 a run failed, 2 bad usage, 130 interrupted (output still written,
  * marked interrupted).
  */
@@ -19,6 +20,7 @@
 #include "cli_list.h"
 #include "cli_responder.h"
 #include "cli_run.h"
+#include "cli_store.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
 
@@ -29,8 +31,13 @@ static const char main_help[] =
 	"  iolens doctor       what this machine lets iolens measure, and how to enable the rest\n"
 	"  iolens run [opts]   run a workload on backends (iolens run --help)\n"
 	"  iolens compare      the default comparison: disk and sockets, every backend\n"
-	"  iolens demo         three lessons around real measurements (iolens demo --help)\n"
+	"  iolens demo         five lessons around real measurements (iolens demo --help)\n"
 	"  iolens responder    serve echo, sink and source sockets (iolens responder --help)\n"
+	"  iolens history      the runs recorded in the results database\n"
+	"  iolens show RUN     a recorded run as it printed\n"
+	"  iolens export RUN   a recorded run's JSON or CSV, as written\n"
+	"  iolens diff A B     what changed between two runs, labels or JSON files, and\n"
+	"                      whether it is significant (iolens diff --help)\n"
 	"  iolens --version    print the version\n";
 
 static char *join_args(int argc, char **argv)
@@ -91,8 +98,16 @@ int main(int argc, char **argv)
 		free(cmdline);
 		return r;
 	}
+	if (!strcmp(argv[1], "history"))
+		return iolens__cli_history(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "show"))
+		return iolens__cli_show(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "export"))
+		return iolens__cli_export(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "diff"))
+		return iolens__cli_diff(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") != 0) {
-		return iolens__usage("unknown command '%s' (accepts list, doctor, run, compare, demo, responder; see iolens --help)",
+		return iolens__usage("unknown command '%s' (accepts list, doctor, run, compare, demo, responder, history, show, export, diff; see iolens --help)",
 				     argv[1]);
 	}
 	cmdline = join_args(argc, argv);

@@ -146,6 +146,8 @@ void iolens__host_collect(struct iolens__host *h, const struct iolens_meta *meta
 	first_line("/sys/devices/system/cpu/smt/control", h->smt, sizeof(h->smt));
 	first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", h->governor,
 		   sizeof(h->governor));
+	if (!h->governor[0] && access("/sys/devices/system/cpu/cpu0/cpufreq", F_OK))
+		snprintf(h->governor, sizeof(h->governor), "none (no cpufreq)");
 	mitigations(h->mitigations, sizeof(h->mitigations));
 	h->mem_kib = mem_total_kib();
 	cpuset(h->cpuset, sizeof(h->cpuset));

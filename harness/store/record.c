@@ -93,11 +93,12 @@ static int host_row(struct iolens__store *s, const struct iolens__host *h, long 
 		 h->liburing, h->glibc, h->uring_features);
 	snprintf(hash, sizeof(hash), "%016llx",
 		 (unsigned long long)iolens__hash64(all, IOLENS__HASH64_SEED));
-	t[0] = hash, t[1] = h->hostname, t[2] = h->kernel, t[3] = h->cpu_model, t[4] = cores;
-	t[5] = h->smt[0] ? h->smt : NULL, t[6] = h->governor[0] ? h->governor : NULL;
-	t[7] = h->mitigations[0] ? h->mitigations : NULL, t[8] = h->mem_kib ? mem : NULL;
-	t[9] = h->cpuset, t[10] = h->cgroup, t[11] = h->liburing[0] ? h->liburing : NULL;
+	t[0] = hash, t[1] = h->hostname, t[2] = h->kernel, t[3] = h->cpu_model;
+	t[4] = h->cores ? cores : "", t[5] = h->smt, t[6] = h->governor, t[7] = h->mitigations;
+	t[8] = h->mem_kib ? mem : "", t[9] = h->cpuset, t[10] = h->cgroup, t[11] = h->liburing;
 	t[12] = h->glibc, t[13] = h->uring_features;
+	for (int i = 1; i < 14; i++) /* unknown is NULL, never "" */
+		t[i] = t[i][0] ? t[i] : NULL;
 	e = run_stmt(s, "INSERT OR IGNORE INTO hosts (env_hash, hostname, kernel, cpu_model, cores,"
 		     " smt, governor, mitigations, mem_kib, cpuset, cgroup, liburing, glibc,"
 		     " uring_features) VALUES (?1, ?2, ?3, ?4, CAST(?5 AS INTEGER), ?6, ?7, ?8,"
@@ -124,7 +125,10 @@ int iolens__store_record_text(struct iolens__store *s, const struct iolens__stor
 	const char *t[12];
 	int e;
 
-	iolens__host_collect(&h, meta);
+	if (run->host)
+		h = *run->host;
+	else
+		iolens__host_collect(&h, meta);
 	e = iolens__store_exec(s, "BEGIN IMMEDIATE", err, errlen, "cannot lock it");
 	if (e)
 		return e;

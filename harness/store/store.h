@@ -12,6 +12,7 @@
 struct iolens_meta;
 struct iolens_result;
 struct iolens__store;
+struct iolens__host;
 
 /* The options every recording command shares: --db PATH, --no-db, --label TEXT. */
 struct iolens__store_args {
@@ -54,6 +55,7 @@ struct iolens__store_run {
 	const char *tool;  /* "iolens", or "fio" for an import */
 	const char *table; /* the table as printed, or NULL */
 	const char *version; /* the tool's version; NULL: this iolens's */
+	const struct iolens__host *host; /* NULL: this machine, now (host.h) */
 	const char *results_sql; /* imports: the INSERT of their results from run ?1's */
 				 /* document; NULL: iolens's own document */
 };
