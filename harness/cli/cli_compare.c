@@ -15,6 +15,7 @@
 
 #include "cli_compare.h"
 #include "cli_results.h"
+#include "store.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
 
@@ -44,7 +45,8 @@ static const struct cell cells[] = {
 static volatile int *stopped; /* set by SIGINT or SIGTERM (iolens__catch_stop) */
 
 static const char help[] =
-	"usage: iolens compare [--quick] [--out DIR] [--notes]\n"
+	"usage: iolens compare [--quick] [--out DIR] [--notes] [--db PATH | --no-db]\n"
+	"                      [--label TEXT]\n"
 	"\n"
 	"Runs the default comparison: page-cached 4 KiB random reads at depth 1 and\n"
 	"32, O_DIRECT 4 KiB random reads at depth 32, 128 KiB sequential reads, and\n"
@@ -58,6 +60,9 @@ static const char help[] =
 	"  --quick     a short version: 100 ms windows, no warmup, a 32 MiB file,\n"
 	"              serve with 100 connections\n"
 	"  --out DIR   where to write (default results/<UTC time>)\n"
+	"  --db PATH   record the run in this results database (default $IOLENS_DB,\n"
+	"              else $XDG_DATA_HOME/iolens/results.db); --no-db: record nothing\n"
+	"  --label TEXT name the run in the database, for history and diff\n"
 	"  -v, --notes print each backend's notes under each table and verdict:\n"
 	"              counters, syscalls by name, the model's evidence (always in\n"
 	"              results.json)\n";
@@ -88,6 +93,9 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "notes", no_argument, NULL, 'v' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "no-db", no_argument, NULL, 'n' },
+		{ "label", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -100,6 +108,11 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 	char err[512];
 	struct iolens_meta meta;
 	struct progress prog = { 0 };
+	struct iolens__store_args store = { 0 };
+	struct iolens__store_run run = { .kind = "compare" };
+	char *table_text = NULL;
+	size_t table_len;
+	FILE *tables;
 	int quick = 0, notes = 0, c, failed = 0, tty = isatty(STDERR_FILENO);
 
 	opterr = 0;
@@ -111,19 +124,24 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 			out = optarg;
 		else if (c == 'v')
 			notes = 1;
+		else if (c == 'd' || c == 'n' || c == 'l') {
+			if (iolens__store_opt(&store, c == 'd' ? "db" : c == 'n' ? "no-db" : "label", optarg))
+				return 2;
+		}
 		else if (c == 'h')
 			return fputs(help, stdout), 0;
 		else if (c == ':')
-			return iolens__usage("%s needs a value (accepts --quick, --out DIR, --notes)", argv[optind - 1]);
+			return iolens__usage("%s needs a value (accepts --quick, --out DIR, --notes, --db PATH, --no-db, --label TEXT)", argv[optind - 1]);
 		else
-			return iolens__usage("compare: unknown option '%s' (accepts --quick, --out DIR, --notes)",
+			return iolens__usage("compare: unknown option '%s' (accepts --quick, --out DIR, --notes, --db PATH, --no-db, --label TEXT)",
 				     argv[optind - 1]);
 	}
 	if (optind < argc)
-		return iolens__usage("compare: unexpected argument '%s' (accepts --quick, --out DIR, --notes)",
+		return iolens__usage("compare: unexpected argument '%s' (accepts --quick, --out DIR, --notes, --db PATH, --no-db, --label TEXT)",
 			     argv[optind]);
-	if (iolens__results_open(&rd, out, ""))
+	if (iolens__store_opt_check(&store) || iolens__results_open(&rd, out, ""))
 		return 2;
+	tables = open_memstream(&table_text, &table_len);
 	for (size_t i = 0; i < nb && nspecs < 32; i++)
 		if (b[i].available)
 			specs[nspecs++] = b[i].name;
@@ -136,7 +154,7 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		struct iolens_workload w;
 		struct iolens_target *t = NULL;
 		size_t first = nres;
-		char title[96];
+		char title[96], *text;
 		int r;
 
 		iolens_workload_init(&w);
@@ -185,13 +203,21 @@ int iolens__cli_compare(int argc, char **argv, const char *cmdline)
 		if (tty)
 			fputs("\r\033[K", stderr);
 		printf("\n== %s\n", title);
-		iolens_table(stdout, res + first, nres - first, notes ? IOLENS_TABLE_NOTES : 0);
+		text = iolens__table_show(res + first, nres - first, notes ? IOLENS_TABLE_NOTES : 0, stdout);
+		if (tables)
+			fprintf(tables, "\n== %s\n%s", title, text ? text : "");
+		free(text);
 		fflush(stdout);
 	}
 	if (tty)
 		fputs("\r\033[K", stderr);
 	meta.interrupted = *stopped;
 	failed |= iolens__results_write(&rd, &meta, res, nres, iolens__now_s() - prog.t_start);
+	if (tables && !fclose(tables))
+		run.table = table_text;
+	run.label = store.label;
+	iolens__store_save(&store, &run, &meta, res, nres, stdout);
+	free(table_text);
 	if (nres && rd.json_written)
 		iolens__plots(rd.dir);
 	for (size_t i = 0; i < nres; i++)

@@ -43,6 +43,7 @@
 #include "cli_results.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
+#include "store.h"
 
 static const char help[] =
     "usage: iolens demo [--quick] [--out DIR] [--lesson 1-5]\n"
@@ -68,6 +69,10 @@ static const char help[] =
     "  --out DIR     where to write results.json, results.csv and the plots\n"
     "                (default results/demo-<UTC time>)\n"
     "  --lesson N    run lesson N only (1 to 5)\n"
+    "  --db PATH     record the results in this results database (default\n"
+    "                $IOLENS_DB, else $XDG_DATA_HOME/iolens/results.db)\n"
+    "  --no-db       record nothing\n"
+    "  --label TEXT  name the run in the database, for history and diff\n"
     "\n"
     "Exit status: 0 ok, 1 a run failed, 2 bad usage, 130 interrupted.\n";
 
@@ -209,16 +214,48 @@ const char *iolens__demo_not_ok(const struct iolens_result *r, char *buf, size_t
 
 /* ------------------------------------------------------------------ command */
 
+/*
+ * Into the results database: the lessons are prose, so what it keeps as
+ * the printed table is the table of each lesson's results, as run prints it.
+ */
+static void record(const struct iolens__store_args *store, const struct iolens_meta *meta,
+		   const struct demo *d)
+{
+	struct iolens__store_run run = {.kind = "demo", .label = store->label};
+	char *text = NULL;
+	size_t len;
+	FILE *f = store->no_db ? NULL : open_memstream(&text, &len);
+
+	for (size_t i = 0, j; f && i < d->nres; i = j) {
+		char *t;
+
+		for (j = i + 1; j < d->nres && d->res[j]->workload.kind == d->res[i]->workload.kind; j++)
+			;
+		t = iolens__table_show(d->res + i, j - i, 0, NULL);
+		fprintf(f, "%s%s", i ? "\n" : "", t ? t : "");
+		free(t);
+	}
+	if (f && !fclose(f))
+		run.table = text;
+	iolens__store_save(store, &run, meta, d->res, d->nres, stdout);
+	free(text);
+}
+
 int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 {
 	static const struct option opts[] = {
 	    {"quick", no_argument, NULL, 'q'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"lesson", required_argument, NULL, 'l'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"no-db", no_argument, NULL, 'n'},
+	    {"label", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const char accepts[] = "accepts --quick, --out DIR, --lesson 1-5";
+	static const char accepts[] =
+	    "accepts --quick, --out DIR, --lesson 1-5, --db PATH, --no-db, --label TEXT";
+	struct iolens__store_args store = {0};
 	struct demo d = {0};
 	struct iolens_meta meta;
 	const char *out = NULL;
@@ -238,8 +275,16 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 				return iolens__usage(
 				    "--lesson: '%s' is not a lesson (accepts 1 to 5)", optarg);
 			lesson = optarg[0] - '0';
+		} else if (c == 'd' || c == 'n' || c == 'L') {
+			if (iolens__store_opt(&store, c == 'd' ? "db" : c == 'n' ? "no-db" : "label",
+					      optarg))
+				return 2;
 		} else if (c == 'h') {
 			return fputs(help, stdout), 0;
+		} else if (optopt == 'd' || optopt == 'L') {
+			return iolens__usage("--%s needs a value (accepts %s)",
+					     optopt == 'd' ? "db" : "label",
+					     optopt == 'd' ? "a file path" : "text");
 		} else if (optopt == 'l') {
 			return iolens__usage("--lesson needs a value (accepts 1 to 5)");
 		} else if (optopt == 'o') {
@@ -251,7 +296,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 	}
 	if (optind < argc)
 		return iolens__usage("demo: unexpected argument '%s' (%s)", argv[optind], accepts);
-	if (iolens__results_open(&rd, out, "demo-"))
+	if (iolens__store_opt_check(&store) || iolens__results_open(&rd, out, "demo-"))
 		return 2;
 	d.stopped = iolens__catch_stop();
 	iolens_meta_collect(&meta, cmdline);
@@ -278,6 +323,7 @@ int iolens__cli_demo(int argc, char **argv, const char *cmdline)
 		printf("\n(interrupted: the results so far are written, marked interrupted)\n");
 	meta.interrupted = *d.stopped;
 	d.failed |= iolens__results_write(&rd, &meta, d.res, d.nres, iolens__now_s() - t_start);
+	record(&store, &meta, &d);
 	if (d.nres && !*d.stopped && rd.json_written) {
 		char png[4200];
 

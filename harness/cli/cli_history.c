@@ -255,12 +255,13 @@ int iolens__cli_history(int argc, char **argv)
 /* show and export: the one column of run id (NULL when the run has none). */
 static char *run_column(struct iolens__store *s, long long id, const char *col)
 {
-	char sql[160];
 	sqlite3_stmt *st;
-	char *out = NULL;
+	char *out = NULL, *sql;
 
-	snprintf(sql, sizeof(sql), "SELECT %s FROM runs WHERE id = ?1", col);
+	if (asprintf(&sql, "SELECT %s FROM runs WHERE id = ?1", col) < 0)
+		return NULL;
 	st = prepare(s, sql);
+	free(sql);
 	if (!st)
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -185,6 +186,26 @@ int iolens__results_write(struct iolens__results *r, const struct iolens_meta *m
 	if (jf && cf)
 		unmake(r->dir, r->made);
 	return jf || cf;
+}
+
+char *iolens__table_show(struct iolens_result *const *res, size_t n, unsigned flags, FILE *show)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f) {
+		iolens_table(f, res, n, flags);
+		if (fclose(f)) {
+			free(text);
+			text = NULL;
+		}
+	}
+	if (show && text)
+		fputs(text, show);
+	else if (show)
+		iolens_table(show, res, n, flags);
+	return text;
 }
 
 static void on_stop(int sig)

@@ -3,6 +3,7 @@
 #define IOLENS_CLI_RESULTS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "cli_output.h"
@@ -38,6 +39,13 @@ int iolens__results_write(struct iolens__results *r, const struct iolens_meta *m
 
 /* Nothing written: the files' temporaries and the directories made here go. */
 void iolens__results_discard(struct iolens__results *r);
+
+/*
+ * The table iolens_table prints for res, as a string (free it), written to
+ * show as well unless show is NULL: what the results database keeps as the
+ * run's table. NULL when out of memory (the table is still shown).
+ */
+char *iolens__table_show(struct iolens_result *const *res, size_t n, unsigned flags, FILE *show);
 
 /* SIGINT and SIGTERM set the returned flag (for workload.stop) instead of killing. */
 volatile int *iolens__catch_stop(void);

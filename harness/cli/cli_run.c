@@ -400,18 +400,14 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 		a->repeat = (unsigned)v;
 		break;
 	case OPT_HDR_LOG:
-	case OPT_DB:
 		if (!*arg)
-			r = iolens__usage("--%s: empty (accepts a file path)",
-					  c == OPT_DB ? "db" : "hdr-log");
-		*(c == OPT_DB ? &a->store.db : &a->hdr_log) = arg;
+			r = iolens__usage("--hdr-log: empty (accepts a file path)");
+		a->hdr_log = arg;
 		break;
+	case OPT_DB:
 	case OPT_NO_DB:
-		a->store.no_db = 1;
-		break;
 	case OPT_LABEL:
-		r = iolens__store_check_label(arg);
-		a->store.label = arg;
+		r = iolens__store_opt(&a->store, option_name(c), arg);
 		break;
 	}
 	return r;
@@ -496,10 +492,7 @@ static int check_combination(const struct iolens__run_args *a, const unsigned ch
 		return iolens__usage("--time/--ops: one of them is required (a duration like 5s, or a count like 100k)");
 	if (a->json && a->csv && !strcmp(a->json, "-") && !strcmp(a->csv, "-"))
 		return iolens__usage("--json/--csv: only one of them can go to stdout (-)");
-	if (a->store.no_db && (a->store.db || a->store.label))
-		return iolens__usage("--no-db: not with --%s (nothing is recorded)",
-				     a->store.db ? "db" : "label");
-	return 0;
+	return iolens__store_opt_check(&a->store);
 }
 
 int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli_output.h"
+#include "cli_results.h"
 #include "cli_run.h"
 #include "cli_usage.h"
 #include "hdrlog.h"
@@ -53,34 +54,14 @@ static int is_usage_errno(int e)
 	return 0;
 }
 
-/* The table as printed, kept for the results database ("" when out of memory). */
-static char *print_table(struct iolens_result **res, size_t n, int notes, int show)
-{
-	char *text = NULL;
-	size_t len;
-	FILE *f = open_memstream(&text, &len);
-
-	if (f) {
-		iolens_table(f, res, n, notes ? IOLENS_TABLE_NOTES : 0);
-		if (fclose(f)) {
-			free(text);
-			text = NULL;
-		}
-	}
-	if (show && text)
-		fputs(text, stdout);
-	else if (show)
-		iolens_table(stdout, res, n, notes ? IOLENS_TABLE_NOTES : 0);
-	return text;
-}
-
 /* Write the table and the files; 1 when any of them failed (said on stderr). */
 static int write_outputs(struct iolens_result **res, size_t n, const struct iolens_meta *meta,
 			 const struct iolens__run_args *a)
 {
 	int shown = json_out.f != stdout && csv_out.f != stdout, failed = 0;
 	struct iolens__store_run run = { .kind = "run", .label = a->store.label };
-	char *table = print_table(res, n, a->notes, shown);
+	char *table = iolens__table_show(res, n, a->notes ? IOLENS_TABLE_NOTES : 0,
+					  shown ? stdout : NULL);
 
 	errno = 0;
 	if (json_out.f && iolens_json_document(json_out.f, meta, res, n))

@@ -59,6 +59,28 @@ int iolens__store_check_label(const char *label)
 	return 0;
 }
 
+int iolens__store_opt(struct iolens__store_args *a, const char *name, const char *arg)
+{
+	if (!strcmp(name, "no-db")) {
+		a->no_db = 1;
+		return 0;
+	}
+	if (!strcmp(name, "label")) {
+		a->label = arg;
+		return iolens__store_check_label(arg);
+	}
+	a->db = arg;
+	return *arg ? 0 : iolens__usage("--db: empty (accepts a file path)");
+}
+
+int iolens__store_opt_check(const struct iolens__store_args *a)
+{
+	if (a->no_db && (a->db || a->label))
+		return iolens__usage("--no-db: not with --%s (nothing is recorded)",
+				     a->db ? "db" : "label");
+	return 0;
+}
+
 /* The SQLite error as an errno, for the callers' messages and tests. */
 int iolens__store_errno(int rc)
 {

@@ -28,6 +28,12 @@ struct iolens__store_args {
  */
 int iolens__store_path(const struct iolens__store_args *a, char *out, size_t len);
 
+/* One of --db, --no-db, --label (name without dashes) into a: 0, or 2 after the usage error. */
+int iolens__store_opt(struct iolens__store_args *a, const char *name, const char *arg);
+
+/* The three together: --no-db with --db or --label is refused. 0, or 2. */
+int iolens__store_opt_check(const struct iolens__store_args *a);
+
 /*
  * Check --label: printable, 1..128 bytes, not all digits (a run id is). 0
  * or 2 after the one-line usage error.
