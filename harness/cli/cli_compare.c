@@ -16,6 +16,7 @@
 #include "cli_compare.h"
 #include "cli_results.h"
 #include "store.h"
+#include "cli_store.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
 

@@ -41,6 +41,7 @@
 #include "cli_demo.h"
 #include "cli_demo_kit.h"
 #include "cli_results.h"
+#include "cli_store.h"
 #include "cli_usage.h"
 #include "iolens/iolens.h"
 #include "store.h"

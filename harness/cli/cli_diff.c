@@ -13,88 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_diff.h"
+#include "diff.h"
 #include "cli_opts.h"
 #include "cli_store.h"
 #include "cli_usage.h"
-#include "stats.h"
 
 #define MIN_REPEATS 5
 
-enum verdict { V_FASTER, V_SLOWER, V_SAME, V_UNTESTED, V_ONLY_BASE, V_ONLY_NEW };
-
-static const char *const verdict_name[] = { "faster", "slower", "no significant change",
-					    "not tested (needs 2+ repeats a side)", "only in base",
-					    "only in new" };
 static const char *const metric_key[M__N] = { "iops", "p50_ns", "p99_ns", "cpu_per_op_ns",
 					      "syscalls_per_op" };
-
-struct row {
-	double med[2][M__N], change[M__N], p[M__N];
-	int decide;      /* the metric the verdict stands on */
-	enum verdict v;
-	int regression;  /* slower by at least --fail-if-slower */
-};
 
 struct diff_opts {
 	double alpha, fail_pct; /* fail_pct < 0: not asked */
 	int format;             /* 0 table, 1 markdown, 2 json */
 };
-
-/* The values of v that were measured, into out; their count. */
-static size_t measured(const double *v, size_t n, double *out)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (!isnan(v[i]))
-			out[k++] = v[i];
-	return k;
-}
-
-static void compute(const struct diff_group *g, const struct diff_opts *o, struct row *r)
-{
-	size_t cap = g->n[0] > g->n[1] ? g->n[0] : g->n[1];
-	double *a = calloc(cap + 1, sizeof(double)), *b = calloc(cap + 1, sizeof(double));
-
-	memset(r, 0, sizeof(*r));
-	r->decide = g->rate ? M_P50 : M_IOPS;
-	for (int m = 0; m < M__N; m++) {
-		size_t na = a ? measured(g->v[0][m], g->n[0], a) : 0;
-		size_t nb = b ? measured(g->v[1][m], g->n[1], b) : 0;
-
-		r->med[0][m] = iolens__median(a, na);
-		r->med[1][m] = iolens__median(b, nb);
-		r->change[m] = r->med[0][m] != 0 ? r->med[1][m] / r->med[0][m] - 1 : NAN;
-		r->p[m] = na >= 2 && nb >= 2 ? iolens__mwu_p(a, na, b, nb, NULL) : NAN;
-	}
-	free(a);
-	free(b);
-	if (!g->n[0] || !g->n[1]) {
-		r->v = g->n[0] ? V_ONLY_BASE : V_ONLY_NEW;
-	} else if (isnan(r->p[r->decide])) {
-		r->v = V_UNTESTED;
-	} else if (r->p[r->decide] >= o->alpha) {
-		r->v = V_SAME;
-	} else {
-		/* More IOPS is better; less latency is. */
-		int up = r->med[1][r->decide] > r->med[0][r->decide];
-
-		r->v = (r->decide == M_IOPS) == up ? V_FASTER : V_SLOWER;
-	}
-	if (r->v == V_SLOWER && o->fail_pct >= 0)
-		r->regression = fabs(r->change[r->decide]) * 100 >= o->fail_pct;
-}
-
-/* The smallest two-sided p-value na against nb repeats can reach (exact test, no ties). */
-static double min_p(size_t na, size_t nb)
-{
-	double c = 1;
-
-	for (size_t i = 1; i <= nb; i++)
-		c = c * (double)(na + i) / (double)i;
-	return 2 / c;
-}
 
 static void fmt_change(char *out, size_t len, double c)
 {
@@ -154,7 +86,7 @@ static void preamble(const struct diff *d, int md)
 	printf("\n");
 }
 
-static void print_rows(const struct diff *d, const struct row *rows, int md, double alpha)
+static void print_rows(const struct diff *d, const struct diff_row *rows, int md, double alpha)
 {
 	const char *hfmt = md ? "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n"
 			      : "%-26s %-30s %5s %9s %9s %8s %8s %8s %8s %8s %7s  %s\n";
@@ -165,7 +97,7 @@ static void print_rows(const struct diff *d, const struct row *rows, int md, dou
 		printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
 	for (size_t i = 0; i < d->ng; i++) {
 		const struct diff_group *g = &d->g[i];
-		const struct row *r = &rows[i];
+		const struct diff_row *r = &rows[i];
 		char spec[260], n[24], ib[16], in[16], c[M__N][16], p[16];
 
 		spec_pair(g, spec, sizeof(spec));
@@ -176,7 +108,7 @@ static void print_rows(const struct diff *d, const struct row *rows, int md, dou
 			fmt_change(c[m], sizeof(c[m]), r->change[m]);
 		fmt_p(p, sizeof(p), r->p[r->decide]);
 		printf(hfmt, g->title, spec, n, ib, in, c[M_IOPS], c[M_P50], c[M_P99], c[M_CPU],
-		       c[M_SC], p, verdict_name[r->v]);
+		       c[M_SC], p, iolens__diff_verdict_name[r->v]);
 	}
 	printf("\nChanges are of the medians, new against base; p is the two-sided Mann-Whitney U\n"
 	       "test of IOPS (of p50 for an open loop, whose rate is set); verdicts at alpha %g.\n",
@@ -216,7 +148,7 @@ static void jlist(const char *name, char **items, size_t n)
 	printf("]");
 }
 
-static void print_json(const struct diff *d, const struct row *rows, const struct diff_opts *o,
+static void print_json(const struct diff *d, const struct diff_row *rows, const struct diff_opts *o,
 		       char **warn, size_t nwarn, int regression)
 {
 	printf("{\n  \"schema\": \"iolens-diff/1\",\n  \"alpha\": ");
@@ -234,7 +166,7 @@ static void print_json(const struct diff *d, const struct row *rows, const struc
 	printf(",\n  \"regression\": %s,\n  \"rows\": [", regression ? "true" : "false");
 	for (size_t i = 0; i < d->ng; i++) {
 		const struct diff_group *g = &d->g[i];
-		const struct row *r = &rows[i];
+		const struct diff_row *r = &rows[i];
 
 		printf("%s\n    {\"workload\": ", i ? "," : "");
 		jstr(g->title);
@@ -245,7 +177,7 @@ static void print_json(const struct diff *d, const struct row *rows, const struc
 		printf(", \"n_base\": %zu, \"n_new\": %zu, \"same_comparison\": %s, \"decided_by\": \"%s\","
 		       " \"verdict\": \"%s\", \"regression\": %s, \"figures\": {", g->n[0], g->n[1],
 		       g->n[0] && g->n[1] && !strcmp(g->chash[0], g->chash[1]) ? "true" : "false",
-		       metric_key[r->decide], verdict_name[r->v], r->regression ? "true" : "false");
+		       metric_key[r->decide], iolens__diff_verdict_name[r->v], r->regression ? "true" : "false");
 		for (int m = 0; m < M__N; m++) {
 			printf("%s\"%s\": {\"base\": ", m ? ", " : "", metric_key[m]);
 			jnum(r->med[0][m]);
@@ -347,7 +279,7 @@ static size_t warnings(const struct diff *d, char **warn, size_t max)
 			     "bench.sh --repeats %d or run --repeat %d)", MIN_REPEATS, MIN_REPEATS) >= 0)
 			n++;
 	} else if (asprintf(&warn[n], "only %zu and %zu repeats: the smallest p-value they can give "
-			    "is %.3f; use %d or more a side", lo[0], lo[1], min_p(lo[0], lo[1]),
+			    "is %.3f; use %d or more a side", lo[0], lo[1], iolens__diff_min_p(lo[0], lo[1]),
 			    MIN_REPEATS) >= 0) {
 		n++;
 	}
@@ -358,7 +290,7 @@ int iolens__cli_diff(int argc, char **argv)
 {
 	struct diff_opts o = { .alpha = 0.05, .fail_pct = -1 };
 	struct diff d;
-	struct row *rows = NULL;
+	struct diff_row *rows = NULL;
 	const char *db = NULL;
 	char *warn[4];
 	size_t nwarn = 0, paired = 0;
@@ -369,10 +301,14 @@ int iolens__cli_diff(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	r = iolens__diff_load(&d, db);
+	if (r == 2)
+		iolens__usage("diff: %s", d.err);
+	else if (r)
+		fprintf(stderr, "iolens: diff: %s\n", d.err);
 	if (!r && !(rows = calloc(d.ng + 1, sizeof(*rows))))
 		r = 1;
 	for (size_t i = 0; !r && i < d.ng; i++) {
-		compute(&d.g[i], &o, &rows[i]);
+		iolens__diff_row(&d.g[i], o.alpha, o.fail_pct, &rows[i]);
 		paired += d.g[i].n[0] && d.g[i].n[1];
 		regression |= rows[i].regression;
 	}

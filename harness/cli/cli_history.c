@@ -20,19 +20,13 @@
 
 int iolens__store_open_reading(const char *db, struct iolens__store **s, char *path, size_t len)
 {
-	struct iolens__store_args a = { .db = db };
 	char err[1024];
-	int e = iolens__store_path(&a, path, len);
 
-	if (e) {
-		fprintf(stderr, "iolens: results database: %s (give --db or set IOLENS_DB)\n",
-			e == -ENOENT ? "no HOME to find it under" : "path too long");
+	if (iolens__store_open_at(db, 1, s, path, len, err, sizeof(err))) {
+		fprintf(stderr, "iolens: results database %s\n", err);
 		return 1;
 	}
-	e = iolens__store_open(s, path, 1, err, sizeof(err));
-	if (e)
-		fprintf(stderr, "iolens: results database %s\n", err);
-	return e ? 1 : 0;
+	return 0;
 }
 
 /* A statement of the store, or NULL after saying why on stderr. */

@@ -13,6 +13,7 @@
 
 #include "cli_opts.h"
 #include "cli_run.h"
+#include "cli_store.h"
 #include "cli_usage.h"
 
 const char iolens__run_help[] =

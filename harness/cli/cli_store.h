@@ -1,8 +1,26 @@
-/* The commands that read the results database: history, show, export, diff. */
+/*
+ * The results database on the command line: the options of the commands
+ * that record, and the commands that read it (history, show, export, diff).
+ */
 #ifndef IOLENS_CLI_STORE_H
 #define IOLENS_CLI_STORE_H
 
+#include <stddef.h>
+
 struct iolens__store;
+struct iolens__store_args;
+
+/* One of --db, --no-db, --label (name without dashes) into a: 0, or 2 after the usage error. */
+int iolens__store_opt(struct iolens__store_args *a, const char *name, const char *arg);
+
+/* The three together: --no-db with --db or --label is refused. 0, or 2. */
+int iolens__store_opt_check(const struct iolens__store_args *a);
+
+/*
+ * Check --label: printable, 1..128 bytes, not all digits (a run id is). 0
+ * or 2 after the one-line usage error.
+ */
+int iolens__store_check_label(const char *label);
 
 /* argv[0] is the command's name; each returns the exit status. */
 int iolens__cli_history(int argc, char **argv);

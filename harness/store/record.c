@@ -217,13 +217,7 @@ void iolens__store_save(const struct iolens__store_args *a, const struct iolens_
 
 	if (a->no_db)
 		return;
-	e = iolens__store_path(a, path, sizeof(path));
-	if (e) {
-		fprintf(stderr, "iolens: results database: %s (set IOLENS_DB or give --db); the run is not recorded\n",
-			e == -ENOENT ? "no HOME to put it under" : "its path is too long");
-		return;
-	}
-	e = iolens__store_open(&s, path, 0, err, sizeof(err));
+	e = iolens__store_open_at(a->db, 0, &s, path, sizeof(path), err, sizeof(err));
 	if (!e) {
 		e = iolens__store_record(s, run, meta, res, n, &id, err, sizeof(err));
 		iolens__store_close(s);

@@ -6,7 +6,6 @@
  * Writers share the file through WAL and wait for each other (busy timeout).
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -16,70 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli_usage.h"
 #include "host.h"
 #include "schema.h"
 #include "store.h"
 #include "store_int.h"
 
 #define BUSY_TIMEOUT_MS 10000
-
-int iolens__store_path(const struct iolens__store_args *a, char *out, size_t len)
-{
-	const char *env = getenv("IOLENS_DB"), *xdg = getenv("XDG_DATA_HOME");
-	const char *home = getenv("HOME");
-	int n;
-
-	if (a && a->db)
-		n = snprintf(out, len, "%s", a->db);
-	else if (env && *env)
-		n = snprintf(out, len, "%s", env);
-	else if (xdg && *xdg == '/')
-		n = snprintf(out, len, "%s/iolens/results.db", xdg);
-	else if (home && *home)
-		n = snprintf(out, len, "%s/.local/share/iolens/results.db", home);
-	else
-		return -ENOENT;
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-int iolens__store_check_label(const char *label)
-{
-	size_t n = strlen(label), digits = strspn(label, "0123456789");
-
-	if (!n || n > 128)
-		return iolens__usage("--label: '%.40s' is %s (accepts 1 to 128 printable characters)",
-				     label, n ? "too long" : "empty");
-	for (const char *p = label; *p; p++)
-		if (!isprint((unsigned char)*p))
-			return iolens__usage("--label: has a control character (accepts 1 to 128 printable characters)");
-	if (digits == n)
-		return iolens__usage("--label: '%s' is a number, which names a run id (accepts text with a non-digit)",
-				     label);
-	return 0;
-}
-
-int iolens__store_opt(struct iolens__store_args *a, const char *name, const char *arg)
-{
-	if (!strcmp(name, "no-db")) {
-		a->no_db = 1;
-		return 0;
-	}
-	if (!strcmp(name, "label")) {
-		a->label = arg;
-		return iolens__store_check_label(arg);
-	}
-	a->db = arg;
-	return *arg ? 0 : iolens__usage("--db: empty (accepts a file path)");
-}
-
-int iolens__store_opt_check(const struct iolens__store_args *a)
-{
-	if (a->no_db && (a->db || a->label))
-		return iolens__usage("--no-db: not with --%s (nothing is recorded)",
-				     a->db ? "db" : "label");
-	return 0;
-}
 
 /* The SQLite error as an errno, for the callers' messages and tests. */
 int iolens__store_errno(int rc)
@@ -143,6 +84,27 @@ static int make_parent(const char *path)
 	return 0;
 }
 
+/*
+ * A missing file needs a directory it can be made in, and so do the WAL and
+ * shared-memory files beside it: SQLite's own message for that would not
+ * say why (a read-only filesystem, a directory not ours).
+ */
+static int can_create(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return access(dir, W_OK) ? -errno : 0;
+}
+
 /* A file that exists must start as every SQLite database does; an empty one is ours to fill. */
 static int looks_like_sqlite(const char *path)
 {
@@ -185,48 +147,62 @@ static long long pragma_int(struct iolens__store *s, const char *sql, char *err,
 }
 
 /*
- * The file's version against ours: create, migrate or refuse. Under BEGIN
- * IMMEDIATE, so two first runs at once do not both create the tables.
+ * Whether the file is one this iolens may use: 0 with its version in *version
+ * (0 for a new, empty file), or a negative errno with the reason in err.
+ * Only reads: a refused file is left exactly as it was.
  */
-static int settle_schema(struct iolens__store *s, int readonly, char *err, size_t errlen)
+static int check_file(struct iolens__store *s, int readonly, long long *version, char *err,
+		      size_t errlen)
 {
-	long long app, version, tables;
-	int e;
+	long long app = pragma_int(s, "PRAGMA application_id", err, errlen), tables;
 
-	if (!readonly && (e = iolens__store_exec(s, "BEGIN IMMEDIATE", err, errlen, "cannot lock it")))
-		return e;
-	app = pragma_int(s, "PRAGMA application_id", err, errlen);
-	version = app < 0 ? app : pragma_int(s, "PRAGMA user_version", err, errlen);
-	tables = version < 0 ? version
-			     : pragma_int(s, "SELECT count(*) FROM sqlite_master", err, errlen);
-	e = tables < 0 ? (int)tables : 0;
-	if (!e && (tables ? app != IOLENS__STORE_APP_ID : 0)) {
+	*version = app < 0 ? app : pragma_int(s, "PRAGMA user_version", err, errlen);
+	tables = *version < 0 ? *version : pragma_int(s, "SELECT count(*) FROM sqlite_master", err,
+						      errlen);
+	if (tables < 0)
+		return (int)tables;
+	if (tables && app != IOLENS__STORE_APP_ID) {
 		snprintf(err, errlen, "%s: not an iolens results database (refused; the file is left as it is)",
 			 s->path);
-		e = -ENOTSUP;
-	} else if (!e && version > (long long)iolens__schema_nsteps) {
+		return -ENOTSUP;
+	}
+	if (*version > (long long)iolens__schema_nsteps) {
 		snprintf(err, errlen, "%s: schema version %lld is newer than this iolens's (%u): refused; "
-			 "use a newer iolens or another --db", s->path, version, iolens__schema_nsteps);
-		e = -ENOTSUP;
-	} else if (!e && readonly && version < (long long)iolens__schema_nsteps) {
+			 "use a newer iolens or another --db", s->path, *version, iolens__schema_nsteps);
+		return -ENOTSUP;
+	}
+	if (readonly && *version < (long long)iolens__schema_nsteps) {
 		snprintf(err, errlen, "%s: %s", s->path,
 			 tables ? "an older schema: record a run with this iolens to migrate it"
 				: "no results recorded yet");
-		e = tables ? -ENOTSUP : -ENOENT;
+		return tables ? -ENOTSUP : -ENOENT;
 	}
-	for (unsigned v = (unsigned)(version < 0 ? 0 : version);
-	     !e && !readonly && v < iolens__schema_nsteps; v++)
-		e = iolens__store_exec(s, iolens__schema_steps[v], err, errlen, "cannot create its tables");
-	if (!e && !readonly && version < (long long)iolens__schema_nsteps) {
-		char sql[96];
+	return 0;
+}
 
+/*
+ * Create or migrate to our version, under BEGIN IMMEDIATE and checked again
+ * there, so two first runs at once do not both create the tables.
+ */
+static int settle_schema(struct iolens__store *s, char *err, size_t errlen)
+{
+	long long version;
+	char sql[96];
+	int e = iolens__store_exec(s, "BEGIN IMMEDIATE", err, errlen, "cannot lock it");
+
+	if (!e)
+		e = check_file(s, 0, &version, err, errlen);
+	for (unsigned v = (unsigned)(version < 0 ? 0 : version); !e && v < iolens__schema_nsteps; v++)
+		e = iolens__store_exec(s, iolens__schema_steps[v], err, errlen, "cannot create its tables");
+	if (!e && version < (long long)iolens__schema_nsteps) {
 		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %u",
 			 IOLENS__STORE_APP_ID, iolens__schema_nsteps);
 		e = iolens__store_exec(s, sql, err, errlen, "cannot set its version");
 	}
-	if (!readonly)
-		e = e ? (sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL), e)
-		      : iolens__store_exec(s, "COMMIT", err, errlen, "cannot write it");
+	if (e)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		e = iolens__store_exec(s, "COMMIT", err, errlen, "cannot write it");
 	return e;
 }
 
@@ -246,15 +222,11 @@ static void sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, hex, -1, SQLITE_TRANSIENT);
 }
 
-int iolens__store_open(struct iolens__store **out, const char *path, int readonly, char *err,
-		       size_t errlen)
+/* Before SQLite sees the path: a file of ours, or one we may create, and its directory. */
+static int check_path(const char *path, int readonly, char *err, size_t errlen)
 {
-	struct iolens__store *s;
-	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	int e, rc, ok;
+	int ok = looks_like_sqlite(path), e;
 
-	*out = NULL;
-	ok = looks_like_sqlite(path);
 	if (ok < 0 && !(readonly && ok == -ENOENT)) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-ok));
 		return ok;
@@ -267,10 +239,28 @@ int iolens__store_open(struct iolens__store **out, const char *path, int readonl
 		snprintf(err, errlen, "%s: no results recorded yet (no such file)", path);
 		return -ENOENT;
 	}
-	if (!readonly && (e = make_parent(path))) {
+	if (readonly)
+		return 0;
+	if ((e = make_parent(path))) {
 		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(-e));
 		return e;
 	}
+	if ((e = can_create(path)))
+		snprintf(err, errlen, "%s: cannot create it: %s", path, strerror(-e));
+	return e;
+}
+
+int iolens__store_open(struct iolens__store **out, const char *path, int readonly, char *err,
+		       size_t errlen)
+{
+	struct iolens__store *s;
+	long long version = 0;
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int e, rc;
+
+	*out = NULL;
+	if (strcmp(path, ":memory:") && (e = check_path(path, readonly, err, errlen)))
+		return e;
 	s = calloc(1, sizeof(*s) + strlen(path) + 1);
 	if (!s) {
 		snprintf(err, errlen, "%s: out of memory", path);
@@ -288,18 +278,36 @@ int iolens__store_open(struct iolens__store **out, const char *path, int readonl
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	sqlite3_create_function(s->db, "iolens_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				sql_hash, NULL, NULL);
-	e = readonly ? 0 : iolens__store_exec(s, "PRAGMA journal_mode = WAL", err, errlen, "cannot open it");
+	/* Checked before anything is written: WAL mode alone rewrites the file's header. */
+	e = check_file(s, readonly, &version, err, errlen);
+	if (!e && !readonly)
+		e = iolens__store_exec(s, "PRAGMA journal_mode = WAL", err, errlen, "cannot open it");
 	if (!e)
 		e = iolens__store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err,
 				       errlen, "cannot open it");
-	if (!e)
-		e = settle_schema(s, readonly, err, errlen);
+	if (!e && !readonly && version < (long long)iolens__schema_nsteps)
+		e = settle_schema(s, err, errlen);
 	if (e) {
 		iolens__store_close(s);
 		return e;
 	}
 	*out = s;
 	return 0;
+}
+
+int iolens__store_open_at(const char *db, int readonly, struct iolens__store **s, char *path,
+			  size_t len, char *err, size_t errlen)
+{
+	struct iolens__store_args a = { .db = db };
+	int e = iolens__store_path(&a, path, len);
+
+	*s = NULL;
+	if (e) {
+		snprintf(err, errlen, "%s (give --db or set IOLENS_DB)",
+			 e == -ENOENT ? "no HOME to find it under" : "its path is too long");
+		return e;
+	}
+	return iolens__store_open(s, path, readonly, err, errlen);
 }
 
 void iolens__store_close(struct iolens__store *s)

@@ -28,18 +28,6 @@ struct iolens__store_args {
  */
 int iolens__store_path(const struct iolens__store_args *a, char *out, size_t len);
 
-/* One of --db, --no-db, --label (name without dashes) into a: 0, or 2 after the usage error. */
-int iolens__store_opt(struct iolens__store_args *a, const char *name, const char *arg);
-
-/* The three together: --no-db with --db or --label is refused. 0, or 2. */
-int iolens__store_opt_check(const struct iolens__store_args *a);
-
-/*
- * Check --label: printable, 1..128 bytes, not all digits (a run id is). 0
- * or 2 after the one-line usage error.
- */
-int iolens__store_check_label(const char *label);
-
 /*
  * Open (creating it and its directory if missing) the store at path. 0, or
  * a negative errno with a one-line reason in err naming the file: -ENOTSUP
@@ -50,6 +38,10 @@ int iolens__store_check_label(const char *label);
 int iolens__store_open(struct iolens__store **out, const char *path, int readonly, char *err,
 		       size_t errlen);
 void iolens__store_close(struct iolens__store *s);
+
+/* The same at --db (NULL: the default path, into path): 0 or a negative errno with err. */
+int iolens__store_open_at(const char *db, int readonly, struct iolens__store **s, char *path,
+			  size_t len, char *err, size_t errlen);
 
 /* The SQLite handle of an open store (sqlite3 *), for the commands that read it. */
 void *iolens__store_db(struct iolens__store *s);

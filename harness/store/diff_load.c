@@ -1,5 +1,5 @@
 /*
- * iolens diff: both sides into one in-memory database. A JSON file is
+ * diff's two sides in one in-memory database. A JSON file is
  * recorded into it as a run would be (its host from the file's meta); run
  * ids and labels are read from the results database, attached. Every result
  * lands in temp.rows with its side, then rows are grouped on the pair hash
@@ -9,15 +9,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include "cli_diff.h"
-#include "cli_store.h"
-#include "cli_usage.h"
+#include "diff.h"
 #include "host.h"
 #include "iolens/iolens.h"
 #include "store.h"
@@ -41,6 +41,18 @@ static const char rows_sql[] =
 	"  FROM %s.hosts AS h WHERE h.id = r.host_id)"
 	" FROM %s.runs AS r JOIN %s.results AS x ON x.run_id = r.id"
 	" WHERE r.id = ?2 OR r.label = ?3 ORDER BY r.id, x.idx";
+
+/* The one-line reason a side cannot be read, for the command to print as a usage error: 2. */
+static int said(struct diff *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int said(struct diff *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+	return 2;
+}
 
 static sqlite3 *db_of(struct diff *d)
 {
@@ -104,7 +116,7 @@ static int load_file(struct diff *d, int side, long long *id)
 	int r = 2, valid = 0, fio = 0;
 
 	if (!doc)
-		return iolens__usage("diff: '%s': %s (accepts a run id, a label, or an iolens JSON file)",
+		return said(d, "'%s': %s (accepts a run id, a label, or an iolens JSON file)",
 				     path, strerror(errno));
 	memset(&meta, 0, sizeof(meta));
 	memset(&h, 0, sizeof(h));
@@ -127,7 +139,7 @@ static int load_file(struct diff *d, int side, long long *id)
 	}
 	sqlite3_finalize(st);
 	if (!valid) {
-		r = iolens__usage("diff: '%s' is not an iolens results file (schema iolens/1)%s", path,
+		r = said(d, "'%s' is not an iolens results file (schema iolens/1)%s", path,
 				  fio ? ": it is fio's; record it with iolens import, then diff its run id" : "");
 		goto out;
 	}
@@ -135,7 +147,7 @@ static int load_file(struct diff *d, int side, long long *id)
 	run.version = version;
 	run.host = &h;
 	if (iolens__store_record_text(d->mem, &run, &meta, doc, NULL, id, err, sizeof(err))) {
-		r = iolens__usage("diff: '%s': %s", path, err);
+		r = said(d, "'%s': %s", path, err);
 		goto out;
 	}
 	r = 0;
@@ -145,7 +157,7 @@ out:
 }
 
 /* Attach the results database as "store" once, for run ids and labels. */
-static int attach_store(struct diff *d, const char *dbpath, int *attached)
+static int attach_store(struct diff *d, const char *dbpath, const char *arg, int *attached)
 {
 	struct iolens__store *s;
 	char path[4096];
@@ -154,8 +166,12 @@ static int attach_store(struct diff *d, const char *dbpath, int *attached)
 
 	if (*attached)
 		return 0;
+	if (!iolens__store_path(&(struct iolens__store_args){ .db = dbpath }, path, sizeof(path)) &&
+	    access(path, F_OK))
+		return said(d, "'%s' is no file, and there is no results database (%s) to "
+				     "find it in as a run id or label", arg, path);
 	/* Opened once on its own: a missing, foreign, corrupt or newer file is refused here. */
-	if (iolens__store_open_reading(dbpath, &s, path, sizeof(path)))
+	if (iolens__store_open_at(dbpath, 1, &s, path, sizeof(path), d->err, sizeof(d->err)))
 		return 1;
 	iolens__store_close(s);
 	rc = sqlite3_prepare_v2(db_of(d), "ATTACH DATABASE ?1 AS store", -1, &st, NULL);
@@ -163,7 +179,7 @@ static int attach_store(struct diff *d, const char *dbpath, int *attached)
 		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC), rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "iolens: results database %s: %s\n", path, sqlite3_errmsg(db_of(d)));
+		snprintf(d->err, sizeof(d->err), "%.512s: %s", path, sqlite3_errmsg(db_of(d)));
 		return 1;
 	}
 	*attached = 1;
@@ -187,7 +203,7 @@ static int take_rows(struct diff *d, int side, const char *schema, long long id,
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "iolens: diff: %s\n", sqlite3_errmsg(db_of(d)));
+		snprintf(d->err, sizeof(d->err), "%s", sqlite3_errmsg(db_of(d)));
 		return 1;
 	}
 	return 0;
@@ -239,8 +255,8 @@ static int load_side(struct diff *d, int side, const char *dbpath, int *attached
 		return r;
 	}
 	if (!*arg)
-		return iolens__usage("diff: an empty argument (accepts a run id, a label, or an iolens JSON file)");
-	if ((r = attach_store(d, dbpath, attached)))
+		return said(d, "an empty argument (accepts a run id, a label, or an iolens JSON file)");
+	if ((r = attach_store(d, dbpath, arg, attached)))
 		return r;
 	r = take_rows(d, side, "store", is_id ? strtoll(arg, NULL, 10) : -1, is_id ? NULL : arg);
 	if (r)
@@ -248,7 +264,7 @@ static int load_side(struct diff *d, int side, const char *dbpath, int *attached
 	describe(d, side, 0, is_id);
 	n = sqlite3_changes(db_of(d));
 	if (!n)
-		return iolens__usage("diff: no %s '%s' in the results database, and no such file "
+		return said(d, "no %s '%s' in the results database, and no such file "
 				     "(accepts a run id, a label, or an iolens JSON file; see iolens history)",
 				     is_id ? "run with id" : "run labelled", arg);
 	return 0;
@@ -434,7 +450,7 @@ int iolens__diff_load(struct diff *d, const char *dbpath)
 
 	if (iolens__store_open(&d->mem, ":memory:", 0, err, sizeof(err)) ||
 	    sqlite3_exec(db_of(d), rows_ddl, NULL, NULL, NULL) != SQLITE_OK) {
-		fprintf(stderr, "iolens: diff: %s\n", d->mem ? sqlite3_errmsg(db_of(d)) : err);
+		snprintf(d->err, sizeof(d->err), "%s", d->mem ? sqlite3_errmsg(db_of(d)) : err);
 		return 1;
 	}
 	for (int side = 0; side < 2; side++)
@@ -442,7 +458,7 @@ int iolens__diff_load(struct diff *d, const char *dbpath)
 			return r;
 	env_lines(d);
 	if (group_rows(d, d->strict)) {
-		fprintf(stderr, "iolens: diff: out of memory\n");
+		snprintf(d->err, sizeof(d->err), "out of memory");
 		return 1;
 	}
 	for (size_t i = 0; i < d->ng; i++)

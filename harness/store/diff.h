@@ -1,10 +1,10 @@
 /*
- * iolens diff, between its two files: cli_diff_load.c gathers both sides'
- * results into one in-memory database and pairs them; cli_diff.c tests
- * each pair and prints the table, Markdown or JSON.
+ * What iolens diff compares: diff_load.c gathers both sides' results into
+ * one in-memory database and pairs them, diff_rows.c tests each pair; the
+ * command (cli_diff.c) prints the table, Markdown or JSON.
  */
-#ifndef IOLENS_CLI_DIFF_H
-#define IOLENS_CLI_DIFF_H
+#ifndef IOLENS_DIFF_H
+#define IOLENS_DIFF_H
 
 #include <stddef.h>
 
@@ -42,12 +42,31 @@ struct diff {
 	size_t nenv;
 	char **par;                /* parameter differences */
 	size_t npar;
+	char err[1024];            /* why loading failed */
 };
+
+enum diff_verdict { V_FASTER, V_SLOWER, V_SAME, V_UNTESTED, V_ONLY_BASE, V_ONLY_NEW };
+extern const char *const iolens__diff_verdict_name[];
+
+/* A pair's figures: medians, their change (new / base - 1), p-values, verdict. */
+struct diff_row {
+	double med[2][M__N], change[M__N], p[M__N];
+	int decide;      /* the metric the verdict stands on: IOPS, or p50 for an open loop */
+	enum diff_verdict v;
+	int regression;  /* significantly slower by at least fail_pct */
+};
+
+/* Test one pair at alpha; fail_pct < 0: no regression threshold. */
+void iolens__diff_row(const struct diff_group *g, double alpha, double fail_pct, struct diff_row *r);
+
+/* The smallest two-sided p-value na against nb repeats can reach (exact test, no ties). */
+double iolens__diff_min_p(size_t na, size_t nb);
 
 /*
  * Load both sides (db: --db or NULL for the default, needed only for run ids
- * and labels) and group them. 0, 1 (store unreadable, said), or 2 after a
- * one-line usage error (no such run, label or file; not an iolens file).
+ * and labels) and group them. 0, or with the reason in d->err: 1 (the
+ * database cannot be read) or 2 (a usage error: no such run, label or file,
+ * not an iolens file).
  */
 int iolens__diff_load(struct diff *d, const char *db);
 
