@@ -228,7 +228,7 @@ struct iolens_result *iolens__spec_result(const struct iolens__spec *sp, const s
 	iolens__model_unmeasured(&r->model, "");
 	r->model.concurrency = NAN;
 	r->resident_before = r->resident_after = -1;
-	r->job_start_us = r->job_mem_kib = NAN;
+	r->job_start_us = r->job_mem_kib = r->window_start = NAN;
 	return r;
 }
 

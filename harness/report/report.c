@@ -190,6 +190,16 @@ static void model(const struct iolens_result *r, const struct iolens__visitor *v
 	vis->end(v);
 }
 
+void iolens__report_number(FILE *f, double x)
+{
+	if (x == floor(x) && fabs(x) < 9007199254740992.0)
+		fprintf(f, "%.0f", x);
+	else if (fabs(x) >= 1e6)
+		fprintf(f, "%.3f", x);
+	else
+		fprintf(f, "%.6g", x);
+}
+
 void iolens__result_label(const struct iolens_result *r, char *out, size_t len)
 {
 	snprintf(out, len, "%s%s%s", r->backend, r->variant[0] ? ":" : "", r->variant);
@@ -233,6 +243,7 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->num(v, "ops", ran ? (double)r->ops : NAN);
 	vis->num(v, "bytes", ran ? (double)r->bytes : NAN);
 	vis->num(v, "seconds", ran ? r->seconds : NAN);
+	vis->num(v, "window_start", ran ? r->window_start : NAN);
 	vis->num(v, "iops", ran ? r->iops : NAN);
 	vis->num(v, "mib_s", ran ? r->mib_s : NAN);
 	latency(vis, v, "latency_ns", &r->lat, ran && r->ops);

@@ -28,6 +28,13 @@ void iolens__result_label(const struct iolens_result *r, char *out, size_t len);
 /* Whether rs[0..n) can be reported: rs non-NULL when n > 0, no entry NULL. */
 int iolens__results_valid(struct iolens_result *const *rs, size_t n);
 
+/*
+ * A finite number as both formats write it: integers exactly, others to 6
+ * significant digits, except from a million up, where 6 digits would lose
+ * a wall-clock timestamp's seconds: those keep 3 decimals.
+ */
+void iolens__report_number(FILE *f, double x);
+
 /* JSON string literal with escapes. */
 void iolens__json_string(FILE *f, const char *s);
 

@@ -46,10 +46,7 @@ static void c_num(void *v, const char *k, double x)
 	cell(c, k);
 	if (c->header || isnan(x))
 		return;
-	if (x == floor(x) && fabs(x) < 9007199254740992.0)
-		fprintf(c->f, "%.0f", x);
-	else
-		fprintf(c->f, "%.6g", x);
+	iolens__report_number(c->f, x);
 }
 
 static void c_str(void *v, const char *k, const char *s)

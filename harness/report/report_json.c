@@ -53,10 +53,8 @@ static void number(FILE *f, double x)
 {
 	if (isnan(x) || isinf(x))
 		fputs("null", f);
-	else if (x == floor(x) && fabs(x) < 9007199254740992.0)
-		fprintf(f, "%.0f", x);
 	else
-		fprintf(f, "%.6g", x);
+		iolens__report_number(f, x);
 }
 
 static void j_begin(void *v, const char *k)

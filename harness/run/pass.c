@@ -35,6 +35,16 @@ static double self_cpu(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Seconds since the epoch on the wall clock: where a window sits in time, for logs. */
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts))
+		return NAN;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Wait (run->lock held) until `*count` reaches n; a lost job process counts. */
 static void wait_count(struct run *run, struct job *jobs, unsigned created, atomic_uint *count,
 		       unsigned n)
@@ -201,6 +211,7 @@ threads:
 	}
 	pthread_mutex_lock(&run->lock);
 	t0 = now_ns();
+	r->window_start = wall_s();
 	atomic_store(&run->phase, PHASE_MEASURE);
 	if (serving)
 		iolens__peer_proc_lg_measure(run->peer, 1);

@@ -297,6 +297,8 @@ struct iolens_result {
 	char placement[192];   /* CPUs the job threads and the backend's or peer's threads ran on */
 	struct iolens_job_syscalls syscalls_job; /* syscalls of the job threads alone */
 	char cpus[128];        /* workload.cpus as run ("" = none); workload.cpus is NULL here */
+	double window_start;   /* when the measured window opened, CLOCK_REALTIME seconds since */
+			       /* the epoch; NaN if it never opened */
 };
 
 /*
