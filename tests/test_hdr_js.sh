@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The --hdr-log of a real run, read by a reader no one here wrote:
+# hdr-histogram-js from the npm registry decodes every interval, and each
+# must hold the counts, percentiles and times of its result in the JSON of
+# the same run (tests/hdr/read_log.js says what is asserted and why).
+# Skipped (77) with the reason without node or npm, or when the package
+# cannot be installed (no registry). Usage: test_hdr_js.sh IOLENS BUILD_DIR.
+set -euo pipefail
+iolens=$1
+cache=$2/npm-hdr # the package, kept between runs
+here=$(cd "$(dirname "$0")" && pwd)
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+command -v node >/dev/null || skip "node is not installed"
+command -v npm >/dev/null || skip "npm is not installed"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ ! -f "$cache/node_modules/hdr-histogram-js/package.json" ]; then
+	timeout 180 npm install --no-audit --no-fund --prefix "$cache" hdr-histogram-js@3 \
+		>"$tmp/npm.log" 2>&1 ||
+		skip "npm install hdr-histogram-js failed: $(tail -n 1 "$tmp/npm.log")"
+fi
+
+# Two backends, so the log has two tagged intervals one after the other.
+# TODO(--repeat): add '--repeat 2 --no-db' once they exist, for one interval per repeat.
+TMPDIR=$tmp "$iolens" run --backend blocking,io_uring --workload randread --size 8m \
+	--time 100ms --hdr-log "$tmp/run.hlog" --json "$tmp/run.json" >/dev/null
+NODE_PATH=$cache/node_modules node "$here/hdr/read_log.js" "$tmp/run.hlog" "$tmp/run.json"
