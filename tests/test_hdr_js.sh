@@ -25,8 +25,7 @@ if [ ! -f "$cache/node_modules/hdr-histogram-js/package.json" ]; then
 		skip "npm install hdr-histogram-js failed: $(tail -n 1 "$tmp/npm.log")"
 fi
 
-# Two backends, so the log has two tagged intervals one after the other.
-# TODO(--repeat): add '--repeat 2 --no-db' once they exist, for one interval per repeat.
+# Two backends twice over: four tagged intervals, one per backend and repeat.
 TMPDIR=$tmp "$iolens" run --backend blocking,io_uring --workload randread --size 8m \
-	--time 100ms --hdr-log "$tmp/run.hlog" --json "$tmp/run.json" >/dev/null
+	--time 100ms --repeat 2 --no-db --hdr-log "$tmp/run.hlog" --json "$tmp/run.json" >/dev/null
 NODE_PATH=$cache/node_modules node "$here/hdr/read_log.js" "$tmp/run.hlog" "$tmp/run.json"

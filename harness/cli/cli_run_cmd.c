@@ -58,7 +58,7 @@ static int is_usage_errno(int e)
 static int write_outputs(struct iolens_result **res, size_t n, const struct iolens_meta *meta,
 			 const struct iolens__run_args *a)
 {
-	int shown = json_out.f != stdout && csv_out.f != stdout, failed = 0;
+	int shown = json_out.f != stdout && csv_out.f != stdout && hdr_out.f != stdout, failed = 0;
 	struct iolens__store_run run = { .kind = "run", .label = a->store.label };
 	char *table = iolens__table_show(res, n, a->notes ? IOLENS_TABLE_NOTES : 0,
 					  shown ? stdout : NULL);
