@@ -60,20 +60,29 @@ static const char syscalls_sql[] =
 	"  json_each(j.value, '$.syscalls.by_name') AS s"
 	" WHERE run.id = ?1 AND s.value IS NOT NULL";
 
-/* A statement with text bindings (NULL binds SQL NULL), stepped to its end. */
+/*
+ * The statements of sql one after the other, each with the same text
+ * bindings (NULL binds SQL NULL) and id after them, each stepped to its end.
+ */
 static int run_stmt(struct iolens__store *s, const char *sql, long long id, const char *const *texts,
 		    int ntexts, char *err, size_t errlen, const char *what)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	int rc = SQLITE_DONE;
 
-	for (int i = 0; rc == SQLITE_OK && i < ntexts; i++)
-		rc = sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK && id >= 0)
-		rc = sqlite3_bind_int64(st, ntexts + 1, id);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		rc = SQLITE_OK;
-	sqlite3_finalize(st);
+	while (rc == SQLITE_DONE && *sql) {
+		sqlite3_stmt *st;
+
+		rc = sqlite3_prepare_v2(s->db, sql, -1, &st, &sql);
+		if (rc == SQLITE_OK && !st) /* only blanks or comments were left */
+			return 0;
+		for (int i = 0; rc == SQLITE_OK && i < ntexts; i++)
+			rc = sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK && id >= 0)
+			rc = sqlite3_bind_int64(st, ntexts + 1, id);
+		while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+			rc = SQLITE_OK;
+		sqlite3_finalize(st);
+	}
 	return rc == SQLITE_DONE ? 0 : iolens__store_fail(s, rc, err, errlen, what);
 }
 

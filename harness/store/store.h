@@ -54,8 +54,9 @@ struct iolens__store_run {
 	const char *table; /* the table as printed, or NULL */
 	const char *version; /* the tool's version; NULL: this iolens's */
 	const struct iolens__host *host; /* NULL: this machine, now (host.h) */
-	const char *results_sql; /* imports: the INSERT of their results from run ?1's */
-				 /* document; NULL: iolens's own document */
+	const char *results_sql; /* imports: the statements (';' between) that record */
+				 /* their results, buckets and table from run ?1's */
+				 /* document, ?1 bound in each; NULL: iolens's own */
 };
 
 /*
