@@ -17,6 +17,7 @@
 #include "cli_compare.h"
 #include "cli_demo.h"
 #include "cli_doctor.h"
+#include "cli_import.h"
 #include "cli_list.h"
 #include "cli_responder.h"
 #include "cli_run.h"
@@ -38,6 +39,7 @@ static const char main_help[] =
 	"  iolens export RUN   a recorded run's JSON or CSV, as written\n"
 	"  iolens diff A B     what changed between two runs, labels or JSON files, and\n"
 	"                      whether it is significant (iolens diff --help)\n"
+	"  iolens import FILE  record fio's JSON output in the results database\n"
 	"  iolens --version    print the version\n";
 
 static char *join_args(int argc, char **argv)
@@ -106,8 +108,14 @@ int main(int argc, char **argv)
 		return iolens__cli_export(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "diff"))
 		return iolens__cli_diff(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "import")) {
+		cmdline = join_args(argc, argv);
+		r = iolens__cli_import(argc - 1, argv + 1, cmdline);
+		free(cmdline);
+		return r;
+	}
 	if (strcmp(argv[1], "run") != 0) {
-		return iolens__usage("unknown command '%s' (accepts list, doctor, run, compare, demo, responder, history, show, export, diff; see iolens --help)",
+		return iolens__usage("unknown command '%s' (accepts list, doctor, run, compare, demo, responder, history, show, export, diff, import; see iolens --help)",
 				     argv[1]);
 	}
 	cmdline = join_args(argc, argv);
