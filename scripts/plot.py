@@ -2,6 +2,7 @@
 """Plots of iolens results files (schema iolens/1).
 
 Usage: plot.py [--out DIR] [--dump] [--with-null] FILE.json [FILE.json ...]
+       plot.py [--out DIR] [--dump] [--db PATH] --runs A,B
 
 This file is the command: its options, its exit codes and the order of the
 work. The plots themselves are in the package beside it, iolens_plot/ (one
@@ -50,6 +51,17 @@ for each workload found in the input:
      in the caption. regions() decides a point's regions by the classifier's
      rules; --dump gives them next to model.who and model.wait.
 
+With --runs A,B the input is the results database instead (--db PATH, else
+$IOLENS_DB, else iolens's default), read-only: A and B are run ids or labels
+(a label is every run carrying it: the bars are medians over them, with
+min-max whiskers), and one figure runs-A-vs-B draws throughput, p99 and
+syscalls per op of each backend (and workload, where they differ), one
+colour per side, labelled with the runs, their label and host/kernel.
+Results pair across the sides by their pair hash, as iolens diff pairs
+them (a fio import pairs with an iolens run of the same workload). The
+output directory defaults to the current one. An unknown run or label is
+exit 2; a missing or foreign database exit 1.
+
 With several files each series is labelled "backend[:variant] @ host/kernel";
 results of one backend within a workload are told apart by the settings
 that differ among them ("d=32", "c=64", "O_DIRECT", ...). Each backend keeps
@@ -73,6 +85,7 @@ from iolens_plot.data import (MAJORITY, MAP_AXES, PROG, SOME, Entry, fail,  # no
                               regions, scaling_key, syscall_stack, varying)
 from iolens_plot.jobs import PLOTS, run_all  # noqa: E402
 from iolens_plot.plotter import Plotter  # noqa: E402
+from iolens_plot.store import compare_runs, db_path, plot_runs  # noqa: E402
 
 # The results-file side stays reachable through this file: the tests load it
 # as a module and call regions(), group() and the rest on it.
@@ -96,30 +109,67 @@ def parse_args(argv):
     p.add_argument("--dump", action="store_true", help="print the plotted series as JSON")
     p.add_argument("--with-null", action="store_true",
                    help="draw the null backend in the throughput and scaling plots too")
+    p.add_argument("--db", metavar="PATH", help="the results database --runs reads")
+    p.add_argument("--runs", metavar="A,B", help="two stored runs (ids or labels) side by side")
     p.add_argument("files", nargs="*", metavar="FILE.json")
     try:
         a = p.parse_args(argv)
     except UsageError as e:
         fail(2, str(e))
-    if not a.files:
-        fail(2, "no results file given (usage: plot.py [--out DIR] [--dump] [--with-null] FILE.json ...)")
+    if a.runs is not None:
+        a.tokens = a.runs.split(",")
+        if len(a.tokens) != 2 or not all(a.tokens):
+            fail(2, f"--runs {a.runs!r}: accepts two run ids or labels, A,B")
+        if a.files:
+            fail(2, f"--runs: not with results files ({a.files[0]})")
+        if a.db == "":
+            fail(2, "--db: empty (accepts a file path)")
+    elif a.db is not None:
+        fail(2, "--db: needs --runs A,B (the two stored runs to draw)")
+    elif not a.files:
+        fail(2, "no results file given (usage: plot.py [--out DIR] [--dump] [--with-null] FILE.json ..."
+                " or --runs A,B)")
     if a.out is not None and (a.out == "" or (os.path.exists(a.out) and not os.path.isdir(a.out))):
         fail(2, f"--out {a.out!r}: not a directory")
     return a
 
 
-def main(argv):
-    a = parse_args(argv)
-    docs = [(p, load(p)) for p in a.files]
-    out = a.out if a.out is not None else (os.path.dirname(os.path.abspath(a.files[0])))
+def make_out(out):
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
         fail(2, f"--out {out}: {e.strerror}")
+
+
+def plotter(out, docs, with_null=False):
     try:
-        P = Plotter(out, docs, a.with_null)
+        return Plotter(out, docs, with_null)
     except ImportError as e:
         fail(1, f"matplotlib is needed (apt-get install python3-matplotlib): {e}")
+
+
+def main_runs(a):
+    """--runs A,B: two stored runs side by side, from the results database."""
+    data = compare_runs(db_path(a.db), a.tokens)
+    out = a.out if a.out is not None else "."
+    make_out(out)
+    hosts = [(None, {"meta": h, "results": []}) for s in data["sides"] for h in s["hosts"]]
+    P = plotter(out, hosts)
+    name = plot_runs(P, data)
+    if a.dump:
+        json.dump({"plots": {name: data}, "files": P.written, "skipped": []}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
+
+
+def main(argv):
+    a = parse_args(argv)
+    if a.runs is not None:
+        return main_runs(a)
+    docs = [(p, load(p)) for p in a.files]
+    out = a.out if a.out is not None else (os.path.dirname(os.path.abspath(a.files[0])))
+    make_out(out)
+    P = plotter(out, docs, a.with_null)
     by_wl = group(docs, len(docs) > 1)
     jobs = [(wl, entries, fn) for wl, entries in by_wl.items() for fn in PLOTS]
     dump, notes, written = {}, [], []

@@ -7,6 +7,8 @@ import json
 import math
 import os
 import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -255,6 +257,52 @@ class PlotTest(unittest.TestCase):
             d["files"] = [os.path.relpath(f, out) for f in d["files"]]
             outs.append((d, p.stderr))
         self.assertEqual(outs[0], outs[1])
+
+    def test_stored_runs(self):
+        """--db --runs: two stored runs, or labels, side by side, medians over a label's runs."""
+        db = os.path.join(self.dir, "store", "results.db")
+        for label in ("one", "two", "two"):
+            p = subprocess.run([IOLENS, "run", "--backend", "null,blocking", "--workload",
+                                "randread", "--size", "1m", "--time", "50ms", "--db", db,
+                                "--label", label], env=dict(os.environ, TMPDIR=self.dir),
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        rows = con.execute("SELECT run_id, backend, iops, p99_ns, syscalls_per_op FROM results"
+                           " WHERE status = 'ok'").fetchall()
+        con.close()
+        metrics = ("iops", "p99_ns", "syscalls_per_op")
+        for runs, ids in (("one,two", ([1], [2, 3])), ("1,3", ([1], [3]))):
+            with self.subTest(runs=runs):
+                p, out = self.plot("--dump", "--db", db, "--runs", runs)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                d = json.loads(p.stdout)
+                stem = "runs-" + runs.replace(",", "-vs-")
+                self.check_files(out, [stem])
+                got = d["plots"][stem]
+                self.assertEqual(got["bars"], ["null", "blocking"])
+                for side, want_ids in zip(got["sides"], ids):
+                    self.assertEqual(side["runs"], want_ids)
+                    for i, backend in enumerate(got["bars"]):
+                        mine = [r for r in rows if r[0] in want_ids and r[1] == backend]
+                        for k, m in enumerate(metrics):
+                            vals = [r[2 + k] for r in mine if r[2 + k] is not None]
+                            if not vals:
+                                self.assertIsNone(side[m][i], (m, backend))
+                                continue
+                            self.assertEqual(side[m][i], {"median": statistics.median(vals),
+                                                          "min": min(vals), "max": max(vals),
+                                                          "n": len(vals)}, (m, backend))
+        for args, code in ((["--db", db, "--runs", "1,nope"], 2), (["--db", db, "--runs", "1"], 2),
+                           (["--db", db, "--runs", "1,2", self.json["disk_path"]], 2),
+                           (["--db", db], 2),
+                           (["--db", os.path.join(self.dir, "none.db"), "--runs", "1,2"], 1)):
+            with self.subTest(args=args):
+                p = subprocess.run([sys.executable, PLOT, *args], capture_output=True, text=True,
+                                   timeout=60)
+                self.assertEqual(p.returncode, code, p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+                self.assertEqual(p.stdout, "")
 
     def test_errors(self):
         cases = [([], 2), (["--bogus", self.json["disk_path"]], 2),

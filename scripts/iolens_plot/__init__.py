@@ -8,6 +8,7 @@
   timeline.py  the traced operations
   modelmap.py  the model map and its label placement
   jobs.py      the plots drawn in worker processes
+  store.py     two runs of the results database side by side (--runs)
 
 matplotlib is imported only once a Plotter is made, so data.py (and the
 package) import with a python3 that lacks it.
