@@ -8,7 +8,8 @@
 #                    [--depths LIST] [--conns LIST] [--msg LIST] [--repeats N]
 #                    [--time DURATION] [--warmup DURATION] [--size SIZE]
 #                    [--file PATH] [--direct] [--overwrite]
-#                    [--config FILE] [--out DIR] [--quick] [--help]
+#                    [--config FILE] [--out DIR] [--label TEXT]
+#                    [--db PATH | --no-db] [--quick] [--help]
 #
 #   --backends LIST   backend specs as iolens takes them (io_uring:sqpoll);
 #                     default: those `iolens list` marks available; `all`:
@@ -34,6 +35,14 @@
 #                     the command line overrides it
 #   --out DIR         results directory; default
 #                     results/bench-<host>-<kernel>-<UTC yyyymmddTHHMMSSZ>
+#   --label TEXT      the label every cell's run carries in the results
+#                     database, so that `iolens diff` and `plot.py --runs`
+#                     take all cells and repeats of this bench run as one;
+#                     1..128 printable characters, not all digits, no '#'; default:
+#                     the results directory's name (bench-<host>-...)
+#   --db PATH         the results database every cell records into; default
+#                     iolens's ($IOLENS_DB, else ~/.local/share/iolens/results.db)
+#   --no-db           the cells record nothing
 #   --quick           a small matrix for a smoke test: null,blocking x
 #                     randread,echo x depths 1,8, 1 repeat of 200ms, 16m
 #
@@ -52,6 +61,7 @@
 #
 # Resume: run again with --out DIR. The matrix comes from DIR/matrix.txt; the
 # options may repeat it but not change it. Done cells are skipped, the rest run.
+# The label is kept in matrix.txt too, so the cells a resume runs carry it.
 # Progress goes to stderr, one line per cell; stdout gets DIR at the end.
 # Exit status: 0 every cell done and ok, 1 a cell's backend failed or a cell
 # could not run, 2 bad usage (nothing is created), 130 interrupted.
@@ -84,6 +94,9 @@ declare -A accepts=(
 	[overwrite]="yes or no"
 	[quick]="yes or no"
 	[out]="a directory path"
+	[label]="1 to 128 printable characters, not all digits, no '#'"
+	[db]="a file path"
+	[no-db]="yes or no"
 )
 
 # size_bytes TEXT: bytes, as iolens reads a SIZE (k, m, g, t are powers of
@@ -167,7 +180,7 @@ normalize() {
 	size)
 		{ v=$(size_bytes "$value") && ((v >= 1 && v <= 1 << 50)); } || die_usage "$bad"
 		out=$(size_name "$v") ;;
-	direct | overwrite | quick)
+	direct | overwrite | quick | no-db)
 		case ${value,,} in
 		yes | true | on | 1) out=yes ;;
 		no | false | off | 0) out=no ;;
@@ -178,7 +191,14 @@ normalize() {
 		out=$(abspath "$value")
 		{ [ -f "$out" ] && [ -r "$out" ]; } || die_usage "$origin: '$value' is not an existing, readable regular file (accepts ${accepts[$key]})"
 		;;
-	out) [ -n "$value" ] || die_usage "$bad"; out=$(abspath "$value") ;;
+	out | db) [ -n "$value" ] || die_usage "$bad"; out=$(abspath "$value") ;;
+	label)
+		# iolens's own rule, in bytes: a label that is a number would name a run id.
+		local LC_ALL=C
+		# No '#': matrix.txt keeps the label, and '#' starts a comment there.
+		[[ ${#value} -le 128 && $value =~ ^[[:print:]]+$ && ! $value =~ ^[0-9]+$ && $value != *#* ]] ||
+			die_usage "$bad"
+		out=$value ;;
 	esac
 	echo "$out"
 }
@@ -216,10 +236,10 @@ while [ $# -gt 0 ]; do
 	if [[ $name == --*=* ]]; then value=${name#*=} name=${name%%=*} has_value=1; fi
 	key=${name#--}
 	case $name in
-	--quick | --direct | --overwrite)
+	--quick | --direct | --overwrite | --no-db)
 		[ $has_value -eq 0 ] || die_usage "$name takes no value"
 		opt[$key]=yes opt_origin[$key]=$name ;;
-	--backends | --workloads | --bs | --depths | --conns | --msg | --repeats | --time | --warmup | --size | --file | --out | --config)
+	--backends | --workloads | --bs | --depths | --conns | --msg | --repeats | --time | --warmup | --size | --file | --out | --label | --db | --config)
 		if [ $has_value -eq 0 ]; then
 			[[ $# -ge 2 && $2 != --* ]] || die_usage "$name needs a value (accepts ${accepts[$key]:-a readable file of key = value lines})"
 			value=$2
@@ -232,7 +252,7 @@ while [ $# -gt 0 ]; do
 			opt[$key]=$(normalize "$key" "$value" "$name") || exit
 			opt_origin[$key]=$name
 		fi ;;
-	*) die_usage "unknown option '$name' (accepts --backends --workloads --bs --depths --conns --msg --repeats --time --warmup --size --file --direct --overwrite --config --out --quick --help)" ;;
+	*) die_usage "unknown option '$name' (accepts --backends --workloads --bs --depths --conns --msg --repeats --time --warmup --size --file --direct --overwrite --config --out --label --db --no-db --quick --help)" ;;
 	esac
 	shift
 done
@@ -242,6 +262,13 @@ for key in "${!cfg[@]}"; do
 done
 quick=${opt[quick]:-no}
 unset 'opt[quick]' 'opt_origin[quick]'
+# Where the cells record: not part of the matrix (a resume may record elsewhere).
+db=${opt[db]:-} no_db=${opt[no-db]:-no}
+if [ "$no_db" = yes ] && [ -n "${opt[db]+x}${opt[label]+x}" ]; then
+	other=$([ -n "${opt[db]+x}" ] && echo db || echo label)
+	die_usage "${opt_origin[no-db]}: not with ${opt_origin[$other]} (nothing is recorded)"
+fi
+unset 'opt[db]' 'opt_origin[db]' 'opt[no-db]' 'opt_origin[no-db]'
 if [ "$quick" = yes ]; then
 	declare -A quick_set=([backends]="null,blocking" [workloads]="randread,echo" [bs]=4k [depths]="1,8"
 		[conns]=1 [msg]=default [repeats]=1 [time]=200ms [warmup]=0 [size]=16m)
@@ -325,6 +352,13 @@ if [ -f "$out/matrix.txt" ]; then
 		fi
 		opt[$key]=${rec[$key]}
 	done
+	# The label is the run's: a resume keeps it (a matrix from before labels has none).
+	if [ -n "${rec[label]+x}" ]; then
+		if [ -n "${opt[label]+x}" ] && [ "${opt[label]}" != "${rec[label]}" ]; then
+			die_usage "${opt_origin[label]}: '${opt[label]}' contradicts the label in '$out' (label = ${rec[label]}); leave it out to resume, or choose a new --out"
+		fi
+		opt[label]=${rec[label]}
+	fi
 	was=$(awk -F' = ' '$1 == "host" || $1 == "kernel" { printf "%s%s", s, $2; s = " " }' "$out/host.txt" 2>/dev/null || true)
 	[ "$was" = "$host $kernel" ] ||
 		die_usage "--out: '$out' was started on ${was:-an unknown host}, this is $host $kernel (a matrix comes from one machine; choose a new --out)"
@@ -338,6 +372,11 @@ declare -A default=([backends]=$available_backends [workloads]="randread,echo" [
 for key in "${matrix_keys[@]}"; do
 	if [ -z "${opt[$key]+x}" ]; then opt[$key]=${default[$key]} opt_origin[$key]="default $key"; fi
 done
+if [ -z "${opt[label]+x}" ]; then
+	label=${out##*/} label=${label:0:128}
+	[[ ! $label =~ ^[0-9]+$ ]] || label=bench-$label
+	opt[label]=$label
+fi
 [ -n "${opt[backends]}" ] || die_usage "--backends: iolens lists no available backend here (accepts ${accepts[backends]})"
 
 IFS=, read -ra backends <<<"${opt[backends]}"
@@ -400,7 +439,7 @@ rm -f "$out"/.*.part "$out"/.iolens-out-*
 if [ $resume -eq 0 ]; then
 	{
 		echo "# bench.sh matrix: a run with --out on this directory resumes it"
-		for key in "${matrix_keys[@]}"; do echo "$key =${opt[$key]:+ ${opt[$key]}}"; done
+		for key in "${matrix_keys[@]}" label; do echo "$key =${opt[$key]:+ ${opt[$key]}}"; done
 	} >"$out/.matrix.txt.part"
 	{
 		echo "host = $host"
@@ -534,6 +573,8 @@ for c in "${cells[@]}"; do
 	read -ra cell_args <<<"$args"
 	cmd=(run --backend "$b" "${cell_args[@]}" --time "$time")
 	[ "$warmup" = 0 ] || cmd+=(--warmup "$warmup")
+	if [ "$no_db" = yes ]; then cmd+=(--no-db); else cmd+=(--label "${opt[label]}"); fi
+	[ -z "$db" ] || cmd+=(--db "$db")
 	if [[ $disk_workloads == *" ${cell_args[1]} "* ]]; then
 		[ -z "$file" ] || cmd+=(--file "$file")
 		[ "${opt[direct]}" != yes ] || cmd+=(--direct)

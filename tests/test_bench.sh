@@ -2,8 +2,9 @@
 # scripts/bench.sh end to end, on the built iolens: the files of a --quick
 # matrix (every cell's JSON, results.csv, host.txt, matrix.txt), a resume that
 # redoes only the missing cell, SIGINT mid-run (exit 130, no partial cell, a
-# resume that finishes the rest), and bad input (exit 2, one line naming the
-# option, nothing created). The shape of the output, never the speeds.
+# resume that finishes the rest), bad input (exit 2, one line naming the
+# option, nothing created), and the label every cell records under. The shape
+# of the output, never the speeds.
 set -uo pipefail
 iolens=$(realpath "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,15 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 export IOLENS=$iolens
+export IOLENS_DB=$work/default.db # never the user's database
+# runs_labelled DB LABEL: how many whole runs DB holds with LABEL (a cell
+# stopped by SIGINT records its run too, marked interrupted).
+runs_labelled() {
+	/usr/bin/python3 -c 'import sqlite3, sys
+con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+print(con.execute("SELECT count(*) FROM runs WHERE label = ? AND NOT interrupted",
+                  (sys.argv[2],)).fetchone()[0])' "$@"
+}
 cd "$work" || fail "cd $work"
 
 # check DIR BACKENDS: every cell of the --quick matrix (randread bs 4k and
@@ -132,6 +142,8 @@ bad "--conns" --quick --conns 0 --out bad
 bad "--size" --quick --size 4k --bs 64k --out bad
 bad "--config" --config "$work/missing.conf" --out bad
 bad "bogus" --config "$work/bad.conf" --out bad
+bad "--label" --quick --label 123 --out bad
+bad "--no-db" --quick --no-db --db "$work/x.db" --out bad
 before=$(ls -d "$root"/results/bench-* 2>/dev/null)
 bad "--depths" --quick --depths 1,,2
 [ "$(ls -d "$root"/results/bench-* 2>/dev/null)" = "$before" ] || fail "a bad --depths made a results directory under $root/results"
@@ -146,14 +158,16 @@ eval "$(sed -n '/^duration_us() {/,/^}/p' "$bench")"
 [ "$(duration_us 7.5ms)" = 7500 ] || fail "--time 7.5ms reads as $(duration_us 7.5ms) us"
 echo "ok: durations past 35.8 minutes"
 
-# The --quick matrix.
-"$bench" --quick --out q >q.out 2>q.err
+# The --quick matrix, every cell recorded under one label.
+"$bench" --quick --out q --label X --db "$work/bench.db" >q.out 2>q.err
 rc=$?
 [ $rc -eq 0 ] || { cat q.err; fail "bench.sh --quick exited $rc"; }
 [ "$(cat q.out)" = "$work/q" ] || fail "stdout is '$(cat q.out)', expected the results directory"
 [ "$(grep -c '^\[[1-8]/8\] .* s elapsed, ~[0-9]* s left$' q.err)" -eq 8 ] || { cat q.err; fail "not 8 progress lines"; }
 check q null,blocking || fail "--quick output"
-echo "ok: --quick"
+[ "$(runs_labelled "$work/bench.db" X)" -eq 8 ] || fail "bench.db has $(runs_labelled "$work/bench.db" X) runs labelled X, expected 8"
+[ ! -e "$IOLENS_DB" ] || fail "--db: cells recorded into \$IOLENS_DB too"
+echo "ok: --quick, its 8 cells recorded with --label X"
 
 # Resume: the cell that is gone runs again, the others are not touched.
 stamps q | grep -v echo-c1-d8-blocking-r1 >stamps.before
@@ -171,6 +185,7 @@ echo "ok: resume redoes only the missing cell"
 # A resume that changes the matrix is refused and changes nothing.
 find q -printf '%p %i %T@ %s\n' | sort >tree.before
 bad "--depths" --quick --depths 1,2 --out q
+bad "--label" --quick --label Y --out q
 find q -printf '%p %i %T@ %s\n' | sort | diff tree.before - || fail "a refused resume changed $work/q"
 echo "ok: a contradicting matrix is refused"
 
@@ -212,5 +227,6 @@ rc=$?
 [ "$(grep -c 'skip (done)$' int2.err)" -eq "$done_before" ] || { cat int2.err; fail "resume after SIGINT did not skip the $done_before done cells"; }
 stamps int | grep -F -f <(cut -d' ' -f1 stamps.before) | diff stamps.before - || fail "resume after SIGINT redid done cells"
 check int null || fail "output after SIGINT and resume"
+[ "$(runs_labelled "$IOLENS_DB" int)" -eq 4 ] || fail "$(runs_labelled "$IOLENS_DB" int) runs labelled 'int' (the directory's name), expected 4"
 echo "ok: SIGINT (stopped in $took_ms ms) and resume"
 echo "PASS"
