@@ -42,7 +42,8 @@ static const char help[] =
 /* The whole of path ("-": stdin) as a string, or NULL with the reason in err. */
 static char *slurp(const char *path, char *err, size_t errlen)
 {
-	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	int own = strcmp(path, "-") != 0;
+	int fd = own ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
 	size_t len = 0, cap = 1 << 16;
 	char *buf = NULL, *more;
 	struct stat st;
@@ -77,7 +78,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
 			len += (size_t)got;
 	}
 	buf[len] = '\0';
-	if (fd != STDIN_FILENO)
+	if (own)
 		close(fd);
 	if (strlen(buf) != len) {
 		snprintf(err, errlen, "not JSON (it holds a NUL byte)");
@@ -86,7 +87,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
 	}
 	return buf;
 fail:
-	if (fd > STDIN_FILENO)
+	if (own && fd >= 0)
 		close(fd);
 	free(buf);
 	return NULL;
