@@ -238,6 +238,9 @@ class CliTest(unittest.TestCase):
             while i < len(lines) and lines[i].startswith("  "):
                 notes.append(lines[i][2:])
                 i += 1
+        # Last, where the run was recorded (the test's own database, IOLENS_DB).
+        if i < len(lines) and lines[i].startswith("recorded: run "):
+            i += 1
         self.assertEqual(lines[i:], [], "lines after the notes")
         return rows, verdict, notes
 
@@ -1233,4 +1236,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: test_cli.py PATH-TO-IOLENS")
     IOLENS = os.path.abspath(sys.argv.pop(1))
+    # Never the user's results database: ctest names one, by hand a temporary one.
+    store = tempfile.TemporaryDirectory(prefix="iolens-store-")
+    os.environ.setdefault("IOLENS_DB", os.path.join(store.name, "results.db"))
     unittest.main(verbosity=2)

@@ -333,4 +333,7 @@ if __name__ == "__main__":
         sys.exit(77)
     PLOT = os.path.abspath(sys.argv.pop(2))
     IOLENS = os.path.abspath(sys.argv.pop(1))
+    # Never the user's results database: ctest names one, by hand a temporary one.
+    store = tempfile.TemporaryDirectory(prefix="iolens-store-")
+    os.environ.setdefault("IOLENS_DB", os.path.join(store.name, "results.db"))
     unittest.main(verbosity=2)

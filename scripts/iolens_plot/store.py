@@ -165,8 +165,8 @@ def plot_runs(P, data):
     name = stem([s["name"] for s in sides])
     n = len(bars)
     width = 0.8 / len(sides)
-    fig, axes = P.plt.subplots(len(METRICS), 1, figsize=(max(7.0, 0.9 * n + 3.5), 3.2 * len(METRICS)),
-                               squeeze=False)
+    size = (max(7.0, 0.9 * n + 3.5), 3.2 * len(METRICS))
+    fig, axes = P.plt.subplots(len(METRICS), 1, figsize=size, squeeze=False)
     cols = colours(len(sides))
     for ax, (m, title, ylab, fmt) in zip(axes[:, 0], METRICS):
         for k, (s, c) in enumerate(zip(sides, cols)):
@@ -175,7 +175,8 @@ def plot_runs(P, data):
             if not vals:
                 continue
             ys = [v["median"] for v in vals]
-            err = [[y - v["min"] for y, v in zip(ys, vals)], [v["max"] - y for y, v in zip(ys, vals)]]
+            err = [[y - v["min"] for y, v in zip(ys, vals)],
+                   [v["max"] - y for y, v in zip(ys, vals)]]
             many = any(v["n"] > 1 for v in vals)
             rects = ax.bar(xs, ys, width, color=c, label=f"{s['name']}: {legend_text(s)}",
                            yerr=err if many else None, capsize=3 if many else 0,
