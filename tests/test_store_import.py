@@ -113,6 +113,7 @@ class Import(unittest.TestCase):
         self.assertEqual((params["bs"], params["size"], params["depth"], params["direct"]),
                          (4096, 8 << 20, 1, False))
         self.assertEqual((params["ioengine"], params["latency"]), ("psync", "clat"))
+        self.assertEqual(params["cache"], "cold")  # fio's invalidate, on by default
 
         # Each bin is a bucket with the bounds of fio's bucket it stands for.
         bins = {int(k): v for k, v in rd["clat_ns"]["bins"].items()}
