@@ -69,6 +69,10 @@
 # min, max, n, reason; reason is set, and the numbers empty, when a side was
 # skipped or failed), DIR/ratios.md, and every raw JSON (r<R>-<cell>-fio-<engine>.json,
 # r<R>-<cell>-iolens-<backend>.json) with the stderr of each run beside it.
+# Both sides also go into the results database ($IOLENS_DB, else iolens's
+# default): iolens's runs labelled <DIR name>-iolens, fio's JSON imported
+# (iolens import) labelled <DIR name>-fio, so `iolens diff` and
+# `plot.py --runs` can set them side by side later.
 set -euo pipefail
 caller_pwd=$PWD
 cd "$(dirname "$0")/.."
@@ -132,6 +136,7 @@ fi
 case $out in "" | /*) ;; *) out=$caller_pwd/$out ;; esac
 out=${out:-results/vs-fio-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
+store_label=$(basename "$out")
 if [ -n "$dir" ]; then
 	file=$dir/vs-fio.$$.dat
 	trap 'rm -f "$file"' EXIT
@@ -218,6 +223,8 @@ run_fio() { # cell depth direct label fio-options submit
 		--lat_percentiles=1 --group_reporting --output-format=json "${batched[@]}" \
 		--output="$base.json" 2>"$base.err" || echo $? >"$base.rc"
 	devstat "$3" "$base.dev1"
+	[ -e "$base.rc" ] || "$iolens" import "$base.json" --label "$store_label-fio" >/dev/null \
+		2>>"$base.err" || echo "vs-fio.sh: $base.json is not in the results database (see $base.err)" >&2
 }
 run_iolens() { # cell depth direct backend submit
 	local base=$out/r$r-$1-iolens-$(slug "$4") extra=(--cache warm) spec=$4
@@ -233,7 +240,8 @@ run_iolens() { # cell depth direct backend submit
 	devstat "$3" "$base.dev0"
 	"$iolens" run --backend "$spec" --workload randread --file "$file" --size "$size" --bs 4k \
 		--depth "$2" --jobs 1 --time "${run_ms}ms" --warmup "${warm_ms}ms" --count off \
-		"${extra[@]}" --json "$base.json" >/dev/null 2>"$base.err" || echo $? >"$base.rc"
+		--label "$store_label-iolens" "${extra[@]}" --json "$base.json" >/dev/null 2>"$base.err" ||
+		echo $? >"$base.rc"
 	devstat "$3" "$base.dev1"
 }
 
@@ -405,3 +413,4 @@ open(f"{out}/ratios.md", "w").write(text)
 print("\n" + text.split("\n", 2)[2])
 PY
 echo "results in $out" >&2
+echo "results database: labels $store_label-fio and $store_label-iolens (iolens diff $store_label-fio $store_label-iolens)" >&2

@@ -21,7 +21,7 @@ struct diff_side {
 
 /* The results of both sides that pair on one pair hash. */
 struct diff_group {
-	char key[17];          /* the pair hash */
+	char key[300];         /* what the row's results share (diff_load.c's gkey) */
 	char title[160];       /* "randread 4k d32 direct" */
 	char spec[2][128];     /* the first spec of each side */
 	char chash[2][17];     /* the first comparison hash of each side */

@@ -27,11 +27,12 @@
 static const char rows_ddl[] =
 	"CREATE TEMP TABLE rows (side INTEGER, run_id INTEGER, tool TEXT, version TEXT, spec TEXT,"
 	" workload TEXT, params TEXT, pair_hash TEXT, chash TEXT, status TEXT, iops REAL, p50 REAL,"
-	" p99 REAL, cpu REAL, sc REAL, env TEXT)";
+	" p99 REAL, cpu REAL, sc REAL, env TEXT, gkey TEXT)";
 
 /* Each result of the runs chosen in schema %s (main or store): ?1 side, ?2 run id, ?3 label. */
 static const char rows_sql[] =
-	"INSERT INTO temp.rows SELECT ?1, r.id, r.tool, r.version, x.spec, x.workload, x.params,"
+	"INSERT INTO temp.rows (side, run_id, tool, version, spec, workload, params, pair_hash, chash,"
+	" status, iops, p50, p99, cpu, sc, env) SELECT ?1, r.id, r.tool, r.version, x.spec, x.workload, x.params,"
 	" x.pair_hash, x.comparison_hash, x.status, x.iops, x.p50_ns, x.p99_ns, x.cpu_per_op_ns,"
 	" x.syscalls_per_op, (SELECT json_object('host', h.hostname, 'kernel', h.kernel,"
 	"  'CPU', h.cpu_model, 'cores', h.cores, 'SMT', h.smt, 'governor', h.governor,"
@@ -287,6 +288,62 @@ static void add_line(char ***list, size_t *n, const char *line)
 }
 
 /*
+ * One parameter difference and a pair it holds for. While gathering, an
+ * entry is "line\t; pair; pair; ": finish_diffs() makes it the line with
+ * its pairs in brackets, or "(every pair)".
+ */
+static void add_diff(char ***list, size_t *n, const char *line, const char *pair)
+{
+	size_t len = strlen(line);
+	char *entry, **grown, *mark;
+
+	if (asprintf(&mark, "; %s; ", pair) < 0)
+		return;
+	for (size_t i = 0; i < *n; i++) {
+		char *have = (*list)[i];
+
+		if (strncmp(have, line, len) || have[len] != '\t')
+			continue;
+		if (!strstr(have + len, mark) && asprintf(&entry, "%s%s", have, mark + 2) >= 0) {
+			free(have);
+			(*list)[i] = entry;
+		}
+		free(mark);
+		return;
+	}
+	grown = realloc(*list, (*n + 1) * sizeof(**list));
+	if (grown && asprintf(&entry, "%s\t%s", line, mark) >= 0) {
+		*list = grown;
+		(*list)[(*n)++] = entry;
+	} else if (grown) {
+		*list = grown;
+	}
+	free(mark);
+}
+
+/* Each gathered difference as "line (pair; pair)", or "line (every pair)". */
+static void finish_diffs(struct diff *d, size_t pairs)
+{
+	for (size_t i = 0; i < d->npar; i++) {
+		char *tab = strchr(d->par[i], '\t'), *done, *list;
+		size_t count = 0;
+
+		if (!tab)
+			continue;
+		*tab = '\0';
+		list = tab + 3; /* past "\t; " */
+		for (char *p = list; (p = strstr(p, "; ")); p += 2)
+			count++;
+		list[strlen(list) - 2] = '\0';
+		if ((count == pairs ? asprintf(&done, "%s (every pair)", d->par[i])
+				    : asprintf(&done, "%s (%s)", d->par[i], list)) >= 0) {
+			free(d->par[i]);
+			d->par[i] = done;
+		}
+	}
+}
+
+/*
  * "kernel: 6.1.0 -> 6.18.4" for every environment key whose values differ,
  * and one line naming the keys a side does not know (a JSON file records
  * only its meta): those are not differences, and not sameness either.
@@ -316,34 +373,72 @@ static void env_lines(struct diff *d)
 	sqlite3_finalize(st);
 }
 
-/* What differs between the first results of a pair: the spec, then each parameter. */
-static void param_lines(struct diff *d, const struct diff_group *g)
+/*
+ * What differs between the first results of each pair that is not the same
+ * comparison, said once per difference with the pairs it holds for, as warp
+ * does: "backend posix-aio -> posix-aio:threads=1 (randread 4k d8)",
+ * "cache: warm -> cold (every pair)". A parameter one tool does not state
+ * (fio has no batch) is "(not stated)", not a value.
+ */
+static void param_lines(struct diff *d)
 {
 	static const char sql[] =
-		"SELECT k, coalesce(CAST(json_extract(?1, '$.\"' || k || '\"') AS TEXT), 'null'),"
-		" coalesce(CAST(json_extract(?2, '$.\"' || k || '\"') AS TEXT), 'null')"
-		" FROM (SELECT key AS k FROM json_each(?1) UNION SELECT key FROM json_each(?2))"
-		" WHERE json_extract(?1, '$.\"' || k || '\"') IS NOT json_extract(?2, '$.\"' || k || '\"')";
+		"WITH p AS (SELECT key AS k, '$.\"' || key || '\"' AS at FROM (SELECT key FROM json_each(?1)"
+		"  UNION SELECT key FROM json_each(?2)))"
+		" SELECT k, json_type(?1, at) IS NULL, coalesce(CAST(json_extract(?1, at) AS TEXT), 'null'),"
+		"  json_type(?2, at) IS NULL, coalesce(CAST(json_extract(?2, at) AS TEXT), 'null')"
+		" FROM p WHERE (json_type(?1, at) IS NOT json_type(?2, at)"
+		"  OR json_extract(?1, at) IS NOT json_extract(?2, at))"
+		" AND NOT (json_type(?1, at) IS NULL AND json_type(?2, at) = 'null')"
+		" AND NOT (json_type(?2, at) IS NULL AND json_type(?1, at) = 'null')";
+	size_t pairs = 0;
 	sqlite3_stmt *st;
-	char *line;
 
-	if (strcmp(g->spec[0], g->spec[1]) &&
-	    asprintf(&line, "%s: backend %s -> %s", g->title, g->spec[0], g->spec[1]) >= 0) {
-		add_line(&d->par, &d->npar, line);
-		free(line);
-	}
 	if (sqlite3_prepare_v2(db_of(d), sql, -1, &st, NULL) != SQLITE_OK)
 		return;
-	sqlite3_bind_text(st, 1, g->params[0], -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, g->params[1], -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (asprintf(&line, "%s %s: %s %s -> %s", g->title, g->spec[0], sqlite3_column_text(st, 0),
-			     sqlite3_column_text(st, 1), sqlite3_column_text(st, 2)) < 0)
-			break;
-		add_line(&d->par, &d->npar, line);
-		free(line);
+	for (size_t i = 0; i < d->ng; i++) {
+		const struct diff_group *g = &d->g[i];
+		char line[1100], pair[300], only[2][1024];
+
+		if (!g->n[0] || !g->n[1])
+			continue;
+		pairs++;
+		snprintf(pair, sizeof(pair), "%s %s", g->title, g->spec[0]);
+		if (!strcmp(g->chash[0], g->chash[1]))
+			continue;
+		if (strcmp(g->spec[0], g->spec[1])) {
+			snprintf(line, sizeof(line), "backend %s -> %s", g->spec[0], g->spec[1]);
+			add_diff(&d->par, &d->npar, line, pair);
+		}
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, g->params[0], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, g->params[1], -1, SQLITE_STATIC);
+		only[0][0] = only[1][0] = '\0';
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *k = (const char *)sqlite3_column_text(st, 0);
+			int unstated = sqlite3_column_int(st, 1) ? 0 : sqlite3_column_int(st, 3) ? 1 : -1;
+
+			if (unstated < 0) {
+				snprintf(line, sizeof(line), "%s: %s -> %s", k, sqlite3_column_text(st, 2),
+					 sqlite3_column_text(st, 4));
+				add_diff(&d->par, &d->npar, line, pair);
+				continue;
+			}
+			/* Stated by one side only: gathered into one line per side. */
+			size_t used = strlen(only[!unstated]);
+
+			snprintf(only[!unstated] + used, sizeof(only[0]) - used, "%s%s=%s", used ? ", " : "",
+				 k, sqlite3_column_text(st, unstated ? 2 : 4));
+		}
+		for (int side = 0; side < 2; side++) {
+			if (!only[side][0])
+				continue;
+			snprintf(line, sizeof(line), "stated by %s only: %s", side ? "new" : "base", only[side]);
+			add_diff(&d->par, &d->npar, line, pair);
+		}
 	}
 	sqlite3_finalize(st);
+	finish_diffs(d, pairs);
 }
 
 /* "randread 4k d32 direct", "echo 64B c64 d1": the parameters a reader tells rows apart by. */
@@ -392,7 +487,24 @@ static int add_sample(struct diff_group *g, int side, sqlite3_stmt *st)
 	return 0;
 }
 
-/* The ok results grouped on the pair (or comparison) hash, in the order the base has them. */
+/*
+ * Which results are one row: the same spec on both sides of a pair hash
+ * pairs spec with spec (repeats of different variants are never pooled);
+ * what is left of a pair hash pairs when each side has one spec left
+ * (posix-aio against posix-aio:threads=1); anything else stays unpaired.
+ */
+static const char gkey_sql[] =
+	"UPDATE temp.rows SET gkey = pair_hash || '|' || spec WHERE status = 'ok' AND EXISTS"
+	" (SELECT 1 FROM temp.rows AS o WHERE o.status = 'ok' AND o.side <> rows.side"
+	"  AND o.pair_hash = rows.pair_hash AND o.spec = rows.spec);"
+	"CREATE TEMP TABLE lone AS SELECT pair_hash FROM temp.rows WHERE status = 'ok' AND gkey IS NULL"
+	" GROUP BY pair_hash HAVING count(DISTINCT CASE WHEN side = 0 THEN spec END) = 1"
+	" AND count(DISTINCT CASE WHEN side = 1 THEN spec END) = 1;"
+	"UPDATE temp.rows SET gkey = pair_hash || '|*' WHERE status = 'ok' AND gkey IS NULL"
+	" AND pair_hash IN (SELECT pair_hash FROM temp.lone);"
+	"UPDATE temp.rows SET gkey = pair_hash || '|' || side || '|' || spec WHERE gkey IS NULL";
+
+/* The ok results grouped into rows (gkey, or --strict the comparison hash), in the base's order. */
 static int group_rows(struct diff *d, int strict)
 {
 	static const char sql[] =
@@ -405,11 +517,13 @@ static int group_rows(struct diff *d, int strict)
 		" FROM temp.rows AS o WHERE status = 'ok'"
 		" ORDER BY (SELECT min(side * 1000000000 + rowid) FROM temp.rows AS r"
 		"  WHERE r.%s = o.%s AND r.status = 'ok'), side, rowid";
-	const char *key = strict ? "chash" : "pair_hash";
+	const char *key = strict ? "chash" : "gkey";
 	char q[sizeof(sql) + 32];
 	sqlite3_stmt *st;
 	int rc;
 
+	if (sqlite3_exec(db_of(d), gkey_sql, NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
 	snprintf(q, sizeof(q), sql, key, key, key);
 	if (sqlite3_prepare_v2(db_of(d), q, -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
@@ -461,9 +575,7 @@ int iolens__diff_load(struct diff *d, const char *dbpath)
 		snprintf(d->err, sizeof(d->err), "out of memory");
 		return 1;
 	}
-	for (size_t i = 0; i < d->ng; i++)
-		if (d->g[i].n[0] && d->g[i].n[1] && strcmp(d->g[i].chash[0], d->g[i].chash[1]))
-			param_lines(d, &d->g[i]);
+	param_lines(d);
 	return 0;
 }
 

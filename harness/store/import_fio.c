@@ -105,7 +105,7 @@ const char iolens__fio_results_sql[] =
 	"  FROM job LEFT JOIN lat ON lat.idx = job.idx)"
 	" INSERT INTO results (run_id, idx, params, comparison_hash, pair_hash, workload, backend,"
 	"  variant, status, reason, ops, seconds, iops, mib_s, p50_ns, p90_ns, p99_ns, p99_9_ns,"
-	"  max_ns, mean_ns, cpu_per_op_ns)"
+	"  max_ns, mean_ns, cpu_per_op_ns, spec)"
 	" SELECT ?1, idx, p, iolens_hash('fio|' || p || '|' || b || ':' || vr),"
 	"  iolens_hash(" IOLENS__PAIR_KEY_SQL("p") " || '|' || b),"
 	"  p ->> 'name', b, vr,"
@@ -118,7 +118,8 @@ const char iolens__fio_results_sql[] =
 	"  ((v ->> '$.read.bw_bytes') + (v ->> '$.write.bw_bytes')) / 1048576.0,"
 	"  q50, q90, q99, q99_9, max, CASE WHEN ndir = 1 THEN mean1 ELSE mean2 END,"
 	"  (v ->> 'usr_cpu' + (v ->> 'sys_cpu')) * (v ->> 'job_runtime') * 1e4"
-	"   / nullif((v ->> '$.read.total_ios') + (v ->> '$.write.total_ios'), 0)"
+	"   / nullif((v ->> '$.read.total_ios') + (v ->> '$.write.total_ios'), 0),"
+	"  b || CASE WHEN vr <> '' THEN ':' || vr ELSE '' END"
 	" FROM res;"
 	/* json+: fio's bins, each as the bucket of fio's histogram it stands for. */
 	"WITH " FIO_JOBS_SQL("(SELECT document AS d FROM runs WHERE id = ?1)") ","
