@@ -342,6 +342,20 @@ class Diff(unittest.TestCase):
         self.assertIn("only in base", [r["verdict"] for r in rows])
         self.assertIn("only in new", [r["verdict"] for r in rows])
 
+    def test_variants_are_never_pooled(self):
+        """Two variants on both sides: two rows, each its own repeats, never one of five."""
+        docs = []
+        for name in ("v1.json", "v2.json"):
+            doc = json.loads(read(self.doc(name, [100] * 5)))
+            for r in [r for r in doc["results"] if r["backend"] == "null"][3:]:
+                r["variant"] = "other"
+            with open(os.path.join(self.dir, name), "w") as f:
+                json.dump(doc, f)
+            docs.append(os.path.join(self.dir, name))
+        rows = json.loads(self.diff(*docs, "--json").stdout)["rows"]
+        self.assertEqual(sorted((r["base_spec"], r["n_base"], r["n_new"]) for r in rows),
+                         [("blocking", 5, 5), ("null", 3, 3), ("null:other", 2, 2)])
+
     def test_few_repeats_warn(self):
         base = self.doc("b5.json", [100, 101, 102], keep=3)
         new = self.doc("n5.json", [80, 81, 82], keep=3)
