@@ -356,6 +356,18 @@ class Diff(unittest.TestCase):
         self.assertEqual(sorted((r["base_spec"], r["n_base"], r["n_new"]) for r in rows),
                          [("blocking", 5, 5), ("null", 3, 3), ("null:other", 2, 2)])
 
+    def test_interrupted_runs_left_out(self):
+        base = self.doc("b8.json", [100] * 5)
+        doc = json.loads(read(self.doc("i8.json", [50] * 5)))
+        doc["meta"]["interrupted"] = True
+        stopped = os.path.join(self.dir, "i8.json")
+        with open(stopped, "w") as f:
+            json.dump(doc, f)
+        p = self.diff(base, stopped)
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("pairs with", p.stderr)
+        self.assertEqual(len(p.stderr.splitlines()), 1)
+
     def test_few_repeats_warn(self):
         base = self.doc("b5.json", [100, 101, 102], keep=3)
         new = self.doc("n5.json", [80, 81, 82], keep=3)

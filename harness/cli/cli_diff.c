@@ -71,8 +71,13 @@ static void preamble(const struct diff *d, int md)
 {
 	const char *item = md ? "- " : "  ";
 
-	printf("%sbase: %s, %zu results\n", md ? "- " : "", d->side[0].what, d->side[0].results);
-	printf("%snew:  %s, %zu results\n", md ? "- " : "", d->side[1].what, d->side[1].results);
+	for (int s = 0; s < 2; s++) {
+		printf("%s%s %s, %zu results", md ? "- " : "", s ? "new: " : "base:", d->side[s].what,
+		       d->side[s].results);
+		if (d->side[s].interrupted)
+			printf(" (and %zu of interrupted runs, left out)", d->side[s].interrupted);
+		printf("\n");
+	}
 	printf("\n%s\n", md ? "**Environment differences**" : "environment differences:");
 	if (!d->nenv)
 		printf("%snone\n", item);
@@ -158,7 +163,8 @@ static void print_json(const struct diff *d, const struct diff_row *rows, const 
 	for (int s = 0; s < 2; s++) {
 		printf(",\n  \"%s\": {\"what\": ", s ? "new" : "base");
 		jstr(d->side[s].what);
-		printf(", \"results\": %zu}", d->side[s].results);
+		printf(", \"results\": %zu, \"interrupted_left_out\": %zu}", d->side[s].results,
+		       d->side[s].interrupted);
 	}
 	jlist("environment", d->env, d->nenv);
 	jlist("parameters", d->par, d->npar);

@@ -17,6 +17,7 @@ struct diff_side {
 	const char *arg;  /* as given: a run id, a label, or a JSON file */
 	char what[256];   /* "run 12", "label base (runs 3-7, 5 runs)", "file a.json" */
 	size_t results;   /* ok results */
+	size_t interrupted; /* results of runs a signal stopped: left out */
 };
 
 /* The results of both sides that pair on one pair hash. */

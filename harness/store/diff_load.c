@@ -33,7 +33,8 @@ static const char rows_ddl[] =
 static const char rows_sql[] =
 	"INSERT INTO temp.rows (side, run_id, tool, version, spec, workload, params, pair_hash, chash,"
 	" status, iops, p50, p99, cpu, sc, env) SELECT ?1, r.id, r.tool, r.version, x.spec, x.workload, x.params,"
-	" x.pair_hash, x.comparison_hash, x.status, x.iops, x.p50_ns, x.p99_ns, x.cpu_per_op_ns,"
+	" x.pair_hash, x.comparison_hash,"
+	" CASE WHEN r.interrupted THEN 'interrupted' ELSE x.status END, x.iops, x.p50_ns, x.p99_ns, x.cpu_per_op_ns,"
 	" x.syscalls_per_op, (SELECT json_object('host', h.hostname, 'kernel', h.kernel,"
 	"  'CPU', h.cpu_model, 'cores', h.cores, 'SMT', h.smt, 'governor', h.governor,"
 	"  'mitigations', h.mitigations, 'memory KiB', h.mem_kib, 'cpuset', h.cpuset,"
@@ -218,14 +219,15 @@ static void describe(struct diff *d, int side, int is_file, int is_id)
 	long long runs = 0, lo = 0, hi = 0;
 
 	if (sqlite3_prepare_v2(db_of(d), "SELECT count(DISTINCT run_id), min(run_id), max(run_id),"
-			       " sum(status = 'ok') FROM temp.rows WHERE side = ?1", -1, &st,
-			       NULL) == SQLITE_OK) {
+			       " sum(status = 'ok'), sum(status = 'interrupted') FROM temp.rows"
+			       " WHERE side = ?1", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int(st, 1, side);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			runs = sqlite3_column_int64(st, 0);
 			lo = sqlite3_column_int64(st, 1);
 			hi = sqlite3_column_int64(st, 2);
 			s->results = (size_t)sqlite3_column_int64(st, 3);
+			s->interrupted = (size_t)sqlite3_column_int64(st, 4);
 		}
 	}
 	sqlite3_finalize(st);
