@@ -238,11 +238,11 @@ class Store(unittest.TestCase):
         self.assertEqual(query(db, "SELECT count(*) FROM runs")[0][0], before)
 
     def test_history_filters(self):
-        run("run", "--backend", "null", *QUICK, "--label", "a", "--db", self.db, check=0)
+        run("run", "--backend", "null", *QUICK, "--label", 'a "q"\\', "--db", self.db, check=0)
         run("run", "--backend", "blocking", *QUICK, "--label", "b", "--db", self.db, check=0)
         listed = json.loads(run("history", "--json", "--db", self.db, check=0).stdout)
         self.assertEqual([(r["id"], r["label"], r["backends"]) for r in listed],
-                         [(1, "a", "null"), (2, "b", "blocking")])
+                         [(1, 'a "q"\\', "null"), (2, "b", "blocking")])
         only = json.loads(run("history", "--json", "--backend", "blocking", "--db", self.db,
                               check=0).stdout)
         self.assertEqual([r["id"] for r in only], [2])

@@ -98,14 +98,19 @@ static int parse_since(const char *arg, char *out, size_t len)
 			     "2026-12-01T08:00:00Z, or a duration back from now like 12h or 7d)", arg);
 }
 
+/* Columns 0-11 as listed; column 12 the same row as a JSON object (SQLite escapes it). */
 static const char history_sql[] =
-	"SELECT r.id, r.time, r.kind, r.tool, r.label, h.hostname, h.kernel,"
-	" (SELECT count(*) FROM results x WHERE x.run_id = r.id),"
+	"SELECT *, json_object('id', id, 'time', time, 'kind', kind, 'tool', tool, 'label', label,"
+	" 'host', host, 'kernel', kernel, 'results', results, 'workloads', workloads,"
+	" 'backends', backends, 'interrupted', json(CASE WHEN interrupted THEN 'true' ELSE 'false' END))"
+	" FROM (SELECT r.id AS id, r.time AS time, r.kind AS kind, r.tool AS tool, r.label AS label,"
+	" h.hostname AS host, h.kernel AS kernel, (SELECT count(*) FROM results x WHERE x.run_id = r.id)"
+	" AS results,"
 	" (SELECT group_concat(w, ',') FROM (SELECT DISTINCT workload AS w FROM results x"
-	"   WHERE x.run_id = r.id)),"
+	"   WHERE x.run_id = r.id)) AS workloads,"
 	" (SELECT group_concat(b, ',') FROM (SELECT DISTINCT spec AS b FROM results x"
-	"   WHERE x.run_id = r.id)),"
-	" r.interrupted, r.version"
+	"   WHERE x.run_id = r.id)) AS backends,"
+	" r.interrupted AS interrupted, r.version AS version"
 	" FROM runs AS r LEFT JOIN hosts AS h ON h.id = r.host_id"
 	" WHERE (?1 IS NULL OR r.label = ?1)"
 	" AND (?2 IS NULL OR EXISTS (SELECT 1 FROM results x WHERE x.run_id = r.id AND x.workload = ?2))"
@@ -113,7 +118,7 @@ static const char history_sql[] =
 	"      AND (x.backend = ?3 OR x.spec = ?3)))"
 	" AND (?4 IS NULL OR h.hostname = ?4)"
 	" AND (?5 IS NULL OR r.time >= ?5)"
-	" ORDER BY r.id DESC LIMIT ?6";
+	" ORDER BY r.id DESC LIMIT ?6)";
 
 static const char *text(sqlite3_stmt *st, int col)
 {
@@ -137,14 +142,7 @@ static int list_runs(sqlite3_stmt *st, int json)
 			break;
 		lines = grown;
 		if (json)
-			ok = asprintf(&line, "{\"id\": %lld, \"time\": \"%s\", \"kind\": \"%s\", \"tool\": \"%s\", "
-				      "\"label\": %s%s%s, \"host\": \"%s\", \"kernel\": \"%s\", \"results\": %d, "
-				      "\"workloads\": \"%s\", \"backends\": \"%s\", \"interrupted\": %s}",
-				      sqlite3_column_int64(st, 0), text(st, 1), text(st, 2), text(st, 3),
-				      sqlite3_column_type(st, 4) == SQLITE_NULL ? "null" : "\"",
-				      text(st, 4), sqlite3_column_type(st, 4) == SQLITE_NULL ? "" : "\"",
-				      text(st, 5), text(st, 6), sqlite3_column_int(st, 7), text(st, 8),
-				      text(st, 9), sqlite3_column_int(st, 10) ? "true" : "false");
+			ok = (line = strdup(text(st, 12))) ? 0 : -1;
 		else
 			ok = asprintf(&line, "%5lld  %-20s  %-7s  %-16.16s  %-10.10s  %-18.18s  %4d  %s  %s%s",
 				      sqlite3_column_int64(st, 0), text(st, 1),
