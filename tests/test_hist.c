@@ -608,6 +608,39 @@ static void very_large_values(void **state)
  * wider than the error bound allows, counts summing to the total, and each
  * bucket's count equal to the number of samples that fall inside it.
  */
+/*
+ * Counts indexed by the walk's cursor, added back at each bucket's midpoint,
+ * rebuild the same buckets: what iolens-mpi sums over ranks.
+ */
+static void rebuild_from_indexed_counts(void **state)
+{
+	enum { N = 50000 };
+	uint64_t *v = own(malloc(N * sizeof(*v)));
+	uint64_t *counts = own(calloc(IOLENS_HIST_NBUCKETS, sizeof(*counts)));
+	struct iolens_hist *h, *back = own(iolens_hist_new());
+	uint64_t lo, hi, count;
+	size_t cur = 0;
+	struct rng r;
+
+	(void)state;
+	rng_seed(&r, 4242);
+	for (size_t i = 0; i < N; i++)
+		v[i] = draw(&r, (enum dist)(i % D__COUNT));
+	h = hist_of(v, N);
+	while (iolens_hist_next_bucket(h, &cur, &lo, &hi, &count)) {
+		assert_true(cur >= 1 && cur <= IOLENS_HIST_NBUCKETS);
+		assert_int_equal(counts[cur - 1], 0);
+		counts[cur - 1] = count;
+		iolens_hist_add_n(back, lo + (hi - lo) / 2, count);
+	}
+	iolens_hist_add_n(back, 12345, 0);
+	assert_int_equal(iolens_hist_count(back), N);
+	for (unsigned i = 0; i < IOLENS_HIST_NBUCKETS; i++)
+		assert_int_equal(back->bucket[i], counts[i]);
+	assert_memory_equal(back->bucket, h->bucket, sizeof(h->bucket));
+	assert_int_equal(iolens_hist_percentile(back, 50), iolens_hist_percentile(h, 50));
+}
+
 static void bucket_walk(void **state)
 {
 	enum { N = 100000 };
@@ -673,6 +706,7 @@ int main(void)
 		cmocka_unit_test_teardown(single_value_is_every_percentile, release_owned),
 		cmocka_unit_test_teardown(very_large_values, release_owned),
 		cmocka_unit_test_teardown(bucket_walk, release_owned),
+		cmocka_unit_test_teardown(rebuild_from_indexed_counts, release_owned),
 	};
 
 	return cmocka_run_group_tests_name("hist", tests, NULL, NULL);

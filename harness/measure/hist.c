@@ -3,6 +3,9 @@
 
 #include "hist.h"
 
+_Static_assert(IOLENS_HIST_NBUCKETS == IOLENS_HIST_BUCKETS,
+	       "the public bucket count is the histogram's");
+
 static void bucket_bounds(unsigned i, uint64_t *lo, uint64_t *hi)
 {
 	unsigned shift;
@@ -39,6 +42,19 @@ void iolens_hist_free(struct iolens_hist *h)
 void iolens_hist_add(struct iolens_hist *h, uint64_t ns)
 {
 	iolens__hist_record(h, ns);
+}
+
+void iolens_hist_add_n(struct iolens_hist *h, uint64_t ns, uint64_t count)
+{
+	if (!count)
+		return;
+	h->bucket[iolens__hist_index(ns)] += count;
+	h->count += count;
+	h->sum += ns * count;
+	if (ns < h->min)
+		h->min = ns;
+	if (ns > h->max)
+		h->max = ns;
 }
 
 void iolens_hist_merge(struct iolens_hist *dst, const struct iolens_hist *src)

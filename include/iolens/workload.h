@@ -388,6 +388,13 @@ IOLENS_EXPORT struct iolens_hist *iolens_hist_new(void);
 IOLENS_EXPORT void iolens_hist_free(struct iolens_hist *h);
 /* Record one sample of ns nanoseconds. Never fails. */
 IOLENS_EXPORT void iolens_hist_add(struct iolens_hist *h, uint64_t ns);
+/*
+ * Record count samples of ns nanoseconds at once: what rebuilds a histogram
+ * from bucket counts read elsewhere (another process's, another host's).
+ * The sum grows by ns * count, so the mean is that of the values given.
+ * Never fails; count 0 does nothing.
+ */
+IOLENS_EXPORT void iolens_hist_add_n(struct iolens_hist *h, uint64_t ns, uint64_t count);
 /* Add every sample of src to dst. Never fails. */
 IOLENS_EXPORT void iolens_hist_merge(struct iolens_hist *dst, const struct iolens_hist *src);
 /* Number of samples recorded. */
@@ -397,7 +404,11 @@ IOLENS_EXPORT uint64_t iolens_hist_percentile(const struct iolens_hist *h, doubl
 /*
  * Walk the non-empty buckets: start with *cursor = 0; each call stores one
  * bucket [lo, hi] and its count and returns 1, or returns 0 at the end.
+ * After a call that returned 1, *cursor - 1 is that bucket's index, below
+ * IOLENS_HIST_NBUCKETS and the same for the same bounds in every histogram:
+ * arrays of counts indexed so add up bucket by bucket.
  */
+#define IOLENS_HIST_NBUCKETS 7424
 IOLENS_EXPORT int iolens_hist_next_bucket(const struct iolens_hist *h, size_t *cursor,
 					  uint64_t *lo, uint64_t *hi, uint64_t *count);
 
