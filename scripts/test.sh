@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-iolens_install_deps g++ strace iproute2 fio python3-matplotlib clang libclang-rt-14-dev
+iolens_install_deps g++ strace iproute2 fio python3-matplotlib clang libclang-rt-14-dev \
+	openmpi-bin libopenmpi-dev
 iolens_mount_tracefs
 
 jobs=$(nproc)

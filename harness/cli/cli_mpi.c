@@ -1,0 +1,297 @@
+/*
+ * iolens-mpi: `mpirun -n N iolens-mpi run [iolens run options]`. Every rank
+ * parses the same options, opens its own target and runs every spec, each
+ * pass started at a barrier so every rank's window is the same phase; rank
+ * 0 merges (cli_mpi_merge.c), prints the per-rank table and writes the
+ * files. Disk workloads only for now; nothing is recorded in the results
+ * database.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_mpi.h"
+#include "cli_output.h"
+#include "cli_run.h"
+#include "iolens/iolens.h"
+
+static const char mpi_help[] =
+	"usage: mpirun [--allow-run-as-root] --bind-to none -n N [--host a,b] iolens-mpi run [options]\n"
+	"\n"
+	"Runs the same `iolens run` on every rank. Each pass (warm-up and window, the\n"
+	"counting pass) starts at an MPI barrier, so every rank measures the same phase;\n"
+	"rank 0 prints where each rank ran, a per-rank table with stragglers marked\n"
+	"(IOPS below 0.8 x the median) and one merged line per backend: IOPS summed,\n"
+	"percentiles from the histograms summed bucket by bucket.\n"
+	"\n"
+	"The options are those of `iolens run` (iolens-mpi run --help), with these limits:\n"
+	"  disk workloads only: socket workloads are not supported yet (exit 2)\n"
+	"  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
+	"  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
+	"  --hdr-log is not supported yet; nothing is recorded in the results database\n"
+	"  (--db, --label and --no-db are accepted and ignored)\n"
+	"  with --file every rank uses that path (on one host, the same file)\n"
+	"\n"
+	"Give Open MPI --bind-to none: its default core binding distorts latency.\n";
+
+static volatile int stop_flag;
+static int my_rank, n_ranks;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* on_pass: every rank starts each pass of each backend together. */
+static void pass_barrier(void *arg, const char *spec, int pass)
+{
+	(void)arg;
+	(void)spec;
+	(void)pass;
+	MPI_Barrier(MPI_COMM_WORLD);
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* A one-line usage error; returns 2. Said by rank 0 only. */
+__attribute__((format(printf, 1, 2))) static int mpi_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (my_rank != 0)
+		return 2;
+	fputs("iolens-mpi: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/*
+ * Every rank parses the same options; only rank 0 says what they lack
+ * (its --help, its usage errors). 0, -1 after --help, or 2.
+ */
+static int parse_quietly(int argc, char **argv, struct iolens__run_args *a)
+{
+	int out = -1, err = -1, null = -1, r;
+
+	if (my_rank != 0) {
+		fflush(stdout);
+		fflush(stderr);
+		out = dup(STDOUT_FILENO);
+		err = dup(STDERR_FILENO);
+		null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (out >= 0 && err >= 0 && null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+	}
+	r = iolens__run_parse(argc, argv, a);
+	if (my_rank != 0) {
+		fflush(stdout);
+		fflush(stderr);
+		if (out >= 0 && err >= 0 && null >= 0) {
+			dup2(out, STDOUT_FILENO);
+			dup2(err, STDERR_FILENO);
+		}
+		for (int fd = 0; fd < 3; fd++) {
+			int c = fd == 0 ? out : fd == 1 ? err : null;
+
+			if (c >= 0)
+				close(c);
+		}
+	}
+	return r;
+}
+
+/* The limits of this first version; 0, or 2 with one line said (rank 0). */
+static int check_supported(const struct iolens__run_args *a)
+{
+	char name[64];
+
+	if (IOLENS_WL_IS_SOCKET(a->w.kind)) {
+		iolens_workload_names(1u << a->w.kind, name, sizeof(name));
+		return mpi_usage("--workload %s: not supported yet (disk workloads only)", name);
+	}
+	if ((a->json && !strcmp(a->json, "-")) || (a->csv && !strcmp(a->csv, "-")))
+		return mpi_usage("--%s -: not supported (rank 0 writes files; the table is on stdout)",
+				     a->json && !strcmp(a->json, "-") ? "json" : "csv");
+	if (a->hdr_log)
+		return mpi_usage("--hdr-log: not supported yet");
+	return 0;
+}
+
+/* Every rank agrees: the worst (largest) of the ranks' r. */
+static int agree(int r)
+{
+	int worst = r;
+
+	MPI_Allreduce(&r, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+	return worst;
+}
+
+/* Rank 0: the table and the files. 1 when a file could not be written. */
+static int report(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
+		  const struct iolens__mpi_clock *clk, const struct iolens__run_args *a,
+		  const char *cmdline)
+{
+	struct iolens__output json_out = { 0 }, csv_out = { 0 };
+	struct iolens_meta meta;
+	int failed = 0;
+
+	iolens__mpi_table(stdout, res, m, n, n_ranks, clk);
+	iolens_meta_collect(&meta, cmdline);
+	meta.interrupted = stop_flag;
+	if (iolens__output_open(&json_out, "--json", a->json) ||
+	    iolens__output_open(&csv_out, "--csv", a->csv)) {
+		failed = 1;
+		goto out;
+	}
+	errno = 0;
+	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, m, n, n_ranks, clk))
+		failed = iolens__output_abandon(&json_out);
+	if (csv_out.f) {
+		iolens_csv_header(csv_out.f);
+		for (size_t i = 0; i < n; i++)
+			iolens_csv_row(csv_out.f, res[i]);
+	}
+	failed |= iolens__output_finish(&json_out);
+	failed |= iolens__output_finish(&csv_out);
+out:
+	iolens__output_discard(&json_out);
+	iolens__output_discard(&csv_out);
+	return failed;
+}
+
+/* Run every spec --repeat times on this rank; 0 with *n results, or an exit status. */
+static int run_all(struct iolens__run_args *a, struct iolens_result **res, size_t *n)
+{
+	struct iolens_target *t = NULL;
+	char err[512];
+	int r;
+
+	*n = 0;
+	r = iolens_target_open(&t, &a->w, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "iolens-mpi: rank %d: %s\n", my_rank, err);
+	r = agree(r ? (r == -EINVAL || r == -ENOENT || r == -EACCES ? 2 : 1) : 0);
+	for (unsigned k = 0; !r && k < a->repeat && !(k && stop_flag); k++) {
+		r = iolens_run_many(t, &a->w, (const char *const *)a->specs, a->nspecs, res + *n,
+				    err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "iolens-mpi: rank %d: %s\n", my_rank,
+				r == -EINVAL ? err : iolens_strerror(r));
+			r = r == -EINVAL ? 2 : 1;
+		} else {
+			*n += a->nspecs;
+		}
+		/* A rank that failed has left the barriers: the others must stop too. */
+		r = agree(r);
+	}
+	iolens_target_close(t);
+	return r;
+}
+
+static int cmd_run(int argc, char **argv, const char *cmdline)
+{
+	struct iolens_result *res[IOLENS__MAX_RESULTS];
+	struct iolens__mpi_merged *m = NULL;
+	struct iolens__mpi_clock *clk;
+	struct iolens__run_args a;
+	size_t n = 0;
+	int r, failed = 0;
+
+	r = parse_quietly(argc, argv, &a);
+	if (r)
+		return r < 0 ? 0 : r;
+	r = check_supported(&a);
+	if (r)
+		goto out_args;
+	a.w.stop = &stop_flag;
+	a.w.on_pass = pass_barrier;
+	clk = calloc((size_t)n_ranks, sizeof(*clk));
+	r = agree(clk ? 0 : 1);
+	if (!r)
+		r = agree(iolens__mpi_clock_sync(my_rank, n_ranks, clk) ? 1 : 0);
+	if (!r)
+		r = run_all(&a, res, &n);
+	if (r)
+		goto out;
+	m = calloc(n ? n : 1, sizeof(*m));
+	failed = agree(m ? 0 : 1);
+	for (size_t i = 0; !failed && i < n; i++)
+		iolens__mpi_merge(res[i], my_rank, n_ranks, clk, &m[i]);
+	if (!failed && my_rank == 0)
+		failed = report(res, m, n, clk, &a, cmdline);
+	for (size_t i = 0; i < n; i++)
+		failed |= res[i]->status == IOLENS_STATUS_ERROR;
+	r = stop_flag ? 130 : failed;
+out:
+	for (size_t i = 0; m && i < n; i++)
+		iolens__mpi_merged_free(&m[i]);
+	free(m);
+	for (size_t i = 0; i < n; i++)
+		iolens_result_free(res[i]);
+	free(clk);
+out_args:
+	iolens__run_args_free(&a);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	char *cmdline;
+	int r;
+
+	if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+		fputs("iolens-mpi: MPI_Init failed\n", stderr);
+		return 1;
+	}
+	MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		if (my_rank == 0)
+			fputs(mpi_help, argc < 2 ? stderr : stdout);
+		r = argc < 2 ? 2 : 0;
+	} else if (strcmp(argv[1], "run")) {
+		r = mpi_usage("'%s': iolens-mpi has one command, run", argv[1]);
+	} else {
+		cmdline = join_args(argc, argv);
+		r = cmd_run(argc - 1, argv + 1, cmdline);
+		free(cmdline);
+	}
+	MPI_Finalize();
+	return r;
+}

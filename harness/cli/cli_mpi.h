@@ -1,0 +1,73 @@
+/*
+ * iolens-mpi: one `iolens run` on every rank of an MPI job, started pass by
+ * pass together, merged on rank 0 (docs/mpi.md). The functions marked
+ * collective must be called by every rank, in the same order.
+ */
+#ifndef IOLENS_CLI_MPI_H
+#define IOLENS_CLI_MPI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "iolens/iolens.h"
+
+/* A rank's clock against rank 0's, both CLOCK_REALTIME (rank 0's: 0, 0). */
+struct iolens__mpi_clock {
+	double offset_us; /* the rank's clock minus rank 0's, at the fastest round trip */
+	double rtt_us;    /* that round trip */
+};
+
+/* One rank's figures of one result, as rank 0 gathers them. */
+struct iolens__mpi_row {
+	char host[64];
+	int rank;
+	int cpu;               /* the CPU the rank's main thread last ran on, -1 unknown */
+	int ok;                /* the result's status was IOLENS_STATUS_OK */
+	uint64_t ops, bytes, syscalls, p50, p99, max;
+	double iops;
+	double window_start;   /* CLOCK_REALTIME seconds on the rank's own clock */
+};
+
+/* One result merged over every rank: filled on rank 0 only. */
+struct iolens__mpi_merged {
+	struct iolens__mpi_row *rows;   /* one per rank, by rank */
+	double *skew_us;                /* each rank's window start after rank 0's first, corrected */
+	struct iolens_hist *hist;       /* every rank's samples, bucket by bucket */
+	uint64_t ops, bytes, syscalls, max;
+	double iops;                    /* the sum of the ranks' */
+	double spread_us;               /* max - min of the corrected window starts */
+	unsigned ok_ranks;              /* ranks whose result was OK */
+};
+
+/*
+ * Collective: rank 0 times a few round trips with every other rank and
+ * keeps, per rank, the offset of the fastest. clk (nranks entries) is
+ * filled on rank 0. 0, or a negative errno.
+ */
+int iolens__mpi_clock_sync(int rank, int nranks, struct iolens__mpi_clock *clk);
+
+/*
+ * Collective: r (this rank's result of one spec) summed into m on rank 0;
+ * other ranks leave m zeroed. Out of memory aborts the MPI job (the other
+ * ranks are inside the same collective).
+ */
+void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
+		       const struct iolens__mpi_clock *clk, struct iolens__mpi_merged *m);
+void iolens__mpi_merged_free(struct iolens__mpi_merged *m);
+
+/* Below 0.8 times the median IOPS of the ranks. */
+int iolens__mpi_is_straggler(const struct iolens__mpi_merged *m, int nranks, int rank);
+
+/* Rank 0: the per-rank table and the merged line of each result. */
+void iolens__mpi_table(FILE *f, struct iolens_result *const *res, const struct iolens__mpi_merged *m,
+		       size_t n, int nranks, const struct iolens__mpi_clock *clk);
+
+/*
+ * Rank 0: rank 0's iolens/1 document with a "fleet" object added. 0, or
+ * -EIO / -ENOMEM.
+ */
+int iolens__mpi_json(FILE *f, const struct iolens_meta *meta, struct iolens_result *const *res,
+		     const struct iolens__mpi_merged *m, size_t n, int nranks,
+		     const struct iolens__mpi_clock *clk);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * iolens-mpi's JSON: rank 0's iolens/1 document as iolens run writes it,
+ * with a top-level "fleet" object added before its closing brace (docs/json.md,
+ * "The fleet").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_mpi.h"
+
+static void put_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* A number, or null when it was not measured. */
+static void put_number(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.17g", v);
+	else
+		fputs("null", f);
+}
+
+static void put_clock(FILE *f, const struct iolens__mpi_merged *m0, int nranks,
+		      const struct iolens__mpi_clock *clk)
+{
+	fputs("    \"clock\": [", f);
+	for (int i = 0; i < nranks; i++) {
+		fprintf(f, "%s\n      {\"rank\": %d, \"host\": ", i ? "," : "", i);
+		put_string(f, m0 ? m0->rows[i].host : "");
+		fputs(", \"offset_us\": ", f);
+		put_number(f, clk[i].offset_us);
+		fputs(", \"rtt_us\": ", f);
+		put_number(f, clk[i].rtt_us);
+		fputc('}', f);
+	}
+	fputs("\n    ]", f);
+}
+
+static void put_ranks(FILE *f, const struct iolens__mpi_merged *m, int nranks)
+{
+	fputs("\"ranks\": [", f);
+	for (int i = 0; i < nranks; i++) {
+		const struct iolens__mpi_row *row = &m->rows[i];
+
+		fprintf(f, "%s\n        {\"rank\": %d, \"host\": ", i ? "," : "", i);
+		put_string(f, row->host);
+		fprintf(f, ", \"cpu\": %d, \"ok\": %s, \"ops\": %llu, \"iops\": ", row->cpu,
+			row->ok ? "true" : "false", (unsigned long long)row->ops);
+		put_number(f, row->ok ? row->iops : NAN);
+		fprintf(f, ", \"p50_ns\": %llu, \"p99_ns\": %llu, \"window_start\": ",
+			(unsigned long long)row->p50, (unsigned long long)row->p99);
+		put_number(f, row->window_start);
+		fputs(", \"window_start_skew_us\": ", f);
+		put_number(f, m->skew_us[i]);
+		fprintf(f, ", \"straggler\": %s}", iolens__mpi_is_straggler(m, nranks, i) ? "true" : "false");
+	}
+	fputs("\n      ]", f);
+}
+
+static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
+{
+	uint64_t lo, hi, count;
+	size_t cur = 0;
+	int first = 1;
+
+	fprintf(f, "\"merged\": {\"ranks\": %u, \"ops\": %llu, \"bytes\": %llu, \"syscalls\": %llu, "
+		   "\"iops\": ",
+		m->ok_ranks, (unsigned long long)m->ops, (unsigned long long)m->bytes,
+		(unsigned long long)m->syscalls);
+	put_number(f, m->iops);
+	fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
+		(unsigned long long)iolens_hist_percentile(m->hist, 50),
+		(unsigned long long)iolens_hist_percentile(m->hist, 90),
+		(unsigned long long)iolens_hist_percentile(m->hist, 99), (unsigned long long)m->max);
+	fprintf(f, ", \"histogram\": {\"count\": %llu, \"buckets\": [",
+		(unsigned long long)iolens_hist_count(m->hist));
+	while (iolens_hist_next_bucket(m->hist, &cur, &lo, &hi, &count)) {
+		fprintf(f, "%s[%llu, %llu, %llu]", first ? "" : ", ", (unsigned long long)lo,
+			(unsigned long long)hi, (unsigned long long)count);
+		first = 0;
+	}
+	fputs("]}, \"window_spread_us\": ", f);
+	put_number(f, m->spread_us);
+	fputc('}', f);
+}
+
+static void put_fleet(FILE *f, struct iolens_result *const *res, const struct iolens__mpi_merged *m,
+		      size_t n, int nranks, const struct iolens__mpi_clock *clk)
+{
+	fprintf(f, "  \"fleet\": {\n    \"ranks\": %d,\n", nranks);
+	put_clock(f, n ? &m[0] : NULL, nranks, clk);
+	fputs(",\n    \"results\": [", f);
+	for (size_t k = 0; k < n; k++) {
+		fprintf(f, "%s\n      {\"backend\": ", k ? "," : "");
+		put_string(f, res[k]->backend);
+		fputs(", \"variant\": ", f);
+		put_string(f, res[k]->variant);
+		fputs(", ", f);
+		put_ranks(f, &m[k], nranks);
+		fputs(",\n      ", f);
+		put_merged(f, &m[k]);
+		fputc('}', f);
+	}
+	fputs("\n    ]\n  }\n}\n", f);
+}
+
+int iolens__mpi_json(FILE *f, const struct iolens_meta *meta, struct iolens_result *const *res,
+		     const struct iolens__mpi_merged *m, size_t n, int nranks,
+		     const struct iolens__mpi_clock *clk)
+{
+	char *doc = NULL, *end;
+	size_t len = 0;
+	FILE *mem = open_memstream(&doc, &len);
+	int r;
+
+	if (!mem)
+		return -ENOMEM;
+	r = iolens_json_document(mem, meta, res, n);
+	if (fclose(mem) && !r)
+		r = -ENOMEM;
+	end = r ? NULL : strrchr(doc, '}');
+	if (!end) {
+		free(doc);
+		return r ? r : -EIO;
+	}
+	/* The document up to its closing brace, then the fleet as its last member. */
+	while (end > doc && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	fwrite(doc, 1, (size_t)(end - doc), f);
+	fputs(",\n", f);
+	put_fleet(f, res, m, n, nranks, clk);
+	free(doc);
+	return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * One result merged over the ranks on rank 0: each rank's figures gathered,
+ * the histograms summed bucket by bucket (never percentiles averaged), the
+ * window starts compared on rank 0's clock, and the per-rank table.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <mpi.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_mpi.h"
+
+static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r, int rank)
+{
+	memset(row, 0, sizeof(*row));
+	if (gethostname(row->host, sizeof(row->host) - 1))
+		strcpy(row->host, "unknown");
+	row->rank = rank;
+	row->cpu = sched_getcpu();
+	row->ok = r->status == IOLENS_STATUS_OK;
+	row->window_start = NAN;
+	if (!row->ok)
+		return;
+	row->ops = r->ops;
+	row->bytes = r->bytes;
+	row->syscalls = r->syscalls.measured ? r->syscalls.total : 0;
+	row->p50 = r->lat.p50;
+	row->p99 = r->lat.p99;
+	row->max = r->lat.max;
+	row->iops = r->iops;
+	row->window_start = r->window_start;
+}
+
+/*
+ * This rank's bucket counts, indexed as the bucket walk gives them, and
+ * each non-empty bucket's midpoint at the same index: the midpoints' MAX
+ * over ranks names every bucket any rank filled.
+ */
+static void fill_buckets(const struct iolens_result *r, uint64_t *counts, uint64_t *mids)
+{
+	uint64_t lo, hi, count;
+	size_t cur = 0;
+
+	if (r->status != IOLENS_STATUS_OK || !r->hist)
+		return;
+	while (iolens_hist_next_bucket(r->hist, &cur, &lo, &hi, &count)) {
+		counts[cur - 1] = count;
+		mids[cur - 1] = lo + (hi - lo) / 2;
+	}
+}
+
+static void merge_rows(struct iolens__mpi_merged *m, int nranks, const struct iolens__mpi_clock *clk)
+{
+	double first = INFINITY, last = -INFINITY, *start = m->skew_us;
+
+	for (int i = 0; i < nranks; i++) {
+		const struct iolens__mpi_row *row = &m->rows[i];
+
+		start[i] = NAN;
+		if (!row->ok)
+			continue;
+		m->ok_ranks++;
+		m->ops += row->ops;
+		m->bytes += row->bytes;
+		m->syscalls += row->syscalls;
+		m->iops += row->iops;
+		if (row->max > m->max)
+			m->max = row->max;
+		if (!isfinite(row->window_start))
+			continue;
+		/* On rank 0's clock, in microseconds after the epoch. */
+		start[i] = row->window_start * 1e6 - clk[i].offset_us;
+		first = fmin(first, start[i]);
+		last = fmax(last, start[i]);
+	}
+	m->spread_us = last >= first ? last - first : NAN;
+	for (int i = 0; i < nranks; i++)
+		m->skew_us[i] = isfinite(start[i]) ? start[i] - first : NAN;
+}
+
+/* Out of memory mid-collective: the other ranks are waiting, so end them all. */
+static void *or_abort(void *p)
+{
+	if (!p) {
+		fputs("iolens-mpi: out of memory while merging\n", stderr);
+		MPI_Abort(MPI_COMM_WORLD, 1);
+	}
+	return p;
+}
+
+void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
+		       const struct iolens__mpi_clock *clk, struct iolens__mpi_merged *m)
+{
+	uint64_t *counts = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*counts)));
+	uint64_t *mids = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mids)));
+	uint64_t *sum = NULL, *mid = NULL;
+	struct iolens__mpi_row row;
+
+	memset(m, 0, sizeof(*m));
+	if (rank == 0) {
+		m->rows = or_abort(calloc((size_t)nranks, sizeof(*m->rows)));
+		m->skew_us = or_abort(calloc((size_t)nranks, sizeof(*m->skew_us)));
+		m->hist = or_abort(iolens_hist_new());
+		sum = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*sum)));
+		mid = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mid)));
+	}
+	fill_buckets(r, counts, mids);
+	fill_row(&row, r, rank);
+	MPI_Gather(&row, (int)sizeof(row), MPI_BYTE, m->rows, (int)sizeof(row), MPI_BYTE, 0,
+		   MPI_COMM_WORLD);
+	MPI_Reduce(counts, sum, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(mids, mid, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_MAX, 0, MPI_COMM_WORLD);
+	if (rank == 0) {
+		for (size_t i = 0; i < IOLENS_HIST_NBUCKETS; i++)
+			iolens_hist_add_n(m->hist, mid[i], sum[i]);
+		merge_rows(m, nranks, clk);
+	}
+	free(counts);
+	free(mids);
+	free(sum);
+	free(mid);
+}
+
+void iolens__mpi_merged_free(struct iolens__mpi_merged *m)
+{
+	free(m->rows);
+	free(m->skew_us);
+	iolens_hist_free(m->hist);
+	memset(m, 0, sizeof(*m));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int iolens__mpi_is_straggler(const struct iolens__mpi_merged *m, int nranks, int rank)
+{
+	double v[nranks > 0 ? nranks : 1], median;
+	int n = 0;
+
+	if (!m->rows[rank].ok)
+		return 0;
+	for (int i = 0; i < nranks; i++)
+		if (m->rows[i].ok)
+			v[n++] = m->rows[i].iops;
+	if (n < 2)
+		return 0;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return m->rows[rank].iops < 0.8 * median;
+}
+
+void iolens__mpi_table(FILE *f, struct iolens_result *const *res, const struct iolens__mpi_merged *m,
+		       size_t n, int nranks, const struct iolens__mpi_clock *clk)
+{
+	for (int i = 1; i < nranks && n; i++)
+		fprintf(f, "clock: rank %d (%s) is %+.1f us from rank 0 (round trip %.1f us)\n", i,
+			m[0].rows[i].host, clk[i].offset_us, clk[i].rtt_us);
+	for (size_t k = 0; k < n; k++) {
+		const struct iolens_result *r = res[k];
+		const struct iolens__mpi_merged *x = &m[k];
+
+		fprintf(f, "\n%s%s%s, %d ranks\n", r->backend, r->variant[0] ? ":" : "", r->variant,
+			nranks);
+		fprintf(f, "  %4s  %-16s %4s %12s %10s %10s %12s\n", "rank", "host", "cpu", "IOPS",
+			"p50 us", "p99 us", "start us");
+		for (int i = 0; i < nranks; i++) {
+			const struct iolens__mpi_row *row = &x->rows[i];
+
+			if (!row->ok) {
+				fprintf(f, "  %4d  %-16s %4d  no result (%s on rank 0)\n", i, row->host,
+					row->cpu, r->reason[0] ? r->reason : "see the JSON");
+				continue;
+			}
+			fprintf(f, "  %4d  %-16s %4d %12.0f %10.2f %10.2f %12.1f%s\n", i, row->host,
+				row->cpu, row->iops, (double)row->p50 / 1e3, (double)row->p99 / 1e3,
+				x->skew_us[i], iolens__mpi_is_straggler(x, nranks, i) ? "  (straggler)" : "");
+		}
+		fprintf(f, "  merged, %u rank%s: %.0f IOPS, p50 %.2f us, p99 %.2f us, max %.2f us, "
+			   "window starts spread %.1f us\n",
+			x->ok_ranks, x->ok_ranks == 1 ? "" : "s", x->iops,
+			(double)iolens_hist_percentile(x->hist, 50) / 1e3,
+			(double)iolens_hist_percentile(x->hist, 99) / 1e3, (double)x->max / 1e3,
+			x->spread_us);
+	}
+}
