@@ -167,10 +167,10 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res, const struct i
 		const struct iolens_result *r = res[k];
 		const struct iolens__mpi_merged *x = &m[k];
 
-		fprintf(f, "\n%s%s%s, %d ranks\n", r->backend, r->variant[0] ? ":" : "", r->variant,
-			nranks);
+		fprintf(f, "\n%s%s%s, %d rank%s\n", r->backend, r->variant[0] ? ":" : "", r->variant,
+			nranks, nranks == 1 ? "" : "s");
 		fprintf(f, "  %4s  %-16s %4s %12s %10s %10s %12s\n", "rank", "host", "cpu", "IOPS",
-			"p50 us", "p99 us", "start us");
+			"p50 us", "p99 us", "skew us");
 		for (int i = 0; i < nranks; i++) {
 			const struct iolens__mpi_row *row = &x->rows[i];
 
