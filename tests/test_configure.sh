@@ -26,13 +26,21 @@ rc=$?
 check "IOLENS_WITH_LIBAIO=ON without libaio fails" $(( rc == 0 ))
 grep -q "libaio was not found" "$work/aio-on-missing.log"; check "  and says why" $?
 
-configure auto-missing -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON -DLIBAIO_INCLUDE_DIR=/nonexistent
+configure mpi-on-missing -DIOLENS_WITH_MPI=ON -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON
+rc=$?
+check "IOLENS_WITH_MPI=ON without MPI fails" $(( rc == 0 ))
+grep -q "MPI was not found" "$work/mpi-on-missing.log"; check "  and says why" $?
+
+configure auto-missing -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON -DLIBAIO_INCLUDE_DIR=/nonexistent \
+	-DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON
 check "AUTO without the libraries configures" $?
+grep -q "iolens-mpi: NOT BUILT - MPI was not found" "$work/auto-missing.log"; check "  summary says iolens-mpi is not built, and why" $?
 grep -q "io_uring: DISABLED - liburing was not found" "$work/auto-missing.log"; check "  summary names io_uring disabled" $?
 grep -q "libaio: DISABLED - libaio was not found" "$work/auto-missing.log"; check "  summary names libaio disabled" $?
 
-configure off -DIOLENS_WITH_URING=OFF -DIOLENS_WITH_LIBAIO=OFF
+configure off -DIOLENS_WITH_URING=OFF -DIOLENS_WITH_LIBAIO=OFF -DIOLENS_WITH_MPI=OFF
 check "OFF configures" $?
+grep -q "iolens-mpi: NOT BUILT - built with IOLENS_WITH_MPI=OFF" "$work/off.log"; check "  summary says iolens-mpi is OFF" $?
 grep -q "io_uring: DISABLED - built with IOLENS_WITH_URING=OFF" "$work/off.log"; check "  summary says OFF" $?
 cmake --build "$work/off" --target iolens_cli -j2 >"$work/off-build.log" 2>&1
 check "OFF builds" $?
