@@ -23,23 +23,24 @@
 #include "iolens/iolens.h"
 
 static const char mpi_help[] =
-	"usage: mpirun [--allow-run-as-root] --bind-to none -n N [--host a,b] iolens-mpi run [options]\n"
-	"\n"
-	"Runs the same `iolens run` on every rank. Each pass (warm-up and window, the\n"
-	"counting pass) starts at an MPI barrier, so every rank measures the same phase;\n"
-	"rank 0 prints where each rank ran, a per-rank table with stragglers marked\n"
-	"(IOPS below 0.8 x the median) and one merged line per backend: IOPS summed,\n"
-	"percentiles from the histograms summed bucket by bucket.\n"
-	"\n"
-	"The options are those of `iolens run` (iolens-mpi run --help), with these limits:\n"
-	"  disk workloads only: socket workloads are not supported yet (exit 2)\n"
-	"  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
-	"  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
-	"  --hdr-log is not supported yet; nothing is recorded in the results database\n"
-	"  (--db, --label and --no-db are accepted and ignored)\n"
-	"  with --file every rank uses that path (on one host, the same file)\n"
-	"\n"
-	"Give Open MPI --bind-to none: its default core binding distorts latency.\n";
+    "usage: mpirun [--allow-run-as-root] --bind-to none -n N [--host a,b] iolens-mpi run "
+    "[options]\n"
+    "\n"
+    "Runs the same `iolens run` on every rank. Each pass (warm-up and window, the\n"
+    "counting pass) starts at an MPI barrier, so every rank measures the same phase;\n"
+    "rank 0 prints where each rank ran, a per-rank table with stragglers marked\n"
+    "(IOPS below 0.8 x the median) and one merged line per backend: IOPS summed,\n"
+    "percentiles from the histograms summed bucket by bucket.\n"
+    "\n"
+    "The options are those of `iolens run` (iolens-mpi run --help), with these limits:\n"
+    "  disk workloads only: socket workloads are not supported yet (exit 2)\n"
+    "  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
+    "  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
+    "  --hdr-log is not supported yet; nothing is recorded in the results database\n"
+    "  (--db, --label and --no-db are accepted and ignored)\n"
+    "  with --file every rank uses that path (on one host, the same file)\n"
+    "\n"
+    "Give Open MPI --bind-to none: its default core binding distorts latency.\n";
 
 static volatile int stop_flag;
 static int my_rank, n_ranks;
@@ -120,12 +121,12 @@ static int parse_quietly(int argc, char **argv, struct iolens__run_args *a)
 			dup2(out, STDOUT_FILENO);
 			dup2(err, STDERR_FILENO);
 		}
-		for (int fd = 0; fd < 3; fd++) {
-			int c = fd == 0 ? out : fd == 1 ? err : null;
-
-			if (c >= 0)
-				close(c);
-		}
+		if (out >= 0)
+			close(out);
+		if (err >= 0)
+			close(err);
+		if (null >= 0)
+			close(null);
 	}
 	return r;
 }
@@ -140,8 +141,9 @@ static int check_supported(const struct iolens__run_args *a)
 		return mpi_usage("--workload %s: not supported yet (disk workloads only)", name);
 	}
 	if ((a->json && !strcmp(a->json, "-")) || (a->csv && !strcmp(a->csv, "-")))
-		return mpi_usage("--%s -: not supported (rank 0 writes files; the table is on stdout)",
-				     a->json && !strcmp(a->json, "-") ? "json" : "csv");
+		return mpi_usage(
+		    "--%s -: not supported (rank 0 writes files; the table is on stdout)",
+		    a->json && !strcmp(a->json, "-") ? "json" : "csv");
 	if (a->hdr_log)
 		return mpi_usage("--hdr-log: not supported yet");
 	return 0;
@@ -161,7 +163,7 @@ static int report(struct iolens_result **res, const struct iolens__mpi_merged *m
 		  const struct iolens__mpi_clock *clk, const struct iolens__run_args *a,
 		  const char *cmdline)
 {
-	struct iolens__output json_out = { 0 }, csv_out = { 0 };
+	struct iolens__output json_out = {0}, csv_out = {0};
 	struct iolens_meta meta;
 	int failed = 0;
 

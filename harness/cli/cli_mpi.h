@@ -14,29 +14,29 @@
 /* A rank's clock against rank 0's, both CLOCK_REALTIME (rank 0's: 0, 0). */
 struct iolens__mpi_clock {
 	double offset_us; /* the rank's clock minus rank 0's, at the fastest round trip */
-	double rtt_us;    /* that round trip */
+	double rtt_us;	  /* that round trip */
 };
 
 /* One rank's figures of one result, as rank 0 gathers them. */
 struct iolens__mpi_row {
 	char host[64];
 	int rank;
-	int cpu;               /* the CPU the rank's main thread last ran on, -1 unknown */
-	int ok;                /* the result's status was IOLENS_STATUS_OK */
+	int cpu; /* the CPU the rank's main thread last ran on, -1 unknown */
+	int ok;	 /* the result's status was IOLENS_STATUS_OK */
 	uint64_t ops, bytes, syscalls, p50, p99, max;
 	double iops;
-	double window_start;   /* CLOCK_REALTIME seconds on the rank's own clock */
+	double window_start; /* CLOCK_REALTIME seconds on the rank's own clock */
 };
 
 /* One result merged over every rank: filled on rank 0 only. */
 struct iolens__mpi_merged {
-	struct iolens__mpi_row *rows;   /* one per rank, by rank */
-	double *skew_us;                /* each rank's window start after rank 0's first, corrected */
-	struct iolens_hist *hist;       /* every rank's samples, bucket by bucket */
+	struct iolens__mpi_row *rows; /* one per rank, by rank */
+	double *skew_us;	      /* each rank's window start after rank 0's first, corrected */
+	struct iolens_hist *hist;     /* every rank's samples, bucket by bucket */
 	uint64_t ops, bytes, syscalls, max;
-	double iops;                    /* the sum of the ranks' */
-	double spread_us;               /* max - min of the corrected window starts */
-	unsigned ok_ranks;              /* ranks whose result was OK */
+	double iops;	   /* the sum of the ranks' */
+	double spread_us;  /* max - min of the corrected window starts */
+	unsigned ok_ranks; /* ranks whose result was OK */
 };
 
 /*
@@ -59,8 +59,9 @@ void iolens__mpi_merged_free(struct iolens__mpi_merged *m);
 int iolens__mpi_is_straggler(const struct iolens__mpi_merged *m, int nranks, int rank);
 
 /* Rank 0: the per-rank table and the merged line of each result. */
-void iolens__mpi_table(FILE *f, struct iolens_result *const *res, const struct iolens__mpi_merged *m,
-		       size_t n, int nranks, const struct iolens__mpi_clock *clk);
+void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
+		       const struct iolens__mpi_merged *m, size_t n, int nranks,
+		       const struct iolens__mpi_clock *clk);
 
 /*
  * Rank 0: rank 0's iolens/1 document with a "fleet" object added. 0, or

@@ -67,7 +67,8 @@ static void put_ranks(FILE *f, const struct iolens__mpi_merged *m, int nranks)
 		put_number(f, row->window_start);
 		fputs(", \"window_start_skew_us\": ", f);
 		put_number(f, m->skew_us[i]);
-		fprintf(f, ", \"straggler\": %s}", iolens__mpi_is_straggler(m, nranks, i) ? "true" : "false");
+		fprintf(f, ", \"straggler\": %s}",
+			iolens__mpi_is_straggler(m, nranks, i) ? "true" : "false");
 	}
 	fputs("\n      ]", f);
 }
@@ -78,15 +79,17 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 	size_t cur = 0;
 	int first = 1;
 
-	fprintf(f, "\"merged\": {\"ranks\": %u, \"ops\": %llu, \"bytes\": %llu, \"syscalls\": %llu, "
-		   "\"iops\": ",
+	fprintf(f,
+		"\"merged\": {\"ranks\": %u, \"ops\": %llu, \"bytes\": %llu, \"syscalls\": %llu, "
+		"\"iops\": ",
 		m->ok_ranks, (unsigned long long)m->ops, (unsigned long long)m->bytes,
 		(unsigned long long)m->syscalls);
 	put_number(f, m->iops);
 	fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
 		(unsigned long long)iolens_hist_percentile(m->hist, 50),
 		(unsigned long long)iolens_hist_percentile(m->hist, 90),
-		(unsigned long long)iolens_hist_percentile(m->hist, 99), (unsigned long long)m->max);
+		(unsigned long long)iolens_hist_percentile(m->hist, 99),
+		(unsigned long long)m->max);
 	fprintf(f, ", \"histogram\": {\"count\": %llu, \"buckets\": [",
 		(unsigned long long)iolens_hist_count(m->hist));
 	while (iolens_hist_next_bucket(m->hist, &cur, &lo, &hi, &count)) {

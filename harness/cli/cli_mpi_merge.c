@@ -53,7 +53,8 @@ static void fill_buckets(const struct iolens_result *r, uint64_t *counts, uint64
 	}
 }
 
-static void merge_rows(struct iolens__mpi_merged *m, int nranks, const struct iolens__mpi_clock *clk)
+static void merge_rows(struct iolens__mpi_merged *m, int nranks,
+		       const struct iolens__mpi_clock *clk)
 {
 	double first = INFINITY, last = -INFINITY, *start = m->skew_us;
 
@@ -157,8 +158,9 @@ int iolens__mpi_is_straggler(const struct iolens__mpi_merged *m, int nranks, int
 	return m->rows[rank].iops < 0.8 * median;
 }
 
-void iolens__mpi_table(FILE *f, struct iolens_result *const *res, const struct iolens__mpi_merged *m,
-		       size_t n, int nranks, const struct iolens__mpi_clock *clk)
+void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
+		       const struct iolens__mpi_merged *m, size_t n, int nranks,
+		       const struct iolens__mpi_clock *clk)
 {
 	for (int i = 1; i < nranks && n; i++)
 		fprintf(f, "clock: rank %d (%s) is %+.1f us from rank 0 (round trip %.1f us)\n", i,
@@ -167,24 +169,27 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res, const struct i
 		const struct iolens_result *r = res[k];
 		const struct iolens__mpi_merged *x = &m[k];
 
-		fprintf(f, "\n%s%s%s, %d rank%s\n", r->backend, r->variant[0] ? ":" : "", r->variant,
-			nranks, nranks == 1 ? "" : "s");
+		fprintf(f, "\n%s%s%s, %d rank%s\n", r->backend, r->variant[0] ? ":" : "",
+			r->variant, nranks, nranks == 1 ? "" : "s");
 		fprintf(f, "  %4s  %-16s %4s %12s %10s %10s %12s\n", "rank", "host", "cpu", "IOPS",
 			"p50 us", "p99 us", "skew us");
 		for (int i = 0; i < nranks; i++) {
 			const struct iolens__mpi_row *row = &x->rows[i];
 
 			if (!row->ok) {
-				fprintf(f, "  %4d  %-16s %4d  no result (%s on rank 0)\n", i, row->host,
-					row->cpu, r->reason[0] ? r->reason : "see the JSON");
+				fprintf(f, "  %4d  %-16s %4d  no result (%s on rank 0)\n", i,
+					row->host, row->cpu,
+					r->reason[0] ? r->reason : "see the JSON");
 				continue;
 			}
 			fprintf(f, "  %4d  %-16s %4d %12.0f %10.2f %10.2f %12.1f%s\n", i, row->host,
 				row->cpu, row->iops, (double)row->p50 / 1e3, (double)row->p99 / 1e3,
-				x->skew_us[i], iolens__mpi_is_straggler(x, nranks, i) ? "  (straggler)" : "");
+				x->skew_us[i],
+				iolens__mpi_is_straggler(x, nranks, i) ? "  (straggler)" : "");
 		}
-		fprintf(f, "  merged, %u rank%s: %.0f IOPS, p50 %.2f us, p99 %.2f us, max %.2f us, "
-			   "window starts spread %.1f us\n",
+		fprintf(f,
+			"  merged, %u rank%s: %.0f IOPS, p50 %.2f us, p99 %.2f us, max %.2f us, "
+			"window starts spread %.1f us\n",
 			x->ok_ranks, x->ok_ranks == 1 ? "" : "s", x->iops,
 			(double)iolens_hist_percentile(x->hist, 50) / 1e3,
 			(double)iolens_hist_percentile(x->hist, 99) / 1e3, (double)x->max / 1e3,
