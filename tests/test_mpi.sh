@@ -84,4 +84,12 @@ check "a socket workload is refused with exit 2" $(( rc != 2 ))
 check "  in one line" $?
 "$exe" run --backend null --time 100ms --json - >/dev/null 2>&1
 check "--json - is refused" $(( $? != 2 ))
+"$exe" run --backend null --time 100ms --db "$work/x.db" >/dev/null 2>&1
+check "--db is refused (nothing is recorded yet)" $(( $? != 2 ))
+[ ! -e "$work/x.db" ]; check "  and no database made" $?
+# An output checked before the run: a bad --json path costs no run at all.
+err=$("$exe" run --backend null --time 100ms --json "$work/no/such/dir/x.json" 2>&1 >/dev/null)
+rc=$?
+check "an unwritable --json is refused before the run, exit 2" $(( rc != 2 ))
+echo "$err" | grep -q -- "--json"; check "  naming --json" $?
 exit $fail

@@ -42,22 +42,6 @@ static const char main_help[] =
 	"  iolens import FILE  record fio's JSON output in the results database\n"
 	"  iolens --version    print the version\n";
 
-static char *join_args(int argc, char **argv)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	s = calloc(1, len);
-	for (int i = 0; s && i < argc; i++) {
-		strcat(s, argv[i]);
-		if (i + 1 < argc)
-			strcat(s, " ");
-	}
-	return s;
-}
-
 /* A command that takes no arguments: 0 when there are none, else the usage status. */
 static int no_arguments(int argc, char **argv)
 {
@@ -89,13 +73,13 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "responder"))
 		return iolens__cli_responder(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "compare")) {
-		cmdline = join_args(argc, argv);
+		cmdline = iolens__join_args(argc, argv);
 		r = iolens__cli_compare(argc - 1, argv + 1, cmdline);
 		free(cmdline);
 		return r;
 	}
 	if (!strcmp(argv[1], "demo")) {
-		cmdline = join_args(argc, argv);
+		cmdline = iolens__join_args(argc, argv);
 		r = iolens__cli_demo(argc - 1, argv + 1, cmdline);
 		free(cmdline);
 		return r;
@@ -109,7 +93,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "diff"))
 		return iolens__cli_diff(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "import")) {
-		cmdline = join_args(argc, argv);
+		cmdline = iolens__join_args(argc, argv);
 		r = iolens__cli_import(argc - 1, argv + 1, cmdline);
 		free(cmdline);
 		return r;
@@ -118,7 +102,7 @@ int main(int argc, char **argv)
 		return iolens__usage("unknown command '%s' (accepts list, doctor, run, compare, demo, responder, history, show, export, diff, import; see iolens --help)",
 				     argv[1]);
 	}
-	cmdline = join_args(argc, argv);
+	cmdline = iolens__join_args(argc, argv);
 	r = iolens__cli_run(argc - 1, argv + 1, cmdline);
 	free(cmdline);
 	return r;

@@ -20,6 +20,7 @@
 #include "cli_mpi.h"
 #include "cli_output.h"
 #include "cli_run.h"
+#include "cli_usage.h"
 #include "iolens/iolens.h"
 
 static const char mpi_help[] =
@@ -37,7 +38,7 @@ static const char mpi_help[] =
     "  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
     "  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
     "  --hdr-log is not supported yet; nothing is recorded in the results database\n"
-    "  (--db, --label and --no-db are accepted and ignored)\n"
+    "  (--db and --label are refused as not supported yet, --no-db is accepted)\n"
     "  with --file every rank uses that path (on one host, the same file)\n"
     "\n"
     "Give Open MPI --bind-to none: its default core binding distorts latency.\n";
@@ -58,25 +59,6 @@ static void pass_barrier(void *arg, const char *spec, int pass)
 	(void)spec;
 	(void)pass;
 	MPI_Barrier(MPI_COMM_WORLD);
-}
-
-static char *join_args(int argc, char **argv)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	s = malloc(len);
-	if (!s)
-		return NULL;
-	s[0] = '\0';
-	for (int i = 0; i < argc; i++) {
-		if (i)
-			strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
 }
 
 /* A one-line usage error; returns 2. Said by rank 0 only. */
@@ -146,6 +128,9 @@ static int check_supported(const struct iolens__run_args *a)
 		    a->json && !strcmp(a->json, "-") ? "json" : "csv");
 	if (a->hdr_log)
 		return mpi_usage("--hdr-log: not supported yet");
+	if (a->store.db || a->store.label)
+		return mpi_usage("--%s: not supported yet (iolens-mpi records nothing in the results "
+				 "database)", a->store.db ? "db" : "label");
 	return 0;
 }
 
@@ -158,23 +143,31 @@ static int agree(int r)
 	return worst;
 }
 
+/* Rank 0's output files, opened (and so checked) before anything runs. */
+static struct iolens__output json_out, csv_out;
+
+/* Rank 0: --json and --csv, checked and opened. 0, or 2 after the usage error. */
+static int open_outputs(const struct iolens__run_args *a)
+{
+	int r = iolens__output_open(&json_out, "--json", a->json);
+
+	if (!r)
+		r = iolens__output_open(&csv_out, "--csv", a->csv);
+	if (!r && iolens__output_same(&json_out, &csv_out))
+		r = mpi_usage("--json/--csv: both name '%s' (give each its own file)", a->csv);
+	return r;
+}
+
 /* Rank 0: the table and the files. 1 when a file could not be written. */
 static int report(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
-		  const struct iolens__mpi_clock *clk, const struct iolens__run_args *a,
-		  const char *cmdline)
+		  const struct iolens__mpi_clock *clk, const char *cmdline)
 {
-	struct iolens__output json_out = {0}, csv_out = {0};
 	struct iolens_meta meta;
 	int failed = 0;
 
 	iolens__mpi_table(stdout, res, m, n, n_ranks, clk);
 	iolens_meta_collect(&meta, cmdline);
 	meta.interrupted = stop_flag;
-	if (iolens__output_open(&json_out, "--json", a->json) ||
-	    iolens__output_open(&csv_out, "--csv", a->csv)) {
-		failed = 1;
-		goto out;
-	}
 	errno = 0;
 	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, m, n, n_ranks, clk))
 		failed = iolens__output_abandon(&json_out);
@@ -185,9 +178,6 @@ static int report(struct iolens_result **res, const struct iolens__mpi_merged *m
 	}
 	failed |= iolens__output_finish(&json_out);
 	failed |= iolens__output_finish(&csv_out);
-out:
-	iolens__output_discard(&json_out);
-	iolens__output_discard(&csv_out);
 	return failed;
 }
 
@@ -233,6 +223,10 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 	if (r)
 		return r < 0 ? 0 : r;
 	r = check_supported(&a);
+	if (!r && my_rank == 0)
+		r = open_outputs(&a);
+	/* Rank 0 alone knows whether its files can be written: every rank learns it. */
+	r = agree(r);
 	if (r)
 		goto out_args;
 	a.w.stop = &stop_flag;
@@ -250,7 +244,7 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 	for (size_t i = 0; !failed && i < n; i++)
 		iolens__mpi_merge(res[i], my_rank, n_ranks, clk, &m[i]);
 	if (!failed && my_rank == 0)
-		failed = report(res, m, n, clk, &a, cmdline);
+		failed = report(res, m, n, clk, cmdline);
 	for (size_t i = 0; i < n; i++)
 		failed |= res[i]->status == IOLENS_STATUS_ERROR;
 	r = stop_flag ? 130 : failed;
@@ -262,6 +256,8 @@ out:
 		iolens_result_free(res[i]);
 	free(clk);
 out_args:
+	iolens__output_discard(&json_out);
+	iolens__output_discard(&csv_out);
 	iolens__run_args_free(&a);
 	return r;
 }
@@ -290,7 +286,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "run")) {
 		r = mpi_usage("'%s': iolens-mpi has one command, run", argv[1]);
 	} else {
-		cmdline = join_args(argc, argv);
+		cmdline = iolens__join_args(argc, argv);
 		r = cmd_run(argc - 1, argv + 1, cmdline);
 		free(cmdline);
 	}

@@ -1,4 +1,6 @@
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli_usage.h"
 
@@ -32,4 +34,20 @@ int iolens__usage(const char *fmt, ...)
 	r = iolens__vusage(fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+char *iolens__join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	for (int i = 0; s && i < argc; i++) {
+		strcat(s, argv[i]);
+		if (i + 1 < argc)
+			strcat(s, " ");
+	}
+	return s;
 }

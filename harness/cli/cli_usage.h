@@ -8,4 +8,7 @@
 int iolens__usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int iolens__vusage(const char *fmt, va_list ap);
 
+/* The command line as one string, words joined by spaces (for meta.command_line); NULL if out of memory. */
+char *iolens__join_args(int argc, char **argv);
+
 #endif
