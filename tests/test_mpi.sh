@@ -58,6 +58,8 @@ for res in fleet["results"]:
     assert min(p99s) <= merged["latency_ns"]["p99"] <= max(p99s), (p99s, merged["latency_ns"])
     assert merged["latency_ns"]["max"] >= merged["latency_ns"]["p99"] >= merged["latency_ns"]["p50"]
     assert merged["window_spread_us"] >= 0
+    # --count off: no rank counted syscalls, so the fleet has no figure (null, never 0).
+    assert merged["syscalls"] is None, merged["syscalls"]
 print("fleet of %d: %s" % (n, ", ".join("%s %d ops" % (r["backend"], r["merged"]["ops"])
                                        for r in fleet["results"])))
 PY

@@ -23,6 +23,7 @@ struct iolens__mpi_row {
 	int rank;
 	int cpu; /* the CPU the rank's main thread last ran on, -1 unknown */
 	int ok;	 /* the result's status was IOLENS_STATUS_OK */
+	int counted; /* its syscalls were counted (syscalls is meaningless otherwise) */
 	uint64_t ops, bytes, syscalls, p50, p99, max;
 	double iops;
 	double window_start; /* CLOCK_REALTIME seconds on the rank's own clock */
@@ -37,6 +38,7 @@ struct iolens__mpi_merged {
 	double iops;	   /* the sum of the ranks' */
 	double spread_us;  /* max - min of the corrected window starts */
 	unsigned ok_ranks; /* ranks whose result was OK */
+	unsigned counted_ranks; /* of those, the ranks that counted syscalls */
 };
 
 /*

@@ -79,17 +79,23 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 	size_t cur = 0;
 	int first = 1;
 
-	fprintf(f,
-		"\"merged\": {\"ranks\": %u, \"ops\": %llu, \"bytes\": %llu, \"syscalls\": %llu, "
-		"\"iops\": ",
-		m->ok_ranks, (unsigned long long)m->ops, (unsigned long long)m->bytes,
-		(unsigned long long)m->syscalls);
-	put_number(f, m->iops);
-	fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
-		(unsigned long long)iolens_hist_percentile(m->hist, 50),
-		(unsigned long long)iolens_hist_percentile(m->hist, 90),
-		(unsigned long long)iolens_hist_percentile(m->hist, 99),
-		(unsigned long long)m->max);
+	fprintf(f, "\"merged\": {\"ranks\": %u, \"ops\": %llu, \"bytes\": %llu, \"syscalls\": ",
+		m->ok_ranks, (unsigned long long)m->ops, (unsigned long long)m->bytes);
+	/* Summed only when every rank that ran counted them: a part is not the fleet's. */
+	if (m->ok_ranks && m->counted_ranks == m->ok_ranks)
+		fprintf(f, "%llu", (unsigned long long)m->syscalls);
+	else
+		fputs("null", f);
+	fputs(", \"iops\": ", f);
+	put_number(f, m->ok_ranks ? m->iops : NAN);
+	if (iolens_hist_count(m->hist))
+		fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
+			(unsigned long long)iolens_hist_percentile(m->hist, 50),
+			(unsigned long long)iolens_hist_percentile(m->hist, 90),
+			(unsigned long long)iolens_hist_percentile(m->hist, 99),
+			(unsigned long long)m->max);
+	else /* no rank measured a latency: not measured, never 0 */
+		fputs(", \"latency_ns\": {\"p50\": null, \"p90\": null, \"p99\": null, \"max\": null}", f);
 	fprintf(f, ", \"histogram\": {\"count\": %llu, \"buckets\": [",
 		(unsigned long long)iolens_hist_count(m->hist));
 	while (iolens_hist_next_bucket(m->hist, &cur, &lo, &hi, &count)) {

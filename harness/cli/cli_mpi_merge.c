@@ -27,6 +27,7 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 		return;
 	row->ops = r->ops;
 	row->bytes = r->bytes;
+	row->counted = r->syscalls.measured;
 	row->syscalls = r->syscalls.measured ? r->syscalls.total : 0;
 	row->p50 = r->lat.p50;
 	row->p99 = r->lat.p99;
@@ -68,6 +69,7 @@ static void merge_rows(struct iolens__mpi_merged *m, int nranks,
 		m->ops += row->ops;
 		m->bytes += row->bytes;
 		m->syscalls += row->syscalls;
+		m->counted_ranks += row->counted != 0;
 		m->iops += row->iops;
 		if (row->max > m->max)
 			m->max = row->max;
