@@ -78,11 +78,33 @@ launch 4 $run --json "$work/four.json" >/dev/null 2>"$work/four.err"
 check "4 ranks run (oversubscribed)" $?
 check_fleet "$work/four.json" 4; check "  the merge holds every rank's operations" $?
 
+# Echo at fleet scale: rank 1 serves the responder, rank 0 runs echo at it
+# over its own sockets; the merge is of the clients alone.
+launch 2 run --responder-rank 1 --workload echo --backend epoll --conns 2 --time 200ms \
+	--count off --json "$work/echo.json" >"$work/echo.out" 2>"$work/echo.err"
+check "echo against a responder rank" $?
+/usr/bin/python3 - "$work/echo.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+fleet = doc["fleet"]
+assert fleet["ranks"] == 1, fleet["ranks"]            # the clients; rank 1 served
+res = fleet["results"][0]
+assert [r["rank"] for r in res["ranks"]] == [0], res["ranks"]
+assert res["merged"]["ops"] == res["merged"]["histogram"]["count"] == res["ranks"][0]["ops"] > 0
+peer = doc["results"][0]["net"]["peer"]
+assert "remote responder" in peer, peer                # not an in-process one
+PY
+check "  the client's requests went to rank 1's responder, merged" $?
+err=$(launch 2 run --responder-rank 2 --workload echo --backend epoll --time 100ms 2>&1 >/dev/null)
+check "a responder rank outside the job is refused" $(( $? == 0 ))
+echo "$err" | grep -q "^iolens-mpi: --responder-rank: '2' (accepts a rank 0 to 1"
+check "  naming the option and what it accepts" $?
+
 # Not supported yet: one line, exit 2, straight from a singleton.
 err=$("$exe" run --workload echo --backend epoll --time 100ms 2>&1 >/dev/null)
 rc=$?
 check "a socket workload is refused with exit 2" $(( rc != 2 ))
-[ "$err" = "iolens-mpi: --workload echo: not supported yet (disk workloads only)" ]
+[ "$err" = "iolens-mpi: --workload echo: not supported yet (disk workloads, and echo with --responder-rank)" ]
 check "  in one line" $?
 "$exe" run --backend null --time 100ms --json - >/dev/null 2>&1
 check "--json - is refused" $(( $? != 2 ))

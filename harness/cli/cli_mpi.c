@@ -34,17 +34,25 @@ static const char mpi_help[] =
     "percentiles from the histograms summed bucket by bucket.\n"
     "\n"
     "The options are those of `iolens run` (iolens-mpi run --help), with these limits:\n"
-    "  disk workloads only: socket workloads are not supported yet (exit 2)\n"
+    "  disk workloads, and echo with --responder-rank; serve and stream are not\n"
+    "  supported yet (exit 2)\n"
     "  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
     "  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
     "  --hdr-log is not supported yet; nothing is recorded in the results database\n"
     "  (--db and --label are refused as not supported yet, --no-db is accepted)\n"
     "  with --file every rank uses that path (on one host, the same file)\n"
     "\n"
+    "\n"
+    "  --responder-rank R      rank R serves the iolens responder; every other rank\n"
+    "                          runs --workload echo against it (echo at fleet scale)\n"
+    "  --responder-listen ADDR where rank R listens, HOST:PORT the others can reach\n"
+    "                          (default loopback with a free port: one host only)\n"
+    "\n"
     "Give Open MPI --bind-to none: its default core binding distorts latency.\n";
 
 static volatile int stop_flag;
-static int my_rank, n_ranks;
+static int my_rank, n_ranks; /* in iolens__mpi_comm: every rank, or the echo clients */
+static struct iolens__mpi_roles roles;
 
 static void on_signal(int sig)
 {
@@ -58,7 +66,7 @@ static void pass_barrier(void *arg, const char *spec, int pass)
 	(void)arg;
 	(void)spec;
 	(void)pass;
-	MPI_Barrier(MPI_COMM_WORLD);
+	MPI_Barrier(iolens__mpi_comm);
 }
 
 /* A one-line usage error; returns 2. Said by rank 0 only. */
@@ -118,9 +126,14 @@ static int check_supported(const struct iolens__run_args *a)
 {
 	char name[64];
 
-	if (IOLENS_WL_IS_SOCKET(a->w.kind)) {
+	if (roles.responder >= 0 && a->w.kind != IOLENS_WL_ECHO)
+		return mpi_usage("--responder-rank: for --workload echo only");
+	if (roles.responder >= 0 && a->w.connect)
+		return mpi_usage("--connect: not with --responder-rank (the responder rank is the peer)");
+	if (IOLENS_WL_IS_SOCKET(a->w.kind) && roles.responder < 0) {
 		iolens_workload_names(1u << a->w.kind, name, sizeof(name));
-		return mpi_usage("--workload %s: not supported yet (disk workloads only)", name);
+		return mpi_usage("--workload %s: not supported yet (disk workloads, and echo with "
+				 "--responder-rank)", name);
 	}
 	if ((a->json && !strcmp(a->json, "-")) || (a->csv && !strcmp(a->csv, "-")))
 		return mpi_usage(
@@ -134,13 +147,18 @@ static int check_supported(const struct iolens__run_args *a)
 	return 0;
 }
 
-/* Every rank agrees: the worst (largest) of the ranks' r. */
-static int agree(int r)
+/* Every rank of comm agrees: the worst (largest) of the ranks' r. */
+static int agree_in(MPI_Comm comm, int r)
 {
 	int worst = r;
 
-	MPI_Allreduce(&r, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+	MPI_Allreduce(&r, &worst, 1, MPI_INT, MPI_MAX, comm);
 	return worst;
+}
+
+static int agree(int r)
+{
+	return agree_in(iolens__mpi_comm, r);
 }
 
 /* Rank 0's output files, opened (and so checked) before anything runs. */
@@ -216,6 +234,7 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 	struct iolens__mpi_merged *m = NULL;
 	struct iolens__mpi_clock *clk;
 	struct iolens__run_args a;
+	char peer[256];
 	size_t n = 0;
 	int r, failed = 0;
 
@@ -223,10 +242,19 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 	if (r)
 		return r < 0 ? 0 : r;
 	r = check_supported(&a);
-	if (!r && my_rank == 0)
+	/* The first rank that runs the workload writes the files. */
+	if (!r && my_rank == (roles.responder == 0 ? 1 : 0))
 		r = open_outputs(&a);
-	/* Rank 0 alone knows whether its files can be written: every rank learns it. */
-	r = agree(r);
+	/* That rank alone knows whether its files can be written: every rank learns it. */
+	r = agree_in(MPI_COMM_WORLD, r);
+	if (!r && roles.responder >= 0) {
+		r = iolens__mpi_roles_start(&roles, iolens__mpi_world_rank, peer, sizeof(peer));
+		if (!r && iolens__mpi_world_rank == roles.responder)
+			goto out_args; /* it serves until the clients are done (main) */
+		MPI_Comm_rank(iolens__mpi_comm, &my_rank);
+		MPI_Comm_size(iolens__mpi_comm, &n_ranks);
+		a.w.connect = peer;
+	}
 	if (r)
 		goto out_args;
 	a.w.stop = &stop_flag;
@@ -274,6 +302,7 @@ int main(int argc, char **argv)
 	}
 	MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+	iolens__mpi_world_rank = my_rank;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -286,8 +315,15 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "run")) {
 		r = mpi_usage("'%s': iolens-mpi has one command, run", argv[1]);
 	} else {
+		char err[256];
+
 		cmdline = iolens__join_args(argc, argv);
-		r = cmd_run(argc - 1, argv + 1, cmdline);
+		r = iolens__mpi_take_roles(&argc, argv, n_ranks, &roles, err, sizeof(err));
+		if (r)
+			mpi_usage("%s", err);
+		else
+			r = cmd_run(argc - 1, argv + 1, cmdline);
+		iolens__mpi_roles_end(&roles);
 		free(cmdline);
 	}
 	MPI_Finalize();

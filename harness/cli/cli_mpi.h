@@ -6,6 +6,7 @@
 #ifndef IOLENS_CLI_MPI_H
 #define IOLENS_CLI_MPI_H
 
+#include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,6 +17,34 @@ struct iolens__mpi_clock {
 	double offset_us; /* the rank's clock minus rank 0's, at the fastest round trip */
 	double rtt_us;	  /* that round trip */
 };
+
+/*
+ * The ranks that run the workload: every rank, or all but the responder
+ * rank (--responder-rank). The collectives below are over it; "rank 0"
+ * is its first. Rows name ranks as mpirun does (iolens__mpi_world_rank).
+ */
+extern MPI_Comm iolens__mpi_comm;
+extern int iolens__mpi_world_rank;
+
+/* --responder-rank R [--responder-listen ADDR]: rank R serves, the others run echo at it. */
+struct iolens__mpi_roles {
+	int responder;                   /* its rank, or -1: every rank runs the workload */
+	const char *listen;              /* where it listens (default loopback) */
+	struct iolens_responder *server; /* on the responder rank, once started */
+	MPI_Comm clients;                /* every rank but the responder */
+	int started;
+};
+
+/*
+ * Take the role options out of argv (the rest is iolens run's). 0, or 2
+ * with the one-line reason in err.
+ */
+int iolens__mpi_take_roles(int *argc, char **argv, int world_size, struct iolens__mpi_roles *ro,
+			   char *err, size_t errlen);
+int iolens__mpi_roles_start(struct iolens__mpi_roles *ro, int world_rank, char *connect,
+			    size_t len);
+/* Collective over every rank: the responder stops once every client is done. */
+void iolens__mpi_roles_end(struct iolens__mpi_roles *ro);
 
 /* One rank's figures of one result, as rank 0 gathers them. */
 struct iolens__mpi_row {

@@ -28,11 +28,11 @@ int iolens__mpi_clock_sync(int rank, int nranks, struct iolens__mpi_clock *clk)
 
 	if (rank != 0) {
 		for (int k = 0; k < ROUND_TRIPS; k++) {
-			if (MPI_Recv(&remote, 1, MPI_INT64_T, 0, k, MPI_COMM_WORLD,
+			if (MPI_Recv(&remote, 1, MPI_INT64_T, 0, k, iolens__mpi_comm,
 				     MPI_STATUS_IGNORE) != MPI_SUCCESS)
 				return -EIO;
 			remote = realtime_ns();
-			if (MPI_Send(&remote, 1, MPI_INT64_T, 0, k, MPI_COMM_WORLD) != MPI_SUCCESS)
+			if (MPI_Send(&remote, 1, MPI_INT64_T, 0, k, iolens__mpi_comm) != MPI_SUCCESS)
 				return -EIO;
 		}
 		return 0;
@@ -42,8 +42,8 @@ int iolens__mpi_clock_sync(int rank, int nranks, struct iolens__mpi_clock *clk)
 		best_rtt = INT64_MAX;
 		for (int k = 0; k < ROUND_TRIPS; k++) {
 			t0 = realtime_ns();
-			if (MPI_Send(&t0, 1, MPI_INT64_T, r, k, MPI_COMM_WORLD) != MPI_SUCCESS ||
-			    MPI_Recv(&remote, 1, MPI_INT64_T, r, k, MPI_COMM_WORLD,
+			if (MPI_Send(&t0, 1, MPI_INT64_T, r, k, iolens__mpi_comm) != MPI_SUCCESS ||
+			    MPI_Recv(&remote, 1, MPI_INT64_T, r, k, iolens__mpi_comm,
 				     MPI_STATUS_IGNORE) != MPI_SUCCESS)
 				return -EIO;
 			t1 = realtime_ns();

@@ -40,7 +40,7 @@ static void put_clock(FILE *f, const struct iolens__mpi_merged *m0, int nranks,
 {
 	fputs("    \"clock\": [", f);
 	for (int i = 0; i < nranks; i++) {
-		fprintf(f, "%s\n      {\"rank\": %d, \"host\": ", i ? "," : "", i);
+		fprintf(f, "%s\n      {\"rank\": %d, \"host\": ", i ? "," : "", m0 ? m0->rows[i].rank : i);
 		put_string(f, m0 ? m0->rows[i].host : "");
 		fputs(", \"offset_us\": ", f);
 		put_number(f, clk[i].offset_us);
@@ -57,7 +57,7 @@ static void put_ranks(FILE *f, const struct iolens__mpi_merged *m, int nranks)
 	for (int i = 0; i < nranks; i++) {
 		const struct iolens__mpi_row *row = &m->rows[i];
 
-		fprintf(f, "%s\n        {\"rank\": %d, \"host\": ", i ? "," : "", i);
+		fprintf(f, "%s\n        {\"rank\": %d, \"host\": ", i ? "," : "", row->rank);
 		put_string(f, row->host);
 		fprintf(f, ", \"cpu\": %d, \"ok\": %s, \"ops\": %llu, \"iops\": ", row->cpu,
 			row->ok ? "true" : "false", (unsigned long long)row->ops);

@@ -19,7 +19,8 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	memset(row, 0, sizeof(*row));
 	if (gethostname(row->host, sizeof(row->host) - 1))
 		strcpy(row->host, "unknown");
-	row->rank = rank;
+	row->rank = iolens__mpi_world_rank;
+	(void)rank;
 	row->cpu = sched_getcpu();
 	row->ok = r->status == IOLENS_STATUS_OK;
 	row->window_start = NAN;
@@ -90,7 +91,7 @@ static void *or_abort(void *p)
 {
 	if (!p) {
 		fputs("iolens-mpi: out of memory while merging\n", stderr);
-		MPI_Abort(MPI_COMM_WORLD, 1);
+		MPI_Abort(MPI_COMM_WORLD, 1); /* every rank: the job ends */
 	}
 	return p;
 }
@@ -114,9 +115,9 @@ void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 	fill_buckets(r, counts, mids);
 	fill_row(&row, r, rank);
 	MPI_Gather(&row, (int)sizeof(row), MPI_BYTE, m->rows, (int)sizeof(row), MPI_BYTE, 0,
-		   MPI_COMM_WORLD);
-	MPI_Reduce(counts, sum, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-	MPI_Reduce(mids, mid, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_MAX, 0, MPI_COMM_WORLD);
+		   iolens__mpi_comm);
+	MPI_Reduce(counts, sum, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_SUM, 0, iolens__mpi_comm);
+	MPI_Reduce(mids, mid, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_MAX, 0, iolens__mpi_comm);
 	if (rank == 0) {
 		for (size_t i = 0; i < IOLENS_HIST_NBUCKETS; i++)
 			iolens_hist_add_n(m->hist, mid[i], sum[i]);
@@ -165,8 +166,9 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 		       const struct iolens__mpi_clock *clk)
 {
 	for (int i = 1; i < nranks && n; i++)
-		fprintf(f, "clock: rank %d (%s) is %+.1f us from rank 0 (round trip %.1f us)\n", i,
-			m[0].rows[i].host, clk[i].offset_us, clk[i].rtt_us);
+		fprintf(f, "clock: rank %d (%s) is %+.1f us from rank %d (round trip %.1f us)\n",
+			m[0].rows[i].rank, m[0].rows[i].host, clk[i].offset_us, m[0].rows[0].rank,
+			clk[i].rtt_us);
 	for (size_t k = 0; k < n; k++) {
 		const struct iolens_result *r = res[k];
 		const struct iolens__mpi_merged *x = &m[k];
@@ -179,12 +181,12 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 			const struct iolens__mpi_row *row = &x->rows[i];
 
 			if (!row->ok) {
-				fprintf(f, "  %4d  %-16s %4d  no result (%s on rank 0)\n", i,
+				fprintf(f, "  %4d  %-16s %4d  no result (%s on rank %d)\n", row->rank,
 					row->host, row->cpu,
-					r->reason[0] ? r->reason : "see the JSON");
+					r->reason[0] ? r->reason : "see the JSON", x->rows[0].rank);
 				continue;
 			}
-			fprintf(f, "  %4d  %-16s %4d %12.0f %10.2f %10.2f %12.1f%s\n", i, row->host,
+			fprintf(f, "  %4d  %-16s %4d %12.0f %10.2f %10.2f %12.1f%s\n", row->rank, row->host,
 				row->cpu, row->iops, (double)row->p50 / 1e3, (double)row->p99 / 1e3,
 				x->skew_us[i],
 				iolens__mpi_is_straggler(x, nranks, i) ? "  (straggler)" : "");

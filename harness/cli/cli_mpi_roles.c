@@ -1,0 +1,131 @@
+/*
+ * Roles for socket workloads: --responder-rank R makes rank R serve the
+ * iolens responder while every other rank runs echo against it, so the
+ * echo clients are a fleet. The data goes over iolens's own sockets; MPI
+ * carries only the responder's address and the barriers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_mpi.h"
+
+MPI_Comm iolens__mpi_comm = MPI_COMM_WORLD;
+int iolens__mpi_world_rank;
+
+/* Remove argv[i] and, when two, the word after it. */
+static void drop(int *argc, char **argv, int i, int two)
+{
+	int k = two ? 2 : 1;
+
+	memmove(&argv[i], &argv[i + k], (size_t)(*argc - i - k + 1) * sizeof(*argv));
+	*argc -= k;
+}
+
+/* "--name VALUE" or "--name=VALUE" at argv[i]: the value, or NULL when it is not that option. */
+static const char *value_of(int argc, char **argv, int i, const char *name, int *two)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[i], name, n))
+		return NULL;
+	if (argv[i][n] == '=') {
+		*two = 0;
+		return argv[i] + n + 1;
+	}
+	if (argv[i][n] || i + 1 >= argc)
+		return argv[i][n] ? NULL : "";
+	*two = 1;
+	return argv[i + 1];
+}
+
+int iolens__mpi_take_roles(int *argc, char **argv, int world_size, struct iolens__mpi_roles *ro,
+			   char *err, size_t errlen)
+{
+	memset(ro, 0, sizeof(*ro));
+	ro->responder = -1;
+	for (int i = 1; i < *argc;) {
+		int two = 0;
+		const char *rank = value_of(*argc, argv, i, "--responder-rank", &two);
+		const char *listen = rank ? NULL : value_of(*argc, argv, i, "--responder-listen", &two);
+		char *end;
+		long v;
+
+		if (!rank && !listen) {
+			i++;
+			continue;
+		}
+		if (listen) {
+			if (!*listen) {
+				snprintf(err, errlen, "--responder-listen: empty (accepts HOST:PORT, the "
+					 "responder rank's address the others can reach)");
+				return 2;
+			}
+			ro->listen = listen;
+		} else {
+			errno = 0;
+			v = strtol(rank, &end, 10);
+			if (!*rank || *end || errno || v < 0 || v >= world_size || world_size < 2) {
+				snprintf(err, errlen, "--responder-rank: '%s' (accepts a rank 0 to %d of "
+					 "a job of 2 or more ranks)", rank, world_size - 1);
+				return 2;
+			}
+			ro->responder = (int)v;
+		}
+		drop(argc, argv, i, two);
+	}
+	if (ro->listen && ro->responder < 0) {
+		snprintf(err, errlen, "--responder-listen: only with --responder-rank");
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Collective over every rank: rank R starts the responder and tells the
+ * others where it listens; the others become iolens__mpi_comm. 0 with
+ * *connect set on the clients, or 1 on every rank (said by rank R).
+ */
+int iolens__mpi_roles_start(struct iolens__mpi_roles *ro, int world_rank, char *connect,
+			    size_t len)
+{
+	struct iolens_responder_opts o;
+	char addr[256] = "", err[512];
+	int ok = 1;
+
+	if (world_rank == ro->responder) {
+		iolens_responder_opts_init(&o);
+		o.listen = ro->listen;
+		if (iolens_responder_start(&ro->server, &o, err, sizeof(err))) {
+			fprintf(stderr, "iolens-mpi: rank %d: the responder: %s\n", world_rank, err);
+			ok = 0;
+		} else {
+			iolens_responder_address(ro->server, addr, sizeof(addr));
+		}
+	}
+	MPI_Bcast(&ok, 1, MPI_INT, ro->responder, MPI_COMM_WORLD);
+	MPI_Bcast(addr, (int)sizeof(addr), MPI_CHAR, ro->responder, MPI_COMM_WORLD);
+	if (!ok)
+		return 1;
+	snprintf(connect, len, "%s", addr);
+	MPI_Comm_split(MPI_COMM_WORLD, world_rank == ro->responder, world_rank, &ro->clients);
+	if (world_rank != ro->responder)
+		iolens__mpi_comm = ro->clients;
+	ro->started = 1;
+	return 0;
+}
+
+void iolens__mpi_roles_end(struct iolens__mpi_roles *ro)
+{
+	if (!ro->started)
+		return;
+	/* The responder serves until every client has finished. */
+	MPI_Barrier(MPI_COMM_WORLD);
+	if (ro->server)
+		iolens_responder_stop(ro->server);
+	iolens__mpi_comm = MPI_COMM_WORLD;
+	MPI_Comm_free(&ro->clients);
+	ro->started = 0;
+}
