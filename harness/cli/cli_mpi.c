@@ -47,6 +47,9 @@ static const char mpi_help[] =
     "                          runs --workload echo against it (echo at fleet scale)\n"
     "  --responder-listen ADDR where rank R listens, HOST:PORT the others can reach\n"
     "                          (default loopback with a free port: one host only)\n"
+    "  --rank-netns PATTERN    each rank enters the network namespace PATTERN with\n"
+    "                          %d its rank (a name under /var/run/netns, or a path)\n"
+    "                          after MPI has set up: ranks as hosts on one machine\n"
     "\n"
     "Give Open MPI --bind-to none: its default core binding distorts latency.\n";
 
@@ -319,9 +322,15 @@ int main(int argc, char **argv)
 
 		cmdline = iolens__join_args(argc, argv);
 		r = iolens__mpi_take_roles(&argc, argv, n_ranks, &roles, err, sizeof(err));
-		if (r)
+		if (r) {
 			mpi_usage("%s", err);
-		else
+		} else if (iolens__mpi_enter_netns(&roles, my_rank, err, sizeof(err))) {
+			/* Only the rank that failed knows why: it says so itself. */
+			fprintf(stderr, "iolens-mpi: %s\n", err);
+			r = 2;
+		}
+		r = agree_in(MPI_COMM_WORLD, r);
+		if (!r)
 			r = cmd_run(argc - 1, argv + 1, cmdline);
 		iolens__mpi_roles_end(&roles);
 		free(cmdline);

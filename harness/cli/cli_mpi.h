@@ -30,6 +30,7 @@ extern int iolens__mpi_world_rank;
 struct iolens__mpi_roles {
 	int responder;                   /* its rank, or -1: every rank runs the workload */
 	const char *listen;              /* where it listens (default loopback) */
+	const char *netns;               /* --rank-netns: a name or path with %d for the rank */
 	struct iolens_responder *server; /* on the responder rank, once started */
 	MPI_Comm clients;                /* every rank but the responder */
 	int started;
@@ -41,6 +42,13 @@ struct iolens__mpi_roles {
  */
 int iolens__mpi_take_roles(int *argc, char **argv, int world_size, struct iolens__mpi_roles *ro,
 			   char *err, size_t errlen);
+/*
+ * --rank-netns: this rank's thread enters its network namespace (after
+ * MPI_Init, so MPI's own connections stay where they were made; every
+ * thread iolens starts afterwards inherits it). 0, or 2 with err.
+ */
+int iolens__mpi_enter_netns(const struct iolens__mpi_roles *ro, int world_rank, char *err,
+			    size_t errlen);
 int iolens__mpi_roles_start(struct iolens__mpi_roles *ro, int world_rank, char *connect,
 			    size_t len);
 /* Collective over every rank: the responder stops once every client is done. */

@@ -6,9 +6,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_mpi.h"
 
@@ -50,14 +53,25 @@ int iolens__mpi_take_roles(int *argc, char **argv, int world_size, struct iolens
 		int two = 0;
 		const char *rank = value_of(*argc, argv, i, "--responder-rank", &two);
 		const char *listen = rank ? NULL : value_of(*argc, argv, i, "--responder-listen", &two);
+		const char *netns = rank || listen ? NULL : value_of(*argc, argv, i, "--rank-netns", &two);
 		char *end;
 		long v;
 
-		if (!rank && !listen) {
+		if (!rank && !listen && !netns) {
 			i++;
 			continue;
 		}
-		if (listen) {
+		if (netns) {
+			const char *pct = strchr(netns, '%');
+
+			if (!pct || pct[1] != 'd' || strchr(pct + 2, '%')) {
+				snprintf(err, errlen, "--rank-netns: '%.100s' (accepts a name or path with one "
+					 "%%d for the rank, e.g. iolens%%d for /var/run/netns/iolens0, ...)",
+					 netns);
+				return 2;
+			}
+			ro->netns = netns;
+		} else if (listen) {
 			if (!*listen) {
 				snprintf(err, errlen, "--responder-listen: empty (accepts HOST:PORT, the "
 					 "responder rank's address the others can reach)");
@@ -80,6 +94,31 @@ int iolens__mpi_take_roles(int *argc, char **argv, int world_size, struct iolens
 		snprintf(err, errlen, "--responder-listen: only with --responder-rank");
 		return 2;
 	}
+	return 0;
+}
+
+int iolens__mpi_enter_netns(const struct iolens__mpi_roles *ro, int world_rank, char *err,
+			    size_t errlen)
+{
+	char name[256], path[512];
+	int fd;
+
+	if (!ro->netns)
+		return 0;
+	/* The pattern was checked to hold one %d and nothing else to format. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(name, sizeof(name), ro->netns, world_rank);
+#pragma GCC diagnostic pop
+	snprintf(path, sizeof(path), "%s%s", strchr(name, '/') ? "" : "/var/run/netns/", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		snprintf(err, errlen, "--rank-netns: rank %d: %s: %s", world_rank, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 2;
+	}
+	close(fd);
 	return 0;
 }
 
