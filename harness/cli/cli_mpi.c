@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_mpi.h"
@@ -47,6 +48,11 @@ static const char mpi_help[] =
     "                          runs --workload echo against it (echo at fleet scale)\n"
     "  --responder-listen ADDR where rank R listens, HOST:PORT the others can reach\n"
     "                          (default loopback with a free port: one host only)\n"
+    "  --rank-timeout DURATION how long a rank waits for the others at a barrier or\n"
+    "                          merge (default 30s); past it a rank counts as lost:\n"
+    "                          the first rank writes its own results, marked, and\n"
+    "                          the job ends (give Open MPI --mca orte_enable_recovery 1\n"
+    "                          so it does not end the job itself when a rank dies)\n"
     "  --rank-netns PATTERN    each rank enters the network namespace PATTERN with\n"
     "                          %d its rank (a name under /var/run/netns, or a path)\n"
     "                          after MPI has set up: ranks as hosts on one machine\n"
@@ -63,13 +69,45 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-/* on_pass: every rank starts each pass of each backend together. */
+int iolens__mpi_lost;
+double iolens__mpi_timeout_s = 30;
+
+int iolens__mpi_wait(MPI_Request *req)
+{
+	const struct timespec nap = {0, 200000};
+	struct timespec now;
+	double deadline;
+	int done = 0;
+
+	if (iolens__mpi_lost)
+		return -ETIMEDOUT;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + iolens__mpi_timeout_s;
+	for (;;) {
+		if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done)
+			return done ? 0 : -EIO;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 > deadline)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	iolens__mpi_lost = 1;
+	stop_flag = 1; /* what is still running ends now, marked interrupted */
+	return -ETIMEDOUT;
+}
+
+/* on_pass: every rank starts each pass of each backend together (or learns one is lost). */
 static void pass_barrier(void *arg, const char *spec, int pass)
 {
+	MPI_Request req;
+
 	(void)arg;
 	(void)spec;
 	(void)pass;
-	MPI_Barrier(iolens__mpi_comm);
+	if (iolens__mpi_lost)
+		return;
+	MPI_Ibarrier(iolens__mpi_comm, &req);
+	iolens__mpi_wait(&req);
 }
 
 /* A one-line usage error; returns 2. Said by rank 0 only. */
@@ -150,13 +188,17 @@ static int check_supported(const struct iolens__run_args *a)
 	return 0;
 }
 
-/* Every rank of comm agrees: the worst (largest) of the ranks' r. */
+/* Every rank of comm agrees: the worst (largest) of the ranks' r; 1 when a rank is lost. */
 static int agree_in(MPI_Comm comm, int r)
 {
-	int worst = r;
+	static int mine, worst; /* a lost rank leaves the request pending on them */
+	MPI_Request req;
 
-	MPI_Allreduce(&r, &worst, 1, MPI_INT, MPI_MAX, comm);
-	return worst;
+	if (iolens__mpi_lost)
+		return 1;
+	mine = worst = r;
+	MPI_Iallreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, comm, &req);
+	return iolens__mpi_wait(&req) ? 1 : worst;
 }
 
 static int agree(int r)
@@ -190,7 +232,7 @@ static int report(struct iolens_result **res, const struct iolens__mpi_merged *m
 	iolens_meta_collect(&meta, cmdline);
 	meta.interrupted = stop_flag;
 	errno = 0;
-	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, m, n, n_ranks, clk))
+	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, m, n, n_ranks, clk, NULL))
 		failed = iolens__output_abandon(&json_out);
 	if (csv_out.f) {
 		iolens_csv_header(csv_out.f);
@@ -200,6 +242,40 @@ static int report(struct iolens_result **res, const struct iolens__mpi_merged *m
 	failed |= iolens__output_finish(&json_out);
 	failed |= iolens__output_finish(&csv_out);
 	return failed;
+}
+
+/*
+ * A rank is lost (a collective did not complete within --rank-timeout):
+ * the rank that writes the files writes its own results, marked
+ * interrupted, with a fleet that says why there is no merge; every rank
+ * still here says so and the job ends (MPI_Abort: MPI cannot go on
+ * without the rank). Never returns.
+ */
+static void lost_end(struct iolens_result **res, size_t n, const char *cmdline)
+{
+	struct iolens_meta meta;
+	char why[256];
+
+	snprintf(why, sizeof(why), "a rank was lost: a collective with it did not complete within "
+		 "%g s (--rank-timeout); these are rank %d's own results", iolens__mpi_timeout_s,
+		 iolens__mpi_world_rank);
+	fprintf(stderr, "iolens-mpi: rank %d: %s\n", iolens__mpi_world_rank, why);
+	iolens_meta_collect(&meta, cmdline);
+	meta.interrupted = 1;
+	errno = 0;
+	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, NULL, n, n_ranks, NULL, why))
+		iolens__output_abandon(&json_out);
+	if (csv_out.f) {
+		iolens_csv_header(csv_out.f);
+		for (size_t i = 0; i < n; i++)
+			iolens_csv_row(csv_out.f, res[i]);
+	}
+	iolens__output_finish(&json_out);
+	iolens__output_finish(&csv_out);
+	fflush(stdout);
+	fflush(stderr);
+	MPI_Abort(MPI_COMM_WORLD, 1);
+	_exit(1);
 }
 
 /* Run every spec --repeat times on this rank; 0 with *n results, or an exit status. */
@@ -268,12 +344,16 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 		r = agree(iolens__mpi_clock_sync(my_rank, n_ranks, clk) ? 1 : 0);
 	if (!r)
 		r = run_all(&a, res, &n);
+	if (iolens__mpi_lost)
+		lost_end(res, n, cmdline);
 	if (r)
 		goto out;
 	m = calloc(n ? n : 1, sizeof(*m));
 	failed = agree(m ? 0 : 1);
 	for (size_t i = 0; !failed && i < n; i++)
 		iolens__mpi_merge(res[i], my_rank, n_ranks, clk, &m[i]);
+	if (iolens__mpi_lost)
+		lost_end(res, n, cmdline);
 	if (!failed && my_rank == 0)
 		failed = report(res, m, n, clk, cmdline);
 	for (size_t i = 0; i < n; i++)

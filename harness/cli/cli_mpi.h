@@ -103,11 +103,20 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 		       const struct iolens__mpi_clock *clk);
 
 /*
- * Rank 0: rank 0's iolens/1 document with a "fleet" object added. 0, or
- * -EIO / -ENOMEM.
+ * Rank 0: rank 0's iolens/1 document with a "fleet" object added; with
+ * lost (why a rank was lost), the fleet is only {"ranks", "error"} and m,
+ * clk are not read. 0, or -EIO / -ENOMEM.
  */
 int iolens__mpi_json(FILE *f, const struct iolens_meta *meta, struct iolens_result *const *res,
 		     const struct iolens__mpi_merged *m, size_t n, int nranks,
-		     const struct iolens__mpi_clock *clk);
+		     const struct iolens__mpi_clock *clk, const char *lost);
+
+/*
+ * Wait for a non-blocking collective, at most the rank timeout (--rank-timeout).
+ * 0, or -ETIMEDOUT: a rank is lost (iolens__mpi_lost says so from then on).
+ */
+int iolens__mpi_wait(MPI_Request *req);
+extern int iolens__mpi_lost;
+extern double iolens__mpi_timeout_s;
 
 #endif

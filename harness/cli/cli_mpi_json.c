@@ -130,7 +130,7 @@ static void put_fleet(FILE *f, struct iolens_result *const *res, const struct io
 
 int iolens__mpi_json(FILE *f, const struct iolens_meta *meta, struct iolens_result *const *res,
 		     const struct iolens__mpi_merged *m, size_t n, int nranks,
-		     const struct iolens__mpi_clock *clk)
+		     const struct iolens__mpi_clock *clk, const char *lost)
 {
 	char *doc = NULL, *end;
 	size_t len = 0;
@@ -152,7 +152,13 @@ int iolens__mpi_json(FILE *f, const struct iolens_meta *meta, struct iolens_resu
 		end--;
 	fwrite(doc, 1, (size_t)(end - doc), f);
 	fputs(",\n", f);
-	put_fleet(f, res, m, n, nranks, clk);
+	if (lost) { /* no merge: this rank's own results above, and why there is no fleet */
+		fprintf(f, "  \"fleet\": {\n    \"ranks\": %d,\n    \"error\": ", nranks);
+		put_string(f, lost);
+		fputs("\n  }\n}\n", f);
+	} else {
+		put_fleet(f, res, m, n, nranks, clk);
+	}
 	free(doc);
 	return ferror(f) ? -EIO : 0;
 }

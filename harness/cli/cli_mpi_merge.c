@@ -102,9 +102,16 @@ void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 	uint64_t *counts = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*counts)));
 	uint64_t *mids = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mids)));
 	uint64_t *sum = NULL, *mid = NULL;
-	struct iolens__mpi_row row;
+	static struct iolens__mpi_row row; /* a pending request may still read it */
+	MPI_Request req[3];
+	int lost = iolens__mpi_lost;
 
 	memset(m, 0, sizeof(*m));
+	if (lost) {
+		free(counts);
+		free(mids);
+		return;
+	}
 	if (rank == 0) {
 		m->rows = or_abort(calloc((size_t)nranks, sizeof(*m->rows)));
 		m->skew_us = or_abort(calloc((size_t)nranks, sizeof(*m->skew_us)));
@@ -114,10 +121,20 @@ void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 	}
 	fill_buckets(r, counts, mids);
 	fill_row(&row, r, rank);
-	MPI_Gather(&row, (int)sizeof(row), MPI_BYTE, m->rows, (int)sizeof(row), MPI_BYTE, 0,
-		   iolens__mpi_comm);
-	MPI_Reduce(counts, sum, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_SUM, 0, iolens__mpi_comm);
-	MPI_Reduce(mids, mid, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_MAX, 0, iolens__mpi_comm);
+	MPI_Igather(&row, (int)sizeof(row), MPI_BYTE, m->rows, (int)sizeof(row), MPI_BYTE, 0,
+		    iolens__mpi_comm, &req[0]);
+	MPI_Ireduce(counts, sum, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_SUM, 0, iolens__mpi_comm,
+		    &req[1]);
+	MPI_Ireduce(mids, mid, IOLENS_HIST_NBUCKETS, MPI_UINT64_T, MPI_MAX, 0, iolens__mpi_comm,
+		    &req[2]);
+	/*
+	 * A lost rank leaves the requests pending: their buffers are left to
+	 * them, and the caller ends the job (iolens__mpi_lost) without freeing m.
+	 */
+	for (int i = 0; i < 3 && !lost; i++)
+		lost = iolens__mpi_wait(&req[i]) != 0;
+	if (lost)
+		return;
 	if (rank == 0) {
 		for (size_t i = 0; i < IOLENS_HIST_NBUCKETS; i++)
 			iolens_hist_add_n(m->hist, mid[i], sum[i]);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli_mpi.h"
+#include "cli_opts.h"
 
 MPI_Comm iolens__mpi_comm = MPI_COMM_WORLD;
 int iolens__mpi_world_rank;
@@ -54,14 +55,23 @@ int iolens__mpi_take_roles(int *argc, char **argv, int world_size, struct iolens
 		const char *rank = value_of(*argc, argv, i, "--responder-rank", &two);
 		const char *listen = rank ? NULL : value_of(*argc, argv, i, "--responder-listen", &two);
 		const char *netns = rank || listen ? NULL : value_of(*argc, argv, i, "--rank-netns", &two);
+		const char *timeout = rank || listen || netns ? NULL
+					: value_of(*argc, argv, i, "--rank-timeout", &two);
 		char *end;
 		long v;
 
-		if (!rank && !listen && !netns) {
+		if (!rank && !listen && !netns && !timeout) {
 			i++;
 			continue;
 		}
-		if (netns) {
+		if (timeout) {
+			if (iolens__parse_duration(timeout, &iolens__mpi_timeout_s) ||
+			    iolens__mpi_timeout_s < 0.1 || iolens__mpi_timeout_s > 3600) {
+				snprintf(err, errlen, "--rank-timeout: '%.60s' (accepts a duration from "
+					 "100ms to 1h, like 30s)", timeout);
+				return 2;
+			}
+		} else if (netns) {
 			const char *pct = strchr(netns, '%');
 
 			if (!pct || pct[1] != 'd' || strchr(pct + 2, '%')) {
