@@ -15,8 +15,10 @@
 
 #include "diff.h"
 #include "cli_opts.h"
+#include "cli_output.h"
 #include "cli_store.h"
 #include "cli_usage.h"
+#include "iolens/iolens.h"
 
 #define MIN_REPEATS 5
 
@@ -129,26 +131,12 @@ static void jnum(double v)
 		printf("%.6g", v);
 }
 
-static void jstr(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void jlist(const char *name, char **items, size_t n)
 {
 	printf(",\n  \"%s\": [", name);
 	for (size_t i = 0; i < n; i++) {
 		printf(i ? ", " : "");
-		jstr(items[i]);
+		iolens_json_string(stdout, items[i]);
 	}
 	printf("]");
 }
@@ -162,7 +150,7 @@ static void print_json(const struct diff *d, const struct diff_row *rows, const 
 	jnum(o->fail_pct < 0 ? NAN : o->fail_pct);
 	for (int s = 0; s < 2; s++) {
 		printf(",\n  \"%s\": {\"what\": ", s ? "new" : "base");
-		jstr(d->side[s].what);
+		iolens_json_string(stdout, d->side[s].what);
 		printf(", \"results\": %zu, \"interrupted_left_out\": %zu}", d->side[s].results,
 		       d->side[s].interrupted);
 	}
@@ -175,11 +163,11 @@ static void print_json(const struct diff *d, const struct diff_row *rows, const 
 		const struct diff_row *r = &rows[i];
 
 		printf("%s\n    {\"workload\": ", i ? "," : "");
-		jstr(g->title);
+		iolens_json_string(stdout, g->title);
 		printf(", \"base_spec\": ");
-		g->n[0] ? jstr(g->spec[0]) : (void)fputs("null", stdout);
+		g->n[0] ? iolens_json_string(stdout, g->spec[0]) : (void)fputs("null", stdout);
 		printf(", \"new_spec\": ");
-		g->n[1] ? jstr(g->spec[1]) : (void)fputs("null", stdout);
+		g->n[1] ? iolens_json_string(stdout, g->spec[1]) : (void)fputs("null", stdout);
 		printf(", \"n_base\": %zu, \"n_new\": %zu, \"same_comparison\": %s, \"decided_by\": \"%s\","
 		       " \"verdict\": \"%s\", \"regression\": %s, \"figures\": {", g->n[0], g->n[1],
 		       g->n[0] && g->n[1] && !strcmp(g->chash[0], g->chash[1]) ? "true" : "false",

@@ -221,27 +221,35 @@ static int open_outputs(const struct iolens__run_args *a)
 	return r;
 }
 
-/* Rank 0: the table and the files. 1 when a file could not be written. */
-static int report(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
-		  const struct iolens__mpi_clock *clk, const char *cmdline)
+/*
+ * The files, on the rank that opened them: the document with its fleet
+ * (or, when a rank was lost, with why there is none) and the CSV. 1 when a
+ * file could not be written.
+ */
+static int write_files(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
+		       const struct iolens__mpi_clock *clk, const char *cmdline, const char *lost)
 {
 	struct iolens_meta meta;
 	int failed = 0;
 
-	iolens__mpi_table(stdout, res, m, n, n_ranks, clk);
 	iolens_meta_collect(&meta, cmdline);
-	meta.interrupted = stop_flag;
+	meta.interrupted = stop_flag || lost;
 	errno = 0;
-	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, m, n, n_ranks, clk, NULL))
+	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, m, n, n_ranks, clk, lost))
 		failed = iolens__output_abandon(&json_out);
-	if (csv_out.f) {
-		iolens_csv_header(csv_out.f);
-		for (size_t i = 0; i < n; i++)
-			iolens_csv_row(csv_out.f, res[i]);
-	}
+	if (csv_out.f)
+		iolens__csv_write(csv_out.f, res, n);
 	failed |= iolens__output_finish(&json_out);
 	failed |= iolens__output_finish(&csv_out);
 	return failed;
+}
+
+/* Rank 0: the table and the files. 1 when a file could not be written. */
+static int report(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
+		  const struct iolens__mpi_clock *clk, const char *cmdline)
+{
+	iolens__mpi_table(stdout, res, m, n, n_ranks, clk);
+	return write_files(res, m, n, clk, cmdline, NULL);
 }
 
 /*
@@ -253,25 +261,13 @@ static int report(struct iolens_result **res, const struct iolens__mpi_merged *m
  */
 static void lost_end(struct iolens_result **res, size_t n, const char *cmdline)
 {
-	struct iolens_meta meta;
 	char why[256];
 
 	snprintf(why, sizeof(why), "a rank was lost: a collective with it did not complete within "
 		 "%g s (--rank-timeout); these are rank %d's own results", iolens__mpi_timeout_s,
 		 iolens__mpi_world_rank);
 	fprintf(stderr, "iolens-mpi: rank %d: %s\n", iolens__mpi_world_rank, why);
-	iolens_meta_collect(&meta, cmdline);
-	meta.interrupted = 1;
-	errno = 0;
-	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, NULL, n, n_ranks, NULL, why))
-		iolens__output_abandon(&json_out);
-	if (csv_out.f) {
-		iolens_csv_header(csv_out.f);
-		for (size_t i = 0; i < n; i++)
-			iolens_csv_row(csv_out.f, res[i]);
-	}
-	iolens__output_finish(&json_out);
-	iolens__output_finish(&csv_out);
+	write_files(res, NULL, n, NULL, cmdline, why);
 	fflush(stdout);
 	fflush(stderr);
 	MPI_Abort(MPI_COMM_WORLD, 1);

@@ -11,20 +11,7 @@
 #include <string.h>
 
 #include "cli_mpi.h"
-
-static void put_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
+#include "cli_output.h"
 
 /* A number, or null when it was not measured. */
 static void put_number(FILE *f, double v)
@@ -41,7 +28,7 @@ static void put_clock(FILE *f, const struct iolens__mpi_merged *m0, int nranks,
 	fputs("    \"clock\": [", f);
 	for (int i = 0; i < nranks; i++) {
 		fprintf(f, "%s\n      {\"rank\": %d, \"host\": ", i ? "," : "", m0 ? m0->rows[i].rank : i);
-		put_string(f, m0 ? m0->rows[i].host : "");
+		iolens_json_string(f, m0 ? m0->rows[i].host : "");
 		fputs(", \"offset_us\": ", f);
 		put_number(f, clk[i].offset_us);
 		fputs(", \"rtt_us\": ", f);
@@ -58,7 +45,7 @@ static void put_ranks(FILE *f, const struct iolens__mpi_merged *m, int nranks)
 		const struct iolens__mpi_row *row = &m->rows[i];
 
 		fprintf(f, "%s\n        {\"rank\": %d, \"host\": ", i ? "," : "", row->rank);
-		put_string(f, row->host);
+		iolens_json_string(f, row->host);
 		fprintf(f, ", \"cpu\": %d, \"ok\": %s, \"ops\": %llu, \"iops\": ", row->cpu,
 			row->ok ? "true" : "false", (unsigned long long)row->ops);
 		put_number(f, row->ok ? row->iops : NAN);
@@ -116,9 +103,9 @@ static void put_fleet(FILE *f, struct iolens_result *const *res, const struct io
 	fputs(",\n    \"results\": [", f);
 	for (size_t k = 0; k < n; k++) {
 		fprintf(f, "%s\n      {\"backend\": ", k ? "," : "");
-		put_string(f, res[k]->backend);
+		iolens_json_string(f, res[k]->backend);
 		fputs(", \"variant\": ", f);
-		put_string(f, res[k]->variant);
+		iolens_json_string(f, res[k]->variant);
 		fputs(", ", f);
 		put_ranks(f, &m[k], nranks);
 		fputs(",\n      ", f);
@@ -154,7 +141,7 @@ int iolens__mpi_json(FILE *f, const struct iolens_meta *meta, struct iolens_resu
 	fputs(",\n", f);
 	if (lost) { /* no merge: this rank's own results above, and why there is no fleet */
 		fprintf(f, "  \"fleet\": {\n    \"ranks\": %d,\n    \"error\": ", nranks);
-		put_string(f, lost);
+		iolens_json_string(f, lost);
 		fputs("\n  }\n}\n", f);
 	} else {
 		put_fleet(f, res, m, n, nranks, clk);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli_output.h"
+#include "iolens/iolens.h"
 #include "cli_usage.h"
 
 static const char accepts[] = "accepts a file path, or - for stdout";
@@ -205,4 +206,13 @@ int iolens__output_abandon(struct iolens__output *o)
 	fprintf(stderr, "iolens: %s: writing '%s': %s\n", o->opt, o->path, strerror(e));
 	iolens__output_discard(o);
 	return 1;
+}
+
+int iolens__csv_write(FILE *f, struct iolens_result *const *res, size_t n)
+{
+	int r = iolens_csv_header(f);
+
+	for (size_t i = 0; i < n; i++)
+		r |= iolens_csv_row(f, res[i]);
+	return r ? -EIO : 0;
 }

@@ -15,6 +15,7 @@
 #define IOLENS_CLI_OUTPUT_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -50,5 +51,10 @@ int iolens__output_abandon(struct iolens__output *o);
 
 /* Close without writing: the temporary is removed, the target untouched. */
 void iolens__output_discard(struct iolens__output *o);
+
+struct iolens_result;
+
+/* The CSV header and one row per result (the CLI's results.csv). 0, or -EIO. */
+int iolens__csv_write(FILE *f, struct iolens_result *const *res, size_t n);
 
 #endif

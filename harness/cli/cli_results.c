@@ -173,9 +173,7 @@ int iolens__results_write(struct iolens__results *r, const struct iolens_meta *m
 	if (iolens_json_document(r->json.f, meta, res, n))
 		jf = iolens__output_abandon(&r->json);
 	jf |= iolens__output_finish(&r->json);
-	iolens_csv_header(r->csv.f);
-	for (size_t i = 0; i < n; i++)
-		iolens_csv_row(r->csv.f, res[i]);
+	iolens__csv_write(r->csv.f, res, n);
 	cf = iolens__output_finish(&r->csv);
 	if (jf && cf)
 		printf("\nresults: none written (see above)\n");

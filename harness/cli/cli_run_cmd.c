@@ -66,11 +66,8 @@ static int write_outputs(struct iolens_result **res, size_t n, const struct iole
 	errno = 0;
 	if (json_out.f && iolens_json_document(json_out.f, meta, res, n))
 		failed = iolens__output_abandon(&json_out);
-	if (csv_out.f) {
-		iolens_csv_header(csv_out.f);
-		for (size_t i = 0; i < n; i++)
-			iolens_csv_row(csv_out.f, res[i]);
-	}
+	if (csv_out.f)
+		iolens__csv_write(csv_out.f, res, n);
 	errno = 0;
 	if (hdr_out.f && iolens__hdrlog_write(hdr_out.f, meta, res, n))
 		failed |= iolens__output_abandon(&hdr_out);

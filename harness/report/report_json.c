@@ -36,6 +36,11 @@ void iolens__json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void iolens_json_string(FILE *f, const char *s)
+{
+	iolens__json_string(f, s);
+}
+
 static void key(struct json *j, const char *k)
 {
 	if (!j->first[j->depth])

@@ -43,6 +43,12 @@ IOLENS_EXPORT void iolens_meta_collect(struct iolens_meta *m, const char *comman
 IOLENS_EXPORT int iolens_json_document(FILE *f, const struct iolens_meta *m,
 				       struct iolens_result *const *rs, size_t n);
 
+/*
+ * s as a JSON string, quoted and escaped as the document writes its own
+ * strings, for a program that adds JSON of its own beside iolens's.
+ */
+IOLENS_EXPORT void iolens_json_string(FILE *f, const char *s);
+
 /* The CSV header line (every column name), then one line per result. 0 or -EIO. */
 IOLENS_EXPORT int iolens_csv_header(FILE *f);
 IOLENS_EXPORT int iolens_csv_row(FILE *f, const struct iolens_result *r);
