@@ -38,6 +38,13 @@ static int check(const struct iolens_workload *w, char *err, size_t errlen)
 	if (w->connect && w->kind == IOLENS_WL_SERVE)
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--connect: serve is driven by the built-in load generator (accepted with echo and stream)");
+	if (w->loadgen && (w->kind != IOLENS_WL_SERVE || !w->loadgen->start ||
+			   !w->loadgen->measure || !w->loadgen->finish))
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "loadgen: drives serve (not %s), with start, measure and finish all set", name);
+	if (w->loadgen && w->peer_cpu >= 0)
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--peer-cpu: pins the built-in load generator (not with the caller's)");
 	if (w->listen && w->kind != IOLENS_WL_SERVE)
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--listen: %s connects to a responder (accepted with serve; start a remote one with 'iolens responder --listen')",
@@ -132,14 +139,18 @@ int iolens__net_target_open(struct iolens_target *t, const struct iolens_workloa
 			return r;
 		struct iolens__responder_opts o = { .cpu = w->peer_cpu };
 
-		r = iolens__peer_proc_start(&t->peer_proc, IOLENS_PEER_PROC_LOADGEN, &o, err,
-					    errlen);
+		/* The caller's own load generator needs no child. */
+		r = w->loadgen ? 0
+			       : iolens__peer_proc_start(&t->peer_proc, IOLENS_PEER_PROC_LOADGEN, &o,
+							 err, errlen);
 		if (r) {
 			iolens__net_target_close(t);
 			return r;
 		}
 		iolens__addr_format(&a, where, sizeof(where));
-		snprintf(t->path, sizeof(t->path), "listen %s, built-in load generator (child process)", where);
+		snprintf(t->path, sizeof(t->path), "listen %s, %s", where,
+			 w->loadgen ? "the caller's load generator"
+				    : "built-in load generator (child process)");
 	} else if (w->connect) {
 		r = iolens__addr_parse(w->connect, w->transport, "--connect", 0, &a, err, errlen);
 		if (r)

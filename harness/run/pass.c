@@ -192,6 +192,8 @@ threads:
 		goto out;
 	}
 	interrupted = iolens__wait_until(run, now_ns() + (uint64_t)(w->warmup_s * 1e9), nthreads);
+	if (w->on_window && !interrupted)
+		w->on_window(w->on_pass_arg);
 	/*
 	 * The edges read the same counters in the same order, so the main
 	 * thread's own reads cancel out of the deltas (see syscount.h).
@@ -214,7 +216,7 @@ threads:
 	r->window_start = wall_s();
 	atomic_store(&run->phase, PHASE_MEASURE);
 	if (serving)
-		iolens__peer_proc_lg_measure(run->peer, 1);
+		iolens__serve_measure(run, 1);
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
 	if (!interrupted)
@@ -228,7 +230,7 @@ threads:
 		t1 = now_ns();
 	}
 	if (serving)
-		iolens__peer_proc_lg_measure(run->peer, 0);
+		iolens__serve_measure(run, 0);
 	/*
 	 * The window is shut: a job measures no op it starts after t1, however
 	 * long the main thread takes from here to the end snapshot. Counting

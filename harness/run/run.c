@@ -220,6 +220,10 @@ static int check_target(const struct iolens_target *t, const struct iolens_workl
 		return iolens__target_fail(err, errlen, -EINVAL,
 					   "target: opened for a %s workload, run with %s",
 					   t->net ? "socket" : "disk", iolens_workload_name(w->kind));
+	if (w->kind == IOLENS_WL_SERVE && !w->loadgen && t->peer_proc.pid < 0)
+		return iolens__target_fail(err, errlen, -EINVAL,
+					   "loadgen: the target was opened for the caller's load generator "
+					   "(run serve with it, or open the target without it)");
 	if (!t->net && (w->bs == 0 || w->bs > t->size))
 		return iolens__target_fail(err, errlen, -EINVAL,
 					   "bs: %u does not fit the target's %llu bytes", w->bs,

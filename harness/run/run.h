@@ -79,6 +79,8 @@ void iolens__workers_memory(struct iolens_result *r, const struct run *run, cons
 /* ---- serve (serve.c) ---- */
 int iolens__serve_start(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n);
 void iolens__serve_finish(struct iolens_result *r, struct run *run);
+/* The window opens (1) or shuts (0): the generator counts round trips only in it. */
+void iolens__serve_measure(struct run *run, int on);
 void iolens__serve_abort(struct run *run);
 
 #endif

@@ -1,6 +1,8 @@
 /*
- * serve: the built-in load generator drives the backend under test, which
- * accepts and echoes; its requests and round trips are the pass's figures.
+ * serve: a load generator drives the backend under test, which accepts and
+ * echoes; its requests and round trips are the pass's figures. The
+ * generator is the built-in one in the target's child process, or the
+ * caller's (w->loadgen: e.g. generator ranks on other hosts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,8 +36,19 @@ int iolens__serve_start(struct iolens_result *r, struct run *run, struct job *jo
 		iolens__set_status(r, IOLENS_STATUS_ERROR, e, "getsockname: %s", iolens_strerror(e));
 		return e;
 	}
-	e = iolens__peer_proc_lg_start(run->peer, &o, why,
-				       sizeof(why));
+	if (w->loadgen) {
+		char addr[160];
+
+		iolens__addr_format(&o.addr, addr, sizeof(addr));
+		e = w->loadgen->start(w->loadgen->arg, addr, w->transport, o.conns, o.msg, o.depth,
+				      why, sizeof(why));
+		if (e >= 0)
+			e = 0;
+		/* finish follows every start, failed or not */
+		run->lg_started = 1;
+	} else {
+		e = iolens__peer_proc_lg_start(run->peer, &o, why, sizeof(why));
+	}
 	if (e) {
 		iolens__set_status(r, IOLENS_STATUS_ERROR, e, "load generator: %s", why);
 		return e;
@@ -67,6 +80,36 @@ int iolens__serve_start(struct iolens_result *r, struct run *run, struct job *jo
 	}
 }
 
+/* Stop the generator and take its figures: the built-in one's or the caller's. */
+static void lg_finish(struct run *run, struct iolens__loadgen_result *g)
+{
+	const struct iolens_loadgen *lg = run->w->loadgen;
+
+	if (lg) {
+		struct iolens_loadgen_figures f;
+
+		memset(&f, 0, sizeof(f));
+		lg->finish(lg->arg, &f);
+		g->connected = f.connected;
+		g->requests = f.requests;
+		g->bytes = f.bytes;
+		g->hist = f.hist;
+		g->err = f.err;
+		snprintf(g->errmsg, sizeof(g->errmsg), "%s", f.errmsg);
+	} else {
+		iolens__peer_proc_lg_finish(run->peer, g);
+	}
+	run->lg_started = 0;
+}
+
+void iolens__serve_measure(struct run *run, int on)
+{
+	if (run->w->loadgen)
+		run->w->loadgen->measure(run->w->loadgen->arg, on);
+	else
+		iolens__peer_proc_lg_measure(run->peer, on);
+}
+
 /* The load generator's figures, taken before the jobs hang up. */
 void iolens__serve_finish(struct iolens_result *r, struct run *run)
 {
@@ -74,8 +117,7 @@ void iolens__serve_finish(struct iolens_result *r, struct run *run)
 
 	if (!run->lg_started)
 		return;
-	iolens__peer_proc_lg_finish(run->peer, &g);
-	run->lg_started = 0;
+	lg_finish(run, &g);
 	run->lg_requests = g.requests;
 	run->lg_bytes = g.bytes;
 	run->lg_hist = g.hist;
@@ -90,9 +132,8 @@ void iolens__serve_abort(struct run *run)
 	struct iolens__loadgen_result g = { 0 };
 
 	if (run->lg_started) {
-		iolens__peer_proc_lg_finish(run->peer, &g);
+		lg_finish(run, &g);
 		iolens_hist_free(g.hist);
-		run->lg_started = 0;
 	}
 	shutdown(run->listen_fd, SHUT_RDWR);
 	pthread_mutex_lock(&run->lock);

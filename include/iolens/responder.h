@@ -66,6 +66,40 @@ IOLENS_EXPORT void iolens_responder_counts(const struct iolens_responder *r, uin
 /* Close every connection and the listener, join the loops, free. NULL is ignored. */
 IOLENS_EXPORT void iolens_responder_stop(struct iolens_responder *r);
 
+/*
+ * The load generator serve's built-in one is, as an object: connections
+ * that keep requests outstanding against an echo server, every echoed byte
+ * checked, every round trip recorded while measuring. A program (or another
+ * host) drives a serve run with it through struct iolens_loadgen
+ * (iolens/workload.h), whose calls these are. Its loops run on threads of
+ * their own, made in new, idle until start; it never prints. One thread at
+ * a time per generator.
+ */
+struct iolens_generator;
+
+/*
+ * threads event loops (0 means 1, at most 256), pinned to cpu or -1. 0 with
+ * *out set, or a negative errno with a one-line message in err.
+ */
+IOLENS_EXPORT int iolens_generator_new(struct iolens_generator **out, unsigned threads, int cpu,
+				       char *err, size_t errlen);
+/*
+ * Connect conns connections to addr (as struct iolens_responder_opts's
+ * listen, port not 0), each keeping depth requests of msg bytes
+ * outstanding; returns at once. 0, or a negative errno with err set
+ * (-EINVAL a bad argument, -EBUSY already started).
+ */
+IOLENS_EXPORT int iolens_generator_start(struct iolens_generator *g, const char *addr,
+					 int transport, unsigned conns, uint32_t msg,
+					 unsigned depth, char *err, size_t errlen);
+/* Count the round trips completed from now on (1), or stop counting (0). */
+IOLENS_EXPORT void iolens_generator_measure(struct iolens_generator *g, int on);
+/* Stop, hang up, and fill *out (all zero when it was not started). */
+IOLENS_EXPORT void iolens_generator_finish(struct iolens_generator *g,
+					   struct iolens_loadgen_figures *out);
+/* Stop if running, join the loops, free. NULL is ignored. */
+IOLENS_EXPORT void iolens_generator_free(struct iolens_generator *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 
 #include "iolens/iolens.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -101,6 +102,48 @@ struct iolens_workload {
 	/* Disk: submit at most this many operations per call, as fio's
 	 * iodepth_batch_submit; 0 = all that are ready in one call (default). */
 	unsigned submit_batch;
+	/* Optional: called on the calling thread right before each measured
+	 * window opens, after the warm-up (with a warm-up the jobs keep
+	 * warming meanwhile), e.g. to open the windows of several processes
+	 * together; arg is on_pass_arg. */
+	void (*on_window)(void *arg);
+	/* serve: the load generator that drives the backend, or NULL for the
+	 * built-in one in a child process (see struct iolens_loadgen). */
+	const struct iolens_loadgen *loadgen;
+};
+
+struct iolens_hist;
+
+/*
+ * What a load generator of serve measured in one pass. hist (latencies in
+ * ns, NULL for none) passes to iolens, which frees it.
+ */
+struct iolens_loadgen_figures {
+	unsigned connected;       /* connections that came up */
+	uint64_t requests, bytes; /* round trips completed while measuring, and their bytes */
+	struct iolens_hist *hist; /* their round trips */
+	int err;                  /* first error, negative errno; 0 if none */
+	char errmsg[256];         /* what it was, one line */
+};
+
+/*
+ * A load generator of your own for serve (e.g. on other hosts), called on
+ * the calling thread of iolens_run*, in this order each pass:
+ *  - start: connect `conns` connections to the backend's listener at
+ *    `addr`, each keeping `depth` requests of `msg` bytes outstanding and
+ *    checking what comes back; return at once (the backend accepts
+ *    meanwhile). 0, or a negative errno with one line in err;
+ *  - measure(1) as the window opens, measure(0) as it shuts: count only
+ *    the round trips completed between them;
+ *  - finish: stop, hang up and fill *out (zeroed by the caller). Called
+ *    after every start, also when the pass fails.
+ */
+struct iolens_loadgen {
+	int (*start)(void *arg, const char *addr, int transport, unsigned conns, uint32_t msg,
+		     unsigned depth, char *err, size_t errlen);
+	void (*measure)(void *arg, int on);
+	void (*finish)(void *arg, struct iolens_loadgen_figures *out);
+	void *arg;
 };
 
 /* Fill *w with the defaults: randread, 4 KiB blocks, 1 GiB temporary file,
