@@ -44,7 +44,7 @@ n = int(sys.argv[2])
 assert doc["schema"] == "iolens/1", doc["schema"]
 assert doc["results"] and "meta" in doc and "verdict" in doc, list(doc)
 fleet = doc["fleet"]
-assert fleet["ranks"] == n, fleet["ranks"]
+assert fleet["ranks"] == n and fleet["role"] == "ranks", fleet
 assert [c["rank"] for c in fleet["clock"]] == list(range(n)), fleet["clock"]
 assert len(fleet["results"]) == len(doc["results"])
 for res in fleet["results"]:
@@ -61,6 +61,10 @@ for res in fleet["results"]:
     assert merged["window_spread_us"] >= 0
     # --count off: no rank counted syscalls, so the fleet has no figure (null, never 0).
     assert merged["syscalls"] is None, merged["syscalls"]
+    # The fleet's model is the ranks' when they agree, null when none measured one.
+    models = {r["model"] for r in ranks}
+    assert merged["model"] == (models.pop() if len(models) == 1 else "mixed"), (models, merged)
+    assert merged["window_length_spread_us"] >= 0
 print("fleet of %d: %s" % (n, ", ".join("%s %d ops" % (r["backend"], r["merged"]["ops"])
                                        for r in fleet["results"])))
 PY
@@ -78,6 +82,52 @@ echo "$out" | grep -q '^clock: rank 1 '; check "  the clock offset of rank 1 is 
 launch 4 $run --json "$work/four.json" >/dev/null 2>"$work/four.err"
 check "4 ranks run (oversubscribed)" $?
 check_fleet "$work/four.json" 4; check "  the merge holds every rank's operations" $?
+
+# The measured model per rank and for the fleet: counted, the ranks measure one.
+launch 2 run --backend blocking --workload randread --size 8m --time 100ms \
+	--json "$work/model.json" >/dev/null 2>"$work/model.err"
+check "2 ranks, syscalls counted" $?
+/usr/bin/python3 - "$work/model.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+res = doc["fleet"]["results"][0]
+models = [r["model"] for r in res["ranks"]]
+assert models[0] == doc["results"][0]["model"]["measured"], models   # rank 0's own
+assert all(models), models
+assert res["merged"]["model"] == (models[0] if len(set(models)) == 1 else "mixed"), res["merged"]
+assert res["merged"]["syscalls"] > 0
+PY
+check "  each rank's measured model, and the fleet's" $?
+
+# serve at fleet scale: rank 0 runs the backend under test, ranks 1-3 are
+# load generators; the server's figures are the generators' summed.
+out=$(launch 4 run --workload serve --backend epoll --conns 7 --time 200ms --count off \
+	--json "$work/serve.json" 2>"$work/serve.err")
+check "serve driven by 3 generator ranks" $?
+echo "$out"
+/usr/bin/python3 - "$work/serve.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+fleet, r = doc["fleet"], doc["results"][0]
+assert fleet["ranks"] == 3 and fleet["role"] == "serve" and fleet["server_rank"] == 0, fleet
+assert r["status"] == "ok" and r["net"]["data_check"] == "verified", (r["status"], r["net"])
+assert "the caller's load generator" in r["net"]["peer"], r["net"]["peer"]
+assert r["net"]["conns_open"] == 7, r["net"]["conns_open"]
+rows, merged = fleet["results"][0]["ranks"], fleet["results"][0]["merged"]
+assert [x["rank"] for x in rows] == [1, 2, 3] and [x["conns"] for x in rows] == [3, 2, 2], rows
+assert all(x["ok"] and x["ops"] > 0 and 0 < x["busy"] for x in rows), rows
+total = sum(x["ops"] for x in rows)
+assert r["ops"] == merged["ops"] == merged["histogram"]["count"] == total, (r["ops"], merged["ops"], total)
+assert sum(b[2] for b in r["histogram"]["buckets"]) == total, "the server result's own histogram"
+p99s = [x["p99_ns"] for x in rows]
+assert min(p99s) <= merged["latency_ns"]["p99"] <= max(p99s), (p99s, merged["latency_ns"])
+PY
+check "  the server's requests are the generators' summed, every byte checked" $?
+[ "$(echo "$out" | grep -c '^ *[123]  ')" -eq 3 ]; check "  the table has a row per generator" $?
+err=$("$exe" run --workload serve --backend epoll --time 100ms 2>&1 >/dev/null)
+check "serve on one rank is refused with exit 2" $(( $? != 2 ))
+[ "$err" = "iolens-mpi: --workload serve: needs 2 or more ranks (rank 0 serves, the others generate the load)" ]
+check "  in one line" $?
 
 # Echo at fleet scale: rank 1 serves the responder, rank 0 runs echo at it
 # over its own sockets; the merge is of the clients alone.
@@ -162,11 +212,16 @@ assert doc["results"], "rank 0's own results are there"
 PY
 check "  rank 0 wrote its own results, marked, saying a rank was lost" $?
 
-# Not supported yet: one line, exit 2, straight from a singleton.
+# Not supported: one line, exit 2, straight from a singleton.
 err=$("$exe" run --workload echo --backend epoll --time 100ms 2>&1 >/dev/null)
 rc=$?
-check "a socket workload is refused with exit 2" $(( rc != 2 ))
-[ "$err" = "iolens-mpi: --workload echo: not supported yet (disk workloads, and echo with --responder-rank)" ]
+check "echo without a responder rank is refused with exit 2" $(( rc != 2 ))
+[ "$err" = "iolens-mpi: --workload echo: needs --responder-rank R (the rank the others echo against)" ]
+check "  in one line" $?
+err=$("$exe" run --workload stream --backend epoll --time 100ms 2>&1 >/dev/null)
+rc=$?
+check "stream is refused with exit 2" $(( rc != 2 ))
+[ "$err" = "iolens-mpi: --workload stream: not supported yet (disk workloads, echo with --responder-rank, serve)" ]
 check "  in one line" $?
 "$exe" run --backend null --time 100ms --json - >/dev/null 2>&1
 check "--json - is refused" $(( $? != 2 ))

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -62,6 +63,7 @@ static const char mpi_help[] =
 static volatile int stop_flag;
 static int my_rank, n_ranks; /* in iolens__mpi_comm: every rank, or the echo clients */
 static struct iolens__mpi_roles roles;
+static struct iolens__mpi_serve *serving; /* rank 0 of a serve run */
 
 static void on_signal(int sig)
 {
@@ -74,6 +76,11 @@ double iolens__mpi_timeout_s = 30;
 
 int iolens__mpi_wait(MPI_Request *req)
 {
+	return iolens__mpi_wait_for(req, iolens__mpi_timeout_s);
+}
+
+int iolens__mpi_wait_for(MPI_Request *req, double seconds)
+{
 	const struct timespec nap = {0, 200000};
 	struct timespec now;
 	double deadline;
@@ -82,7 +89,7 @@ int iolens__mpi_wait(MPI_Request *req)
 	if (iolens__mpi_lost)
 		return -ETIMEDOUT;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	deadline = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + iolens__mpi_timeout_s;
+	deadline = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + seconds;
 	for (;;) {
 		if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done)
 			return done ? 0 : -EIO;
@@ -104,6 +111,22 @@ static void pass_barrier(void *arg, const char *spec, int pass)
 	(void)arg;
 	(void)spec;
 	(void)pass;
+	if (iolens__mpi_lost)
+		return;
+	MPI_Ibarrier(iolens__mpi_comm, &req);
+	iolens__mpi_wait(&req);
+}
+
+/*
+ * on_window: the windows open together. Each rank comes here after its own
+ * warm-up and set-up; the barrier takes their differences out of the
+ * window starts (what is left is the barrier's own release skew).
+ */
+static void window_barrier(void *arg)
+{
+	MPI_Request req;
+
+	(void)arg;
 	if (iolens__mpi_lost)
 		return;
 	MPI_Ibarrier(iolens__mpi_comm, &req);
@@ -171,11 +194,20 @@ static int check_supported(const struct iolens__run_args *a)
 		return mpi_usage("--responder-rank: for --workload echo only");
 	if (roles.responder >= 0 && a->w.connect)
 		return mpi_usage("--connect: not with --responder-rank (the responder rank is the peer)");
-	if (IOLENS_WL_IS_SOCKET(a->w.kind) && roles.responder < 0) {
+	if (a->w.kind == IOLENS_WL_STREAM) {
 		iolens_workload_names(1u << a->w.kind, name, sizeof(name));
-		return mpi_usage("--workload %s: not supported yet (disk workloads, and echo with "
-				 "--responder-rank)", name);
+		return mpi_usage("--workload %s: not supported yet (disk workloads, echo with "
+				 "--responder-rank, serve)", name);
 	}
+	if (a->w.kind == IOLENS_WL_ECHO && roles.responder < 0)
+		return mpi_usage("--workload echo: needs --responder-rank R (the rank the others "
+				 "echo against)");
+	if (a->w.kind == IOLENS_WL_SERVE && n_ranks < 2)
+		return mpi_usage("--workload serve: needs 2 or more ranks (rank 0 serves, the others "
+				 "generate the load)");
+	if (a->w.kind == IOLENS_WL_SERVE && a->w.peer_cpu >= 0)
+		return mpi_usage("--peer-cpu: pins the built-in load generator; under iolens-mpi the "
+				 "generator ranks run where mpirun starts them");
 	if ((a->json && !strcmp(a->json, "-")) || (a->csv && !strcmp(a->csv, "-")))
 		return mpi_usage(
 		    "--%s -: not supported (rank 0 writes files; the table is on stdout)",
@@ -287,6 +319,8 @@ static int run_all(struct iolens__run_args *a, struct iolens_result **res, size_
 		fprintf(stderr, "iolens-mpi: rank %d: %s\n", my_rank, err);
 	r = agree(r ? (r == -EINVAL || r == -ENOENT || r == -EACCES ? 2 : 1) : 0);
 	for (unsigned k = 0; !r && k < a->repeat && !(k && stop_flag); k++) {
+		if (serving)
+			iolens__mpi_serve_repeat(serving, k);
 		r = iolens_run_many(t, &a->w, (const char *const *)a->specs, a->nspecs, res + *n,
 				    err, sizeof(err));
 		if (r) {
@@ -303,12 +337,46 @@ static int run_all(struct iolens__run_args *a, struct iolens_result **res, size_
 	return r;
 }
 
+/*
+ * serve: every rank but rank 0 becomes a load generator and obeys rank 0
+ * until it ends (1 returned: this rank is done, *r its status); rank 0
+ * drives them through w->loadgen.
+ */
+static int serve_roles(struct iolens__run_args *a, MPI_Comm *own, int *r)
+{
+	int world;
+
+	MPI_Comm_size(MPI_COMM_WORLD, &world);
+	iolens__mpi_serve_split(own);
+	if (iolens__mpi_world_rank != 0) {
+		*r = iolens__mpi_generate(&a->w);
+		return 1;
+	}
+	serving = iolens__mpi_serve_new(world);
+	a->w.loadgen = iolens__mpi_serve_hooks(serving);
+	MPI_Comm_rank(iolens__mpi_comm, &my_rank);
+	MPI_Comm_size(iolens__mpi_comm, &n_ranks);
+	return 0;
+}
+
+/* Rank 0 of serve: each result as the generators' rows. 0, or 1 when out of memory. */
+static int serve_merge(const struct iolens__run_args *a, struct iolens_result **res, size_t n,
+		       struct iolens__mpi_merged *m)
+{
+	for (size_t i = 0; i < n; i++)
+		if (iolens__mpi_serve_merged(serving, res[i], a->specs[i % a->nspecs],
+					     (unsigned)(i / a->nspecs), &m[i]))
+			return 1;
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv, const char *cmdline)
 {
 	struct iolens_result *res[IOLENS__MAX_RESULTS];
 	struct iolens__mpi_merged *m = NULL;
-	struct iolens__mpi_clock *clk;
+	struct iolens__mpi_clock *clk = NULL;
 	struct iolens__run_args a;
+	MPI_Comm own = MPI_COMM_NULL;
 	char peer[256];
 	size_t n = 0;
 	int r, failed = 0;
@@ -330,10 +398,14 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 		MPI_Comm_size(iolens__mpi_comm, &n_ranks);
 		a.w.connect = peer;
 	}
+	if (!r && a.w.kind == IOLENS_WL_SERVE && serve_roles(&a, &own, &r))
+		goto out_args;
 	if (r)
 		goto out_args;
 	a.w.stop = &stop_flag;
-	a.w.on_pass = pass_barrier;
+	a.w.on_pass = serving ? iolens__mpi_serve_on_pass : pass_barrier;
+	a.w.on_pass_arg = serving;
+	a.w.on_window = window_barrier;
 	clk = calloc((size_t)n_ranks, sizeof(*clk));
 	r = agree(clk ? 0 : 1);
 	if (!r)
@@ -346,12 +418,25 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 		goto out;
 	m = calloc(n ? n : 1, sizeof(*m));
 	failed = agree(m ? 0 : 1);
-	for (size_t i = 0; !failed && i < n; i++)
-		iolens__mpi_merge(res[i], my_rank, n_ranks, clk, &m[i]);
-	if (iolens__mpi_lost)
-		lost_end(res, n, cmdline);
-	if (!failed && my_rank == 0)
-		failed = report(res, m, n, clk, cmdline);
+	if (!failed && serving) {
+		MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+		n_ranks--; /* the fleet's rows are the generators' */
+		failed = serve_merge(&a, res, n, m);
+		if (!failed)
+			iolens__mpi_serve_table(stdout, res, m, n, n_ranks);
+		free(clk);
+		clk = calloc((size_t)n_ranks, sizeof(*clk));
+		for (int i = 0; clk && i < n_ranks; i++)
+			clk[i].offset_us = clk[i].rtt_us = NAN; /* their clocks were not compared */
+		failed |= !clk || write_files(res, m, n, clk, cmdline, NULL);
+	} else if (!failed) {
+		for (size_t i = 0; i < n; i++)
+			iolens__mpi_merge(res[i], my_rank, n_ranks, clk, &m[i]);
+		if (iolens__mpi_lost)
+			lost_end(res, n, cmdline);
+		if (my_rank == 0)
+			failed = report(res, m, n, clk, cmdline);
+	}
 	for (size_t i = 0; i < n; i++)
 		failed |= res[i]->status == IOLENS_STATUS_ERROR;
 	r = stop_flag ? 130 : failed;
@@ -363,6 +448,15 @@ out:
 		iolens_result_free(res[i]);
 	free(clk);
 out_args:
+	if (serving) {
+		iolens__mpi_serve_end(serving);
+		iolens__mpi_serve_free(serving);
+		serving = NULL;
+	}
+	if (own != MPI_COMM_NULL) {
+		iolens__mpi_comm = MPI_COMM_WORLD;
+		MPI_Comm_free(&own);
+	}
 	iolens__output_discard(&json_out);
 	iolens__output_discard(&csv_out);
 	iolens__run_args_free(&a);

@@ -54,6 +54,45 @@ int iolens__mpi_roles_start(struct iolens__mpi_roles *ro, int world_rank, char *
 /* Collective over every rank: the responder stops once every client is done. */
 void iolens__mpi_roles_end(struct iolens__mpi_roles *ro);
 
+/* What the ranks do, as the fleet object says it ("role"). */
+struct iolens__mpi_role {
+	const char *name; /* "ranks": every rank runs the workload; "echo"; "serve" */
+	const char *peer_key; /* "responder_rank", "server_rank", or NULL */
+	int peer_rank;
+};
+extern struct iolens__mpi_role iolens__mpi_role;
+
+/*
+ * serve at fleet scale (cli_mpi_serve.c): rank 0 runs serve with the
+ * backend under test, every other rank is a load generator that rank 0's
+ * run drives through struct iolens_loadgen.
+ */
+struct iolens__mpi_serve;
+struct iolens__mpi_merged;
+/* Collective over every rank: rank 0 alone becomes iolens__mpi_comm. */
+void iolens__mpi_serve_split(MPI_Comm *own);
+/* A generator rank: obey rank 0 until it ends; 0, or 1 after a failure said. */
+int iolens__mpi_generate(const struct iolens_workload *w);
+/* Rank 0: the hooks for w->loadgen, and the run's bookkeeping. */
+struct iolens__mpi_serve *iolens__mpi_serve_new(int world_size);
+const struct iolens_loadgen *iolens__mpi_serve_hooks(struct iolens__mpi_serve *s);
+/* Rank 0: the repeat about to run, for the rows of its passes. */
+void iolens__mpi_serve_repeat(struct iolens__mpi_serve *s, unsigned repeat);
+/* on_pass on rank 0 (arg: the struct iolens__mpi_serve). */
+void iolens__mpi_serve_on_pass(void *arg, const char *spec, int pass);
+/*
+ * Rank 0: result res (spec `spec`, repeat `repeat`) as a merged row set of
+ * the generators, each row a generator rank. 0, or -ENOMEM.
+ */
+int iolens__mpi_serve_merged(struct iolens__mpi_serve *s, const struct iolens_result *res,
+			     const char *spec, unsigned repeat, struct iolens__mpi_merged *m);
+/* Rank 0: the per-generator table and the merged line of each result. */
+void iolens__mpi_serve_table(FILE *f, struct iolens_result *const *res,
+			     const struct iolens__mpi_merged *m, size_t n, int ngen);
+/* Rank 0: the generators end (every path, once). */
+void iolens__mpi_serve_end(struct iolens__mpi_serve *s);
+void iolens__mpi_serve_free(struct iolens__mpi_serve *s);
+
 /* One rank's figures of one result, as rank 0 gathers them. */
 struct iolens__mpi_row {
 	char host[64];
@@ -61,9 +100,13 @@ struct iolens__mpi_row {
 	int cpu; /* the CPU the rank's main thread last ran on, -1 unknown */
 	int ok;	 /* the result's status was IOLENS_STATUS_OK */
 	int counted; /* its syscalls were counted (syscalls is meaningless otherwise) */
+	unsigned conns; /* serve: the generator's connections (0: it sat this pass out) */
 	uint64_t ops, bytes, syscalls, p50, p99, max;
 	double iops;
+	double seconds;	     /* the window's length on the rank's own monotonic clock; NaN none */
+	double busy;	     /* serve generators: CPU seconds per second while measuring; else NaN */
 	double window_start; /* CLOCK_REALTIME seconds on the rank's own clock */
+	char model[40];	     /* the rank's measured model, "" when not measured */
 };
 
 /* One result merged over every rank: filled on rank 0 only. */
@@ -74,6 +117,8 @@ struct iolens__mpi_merged {
 	uint64_t ops, bytes, syscalls, max;
 	double iops;	   /* the sum of the ranks' */
 	double spread_us;  /* max - min of the corrected window starts */
+	double len_spread_s; /* max - min of the window lengths (each rank's monotonic clock) */
+	char model[40];	   /* the ranks' measured model when they agree, "mixed", or "" */
 	unsigned ok_ranks; /* ranks whose result was OK */
 	unsigned counted_ranks; /* of those, the ranks that counted syscalls */
 };
@@ -93,6 +138,10 @@ int iolens__mpi_clock_sync(int rank, int nranks, struct iolens__mpi_clock *clk);
 void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 		       const struct iolens__mpi_clock *clk, struct iolens__mpi_merged *m);
 void iolens__mpi_merged_free(struct iolens__mpi_merged *m);
+
+/* Rank 0: m's totals from its rows (ok_ranks, sums, max, spread, model). */
+void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
+			    const struct iolens__mpi_clock *clk);
 
 /* Below 0.8 times the median IOPS of the ranks. */
 int iolens__mpi_is_straggler(const struct iolens__mpi_merged *m, int nranks, int rank);
@@ -116,6 +165,8 @@ int iolens__mpi_json(FILE *f, const struct iolens_meta *meta, struct iolens_resu
  * 0, or -ETIMEDOUT: a rank is lost (iolens__mpi_lost says so from then on).
  */
 int iolens__mpi_wait(MPI_Request *req);
+/* The same, at most `seconds` (a generator waits out the server's whole pass). */
+int iolens__mpi_wait_for(MPI_Request *req, double seconds);
 extern int iolens__mpi_lost;
 extern double iolens__mpi_timeout_s;
 

@@ -13,6 +13,15 @@
 #include "cli_mpi.h"
 #include "cli_output.h"
 
+/* A string, or null when empty (not measured). */
+static void put_text(FILE *f, const char *s)
+{
+	if (s[0])
+		iolens_json_string(f, s);
+	else
+		fputs("null", f);
+}
+
 /* A number, or null when it was not measured. */
 static void put_number(FILE *f, double v)
 {
@@ -49,8 +58,17 @@ static void put_ranks(FILE *f, const struct iolens__mpi_merged *m, int nranks)
 		fprintf(f, ", \"cpu\": %d, \"ok\": %s, \"ops\": %llu, \"iops\": ", row->cpu,
 			row->ok ? "true" : "false", (unsigned long long)row->ops);
 		put_number(f, row->ok ? row->iops : NAN);
-		fprintf(f, ", \"p50_ns\": %llu, \"p99_ns\": %llu, \"window_start\": ",
+		fprintf(f, ", \"p50_ns\": %llu, \"p99_ns\": %llu, \"seconds\": ",
 			(unsigned long long)row->p50, (unsigned long long)row->p99);
+		put_number(f, row->seconds);
+		fputs(", \"model\": ", f);
+		put_text(f, row->model);
+		if (iolens__mpi_role.peer_key && !strcmp(iolens__mpi_role.name, "serve"))
+		{
+			fprintf(f, ", \"conns\": %u, \"busy\": ", row->conns);
+			put_number(f, row->busy);
+		}
+		fputs(", \"window_start\": ", f);
 		put_number(f, row->window_start);
 		fputs(", \"window_start_skew_us\": ", f);
 		put_number(f, m->skew_us[i]);
@@ -92,13 +110,21 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 	}
 	fputs("]}, \"window_spread_us\": ", f);
 	put_number(f, m->spread_us);
+	fputs(", \"window_length_spread_us\": ", f);
+	put_number(f, m->len_spread_s * 1e6);
+	fputs(", \"model\": ", f);
+	put_text(f, m->model);
 	fputc('}', f);
 }
 
 static void put_fleet(FILE *f, struct iolens_result *const *res, const struct iolens__mpi_merged *m,
 		      size_t n, int nranks, const struct iolens__mpi_clock *clk)
 {
-	fprintf(f, "  \"fleet\": {\n    \"ranks\": %d,\n", nranks);
+	fprintf(f, "  \"fleet\": {\n    \"ranks\": %d,\n    \"role\": ", nranks);
+	iolens_json_string(f, iolens__mpi_role.name);
+	if (iolens__mpi_role.peer_key)
+		fprintf(f, ", \"%s\": %d", iolens__mpi_role.peer_key, iolens__mpi_role.peer_rank);
+	fputs(",\n", f);
 	put_clock(f, n ? &m[0] : NULL, nranks, clk);
 	fputs(",\n    \"results\": [", f);
 	for (size_t k = 0; k < n; k++) {

@@ -24,6 +24,8 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	row->cpu = sched_getcpu();
 	row->ok = r->status == IOLENS_STATUS_OK;
 	row->window_start = NAN;
+	row->seconds = NAN;
+	row->busy = NAN;
 	if (!row->ok)
 		return;
 	row->ops = r->ops;
@@ -34,7 +36,9 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	row->p99 = r->lat.p99;
 	row->max = r->lat.max;
 	row->iops = r->iops;
+	row->seconds = r->seconds;
 	row->window_start = r->window_start;
+	snprintf(row->model, sizeof(row->model), "%s", r->model.measured);
 }
 
 /*
@@ -55,11 +59,14 @@ static void fill_buckets(const struct iolens_result *r, uint64_t *counts, uint64
 	}
 }
 
-static void merge_rows(struct iolens__mpi_merged *m, int nranks,
-		       const struct iolens__mpi_clock *clk)
+void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
+			    const struct iolens__mpi_clock *clk)
 {
 	double first = INFINITY, last = -INFINITY, *start = m->skew_us;
+	double shortest = INFINITY, longest = -INFINITY;
+	int mixed = 0, measured = 0;
 
+	m->model[0] = '\0';
 	for (int i = 0; i < nranks; i++) {
 		const struct iolens__mpi_row *row = &m->rows[i];
 
@@ -74,14 +81,29 @@ static void merge_rows(struct iolens__mpi_merged *m, int nranks,
 		m->iops += row->iops;
 		if (row->max > m->max)
 			m->max = row->max;
-		if (!isfinite(row->window_start))
+		/* The fleet's model: the ranks' when every rank measured the same one. */
+		if (row->model[0])
+			measured++;
+		if (!row->model[0] || (m->model[0] && strcmp(m->model, row->model)))
+			mixed = 1;
+		else
+			snprintf(m->model, sizeof(m->model), "%s", row->model);
+		if (isfinite(row->seconds)) {
+			shortest = fmin(shortest, row->seconds);
+			longest = fmax(longest, row->seconds);
+		}
+		if (!isfinite(row->window_start) || !isfinite(clk[i].offset_us))
 			continue;
 		/* On rank 0's clock, in microseconds after the epoch. */
 		start[i] = row->window_start * 1e6 - clk[i].offset_us;
 		first = fmin(first, start[i]);
 		last = fmax(last, start[i]);
 	}
+	/* None measured: not measured; some, or different ones: mixed. */
+	if (mixed)
+		snprintf(m->model, sizeof(m->model), "%s", measured ? "mixed" : "");
 	m->spread_us = last >= first ? last - first : NAN;
+	m->len_spread_s = longest >= shortest ? longest - shortest : NAN;
 	for (int i = 0; i < nranks; i++)
 		m->skew_us[i] = isfinite(start[i]) ? start[i] - first : NAN;
 }
@@ -138,7 +160,7 @@ void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 	if (rank == 0) {
 		for (size_t i = 0; i < IOLENS_HIST_NBUCKETS; i++)
 			iolens_hist_add_n(m->hist, mid[i], sum[i]);
-		merge_rows(m, nranks, clk);
+		iolens__mpi_merge_rows(m, nranks, clk);
 	}
 	free(counts);
 	free(mids);
@@ -192,8 +214,8 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 
 		fprintf(f, "\n%s%s%s, %d rank%s\n", r->backend, r->variant[0] ? ":" : "",
 			r->variant, nranks, nranks == 1 ? "" : "s");
-		fprintf(f, "  %4s  %-16s %4s %12s %10s %10s %12s\n", "rank", "host", "cpu", "IOPS",
-			"p50 us", "p99 us", "skew us");
+		fprintf(f, "  %4s  %-16s %4s %12s %10s %10s %12s  %s\n", "rank", "host", "cpu", "IOPS",
+			"p50 us", "p99 us", "skew us", "model (measured)");
 		for (int i = 0; i < nranks; i++) {
 			const struct iolens__mpi_row *row = &x->rows[i];
 
@@ -203,17 +225,22 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 					r->reason[0] ? r->reason : "see the JSON", x->rows[0].rank);
 				continue;
 			}
-			fprintf(f, "  %4d  %-16s %4d %12.0f %10.2f %10.2f %12.1f%s\n", row->rank, row->host,
-				row->cpu, row->iops, (double)row->p50 / 1e3, (double)row->p99 / 1e3,
-				x->skew_us[i],
+			fprintf(f, "  %4d  %-16s %4d %12.0f %10.2f %10.2f %12.1f  %s%s\n", row->rank,
+				row->host, row->cpu, row->iops, (double)row->p50 / 1e3,
+				(double)row->p99 / 1e3, x->skew_us[i],
+				row->model[0] ? row->model : "not measured",
 				iolens__mpi_is_straggler(x, nranks, i) ? "  (straggler)" : "");
 		}
 		fprintf(f,
 			"  merged, %u rank%s: %.0f IOPS, p50 %.2f us, p99 %.2f us, max %.2f us, "
-			"window starts spread %.1f us\n",
+			"window starts spread %.1f us, lengths spread %.1f us\n",
 			x->ok_ranks, x->ok_ranks == 1 ? "" : "s", x->iops,
 			(double)iolens_hist_percentile(x->hist, 50) / 1e3,
 			(double)iolens_hist_percentile(x->hist, 99) / 1e3, (double)x->max / 1e3,
-			x->spread_us);
+			x->spread_us, x->len_spread_s * 1e6);
+		fprintf(f, "  model (measured): %s\n",
+			!x->model[0] ? "not measured"
+			: strcmp(x->model, "mixed") ? x->model
+						     : "mixed: the ranks measured different models (see the rows)");
 	}
 }

@@ -18,6 +18,7 @@
 
 MPI_Comm iolens__mpi_comm = MPI_COMM_WORLD;
 int iolens__mpi_world_rank;
+struct iolens__mpi_role iolens__mpi_role = { "ranks", NULL, -1 };
 
 /* Remove argv[i] and, when two, the word after it. */
 static void drop(int *argc, char **argv, int i, int two)
@@ -162,6 +163,7 @@ int iolens__mpi_roles_start(struct iolens__mpi_roles *ro, int world_rank, char *
 	MPI_Comm_split(MPI_COMM_WORLD, world_rank == ro->responder, world_rank, &ro->clients);
 	if (world_rank != ro->responder)
 		iolens__mpi_comm = ro->clients;
+	iolens__mpi_role = (struct iolens__mpi_role){ "echo", "responder_rank", ro->responder };
 	ro->started = 1;
 	return 0;
 }
