@@ -9,7 +9,7 @@
 #                    [--time DURATION] [--warmup DURATION] [--size SIZE]
 #                    [--file PATH] [--direct] [--overwrite]
 #                    [--config FILE] [--out DIR] [--label TEXT]
-#                    [--db PATH | --no-db] [--quick] [--help]
+#                    [--db PATH | --no-db] [--mpi LAUNCHER] [--quick] [--help]
 #
 #   --backends LIST   backend specs as iolens takes them (io_uring:sqpoll);
 #                     default: those `iolens list` marks available; `all`:
@@ -43,6 +43,18 @@
 #   --db PATH         the results database every cell records into; default
 #                     iolens's ($IOLENS_DB, else ~/.local/share/iolens/results.db)
 #   --no-db           the cells record nothing
+#   --mpi LAUNCHER    each cell runs as `LAUNCHER iolens-mpi run ...`, the
+#                     same run on every rank, merged (docs/mpi.md); e.g.
+#                     "mpirun --bind-to none -n 4 --host a,b,c,d": its words
+#                     split at spaces (no quotes, no '#'), the first an
+#                     executable on PATH; iolens-mpi is the one beside iolens,
+#                     or IOLENS_MPI=path. MPI cells are not recorded in the
+#                     results database (so not with --db or --label); no
+#                     stream; echo cells get --responder-rank 0, which serves
+#                     on loopback (every rank on rank 0's host). A cell's JSON
+#                     is the writing rank's (rank 0; rank 1 for echo) with a
+#                     `fleet` object, written on that rank's host (DIR must be
+#                     there); results.csv's rows are that rank's own figures.
 #   --quick           a small matrix for a smoke test: null,blocking x
 #                     randread,echo x depths 1,8, 1 repeat of 200ms, 16m
 #
@@ -51,7 +63,8 @@
 # --msg. Relative paths are taken from the directory bench.sh was started in.
 #
 # Writes to DIR: matrix.txt (the matrix, in the config format), host.txt
-# (host, kernel, CPU, nproc, iolens version), one iolens JSON per cell named
+# (host, kernel, CPU, nproc, iolens version, the MPI launcher and its version
+# under --mpi), one iolens JSON per cell named
 # from its parameters (randread-bs4k-d32-io_uring-r1.json,
 # echo-c64-d1-epoll-r2.json, echo-msg4k-c1-d1-epoll-r1.json), logs/<cell>.log
 # (what iolens printed), cells.tsv (each finished cell's exit status, seconds
@@ -61,11 +74,13 @@
 #
 # Resume: run again with --out DIR. The matrix comes from DIR/matrix.txt; the
 # options may repeat it but not change it. Done cells are skipped, the rest run.
-# The label is kept in matrix.txt too, so the cells a resume runs carry it.
+# The label is kept in matrix.txt too, so the cells a resume runs carry it;
+# so is the --mpi launcher, which a resume may repeat but not change or add.
 # Progress goes to stderr, one line per cell; stdout gets DIR at the end.
 # Exit status: 0 every cell done and ok, 1 a cell's backend failed or a cell
 # could not run, 2 bad usage (nothing is created), 130 interrupted.
-# iolens is built Release into build-bench unless IOLENS=path is set.
+# iolens is built Release into build-bench unless IOLENS=path is set; under
+# --mpi iolens-mpi is taken from beside it unless IOLENS_MPI=path is set.
 set -euo pipefail
 caller_pwd=$PWD orig_args=("$@")
 cd "$(dirname "$0")/.."
@@ -97,6 +112,7 @@ declare -A accepts=(
 	[label]="1 to 128 printable characters, not all digits, no '#'"
 	[db]="a file path"
 	[no-db]="yes or no"
+	[mpi]="a launcher command, its words split at spaces (no quotes, no '#'), the first an executable on PATH, e.g. 'mpirun --bind-to none -n 2'"
 )
 
 # size_bytes TEXT: bytes, as iolens reads a SIZE (k, m, g, t are powers of
@@ -192,6 +208,18 @@ normalize() {
 		{ [ -f "$out" ] && [ -r "$out" ]; } || die_usage "$origin: '$value' is not an existing, readable regular file (accepts ${accepts[$key]})"
 		;;
 	out | db) [ -n "$value" ] || die_usage "$bad"; out=$(abspath "$value") ;;
+	mpi)
+		# Words split as the cells will split them; a relative command is the caller's.
+		local LC_ALL=C
+		local -a words
+		[[ $value != *$'\n'* ]] || die_usage "${bad%%$'\n'*}...' is not accepted (accepts ${accepts[$key]})"
+		read -ra words <<<"$value"
+		value=${words[*]}
+		[[ -n $value && $value =~ ^[[:print:]]+$ && $value != *[\#\'\"\\]* ]] || die_usage "$bad"
+		[[ ${words[0]} != */* ]] || words[0]=$(abspath "${words[0]}")
+		[ -n "$(type -P "${words[0]}")" ] ||
+			die_usage "$origin: '${words[0]}' is not an executable$([[ ${words[0]} == */* ]] || echo ' on PATH') (accepts ${accepts[$key]})"
+		out=${words[*]} ;;
 	label)
 		# iolens's own rule, in bytes: a label that is a number would name a run id.
 		local LC_ALL=C
@@ -216,10 +244,10 @@ read_conf() {
 		[[ $line =~ ^[[:space:]]*(#.*)?$ ]] && continue
 		[[ $line =~ ^(.*[^[:space:]])[[:space:]]+#.*$ ]] && line=${BASH_REMATCH[1]}
 		[[ $line =~ ^[[:space:]]*([A-Za-z_-]+)[[:space:]]*=[[:space:]]*(.*[^[:space:]])?[[:space:]]*$ ]] ||
-			die_usage "$file:$n: expected 'key = value' (keys: ${matrix_keys[*]} quick out)"
+			die_usage "$file:$n: expected 'key = value' (keys: ${matrix_keys[*]} mpi quick out)"
 		key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
 		[[ -n ${accepts[$key]+x} ]] ||
-			die_usage "$file:$n: unknown key '$key' (accepts ${matrix_keys[*]} quick out)"
+			die_usage "$file:$n: unknown key '$key' (accepts ${matrix_keys[*]} mpi quick out)"
 		[ -n "$value" ] || [ "$key" = file ] || die_usage "$file:$n: $key needs a value (accepts ${accepts[$key]})"
 		conf[$key]=$(normalize "$key" "$value" "$file:$n: $key") || exit
 		conf_origin[$key]="$file:$n: $key"
@@ -239,7 +267,7 @@ while [ $# -gt 0 ]; do
 	--quick | --direct | --overwrite | --no-db)
 		[ $has_value -eq 0 ] || die_usage "$name takes no value"
 		opt[$key]=yes opt_origin[$key]=$name ;;
-	--backends | --workloads | --bs | --depths | --conns | --msg | --repeats | --time | --warmup | --size | --file | --out | --label | --db | --config)
+	--backends | --workloads | --bs | --depths | --conns | --msg | --repeats | --time | --warmup | --size | --file | --out | --label | --db | --mpi | --config)
 		if [ $has_value -eq 0 ]; then
 			[[ $# -ge 2 && $2 != --* ]] || die_usage "$name needs a value (accepts ${accepts[$key]:-a readable file of key = value lines})"
 			value=$2
@@ -252,7 +280,7 @@ while [ $# -gt 0 ]; do
 			opt[$key]=$(normalize "$key" "$value" "$name") || exit
 			opt_origin[$key]=$name
 		fi ;;
-	*) die_usage "unknown option '$name' (accepts --backends --workloads --bs --depths --conns --msg --repeats --time --warmup --size --file --direct --overwrite --config --out --label --db --no-db --quick --help)" ;;
+	*) die_usage "unknown option '$name' (accepts --backends --workloads --bs --depths --conns --msg --repeats --time --warmup --size --file --direct --overwrite --config --out --label --db --no-db --mpi --quick --help)" ;;
 	esac
 	shift
 done
@@ -268,6 +296,9 @@ if [ "$no_db" = yes ] && [ -n "${opt[db]+x}${opt[label]+x}" ]; then
 	other=$([ -n "${opt[db]+x}" ] && echo db || echo label)
 	die_usage "${opt_origin[no-db]}: not with ${opt_origin[$other]} (nothing is recorded)"
 fi
+# What asks for a record, for --mpi to refuse (the matrix may bring --mpi on a resume).
+records=""
+if [ -n "${opt[db]+x}" ]; then records=${opt_origin[db]}; elif [ -n "${opt[label]+x}" ]; then records=${opt_origin[label]}; fi
 unset 'opt[db]' 'opt_origin[db]' 'opt[no-db]' 'opt_origin[no-db]'
 if [ "$quick" = yes ]; then
 	declare -A quick_set=([backends]="null,blocking" [workloads]="randread,echo" [bs]=4k [depths]="1,8"
@@ -359,6 +390,11 @@ if [ -f "$out/matrix.txt" ]; then
 		fi
 		opt[label]=${rec[label]}
 	fi
+	# So is the MPI launcher: a matrix run without one resumes without one.
+	if [ -n "${opt[mpi]+x}" ] && [ "${opt[mpi]}" != "${rec[mpi]:-}" ]; then
+		die_usage "${opt_origin[mpi]}: '${opt[mpi]}' contradicts the matrix in '$out' (${rec[mpi]:+mpi = }${rec[mpi]:-it runs without --mpi}); leave it out to resume, or choose a new --out"
+	fi
+	if [ -n "${rec[mpi]+x}" ]; then opt[mpi]=${rec[mpi]} opt_origin[mpi]=${rec_origin[mpi]}; fi
 	was=$(awk -F' = ' '$1 == "host" || $1 == "kernel" { printf "%s%s", s, $2; s = " " }' "$out/host.txt" 2>/dev/null || true)
 	[ "$was" = "$host $kernel" ] ||
 		die_usage "--out: '$out' was started on ${was:-an unknown host}, this is $host $kernel (a matrix comes from one machine; choose a new --out)"
@@ -378,6 +414,20 @@ if [ -z "${opt[label]+x}" ]; then
 	opt[label]=$label
 fi
 [ -n "${opt[backends]}" ] || die_usage "--backends: iolens lists no available backend here (accepts ${accepts[backends]})"
+
+# Under --mpi: iolens-mpi beside iolens, and nothing it would refuse in every cell.
+mpi=${opt[mpi]:-} launcher=() iolens_mpi=""
+if [ -n "$mpi" ]; then
+	[ -z "$records" ] || die_usage "$records: not with --mpi (iolens-mpi records nothing in the results database)"
+	if [ -n "${IOLENS_MPI:-}" ]; then iolens_mpi=$(abspath "$IOLENS_MPI"); else iolens_mpi=${iolens%/*}/iolens-mpi; fi
+	{ [ -x "$iolens_mpi" ] && [ -f "$iolens_mpi" ]; } ||
+		die_usage "--mpi: no iolens-mpi at '$iolens_mpi' (accepts a launcher when iolens-mpi is built beside iolens, as it is where MPI's C bindings are installed, or IOLENS_MPI=path names it)"
+	[[ ,${opt[workloads]}, != *,stream,* ]] ||
+		die_usage "${opt_origin[workloads]}: stream is not run with --mpi (iolens-mpi refuses it; accepts the other workloads)"
+	read -ra launcher <<<"$mpi"
+fi
+runner=iolens # what a cell's exit status is of
+[ -z "$mpi" ] || runner=${launcher[0]##*/}
 
 IFS=, read -ra backends <<<"${opt[backends]}"
 IFS=, read -ra workloads <<<"${opt[workloads]}"
@@ -439,7 +489,9 @@ rm -f "$out"/.*.part "$out"/.iolens-out-*
 if [ $resume -eq 0 ]; then
 	{
 		echo "# bench.sh matrix: a run with --out on this directory resumes it"
-		for key in "${matrix_keys[@]}" label; do echo "$key =${opt[$key]:+ ${opt[$key]}}"; done
+		for key in "${matrix_keys[@]}"; do echo "$key =${opt[$key]:+ ${opt[$key]}}"; done
+		# MPI cells carry no label (they record nothing); a matrix without MPI has no mpi key.
+		if [ -n "$mpi" ]; then echo "mpi = $mpi"; else echo "label = ${opt[label]}"; fi
 	} >"$out/.matrix.txt.part"
 	{
 		echo "host = $host"
@@ -449,6 +501,11 @@ if [ $resume -eq 0 ]; then
 		echo "memory = $(awk '/^MemTotal/ {print $2, $3; exit}' /proc/meminfo)"
 		echo "os = $(awk -F= '$1 == "PRETTY_NAME" { gsub(/"/, "", $2); print $2 }' /etc/os-release 2>/dev/null)"
 		echo "iolens = $("$iolens" --version)"
+		if [ -n "$mpi" ]; then
+			echo "mpi = $mpi"
+			echo "mpi-version = $(timeout 10 "${launcher[0]}" --version 2>/dev/null </dev/null | head -n 1 || true)"
+			echo "iolens-mpi = $iolens_mpi"
+		fi
 		echo "started = $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	} >"$out/host.txt"
 	printf 'cell\trc\tseconds\tfinished\n' >"$out/cells.tsv"
@@ -530,7 +587,8 @@ resume_hint() {
 	[[ " $* " == *" --out "* || " $* " == *" --out="* ]] || cmd+=(--out "$out")
 	local text
 	text=$(printf ' %q' "${cmd[@]}")
-	printf '%s%s' "${IOLENS:+IOLENS=$(printf '%q' "$IOLENS") }" "${text# }"
+	printf '%s%s%s' "${IOLENS:+IOLENS=$(printf '%q' "$IOLENS") }" \
+		"${IOLENS_MPI:+IOLENS_MPI=$(printf '%q' "$IOLENS_MPI") }" "${text# }"
 }
 count_done() {
 	local c n=0
@@ -573,8 +631,16 @@ for c in "${cells[@]}"; do
 	read -ra cell_args <<<"$args"
 	cmd=(run --backend "$b" "${cell_args[@]}" --time "$time")
 	[ "$warmup" = 0 ] || cmd+=(--warmup "$warmup")
-	if [ "$no_db" = yes ]; then cmd+=(--no-db); else cmd+=(--label "${opt[label]}"); fi
-	[ -z "$db" ] || cmd+=(--db "$db")
+	if [ -n "$mpi" ]; then
+		# iolens-mpi records nothing and refuses --db and --label; echo's
+		# clients need a rank that serves them.
+		cmd=("${launcher[@]}" "$iolens_mpi" "${cmd[@]}" --no-db)
+		[ "${cell_args[1]}" != echo ] || cmd+=(--responder-rank 0)
+	else
+		if [ "$no_db" = yes ]; then cmd+=(--no-db); else cmd+=(--label "${opt[label]}"); fi
+		[ -z "$db" ] || cmd+=(--db "$db")
+		cmd=("$iolens" "${cmd[@]}")
+	fi
 	if [[ $disk_workloads == *" ${cell_args[1]} "* ]]; then
 		[ -z "$file" ] || cmd+=(--file "$file")
 		[ "${opt[direct]}" != yes ] || cmd+=(--direct)
@@ -582,7 +648,7 @@ for c in "${cells[@]}"; do
 	fi
 	part=$out/.$name.json.part
 	t0=$(now_us)
-	"$iolens" "${cmd[@]}" --json "$part" >"$out/logs/$name.log" 2>&1 </dev/null {lock}<&- &
+	"${cmd[@]}" --json "$part" >"$out/logs/$name.log" 2>&1 </dev/null {lock}<&- &
 	child=$!
 	rc=0
 	wait "$child" || rc=$?
@@ -592,17 +658,36 @@ for c in "${cells[@]}"; do
 	if [ $rc -eq 130 ]; then
 		rm -f "$part"
 		part=""
-		echo "bench.sh: iolens was interrupted in $name; resume with: $(resume_hint "${orig_args[@]}")" >&2
+		echo "bench.sh: $runner was interrupted in $name; resume with: $(resume_hint "${orig_args[@]}")" >&2
 		exit 130
 	fi
-	if [[ $rc -le 1 && -s $part ]]; then
+	# A rank lost mid-run leaves the writing rank's own results, marked, and
+	# mpirun's status need not say so: such a cell is not done.
+	lost=""
+	if [[ -n $mpi && $rc -le 1 && -s $part ]]; then
+		lost=$(/usr/bin/python3 -c 'import json, sys
+try:
+    fleet = json.load(open(sys.argv[1])).get("fleet")
+except (OSError, ValueError):
+    sys.exit()
+if isinstance(fleet, dict) and fleet.get("error"):
+    print(fleet["error"])' "$part" || true)
+	fi
+	if [[ $rc -le 1 && -s $part && -z $lost ]]; then
 		printf '%s\t%d\t%s\t%s\n' "$name" "$rc" "$secs" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$out/cells.tsv"
 		mv -f "$part" "$out/$name.json"
-		[ $rc -eq 0 ] || echo "  $name: a backend failed (iolens exit 1), see logs/$name.log" >&2
+		[ $rc -eq 0 ] || echo "  $name: a backend failed ($runner exit 1), see logs/$name.log" >&2
 	else
 		rm -f "$part"
 		failed+=("$name")
-		echo "  $name: iolens exit $rc, no result (the cell runs again on resume): $(tail -n 1 "$out/logs/$name.log")" >&2
+		if [ -n "$lost" ]; then
+			why="fleet.error: ${lost%%$'\n'*}"
+		else
+			why=$(tail -n 1 "$out/logs/$name.log")
+			# mpirun ends with its own banner: iolens-mpi's line says more.
+			[ -z "$mpi" ] || why=$(grep '^iolens-mpi: ' "$out/logs/$name.log" | tail -n 1 | grep . || echo "$why")
+		fi
+		echo "  $name: $runner exit $rc, no result (the cell runs again on resume): $why" >&2
 	fi
 	part=""
 done
@@ -610,6 +695,6 @@ done
 merge
 rows=$(($(wc -l <"$out/results.csv") - 1))
 bad=$(awk -F'\t' 'NR > 1 { rc[$1] = $2 } END { n = 0; for (c in rc) if (rc[c] != 0) n++; print n }' "$out/cells.tsv")
-echo "bench.sh: $ncells cells, ${#failed[@]} not done, $bad with a failed backend; results.csv has $rows rows" >&2
+echo "bench.sh: $ncells cells, ${#failed[@]} not done, $bad with a failed backend; results.csv has $rows rows${mpi:+; MPI cells are not recorded in the results database}" >&2
 echo "$out"
 [ ${#failed[@]} -eq 0 ] && [ "$bad" -eq 0 ] || exit 1
