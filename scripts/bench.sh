@@ -216,7 +216,7 @@ normalize() {
 		read -ra words <<<"$value"
 		value=${words[*]}
 		[[ -n $value && $value =~ ^[[:print:]]+$ && $value != *[\#\'\"\\]* ]] || die_usage "$bad"
-		[[ ${words[0]} != */* ]] || words[0]=$(abspath "${words[0]}")
+		[[ ${words[0]} != */* ]] || words[0]=$(realpath -ms -- "$(abspath "${words[0]}")")
 		[ -n "$(type -P "${words[0]}")" ] ||
 			die_usage "$origin: '${words[0]}' is not an executable$([[ ${words[0]} == */* ]] || echo ' on PATH') (accepts ${accepts[$key]})"
 		out=${words[*]} ;;

@@ -3,8 +3,10 @@
 # matrix (every cell's JSON, results.csv, host.txt, matrix.txt), a resume that
 # redoes only the missing cell, SIGINT mid-run (exit 130, no partial cell, a
 # resume that finishes the rest), bad input (exit 2, one line naming the
-# option, nothing created), and the label every cell records under. The shape
-# of the output, never the speeds.
+# option, nothing created), the label every cell records under, and --mpi
+# (the cells' options through a stand-in launcher; two ranks under mpirun
+# when it and iolens-mpi are there, skipped otherwise). The shape of the
+# output, never the speeds.
 set -uo pipefail
 iolens=$(realpath "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -229,4 +231,78 @@ stamps int | grep -F -f <(cut -d' ' -f1 stamps.before) | diff stamps.before - ||
 check int null || fail "output after SIGINT and resume"
 [ "$(runs_labelled "$IOLENS_DB" int)" -eq 4 ] || fail "$(runs_labelled "$IOLENS_DB" int) runs labelled 'int' (the directory's name), expected 4"
 echo "ok: SIGINT (stopped in $took_ms ms) and resume"
+
+# --mpi with a stand-in launcher (no MPI needed): what each cell is given,
+# and a cell whose JSON says a rank was lost is not done, whatever the
+# launcher's exit status.
+cat >fake-mpirun <<'SH'
+#!/usr/bin/env bash
+[ "$1" != --version ] || { echo "fake-mpirun 1.0"; exit 0; }
+printf '%s\n' "$*" >>"${0%/*}/fake-mpirun.args"
+while [ $# -gt 0 ]; do [ "$1" != --json ] || json=$2; shift; done
+echo '{"schema": "iolens/1", "meta": {"interrupted": true}, "results": [], "fleet": {"ranks": 1, "error": "rank 1: no answer"}}' >"$json"
+SH
+chmod +x fake-mpirun
+IOLENS_MPI=$iolens "$bench" --mpi "./fake-mpirun -n 2" --backends null --workloads randread,echo --depths 1 \
+	--repeats 1 --time 100ms --warmup 0 --size 1m --out fake >fake.out 2>fake.err
+rc=$?
+[ $rc -eq 1 ] || { cat fake.err; fail "--mpi, a rank lost in every cell: exit $rc, expected 1"; }
+[ -z "$(find fake -name '*.json')" ] || fail "--mpi: a cell whose rank was lost was kept: $(find fake -name '*.json')"
+[ "$(grep -c 'fake-mpirun exit 0, no result .*fleet.error: rank 1: no answer$' fake.err)" -eq 2 ] ||
+	{ cat fake.err; fail "--mpi: the lost rank is not said for both cells"; }
+grep -q 'MPI cells are not recorded in the results database$' fake.err || { cat fake.err; fail "--mpi: the summary does not say the cells are not recorded"; }
+while read -r line; do
+	case " $line " in
+	*" --label "* | *" --db "*) fail "--mpi: a cell was given $line" ;;
+	" -n 2 $iolens run --backend null --workload randread "*" --no-db --json $work/fake/.randread-"*) ;;
+	" -n 2 $iolens run --backend null --workload echo "*" --no-db --responder-rank 0 --json $work/fake/.echo-"*) ;;
+	*) fail "--mpi: a cell was given '$line'" ;;
+	esac
+done <fake-mpirun.args
+[ "$(wc -l <fake-mpirun.args)" -eq 2 ] || fail "--mpi: the launcher ran $(wc -l <fake-mpirun.args) times, expected 2"
+grep -qx "mpi = $work/fake-mpirun -n 2" fake/matrix.txt || fail "--mpi: matrix.txt: $(cat fake/matrix.txt)"
+! grep -q '^label' fake/matrix.txt || fail "--mpi: matrix.txt has a label"
+grep -qx "mpi = $work/fake-mpirun -n 2" fake/host.txt && grep -qx "mpi-version = fake-mpirun 1.0" fake/host.txt ||
+	fail "--mpi: host.txt: $(cat fake/host.txt)"
+bad "--mpi" --mpi "nonexistent-launcher" --out bad
+bad "--mpi" --mpi "./fake-mpirun -n 3" --out fake # the matrix's launcher is kept
+IOLENS_MPI=$iolens bad "--db: not with --mpi" --mpi ./fake-mpirun --db "$work/x.db" --out bad
+IOLENS_MPI=$iolens bad "--label: not with --mpi" --mpi ./fake-mpirun --label L --out bad
+IOLENS_MPI=$iolens bad "stream" --mpi ./fake-mpirun --workloads randread,stream --out bad
+IOLENS_MPI=$work/nope bad "iolens-mpi" --mpi ./fake-mpirun --out bad
+echo "ok: --mpi, its cells' options, a lost rank and the refusals"
+
+# --mpi under mpirun on this machine: 2 ranks of a disk cell, merged in the
+# JSON's fleet; an echo cell whose rank 0 serves the other.
+if ! command -v mpirun >/dev/null 2>&1; then
+	echo "skip: --mpi under mpirun (mpirun not found)"
+elif [ ! -x "$(dirname "$iolens")/iolens-mpi" ]; then
+	echo "skip: --mpi under mpirun (iolens-mpi was not built beside iolens)"
+else
+	IOLENS_DB=$work/mpi.db "$bench" --mpi "mpirun --allow-run-as-root --oversubscribe --bind-to none -n 2" \
+		--backends blocking --workloads randread,echo --depths 1 --repeats 1 --time 100ms --warmup 0 \
+		--size 8m --out mpi >mpi.out 2>mpi.err
+	rc=$?
+	[ $rc -eq 0 ] || { cat mpi.err; cat mpi/logs/*; fail "bench.sh --mpi exited $rc"; }
+	[ ! -e "$work/mpi.db" ] || fail "--mpi: the cells recorded into \$IOLENS_DB"
+	/usr/bin/python3 - mpi <<'PY' || fail "--mpi output"
+import csv, json, sys
+
+out = sys.argv[1]
+cells = {"randread-bs4k-d1-blocking-r1": 2, "echo-c1-d1-blocking-r1": 1}  # ranks that ran it
+for name, ranks in cells.items():
+    doc = json.load(open(f"{out}/{name}.json"))
+    fleet = doc["fleet"]
+    assert doc["schema"] == "iolens/1" and fleet["ranks"] == ranks, (name, fleet.get("ranks"))
+    assert len(fleet["results"]) == len(doc["results"]) == 1, name
+    res = fleet["results"][0]
+    assert len(res["ranks"]) == ranks and all(r["ok"] for r in res["ranks"]), (name, res["ranks"])
+    total = sum(r["ops"] for r in res["ranks"])
+    assert res["merged"]["ops"] == total > 0, (name, res["merged"]["ops"], total)
+with open(f"{out}/results.csv", newline="") as fh:
+    rows = list(csv.DictReader(fh))
+assert [(r["cell"], r["rc"], r["status"]) for r in rows] == [(c, "0", "ok") for c in cells], rows
+PY
+	echo "ok: --mpi under mpirun, 2 ranks merged, echo against rank 0"
+fi
 echo "PASS"
