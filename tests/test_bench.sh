@@ -262,7 +262,7 @@ done <fake-mpirun.args
 [ "$(wc -l <fake-mpirun.args)" -eq 2 ] || fail "--mpi: the launcher ran $(wc -l <fake-mpirun.args) times, expected 2"
 grep -qx "mpi = $work/fake-mpirun -n 2" fake/matrix.txt || fail "--mpi: matrix.txt: $(cat fake/matrix.txt)"
 ! grep -q '^label' fake/matrix.txt || fail "--mpi: matrix.txt has a label"
-grep -qx "mpi = $work/fake-mpirun -n 2" fake/host.txt && grep -qx "mpi-version = fake-mpirun 1.0" fake/host.txt ||
+{ grep -qx "mpi = $work/fake-mpirun -n 2" fake/host.txt && grep -qx "mpi-version = fake-mpirun 1.0" fake/host.txt; } ||
 	fail "--mpi: host.txt: $(cat fake/host.txt)"
 bad "--mpi" --mpi "nonexistent-launcher" --out bad
 bad "--mpi" --mpi "./fake-mpirun -n 3" --out fake # the matrix's launcher is kept
