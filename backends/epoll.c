@@ -315,11 +315,17 @@ static int epoll_submit(struct iolens_ctx *ctx, struct iolens_op *const *ops, un
 			name_mode(ctx, s);
 		/* Done at once, a SEND needs no registration; EAGAIN: not writable after all. */
 		if (op->kind == IOLENS_OP_SEND && !e->q.head[IOLENS__FDQ_OUT]) {
-			if (iolens__readiness_try_send(ctx, op)) {
+			if (iolens__readiness_try_now(ctx, op)) {
 				complete(s, op);
 				continue;
 			}
 			e->ready &= ~RD_OUT;
+		}
+		/* An ACCEPT likewise: one waiting for readiness waits long on a loaded server (readiness.c). */
+		if (op->kind == IOLENS_OP_ACCEPT && !e->q.head[IOLENS__FDQ_IN] &&
+		    iolens__readiness_try_now(ctx, op)) {
+			complete(s, op);
+			continue;
 		}
 		if (e->state == FD_NEW) {
 			err = ep_register(ctx, s, op->fd, e,

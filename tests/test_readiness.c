@@ -5,8 +5,8 @@
  * descriptor closed and its number reused inside one context (socket after
  * socket, file after socket, socket after file) still waited on correctly;
  * an idle socket that is writable or hung up, or that got data no RECV
- * asked for, does not keep the wait awake; a SEND goes at once unless one
- * waits ahead of it; many connections at once; a descriptor above
+ * asked for, does not keep the wait awake; a SEND, and an ACCEPT, go at
+ * once unless one waits ahead; many connections at once; a descriptor above
  * FD_SETSIZE served by poll and epoll and refused by select, never written
  * past its sets.
  */
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -409,6 +410,50 @@ static void send_goes_at_once(void **state)
 	iolens_ctx_close(ctx);
 }
 
+/*
+ * An ACCEPT with a connection waiting and none queued ahead goes at once,
+ * inside submit, as a SEND does: a loaded server's loop looks at readiness
+ * seldom, and its listener would get a few connections per look. With
+ * nothing to accept it waits, and the next connection completes it.
+ */
+static void accept_goes_at_once(void **state)
+{
+	const struct tcase *t = *state;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct iolens_op first, later;
+	struct iolens_ctx *ctx;
+	int lfd, c1, c2;
+
+	readiness_only(t);
+	ctx = open_ctx(t, 4);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	/* An abstract name: nothing on disk to clean up. */
+	snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "iolens-accept-%d", (int)getpid());
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c1, (struct sockaddr *)&a, sizeof(a)), 0);
+	first = mkop(IOLENS_OP_ACCEPT, lfd, NULL, 0);
+	submit(t, ctx, &first);
+	assert_true(first.result >= 0);
+	assert_true(first.flags & IOLENS_OPF_INLINE);
+	reap_n(t, ctx, 1);
+	later = mkop(IOLENS_OP_ACCEPT, lfd, NULL, 0);
+	submit(t, ctx, &later);
+	assert_false(later.flags & IOLENS_OPF_INLINE);
+	c2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c2, (struct sockaddr *)&a, sizeof(a)), 0);
+	reap_n(t, ctx, 1);
+	assert_true(later.result >= 0);
+	close((int)first.result);
+	close((int)later.result);
+	close(c1);
+	close(c2);
+	close(lfd);
+	iolens_ctx_close(ctx);
+}
+
 struct chatter {
 	pthread_t tid;
 	int fd;
@@ -581,6 +626,7 @@ int main(void)
 		{ "idle_sockets_stay_quiet", idle_sockets_stay_quiet },
 		{ "unasked_data_stays_quiet", unasked_data_stays_quiet },
 		{ "send_goes_at_once", send_goes_at_once },
+		{ "accept_goes_at_once", accept_goes_at_once },
 		{ "timeout_holds_under_chatter", timeout_holds_under_chatter },
 		{ "many_at_once", many_at_once },
 		{ "setup_names_the_mode", setup_names_the_mode },

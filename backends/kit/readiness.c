@@ -70,7 +70,7 @@ static void count_try(struct iolens_ctx *ctx, const struct iolens_op *op)
 	ctx->stats.nowait_eagain += op->result == -EAGAIN;
 }
 
-int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op)
+int iolens__readiness_try_now(struct iolens_ctx *ctx, struct iolens_op *op)
 {
 	iolens__syncop_nonblock(op);
 	count_try(ctx, op);
@@ -134,8 +134,15 @@ int iolens__readiness_queue(struct iolens_ctx *ctx, struct iolens__readiness *rd
 	e = iolens__fdq_get(q, op->fd);
 	if (!e)
 		return -ENOMEM;
-	if (op->kind == IOLENS_OP_SEND && !e->head[IOLENS__FDQ_OUT] &&
-	    iolens__readiness_try_send(ctx, op)) {
+	/*
+	 * A SEND, and an ACCEPT, are tried at once. An ACCEPT waiting its turn
+	 * for readiness may wait long: while the calls tried at once keep
+	 * completing, a loaded server's loop seldom looks at readiness, and a
+	 * listener would be served a few connections per look.
+	 */
+	if ((op->kind == IOLENS_OP_SEND || op->kind == IOLENS_OP_ACCEPT) &&
+	    !e->head[op->kind == IOLENS_OP_SEND ? IOLENS__FDQ_OUT : IOLENS__FDQ_IN] &&
+	    iolens__readiness_try_now(ctx, op)) {
 		iolens__cq_push(&rd->done, op);
 		return 0;
 	}

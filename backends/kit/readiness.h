@@ -44,11 +44,13 @@ int iolens__readiness_sockop(struct iolens_ctx *ctx, struct iolens_op *op, int *
 
 /*
  * A SEND with no SEND queued ahead of it on its descriptor is tried at once
- * in submit, as event loops write (libuv's uv_try_write). Returns 1 when it
+ * in submit, as event loops write (libuv's uv_try_write); so is an ACCEPT
+ * with no ACCEPT ahead of it (a loaded server's loop looks at readiness
+ * seldom, and its listener would wait for each look). Returns 1 when it
  * is done (flagged INLINE and counted; the caller queues it for reap), 0
- * when the call said EAGAIN and it has to wait for writability.
+ * when the call said EAGAIN and it has to wait for readiness.
  */
-int iolens__readiness_try_send(struct iolens_ctx *ctx, struct iolens_op *op);
+int iolens__readiness_try_now(struct iolens_ctx *ctx, struct iolens_op *op);
 
 /*
  * The common part of a set-based readiness backend's init (poll, select):
@@ -65,7 +67,7 @@ void iolens__readiness_teardown(struct iolens__readiness *rd, struct iolens__fdq
 /*
  * Queue op on q, or complete it at once: a negative descriptor with -EBADF
  * (poll would skip it and wait forever), a SEND with none queued ahead of
- * it that the socket took (iolens__readiness_try_send). 0, or -ENOMEM when
+ * it that the socket took (iolens__readiness_try_now). 0, or -ENOMEM when
  * q cannot grow for the descriptor (nothing queued).
  */
 int iolens__readiness_queue(struct iolens_ctx *ctx, struct iolens__readiness *rd,
