@@ -170,7 +170,7 @@ threads:
 	}
 	pthread_mutex_unlock(&run->lock);
 	if (serving && (err = iolens__serve_start(r, run, jobs, nthreads))) {
-		iolens__serve_abort(run);
+		iolens__serve_abort(r, run);
 		join_all(jobs, created);
 		goto out;
 	}

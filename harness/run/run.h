@@ -81,6 +81,6 @@ int iolens__serve_start(struct iolens_result *r, struct run *run, struct job *jo
 void iolens__serve_finish(struct iolens_result *r, struct run *run);
 /* The window opens (1) or shuts (0): the generator counts round trips only in it. */
 void iolens__serve_measure(struct run *run, int on);
-void iolens__serve_abort(struct run *run);
+void iolens__serve_abort(struct iolens_result *r, struct run *run);
 
 #endif

@@ -126,14 +126,24 @@ void iolens__serve_finish(struct iolens_result *r, struct run *run)
 		iolens__set_status(r, IOLENS_STATUS_ERROR, g.err, "load generator: %s", g.errmsg);
 }
 
-/* A serve pass that could not start: wake every blocked accept and stop. */
-void iolens__serve_abort(struct run *run)
+/*
+ * A serve pass that could not start: wake every blocked accept and stop.
+ * The generator's own first error (a connection reset, refused) is what
+ * explains connections that never arrived: it is added to the reason.
+ */
+void iolens__serve_abort(struct iolens_result *r, struct run *run)
 {
 	struct iolens__loadgen_result g = { 0 };
 
 	if (run->lg_started) {
 		lg_finish(run, &g);
 		iolens_hist_free(g.hist);
+		if (g.err && r->reason[0]) {
+			size_t n = strlen(r->reason);
+
+			snprintf(r->reason + n, sizeof(r->reason) - n, "; the load generator: %s",
+				 g.errmsg);
+		}
 	}
 	shutdown(run->listen_fd, SHUT_RDWR);
 	pthread_mutex_lock(&run->lock);
