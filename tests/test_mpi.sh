@@ -173,6 +173,17 @@ assert peer.startswith("10.233.0.2:"), peer     # only reachable across the veth
 assert doc["fleet"]["results"][0]["merged"]["ops"] > 0
 PY
 	check "  the client reached rank 1's responder across the veth pair" $?
+	launch 2 run --rank-netns "${ns}%d" --workload serve --listen 10.233.0.1:0 --backend epoll \
+		--conns 2 --time 200ms --count off --json "$work/ns-serve.json" >/dev/null 2>"$work/ns-serve.err"
+	check "serve across namespaces: rank 1 generates, rank 0 serves" $?
+	/usr/bin/python3 - "$work/ns-serve.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+r, row = doc["results"][0], doc["fleet"]["results"][0]["ranks"][0]
+assert r["net"]["peer"].startswith("listen 10.233.0.1:"), r["net"]["peer"]
+assert row["rank"] == 1 and row["conns"] == 2 and r["ops"] == row["ops"] > 0, (r["ops"], row)
+PY
+	check "  its requests came across the veth pair" $?
 else
 	echo "skip: echo across namespaces (cannot make network namespaces here)"
 fi

@@ -3,8 +3,9 @@
  * parses the same options, opens its own target and runs every spec, each
  * pass started at a barrier so every rank's window is the same phase; rank
  * 0 merges (cli_mpi_merge.c), prints the per-rank table and writes the
- * files. Disk workloads only for now; nothing is recorded in the results
- * database.
+ * files (docs/mpi.md). Socket roles: cli_mpi_roles.c (a responder rank)
+ * and cli_mpi_serve.c (generator ranks). Nothing is recorded in the
+ * results database.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,20 +31,21 @@ static const char mpi_help[] =
     "[options]\n"
     "\n"
     "Runs the same `iolens run` on every rank. Each pass (warm-up and window, the\n"
-    "counting pass) starts at an MPI barrier, so every rank measures the same phase;\n"
-    "rank 0 prints where each rank ran, a per-rank table with stragglers marked\n"
-    "(IOPS below 0.8 x the median) and one merged line per backend: IOPS summed,\n"
-    "percentiles from the histograms summed bucket by bucket.\n"
+    "counting pass) starts at an MPI barrier and each window opens at another, so\n"
+    "every rank measures the same phase; rank 0 prints where each rank ran, a\n"
+    "per-rank table with stragglers marked (IOPS below 0.8 x the median) and one\n"
+    "merged line per backend: IOPS summed, percentiles from the histograms summed\n"
+    "bucket by bucket, the ranks' measured model.\n"
     "\n"
     "The options are those of `iolens run` (iolens-mpi run --help), with these limits:\n"
-    "  disk workloads, and echo with --responder-rank; serve and stream are not\n"
-    "  supported yet (exit 2)\n"
+    "  disk workloads on every rank; echo with --responder-rank; serve with rank 0\n"
+    "  the server and every other rank a load generator (one thread each, the\n"
+    "  connections shared out); stream is not supported yet (exit 2)\n"
     "  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
     "  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
     "  --hdr-log is not supported yet; nothing is recorded in the results database\n"
     "  (--db and --label are refused as not supported yet, --no-db is accepted)\n"
     "  with --file every rank uses that path (on one host, the same file)\n"
-    "\n"
     "\n"
     "  --responder-rank R      rank R serves the iolens responder; every other rank\n"
     "                          runs --workload echo against it (echo at fleet scale)\n"
@@ -57,6 +59,8 @@ static const char mpi_help[] =
     "  --rank-netns PATTERN    each rank enters the network namespace PATTERN with\n"
     "                          %d its rank (a name under /var/run/netns, or a path)\n"
     "                          after MPI has set up: ranks as hosts on one machine\n"
+    "  serve: --listen ADDR is where rank 0 listens (default loopback: one host\n"
+    "  only); a wildcard 0.0.0.0:PORT has the generators connect to rank 0's host name\n"
     "\n"
     "Give Open MPI --bind-to none: its default core binding distorts latency.\n";
 
@@ -81,7 +85,7 @@ int iolens__mpi_wait(MPI_Request *req)
 
 int iolens__mpi_wait_for(MPI_Request *req, double seconds)
 {
-	const struct timespec nap = {0, 200000};
+	struct timespec nap = {0, 20000};
 	struct timespec now;
 	double deadline;
 	int done = 0;
@@ -97,6 +101,13 @@ int iolens__mpi_wait_for(MPI_Request *req, double seconds)
 		if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 > deadline)
 			break;
 		nanosleep(&nap, NULL);
+		/*
+		 * A quick answer is met within tens of microseconds; a long wait (a
+		 * generator through the server's window) polls every millisecond,
+		 * taking next to no CPU from the load it generates.
+		 */
+		if (nap.tv_nsec < 1000000)
+			nap.tv_nsec *= 2;
 	}
 	iolens__mpi_lost = 1;
 	stop_flag = 1; /* what is still running ends now, marked interrupted */
