@@ -279,6 +279,8 @@ if ! command -v mpirun >/dev/null 2>&1; then
 elif [ ! -x "$(dirname "$iolens")/iolens-mpi" ]; then
 	echo "skip: --mpi under mpirun (iolens-mpi was not built beside iolens)"
 else
+	# Under AddressSanitizer: what Open MPI keeps until exit is not ours (as test_mpi.sh).
+	LSAN_OPTIONS="suppressions=$root/tests/lsan_mpi.supp:fast_unwind_on_malloc=0:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
 	IOLENS_DB=$work/mpi.db "$bench" --mpi "mpirun --allow-run-as-root --oversubscribe --bind-to none -n 2" \
 		--backends blocking --workloads randread,echo --depths 1 --repeats 1 --time 100ms --warmup 0 \
 		--size 8m --out mpi >mpi.out 2>mpi.err
