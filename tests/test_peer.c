@@ -932,7 +932,7 @@ static void echo_srv_stop(struct echo_srv *s)
 }
 
 static void lg_run(struct iolens__loadgen *lg, const struct iolens__addr *a, unsigned conns,
-		   unsigned depth, unsigned measure_ms, struct iolens__loadgen_result *res)
+		   unsigned depth, unsigned measure_ms, struct iolens_loadgen_figures *res)
 {
 	struct iolens__loadgen_opts o = { .addr = *a, .conns = conns, .msg = 100, .depth = depth };
 	char err[256] = "";
@@ -957,7 +957,7 @@ static void loadgen_case(int transport, int backlog)
 	assert_int_equal(iolens__loadgen_create(&lg, 2, -1), 0);
 	/* The same generator runs twice, deeper the second time. */
 	for (unsigned depth = 1; depth <= 4; depth += 3) {
-		struct iolens__loadgen_result res;
+		struct iolens_loadgen_figures res;
 
 		lg_run(lg, &s->addr, 64, depth, 300, &res);
 		if (res.err)
@@ -991,7 +991,7 @@ static void test_loadgen_not_measuring(void **state)
 {
 	struct echo_srv *s = echo_srv_start(IOLENS_TR_TCP, 128);
 	struct iolens__loadgen_opts o = { .addr = s->addr, .conns = 3, .msg = 1000, .depth = 2 };
-	struct iolens__loadgen_result res;
+	struct iolens_loadgen_figures res;
 	struct iolens__loadgen *lg;
 	char err[256];
 
@@ -1025,7 +1025,7 @@ static void test_loadgen_not_measuring(void **state)
 static void test_loadgen_corrupt(void **state)
 {
 	struct echo_srv *s = echo_srv_start(IOLENS_TR_TCP, 128);
-	struct iolens__loadgen_result res;
+	struct iolens_loadgen_figures res;
 	struct iolens__loadgen *lg;
 
 	(void)state;
@@ -1045,7 +1045,7 @@ static void test_loadgen_corrupt(void **state)
 static void test_loadgen_reset(void **state)
 {
 	struct echo_srv *s = echo_srv_start(IOLENS_TR_TCP, 128);
-	struct iolens__loadgen_result res;
+	struct iolens_loadgen_figures res;
 	struct iolens__loadgen *lg;
 
 	(void)state;
@@ -1067,7 +1067,7 @@ static void test_loadgen_refused(void **state)
 {
 	struct echo_srv *s = echo_srv_start(IOLENS_TR_TCP, 128);
 	struct iolens__addr a = s->addr;
-	struct iolens__loadgen_result res;
+	struct iolens_loadgen_figures res;
 	struct iolens__loadgen *lg;
 
 	(void)state;

@@ -73,19 +73,11 @@ void iolens_generator_measure(struct iolens_generator *g, int on)
 
 void iolens_generator_finish(struct iolens_generator *g, struct iolens_loadgen_figures *out)
 {
-	struct iolens__loadgen_result res;
-
 	memset(out, 0, sizeof(*out));
 	if (!g->running)
 		return;
-	iolens__loadgen_finish(g->lg, &res);
+	iolens__loadgen_finish(g->lg, out);
 	g->running = 0;
-	out->connected = res.connected;
-	out->requests = res.requests;
-	out->bytes = res.bytes;
-	out->hist = res.hist;
-	out->err = res.err;
-	snprintf(out->errmsg, sizeof(out->errmsg), "%s", res.errmsg);
 }
 
 void iolens_generator_free(struct iolens_generator *g)

@@ -468,7 +468,7 @@ static void lg_halt(struct iolens__loadgen *lg)
 		}
 }
 
-int iolens__loadgen_finish(struct iolens__loadgen *lg, struct iolens__loadgen_result *res)
+int iolens__loadgen_finish(struct iolens__loadgen *lg, struct iolens_loadgen_figures *res)
 {
 	const struct lthread *first = NULL;
 

@@ -166,21 +166,16 @@ int iolens__loadgen_start(struct iolens__loadgen *lg, const struct iolens__loadg
 /* Record round trips completed from now on (1) or stop recording (0). */
 void iolens__loadgen_measure(struct iolens__loadgen *lg, int on);
 
-struct iolens__loadgen_result {
-	unsigned connected;   /* connections that came up */
-	uint64_t requests;    /* round trips sent and completed while measuring */
-	uint64_t bytes;       /* their bytes (requests x msg) */
-	struct iolens_hist *hist; /* their latencies (ns); owned by the caller after finish */
-	/*
-	 * First error (negative errno), 0 if none: -EILSEQ a byte came back
-	 * wrong, -EPIPE the server closed a connection, -EPROTO it sent more
-	 * than asked, else the socket's own (-ECONNREFUSED, -ECONNRESET, ...).
-	 */
-	int err;
-	char errmsg[256];
-};
-/* Stop sending, close every connection, and hand over the figures. */
-int iolens__loadgen_finish(struct iolens__loadgen *lg, struct iolens__loadgen_result *res);
+/*
+ * What a run of the generator measured, in struct iolens_loadgen_figures
+ * (iolens/workload.h), the public form serve's caller-given generators
+ * fill too. Its err is the first error (negative errno), 0 if none:
+ * -EILSEQ a byte came back wrong, -EPIPE the server closed a connection,
+ * -EPROTO it sent more than asked, else the socket's own (-ECONNREFUSED,
+ * -ECONNRESET, ...); hist is owned by the caller after finish.
+ * Stop sending, close every connection, and hand over the figures.
+ */
+int iolens__loadgen_finish(struct iolens__loadgen *lg, struct iolens_loadgen_figures *res);
 void iolens__loadgen_destroy(struct iolens__loadgen *lg);
 
 #endif

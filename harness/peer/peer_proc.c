@@ -130,7 +130,7 @@ static void child_main(int ctl, int kind, const struct iolens__responder_opts *r
 	if (xfer(ctl, rep, offsetof(struct reply, hist), 1) || rep->err)
 		goto out;
 	while (xfer(ctl, &c, sizeof(c), 0) == 0) {
-		struct iolens__loadgen_result g = { 0 };
+		struct iolens_loadgen_figures g = { 0 };
 		size_t len = offsetof(struct reply, hist);
 
 		memset(rep, 0, len);
@@ -321,7 +321,7 @@ int iolens__peer_proc_lg_measure(struct iolens__peer_proc *p, int on)
 	return e;
 }
 
-int iolens__peer_proc_lg_finish(struct iolens__peer_proc *p, struct iolens__loadgen_result *res)
+int iolens__peer_proc_lg_finish(struct iolens__peer_proc *p, struct iolens_loadgen_figures *res)
 {
 	struct cmd c = { .op = CMD_FINISH };
 	struct reply *rep = calloc(1, sizeof(*rep));

@@ -27,6 +27,6 @@ void iolens__peer_proc_stop(struct iolens__peer_proc *p);
 int iolens__peer_proc_lg_start(struct iolens__peer_proc *p, const struct iolens__loadgen_opts *o,
 			       char *err, size_t errlen);
 int iolens__peer_proc_lg_measure(struct iolens__peer_proc *p, int on);
-int iolens__peer_proc_lg_finish(struct iolens__peer_proc *p, struct iolens__loadgen_result *res);
+int iolens__peer_proc_lg_finish(struct iolens__peer_proc *p, struct iolens_loadgen_figures *res);
 
 #endif

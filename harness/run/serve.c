@@ -81,21 +81,13 @@ int iolens__serve_start(struct iolens_result *r, struct run *run, struct job *jo
 }
 
 /* Stop the generator and take its figures: the built-in one's or the caller's. */
-static void lg_finish(struct run *run, struct iolens__loadgen_result *g)
+static void lg_finish(struct run *run, struct iolens_loadgen_figures *g)
 {
 	const struct iolens_loadgen *lg = run->w->loadgen;
 
 	if (lg) {
-		struct iolens_loadgen_figures f;
-
-		memset(&f, 0, sizeof(f));
-		lg->finish(lg->arg, &f);
-		g->connected = f.connected;
-		g->requests = f.requests;
-		g->bytes = f.bytes;
-		g->hist = f.hist;
-		g->err = f.err;
-		snprintf(g->errmsg, sizeof(g->errmsg), "%s", f.errmsg);
+		memset(g, 0, sizeof(*g));
+		lg->finish(lg->arg, g);
 	} else {
 		iolens__peer_proc_lg_finish(run->peer, g);
 	}
@@ -113,7 +105,7 @@ void iolens__serve_measure(struct run *run, int on)
 /* The load generator's figures, taken before the jobs hang up. */
 void iolens__serve_finish(struct iolens_result *r, struct run *run)
 {
-	struct iolens__loadgen_result g = { 0 };
+	struct iolens_loadgen_figures g = { 0 };
 
 	if (!run->lg_started)
 		return;
@@ -133,7 +125,7 @@ void iolens__serve_finish(struct iolens_result *r, struct run *run)
  */
 void iolens__serve_abort(struct iolens_result *r, struct run *run)
 {
-	struct iolens__loadgen_result g = { 0 };
+	struct iolens_loadgen_figures g = { 0 };
 
 	if (run->lg_started) {
 		lg_finish(run, &g);
