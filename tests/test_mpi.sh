@@ -65,6 +65,9 @@ for res in fleet["results"]:
     models = {r["model"] for r in ranks}
     assert merged["model"] == (models.pop() if len(models) == 1 else "mixed"), (models, merged)
     assert merged["window_length_spread_us"] >= 0
+    # CPU and switches summed over the ranks, never averaged.
+    assert abs(merged["cpu_s"] - sum(r["cpu_s"] for r in ranks)) < 1e-9 * max(1, merged["cpu_s"])
+    assert merged["cpu_s"] > 0 and merged["vcsw"] is not None
 print("fleet of %d: %s" % (n, ", ".join("%s %d ops" % (r["backend"], r["merged"]["ops"])
                                        for r in fleet["results"])))
 PY
@@ -96,6 +99,9 @@ assert models[0] == doc["results"][0]["model"]["measured"], models   # rank 0's 
 assert all(models), models
 assert res["merged"]["model"] == (models[0] if len(set(models)) == 1 else "mixed"), res["merged"]
 assert res["merged"]["syscalls"] > 0
+# Per op over the operations the syscalls were counted over (the counting pass's).
+own = doc["results"][0]["syscalls"]
+assert res["merged"]["syscalls_per_op"] > 0 and own["ops"] > 0
 PY
 check "  each rank's measured model, and the fleet's" $?
 
@@ -121,6 +127,8 @@ assert r["ops"] == merged["ops"] == merged["histogram"]["count"] == total, (r["o
 assert sum(b[2] for b in r["histogram"]["buckets"]) == total, "the server result's own histogram"
 p99s = [x["p99_ns"] for x in rows]
 assert min(p99s) <= merged["latency_ns"]["p99"] <= max(p99s), (p99s, merged["latency_ns"])
+# The generators' CPU is their busy share, not a window's: the fleet's is not measured.
+assert merged["cpu_s"] is None and merged["vcsw"] is None and all(x["cpu_s"] is None for x in rows)
 PY
 check "  the server's requests are the generators' summed, every byte checked" $?
 [ "$(echo "$out" | grep -c '^ *[123]  ')" -eq 3 ]; check "  the table has a row per generator" $?

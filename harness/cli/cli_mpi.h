@@ -102,9 +102,12 @@ struct iolens__mpi_row {
 	int counted; /* its syscalls were counted (syscalls is meaningless otherwise) */
 	unsigned conns; /* serve: the generator's connections (0: it sat this pass out) */
 	uint64_t ops, bytes, syscalls, p50, p99, max;
+	uint64_t sc_ops; /* the operations its syscalls were counted over (the counting pass's) */
 	double iops;
 	double seconds;	     /* the window's length on the rank's own monotonic clock; NaN none */
 	double busy;	     /* serve generators: CPU seconds per second while measuring; else NaN */
+	double cpu_s;	     /* the rank's CPU (user + system) in its window; NaN not measured */
+	uint64_t vcsw, ivcsw; /* its context switches in the window */
 	double window_start; /* CLOCK_REALTIME seconds on the rank's own clock */
 	char model[40];	     /* the rank's measured model, "" when not measured */
 };
@@ -115,6 +118,9 @@ struct iolens__mpi_merged {
 	double *skew_us;	      /* each rank's window start after rank 0's first, corrected */
 	struct iolens_hist *hist;     /* every rank's samples, bucket by bucket */
 	uint64_t ops, bytes, syscalls, max;
+	uint64_t vcsw, ivcsw; /* summed */
+	uint64_t sc_ops;      /* the counted operations, summed (syscalls / sc_ops per op) */
+	double cpu_s;	   /* summed; NaN when a rank did not measure it */
 	double iops;	   /* the sum of the ranks' */
 	double spread_us;  /* max - min of the corrected window starts */
 	double len_spread_s; /* max - min of the window lengths (each rank's monotonic clock) */

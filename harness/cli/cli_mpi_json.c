@@ -61,6 +61,8 @@ static void put_ranks(FILE *f, const struct iolens__mpi_merged *m, int nranks)
 		fprintf(f, ", \"p50_ns\": %llu, \"p99_ns\": %llu, \"seconds\": ",
 			(unsigned long long)row->p50, (unsigned long long)row->p99);
 		put_number(f, row->seconds);
+		fputs(", \"cpu_s\": ", f);
+		put_number(f, row->cpu_s);
 		fputs(", \"model\": ", f);
 		put_text(f, row->model);
 		if (iolens__mpi_role.peer_key && !strcmp(iolens__mpi_role.name, "serve"))
@@ -91,8 +93,22 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 		fprintf(f, "%llu", (unsigned long long)m->syscalls);
 	else
 		fputs("null", f);
+	fputs(", \"syscalls_per_op\": ", f);
+	put_number(f, m->ok_ranks && m->counted_ranks == m->ok_ranks && m->sc_ops
+			      ? (double)m->syscalls / (double)m->sc_ops
+			      : NAN);
 	fputs(", \"iops\": ", f);
 	put_number(f, m->ok_ranks ? m->iops : NAN);
+	/* CPU and switches of the ranks that ran the workload, in their windows. */
+	fputs(", \"cpu_s\": ", f);
+	put_number(f, m->ok_ranks ? m->cpu_s : NAN);
+	fputs(", \"cpu_per_op_ns\": ", f);
+	put_number(f, m->ok_ranks && m->ops ? m->cpu_s * 1e9 / (double)m->ops : NAN);
+	if (m->ok_ranks && isfinite(m->cpu_s)) /* measured with the CPU, or not at all */
+		fprintf(f, ", \"vcsw\": %llu, \"ivcsw\": %llu", (unsigned long long)m->vcsw,
+			(unsigned long long)m->ivcsw);
+	else
+		fputs(", \"vcsw\": null, \"ivcsw\": null", f);
 	if (iolens_hist_count(m->hist))
 		fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
 			(unsigned long long)iolens_hist_percentile(m->hist, 50),

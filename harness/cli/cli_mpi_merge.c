@@ -26,18 +26,23 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	row->window_start = NAN;
 	row->seconds = NAN;
 	row->busy = NAN;
+	row->cpu_s = NAN;
 	if (!row->ok)
 		return;
 	row->ops = r->ops;
 	row->bytes = r->bytes;
 	row->counted = r->syscalls.measured;
 	row->syscalls = r->syscalls.measured ? r->syscalls.total : 0;
+	row->sc_ops = r->syscalls.measured ? r->syscalls.ops : 0;
 	row->p50 = r->lat.p50;
 	row->p99 = r->lat.p99;
 	row->max = r->lat.max;
 	row->iops = r->iops;
 	row->seconds = r->seconds;
 	row->window_start = r->window_start;
+	row->cpu_s = r->cpu_user_s + r->cpu_sys_s;
+	row->vcsw = r->vcsw;
+	row->ivcsw = r->ivcsw;
 	snprintf(row->model, sizeof(row->model), "%s", r->model.measured);
 }
 
@@ -77,8 +82,12 @@ void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
 		m->ops += row->ops;
 		m->bytes += row->bytes;
 		m->syscalls += row->syscalls;
+		m->sc_ops += row->sc_ops;
 		m->counted_ranks += row->counted != 0;
 		m->iops += row->iops;
+		m->cpu_s += row->cpu_s; /* NaN from one rank leaves the fleet's unmeasured */
+		m->vcsw += row->vcsw;
+		m->ivcsw += row->ivcsw;
 		if (row->max > m->max)
 			m->max = row->max;
 		/* The fleet's model: the ranks' when every rank measured the same one. */
@@ -238,6 +247,15 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 			(double)iolens_hist_percentile(x->hist, 50) / 1e3,
 			(double)iolens_hist_percentile(x->hist, 99) / 1e3, (double)x->max / 1e3,
 			x->spread_us, x->len_spread_s * 1e6);
+		if (x->ok_ranks && x->ops && isfinite(x->cpu_s)) {
+			fprintf(f, "  the ranks together: CPU/op %.2f us", x->cpu_s * 1e6 / (double)x->ops);
+			/* Counted over the counting pass's operations, not the window's. */
+			if (x->counted_ranks == x->ok_ranks && x->sc_ops)
+				fprintf(f, ", %.3f syscalls/op",
+					(double)x->syscalls / (double)x->sc_ops);
+			fprintf(f, ", %llu+%llu context switches\n", (unsigned long long)x->vcsw,
+				(unsigned long long)x->ivcsw);
+		}
 		fprintf(f, "  model (measured): %s\n",
 			!x->model[0] ? "not measured"
 			: strcmp(x->model, "mixed") ? x->model

@@ -421,7 +421,7 @@ int iolens__mpi_serve_merged(struct iolens__mpi_serve *s, const struct iolens_re
 		none[i].offset_us = none[i].rtt_us = NAN; /* no window of their own to line up */
 		row->rank = i + 1;
 		row->cpu = rp ? rp->cpu : -1;
-		row->window_start = row->seconds = row->busy = NAN;
+		row->window_start = row->seconds = row->busy = row->cpu_s = NAN;
 		snprintf(row->host, sizeof(row->host), "%s", rp ? rp->host : "unknown");
 		if (!rp)
 			continue;

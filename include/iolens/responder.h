@@ -76,6 +76,7 @@ IOLENS_EXPORT void iolens_responder_stop(struct iolens_responder *r);
  * a time per generator.
  */
 struct iolens_generator;
+struct iolens_loadgen_figures; /* iolens/workload.h */
 
 /*
  * threads event loops (0 means 1, at most 256), pinned to cpu or -1. 0 with
