@@ -145,6 +145,16 @@ void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 		       const struct iolens__mpi_clock *clk, struct iolens__mpi_merged *m);
 void iolens__mpi_merged_free(struct iolens__mpi_merged *m);
 
+/*
+ * A histogram's bucket counts, indexed as the bucket walk gives them, and
+ * each non-empty bucket's midpoint at the same index (IOLENS_HIST_NBUCKETS
+ * each, zeroed first; h NULL: all zero): summed over ranks, the counts are
+ * the merged histogram, and a midpoint names a bucket any rank filled.
+ */
+void iolens__mpi_buckets(const struct iolens_hist *h, uint64_t *counts, uint64_t *mids);
+/* p, or, when NULL (out of memory mid-job, the other ranks waiting), end the whole job. */
+void *iolens__mpi_or_abort(void *p);
+
 /* Rank 0: m's totals from its rows (ok_ranks, sums, max, spread, model). */
 void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
 			    const struct iolens__mpi_clock *clk);

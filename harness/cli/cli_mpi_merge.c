@@ -46,19 +46,14 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	snprintf(row->model, sizeof(row->model), "%s", r->model.measured);
 }
 
-/*
- * This rank's bucket counts, indexed as the bucket walk gives them, and
- * each non-empty bucket's midpoint at the same index: the midpoints' MAX
- * over ranks names every bucket any rank filled.
- */
-static void fill_buckets(const struct iolens_result *r, uint64_t *counts, uint64_t *mids)
+void iolens__mpi_buckets(const struct iolens_hist *h, uint64_t *counts, uint64_t *mids)
 {
 	uint64_t lo, hi, count;
 	size_t cur = 0;
 
-	if (r->status != IOLENS_STATUS_OK || !r->hist)
-		return;
-	while (iolens_hist_next_bucket(r->hist, &cur, &lo, &hi, &count)) {
+	memset(counts, 0, IOLENS_HIST_NBUCKETS * sizeof(*counts));
+	memset(mids, 0, IOLENS_HIST_NBUCKETS * sizeof(*mids));
+	while (h && iolens_hist_next_bucket(h, &cur, &lo, &hi, &count)) {
 		counts[cur - 1] = count;
 		mids[cur - 1] = lo + (hi - lo) / 2;
 	}
@@ -117,11 +112,10 @@ void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
 		m->skew_us[i] = isfinite(start[i]) ? start[i] - first : NAN;
 }
 
-/* Out of memory mid-collective: the other ranks are waiting, so end them all. */
-static void *or_abort(void *p)
+void *iolens__mpi_or_abort(void *p)
 {
 	if (!p) {
-		fputs("iolens-mpi: out of memory while merging\n", stderr);
+		fputs("iolens-mpi: out of memory\n", stderr);
 		MPI_Abort(MPI_COMM_WORLD, 1); /* every rank: the job ends */
 	}
 	return p;
@@ -130,8 +124,8 @@ static void *or_abort(void *p)
 void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 		       const struct iolens__mpi_clock *clk, struct iolens__mpi_merged *m)
 {
-	uint64_t *counts = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*counts)));
-	uint64_t *mids = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mids)));
+	uint64_t *counts = iolens__mpi_or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*counts)));
+	uint64_t *mids = iolens__mpi_or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mids)));
 	uint64_t *sum = NULL, *mid = NULL;
 	static struct iolens__mpi_row row; /* a pending request may still read it */
 	MPI_Request req[3];
@@ -144,13 +138,13 @@ void iolens__mpi_merge(const struct iolens_result *r, int rank, int nranks,
 		return;
 	}
 	if (rank == 0) {
-		m->rows = or_abort(calloc((size_t)nranks, sizeof(*m->rows)));
-		m->skew_us = or_abort(calloc((size_t)nranks, sizeof(*m->skew_us)));
-		m->hist = or_abort(iolens_hist_new());
-		sum = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*sum)));
-		mid = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mid)));
+		m->rows = iolens__mpi_or_abort(calloc((size_t)nranks, sizeof(*m->rows)));
+		m->skew_us = iolens__mpi_or_abort(calloc((size_t)nranks, sizeof(*m->skew_us)));
+		m->hist = iolens__mpi_or_abort(iolens_hist_new());
+		sum = iolens__mpi_or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*sum)));
+		mid = iolens__mpi_or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mid)));
 	}
-	fill_buckets(r, counts, mids);
+	iolens__mpi_buckets(r->status == IOLENS_STATUS_OK ? r->hist : NULL, counts, mids);
 	fill_row(&row, r, rank);
 	MPI_Igather(&row, (int)sizeof(row), MPI_BYTE, m->rows, (int)sizeof(row), MPI_BYTE, 0,
 		    iolens__mpi_comm, &req[0]);

@@ -67,16 +67,6 @@ struct iolens__mpi_serve {
 	uint64_t *counts, *mids, *all_counts, *all_mids;
 };
 
-/* Out of memory mid-job: the other ranks wait on us, so end them all. */
-static void *or_abort(void *p)
-{
-	if (!p) {
-		fputs("iolens-mpi: out of memory\n", stderr);
-		MPI_Abort(MPI_COMM_WORLD, 1);
-	}
-	return p;
-}
-
 void iolens__mpi_serve_split(MPI_Comm *own)
 {
 	MPI_Comm_split(MPI_COMM_WORLD, iolens__mpi_world_rank == 0 ? 0 : 1,
@@ -92,20 +82,6 @@ static unsigned share_of(unsigned conns, int world, int rank)
 	unsigned g = (unsigned)(world - 1), k = (unsigned)(rank - 1);
 
 	return conns / g + (k < conns % g);
-}
-
-/* Every bucket this histogram filled: its count and midpoint at the walk's index. */
-static void buckets(const struct iolens_hist *h, uint64_t *counts, uint64_t *mids)
-{
-	uint64_t lo, hi, count;
-	size_t cur = 0;
-
-	memset(counts, 0, IOLENS_HIST_NBUCKETS * sizeof(*counts));
-	memset(mids, 0, IOLENS_HIST_NBUCKETS * sizeof(*mids));
-	while (h && iolens_hist_next_bucket(h, &cur, &lo, &hi, &count)) {
-		counts[cur - 1] = count;
-		mids[cur - 1] = lo + (hi - lo) / 2;
-	}
 }
 
 /* ---- a generator rank ---- */
@@ -135,8 +111,8 @@ int iolens__mpi_generate(const struct iolens_workload *w)
 {
 	/* Between two commands rank 0 may accept every connection, warm up and run a window. */
 	double patience = iolens__mpi_timeout_s + w->warmup_s + w->time_s + 30 + w->conns / 500.0;
-	uint64_t *counts = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*counts)));
-	uint64_t *mids = or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mids)));
+	uint64_t *counts = iolens__mpi_or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*counts)));
+	uint64_t *mids = iolens__mpi_or_abort(calloc(IOLENS_HIST_NBUCKETS, sizeof(*mids)));
 	static struct gen_cmd cmd; /* a lost server leaves requests pending on these */
 	static struct gen_reply rep;
 	struct iolens_generator *g = NULL;
@@ -205,7 +181,7 @@ int iolens__mpi_generate(const struct iolens_workload *w)
 		rep.bytes = f.bytes;
 		rep.err = f.err;
 		snprintf(rep.msg, sizeof(rep.msg), "%.199s", f.errmsg);
-		buckets(f.hist, counts, mids);
+		iolens__mpi_buckets(f.hist, counts, mids);
 		iolens_hist_free(f.hist);
 		MPI_Igather(&rep, (int)sizeof(rep), MPI_BYTE, NULL, 0, MPI_BYTE, 0, MPI_COMM_WORLD,
 			    &req[0]);
@@ -261,7 +237,6 @@ static int hook_start(void *arg, const char *addr, int transport, unsigned conns
 	char host[64];
 	int port;
 
-	memset(&s->cmd, 0, sizeof(s->cmd));
 	s->cmd = (struct gen_cmd){ .op = GC_START, .transport = transport, .conns = conns,
 				   .msg = msg, .depth = depth };
 	/* A wildcard listener: the generators connect to this host by name. */
@@ -311,8 +286,7 @@ static void hook_finish(void *arg, struct iolens_loadgen_figures *out)
 		out->err = lost(out->errmsg, sizeof(out->errmsg));
 		return;
 	}
-	memset(s->counts, 0, nb * sizeof(*s->counts));
-	memset(s->mids, 0, nb * sizeof(*s->mids));
+	/* Rank 0's own part of the gathers: zeros (calloc), it generates nothing. */
 	MPI_Igather(s->counts, (int)nb, MPI_UINT64_T, s->all_counts, (int)nb, MPI_UINT64_T, 0,
 		    MPI_COMM_WORLD, &req[0]);
 	MPI_Igather(s->mids, (int)nb, MPI_UINT64_T, s->all_mids, (int)nb, MPI_UINT64_T, 0,
@@ -321,11 +295,11 @@ static void hook_finish(void *arg, struct iolens_loadgen_figures *out)
 		out->err = lost(out->errmsg, sizeof(out->errmsg));
 		return;
 	}
-	out->hist = or_abort(iolens_hist_new());
+	out->hist = iolens__mpi_or_abort(iolens_hist_new());
 	for (int i = 1; i < s->world; i++) {
 		const struct gen_reply *rp = &s->replies[i];
 		const uint64_t *c = s->all_counts + (size_t)i * nb, *m = s->all_mids + (size_t)i * nb;
-		struct iolens_hist *own = or_abort(iolens_hist_new());
+		struct iolens_hist *own = iolens__mpi_or_abort(iolens_hist_new());
 
 		out->connected += rp->connected;
 		out->requests += rp->requests;
@@ -336,10 +310,8 @@ static void hook_finish(void *arg, struct iolens_loadgen_figures *out)
 				 rp->msg);
 		}
 		for (size_t b = 0; b < nb; b++)
-			if (c[b]) {
-				iolens_hist_add_n(out->hist, m[b], c[b]);
-				iolens_hist_add_n(own, m[b], c[b]);
-			}
+			iolens_hist_add_n(own, m[b], c[b]); /* count 0 adds nothing */
+		iolens_hist_merge(out->hist, own);
 		if (sl) {
 			sl->rep[i] = *rp;
 			iolens_hist_free(sl->hist[i]);
@@ -354,15 +326,15 @@ static void hook_finish(void *arg, struct iolens_loadgen_figures *out)
 
 struct iolens__mpi_serve *iolens__mpi_serve_new(int world_size)
 {
-	struct iolens__mpi_serve *s = or_abort(calloc(1, sizeof(*s)));
+	struct iolens__mpi_serve *s = iolens__mpi_or_abort(calloc(1, sizeof(*s)));
 	size_t nb = IOLENS_HIST_NBUCKETS, w = (size_t)world_size;
 
 	s->world = world_size;
-	s->replies = or_abort(calloc(w, sizeof(*s->replies)));
-	s->counts = or_abort(calloc(nb, sizeof(*s->counts)));
-	s->mids = or_abort(calloc(nb, sizeof(*s->mids)));
-	s->all_counts = or_abort(calloc(nb * w, sizeof(*s->all_counts)));
-	s->all_mids = or_abort(calloc(nb * w, sizeof(*s->all_mids)));
+	s->replies = iolens__mpi_or_abort(calloc(w, sizeof(*s->replies)));
+	s->counts = iolens__mpi_or_abort(calloc(nb, sizeof(*s->counts)));
+	s->mids = iolens__mpi_or_abort(calloc(nb, sizeof(*s->mids)));
+	s->all_counts = iolens__mpi_or_abort(calloc(nb * w, sizeof(*s->all_counts)));
+	s->all_mids = iolens__mpi_or_abort(calloc(nb * w, sizeof(*s->all_mids)));
 	s->hooks = (struct iolens_loadgen){ hook_start, hook_measure, hook_finish, s };
 	return s;
 }
@@ -385,13 +357,13 @@ void iolens__mpi_serve_on_pass(void *arg, const char *spec, int pass)
 	s->pass = pass;
 	if (pass != 0)
 		return;
-	s->slots = or_abort(realloc(s->slots, (s->nslots + 1) * sizeof(*s->slots)));
+	s->slots = iolens__mpi_or_abort(realloc(s->slots, (s->nslots + 1) * sizeof(*s->slots)));
 	sl = &s->slots[s->nslots++];
 	memset(sl, 0, sizeof(*sl));
 	sl->spec = spec;
 	sl->repeat = s->repeat;
-	sl->rep = or_abort(calloc((size_t)s->world, sizeof(*sl->rep)));
-	sl->hist = or_abort(calloc((size_t)s->world, sizeof(*sl->hist)));
+	sl->rep = iolens__mpi_or_abort(calloc((size_t)s->world, sizeof(*sl->rep)));
+	sl->hist = iolens__mpi_or_abort(calloc((size_t)s->world, sizeof(*sl->hist)));
 }
 
 int iolens__mpi_serve_merged(struct iolens__mpi_serve *s, const struct iolens_result *res,
