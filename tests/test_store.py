@@ -123,7 +123,7 @@ class Store(unittest.TestCase):
         for pr in procs:
             out, err = pr.communicate(timeout=120)
             self.assertEqual(pr.returncode, 0, err)
-            self.assertIn("recorded: run", out)
+            self.assertIn("recorded: run", out, err)  # err: why a writer did not record
         self.assertEqual(query(self.db, "SELECT count(*) FROM runs")[0][0], 4)
         self.assertEqual(query(self.db, "SELECT count(DISTINCT id) FROM hosts")[0][0], 1)
 
