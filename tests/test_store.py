@@ -119,12 +119,12 @@ class Store(unittest.TestCase):
     def test_two_writers_at_once_both_land(self):
         procs = [subprocess.Popen([IOLENS, "run", "--backend", "null", *QUICK, "--label", f"w{i}",
                                    "--db", self.db], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for i in range(4)]
+                                  stderr=subprocess.PIPE, text=True) for i in range(6)]
         for pr in procs:
             out, err = pr.communicate(timeout=120)
             self.assertEqual(pr.returncode, 0, err)
             self.assertIn("recorded: run", out, err)  # err: why a writer did not record
-        self.assertEqual(query(self.db, "SELECT count(*) FROM runs")[0][0], 4)
+        self.assertEqual(query(self.db, "SELECT count(*) FROM runs")[0][0], 6)
         self.assertEqual(query(self.db, "SELECT count(DISTINCT id) FROM hosts")[0][0], 1)
 
     def test_writer_waits_for_a_held_lock(self):

@@ -278,8 +278,16 @@ int iolens__store_open(struct iolens__store **out, const char *path, int readonl
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	sqlite3_create_function(s->db, "iolens_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				sql_hash, NULL, NULL);
-	/* Checked before anything is written: WAL mode alone rewrites the file's header. */
-	e = check_file(s, readonly, &version, err, errlen);
+	/*
+	 * Checked before anything is written: WAL mode alone rewrites the file's
+	 * header. One read transaction, so the three reads see one state of a file
+	 * another first run may be creating at this moment.
+	 */
+	e = iolens__store_exec(s, "BEGIN", err, errlen, "cannot read it");
+	if (!e) {
+		e = check_file(s, readonly, &version, err, errlen);
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	}
 	if (!e && !readonly)
 		e = iolens__store_exec(s, "PRAGMA journal_mode = WAL", err, errlen, "cannot open it");
 	if (!e)
