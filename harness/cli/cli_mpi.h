@@ -103,7 +103,9 @@ struct iolens__mpi_row {
 	unsigned conns; /* serve: the generator's connections (0: it sat this pass out) */
 	uint64_t ops, bytes, syscalls, p50, p99, max;
 	uint64_t sc_ops; /* the operations its syscalls were counted over (the counting pass's) */
-	double iops;
+	double iops, mib_s;
+	double mean;	     /* its mean latency, ns (exact: every sample's sum over their count) */
+	uint64_t lat_count;  /* the samples its histogram holds */
 	double seconds;	     /* the window's length on the rank's own monotonic clock; NaN none */
 	double busy;	     /* serve generators: CPU seconds per second while measuring; else NaN */
 	double cpu_s;	     /* the rank's CPU (user + system) in its window; NaN not measured */
@@ -121,7 +123,9 @@ struct iolens__mpi_merged {
 	uint64_t vcsw, ivcsw; /* summed */
 	uint64_t sc_ops;      /* the counted operations, summed (syscalls / sc_ops per op) */
 	double cpu_s;	   /* summed; NaN when a rank did not measure it */
-	double iops;	   /* the sum of the ranks' */
+	double iops, mib_s; /* the sums of the ranks' */
+	double lat_sum;	   /* sum over the ranks of mean x samples: the exact mean's numerator */
+	uint64_t lat_n;	   /* the samples that sum is over (the histogram's count, or not exact) */
 	double spread_us;  /* max - min of the corrected window starts */
 	double len_spread_s; /* max - min of the window lengths (each rank's monotonic clock) */
 	char model[40];	   /* the ranks' measured model when they agree, "mixed", or "" */

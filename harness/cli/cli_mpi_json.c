@@ -99,6 +99,8 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 			      : NAN);
 	fputs(", \"iops\": ", f);
 	put_number(f, m->ok_ranks ? m->iops : NAN);
+	fputs(", \"mib_s\": ", f);
+	put_number(f, m->ok_ranks ? m->mib_s : NAN);
 	/* CPU and switches of the ranks that ran the workload, in their windows. */
 	fputs(", \"cpu_s\": ", f);
 	put_number(f, m->ok_ranks ? m->cpu_s : NAN);
@@ -110,13 +112,22 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 	else
 		fputs(", \"vcsw\": null, \"ivcsw\": null", f);
 	if (iolens_hist_count(m->hist))
-		fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
+		fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, "
+			"\"p99_9\": %llu, \"max\": %llu",
 			(unsigned long long)iolens_hist_percentile(m->hist, 50),
 			(unsigned long long)iolens_hist_percentile(m->hist, 90),
 			(unsigned long long)iolens_hist_percentile(m->hist, 99),
+			(unsigned long long)iolens_hist_percentile(m->hist, 99.9),
 			(unsigned long long)m->max);
 	else /* no rank measured a latency: not measured, never 0 */
-		fputs(", \"latency_ns\": {\"p50\": null, \"p90\": null, \"p99\": null, \"max\": null}", f);
+		fputs(", \"latency_ns\": {\"p50\": null, \"p90\": null, \"p99\": null, "
+		      "\"p99_9\": null, \"max\": null", f);
+	/* Exact only when every sample of the histogram came with its rank's mean. */
+	fputs(", \"mean\": ", f);
+	put_number(f, iolens_hist_count(m->hist) && m->lat_n == iolens_hist_count(m->hist)
+			      ? m->lat_sum / (double)m->lat_n
+			      : NAN);
+	fputc('}', f);
 	fprintf(f, ", \"histogram\": {\"count\": %llu, \"buckets\": [",
 		(unsigned long long)iolens_hist_count(m->hist));
 	while (iolens_hist_next_bucket(m->hist, &cur, &lo, &hi, &count)) {

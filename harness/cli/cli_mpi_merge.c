@@ -38,6 +38,9 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	row->p99 = r->lat.p99;
 	row->max = r->lat.max;
 	row->iops = r->iops;
+	row->mib_s = r->mib_s;
+	row->lat_count = r->hist ? iolens_hist_count(r->hist) : 0;
+	row->mean = r->lat.mean;
 	row->seconds = r->seconds;
 	row->window_start = r->window_start;
 	row->cpu_s = r->cpu_user_s + r->cpu_sys_s;
@@ -80,6 +83,11 @@ void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
 		m->sc_ops += row->sc_ops;
 		m->counted_ranks += row->counted != 0;
 		m->iops += row->iops;
+		m->mib_s += row->mib_s;
+		if (row->lat_count) {
+			m->lat_sum += row->mean * (double)row->lat_count;
+			m->lat_n += row->lat_count;
+		}
 		m->cpu_s += row->cpu_s; /* NaN from one rank leaves the fleet's unmeasured */
 		m->vcsw += row->vcsw;
 		m->ivcsw += row->ivcsw;
