@@ -188,7 +188,8 @@ class Store(unittest.TestCase):
         con.close()
         self.assertEqual(query(self.db, "PRAGMA user_version")[0][0], 1)
         run("run", "--backend", "null", *QUICK, "--db", self.db, check=0)
-        self.assertEqual(query(self.db, "PRAGMA user_version")[0][0], 2)
+        self.assertEqual(query(self.db, "PRAGMA user_version")[0][0], 3)
+        self.assertEqual(query(self.db, "SELECT count(*) FROM fleet_ranks"), [(0,)])  # v3's table
         self.assertEqual(query(self.db, "SELECT run_id, spec FROM results WHERE run_id = 1 "
                                "ORDER BY idx"), [(1, "null"), (1, "blocking")])
         h = run("history", "--label", "v1-run", "--db", self.db, check=0).stdout

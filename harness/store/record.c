@@ -17,14 +17,46 @@
 #include "store.h"
 #include "store_int.h"
 
-/* The figures of every result of run ?1, from its document. */
+/*
+ * Each result of run ?1 as res(key, value, p): its object in the document
+ * and its parameters. An iolens-mpi document whose ranks all ran the
+ * workload (fleet role "ranks" or "echo") has its fleet's merged figures
+ * put in place of the first rank's: the run's figures are the fleet's. A
+ * fleet's parameters name its role and size (serve's too, whose results are
+ * already the server's), so it compares only with fleets like it.
+ */
+#define M(x) "json_extract(fr, '$.merged." x "')"
+#define RESULTS_CTE \
+	"WITH doc(d) AS (SELECT document FROM runs WHERE id = ?1)," \
+	" raw(key, value, p0, role, ranks, fr) AS (" \
+	"  SELECT r.key, r.value, json_remove(json_extract(r.value, '$.workload'), '$.time_s'," \
+	"    '$.warmup_s', '$.file', '$.ops'), json_extract(d, '$.fleet.role')," \
+	"    json_extract(d, '$.fleet.ranks'), json_extract(d, '$.fleet.results[' || r.key || ']')" \
+	"  FROM doc, json_each(d, '$.results') AS r)," \
+	" res(key, value, p) AS (" \
+	"  SELECT key, CASE WHEN role IN ('ranks', 'echo') THEN json_remove(json_set(value," \
+	"     '$.ops', " M("ops") ", '$.iops', " M("iops") ", '$.mib_s', " M("mib_s") "," \
+	"     '$.latency_ns', json(" M("latency_ns") "), '$.histogram', json(" M("histogram") ")," \
+	"     '$.cpu.per_op_ns', " M("cpu_per_op_ns") ", '$.syscalls.per_op', " M("syscalls_per_op") "," \
+	"     '$.ctx_switches.voluntary', " M("vcsw") ", '$.ctx_switches.involuntary', " M("ivcsw") "," \
+	"     '$.model.measured', " M("model") ", '$.model.mismatch', CASE WHEN " M("model") \
+	"      IS json_extract(value, '$.model.measured') THEN json_extract(value, '$.model.mismatch')" \
+	"      END), '$.syscalls.by_name')" \
+	"   ELSE value END," \
+	"   CASE WHEN role IS NULL THEN p0" \
+	"   ELSE json_set(p0, '$.fleet', json_object('role', role, 'ranks', ranks)) END" \
+	"  FROM raw)"
+
+/* The figures of every result of run ?1. */
 static const char results_sql[] =
-	"INSERT INTO results (run_id, idx, params, comparison_hash, pair_hash, workload, backend,"
+	RESULTS_CTE
+	" INSERT INTO results (run_id, idx, params, comparison_hash, pair_hash, workload, backend,"
 	" variant, status, reason, ops, seconds, iops, mib_s, p50_ns, p90_ns, p99_ns, p99_9_ns,"
 	" max_ns, mean_ns, cpu_per_op_ns, syscalls_per_op, vcsw, ivcsw, model_declared,"
 	" model_measured, model_mismatch, spec)"
 	" SELECT ?1, key, p, iolens_hash('iolens|' || p || '|' || b || ':' || v),"
-	"  iolens_hash(" IOLENS__PAIR_KEY_SQL("p") " || '|' || b),"
+	"  iolens_hash(" IOLENS__PAIR_KEY_SQL("p") " || coalesce('|fleet:' ||"
+	"   json_extract(p, '$.fleet.role') || ':' || json_extract(p, '$.fleet.ranks'), '') || '|' || b),"
 	"  json_extract(value, '$.workload.name'), b, v, json_extract(value, '$.status'),"
 	"  json_extract(value, '$.reason'), json_extract(value, '$.ops'),"
 	"  json_extract(value, '$.seconds'), json_extract(value, '$.iops'),"
@@ -36,29 +68,41 @@ static const char results_sql[] =
 	"  json_extract(value, '$.ctx_switches.involuntary'), json_extract(value, '$.model.declared'),"
 	"  json_extract(value, '$.model.measured'), json_extract(value, '$.model.mismatch'),"
 	"  b || CASE WHEN v <> '' THEN ':' || v ELSE '' END"
-	" FROM (SELECT key, value, json_extract(value, '$.backend') AS b,"
-	"        coalesce(json_extract(value, '$.variant'), '') AS v,"
-	"        json_remove(json_extract(value, '$.workload'), '$.time_s', '$.warmup_s', '$.file',"
-	"                    '$.ops') AS p"
-	"       FROM (SELECT run.document AS d FROM runs AS run WHERE run.id = ?1),"
-	"            json_each(d, '$.results'))";
+	" FROM (SELECT key, value, p, json_extract(value, '$.backend') AS b,"
+	"        coalesce(json_extract(value, '$.variant'), '') AS v FROM res)";
 
 static const char buckets_sql[] =
-	"INSERT INTO hist_buckets (result_id, lo_ns, hi_ns, count)"
+	RESULTS_CTE
+	" INSERT INTO hist_buckets (result_id, lo_ns, hi_ns, count)"
 	" SELECT r.id, json_extract(b.value, '$[0]'), json_extract(b.value, '$[1]'),"
 	"  json_extract(b.value, '$[2]')"
-	" FROM runs AS run, json_each(run.document, '$.results') AS j"
-	" JOIN results AS r ON r.run_id = run.id AND r.idx = j.key,"
-	"  json_each(j.value, '$.histogram.buckets') AS b"
-	" WHERE run.id = ?1";
+	" FROM res AS j JOIN results AS r ON r.run_id = ?1 AND r.idx = j.key,"
+	"  json_each(j.value, '$.histogram.buckets') AS b";
 
 static const char syscalls_sql[] =
-	"INSERT INTO syscalls (result_id, name, count)"
+	RESULTS_CTE
+	" INSERT INTO syscalls (result_id, name, count)"
 	" SELECT r.id, s.key, s.value"
-	" FROM runs AS run, json_each(run.document, '$.results') AS j"
-	" JOIN results AS r ON r.run_id = run.id AND r.idx = j.key,"
+	" FROM res AS j JOIN results AS r ON r.run_id = ?1 AND r.idx = j.key,"
 	"  json_each(j.value, '$.syscalls.by_name') AS s"
-	" WHERE run.id = ?1 AND s.value IS NOT NULL";
+	" WHERE s.value IS NOT NULL";
+
+/* A fleet's rows: each rank's (each generator's, for serve) figures of each result. */
+static const char fleet_ranks_sql[] =
+	"INSERT INTO fleet_ranks (result_id, rank, host, cpu, ok, ops, iops, p50_ns, p99_ns, seconds,"
+	" cpu_s, model, conns, busy, skew_us, straggler)"
+	" SELECT r.id, json_extract(k.value, '$.rank'), json_extract(k.value, '$.host'),"
+	"  json_extract(k.value, '$.cpu'), json_extract(k.value, '$.ok'),"
+	"  json_extract(k.value, '$.ops'), json_extract(k.value, '$.iops'),"
+	"  json_extract(k.value, '$.p50_ns'), json_extract(k.value, '$.p99_ns'),"
+	"  json_extract(k.value, '$.seconds'), json_extract(k.value, '$.cpu_s'),"
+	"  json_extract(k.value, '$.model'), json_extract(k.value, '$.conns'),"
+	"  json_extract(k.value, '$.busy'), json_extract(k.value, '$.window_start_skew_us'),"
+	"  json_extract(k.value, '$.straggler')"
+	" FROM runs AS run, json_each(run.document, '$.fleet.results') AS f"
+	" JOIN results AS r ON r.run_id = run.id AND r.idx = f.key,"
+	"  json_each(f.value, '$.ranks') AS k"
+	" WHERE run.id = ?1";
 
 /*
  * The statements of sql one after the other, each with the same text
@@ -124,6 +168,33 @@ static int host_row(struct iolens__store *s, const struct iolens__host *h, long 
 	return rc == SQLITE_DONE ? 0 : iolens__store_fail(s, rc, err, errlen, "cannot record the host");
 }
 
+/*
+ * An iolens-mpi document whose fleet has no merge (a rank was lost) holds
+ * one rank's results, not the fleet's: refused, -EINVAL with why in err.
+ */
+static int check_fleet(struct iolens__store *s, const char *doc, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT json_extract(?1, '$.fleet.error')", -1, &st, NULL);
+	int e = 0;
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, doc, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = SQLITE_OK;
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			snprintf(err, errlen, "%s: the fleet has no merged results (%s)", s->path,
+				 (const char *)sqlite3_column_text(st, 0));
+			e = -EINVAL;
+		}
+	}
+	sqlite3_finalize(st);
+	/* A document SQLite cannot read as JSON is left for the recording to refuse. */
+	return rc == SQLITE_OK || (rc & 0xff) == SQLITE_ERROR ? e
+							      : iolens__store_fail(s, rc, err, errlen,
+										   "cannot read the run");
+}
+
 int iolens__store_record_text(struct iolens__store *s, const struct iolens__store_run *run,
 			      const struct iolens_meta *meta, const char *doc, const char *csv,
 			      long long *run_id, char *err, size_t errlen)
@@ -134,6 +205,8 @@ int iolens__store_record_text(struct iolens__store *s, const struct iolens__stor
 	const char *t[12];
 	int e;
 
+	if (!run->results_sql && (e = check_fleet(s, doc, err, errlen)))
+		return e;
 	if (run->host)
 		h = *run->host;
 	else
@@ -165,6 +238,9 @@ int iolens__store_record_text(struct iolens__store *s, const struct iolens__stor
 		if (!e)
 			e = run_stmt(s, syscalls_sql, *run_id, NULL, 0, err, errlen,
 				     "cannot record the syscalls");
+		if (!e)
+			e = run_stmt(s, fleet_ranks_sql, *run_id, NULL, 0, err, errlen,
+				     "cannot record the fleet's ranks");
 	}
 	if (!e)
 		e = iolens__store_exec(s, "COMMIT", err, errlen, "cannot write it");
@@ -183,14 +259,13 @@ static char *drain(FILE *f, char **buf, int failed)
 	return *buf;
 }
 
-int iolens__store_record(struct iolens__store *s, const struct iolens__store_run *run,
-			 const struct iolens_meta *meta, struct iolens_result *const *res, size_t n,
-			 long long *run_id, char *err, size_t errlen)
+/* The document and CSV of res as iolens run writes them, into *doc and *csv: 0 or -ENOMEM. */
+static int render(const struct iolens_meta *meta, struct iolens_result *const *res, size_t n,
+		  char **doc, char **csv)
 {
-	char *doc = NULL, *csv = NULL;
 	size_t dl, cl;
-	FILE *df = open_memstream(&doc, &dl), *cf = open_memstream(&csv, &cl);
-	int failed = 0, e;
+	FILE *df = open_memstream(doc, &dl), *cf = open_memstream(csv, &cl);
+	int failed = 0;
 
 	if (df)
 		failed = iolens_json_document(df, meta, res, n) != 0;
@@ -199,25 +274,21 @@ int iolens__store_record(struct iolens__store *s, const struct iolens__store_run
 
 		for (size_t i = 0; i < n; i++)
 			cfail |= iolens_csv_row(cf, res[i]) != 0;
-		drain(cf, &csv, cfail);
+		drain(cf, csv, cfail);
 	}
 	if (df)
-		drain(df, &doc, failed);
-	if (!doc || !csv) {
-		free(doc);
-		free(csv);
-		snprintf(err, errlen, "%s: out of memory for the run's document", s->path);
-		return -ENOMEM;
-	}
-	e = iolens__store_record_text(s, run, meta, doc, csv, run_id, err, errlen);
-	free(doc);
-	free(csv);
-	return e;
+		drain(df, doc, failed);
+	if (*doc && *csv)
+		return 0;
+	free(*doc);
+	free(*csv);
+	*doc = *csv = NULL;
+	return -ENOMEM;
 }
 
-void iolens__store_save(const struct iolens__store_args *a, const struct iolens__store_run *run,
-			const struct iolens_meta *meta, struct iolens_result *const *res, size_t n,
-			FILE *say)
+void iolens__store_save_text(const struct iolens__store_args *a, const struct iolens__store_run *run,
+			     const struct iolens_meta *meta, const char *doc, const char *csv,
+			     FILE *say)
 {
 	struct iolens__store *s;
 	char path[4096], err[1024];
@@ -227,12 +298,30 @@ void iolens__store_save(const struct iolens__store_args *a, const struct iolens_
 	if (a->no_db)
 		return;
 	e = iolens__store_open_at(a->db, 0, &s, path, sizeof(path), err, sizeof(err));
-	if (!e) {
-		e = iolens__store_record(s, run, meta, res, n, &id, err, sizeof(err));
-		iolens__store_close(s);
+	if (!e && (!doc || !csv)) {
+		snprintf(err, sizeof(err), "%.900s: out of memory for the run's document", path);
+		e = -ENOMEM;
 	}
+	if (!e)
+		e = iolens__store_record_text(s, run, meta, doc, csv, &id, err, sizeof(err));
+	if (s)
+		iolens__store_close(s);
 	if (e)
 		fprintf(stderr, "iolens: results database %s; the run is not recorded\n", err);
 	else if (say)
 		fprintf(say, "recorded: run %lld in %s\n", id, path);
+}
+
+void iolens__store_save(const struct iolens__store_args *a, const struct iolens__store_run *run,
+			const struct iolens_meta *meta, struct iolens_result *const *res, size_t n,
+			FILE *say)
+{
+	char *doc = NULL, *csv = NULL;
+
+	if (a->no_db)
+		return;
+	render(meta, res, n, &doc, &csv);
+	iolens__store_save_text(a, run, meta, doc, csv, say);
+	free(doc);
+	free(csv);
 }

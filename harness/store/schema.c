@@ -68,5 +68,18 @@ static const char v2[] =
 	"UPDATE results SET spec = backend || CASE WHEN variant <> '' THEN ':' || variant ELSE '' END;"
 	"CREATE INDEX results_workload ON results(workload, backend);";
 
-const char *const iolens__schema_steps[] = { v1, v2 };
+/*
+ * v3: a fleet's rows (iolens-mpi): each rank's figures of each result, as
+ * its per-rank table printed them; for serve, each generator rank's. The
+ * result's own row holds the fleet's merged figures.
+ */
+static const char v3[] =
+	"CREATE TABLE fleet_ranks ("
+	" result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,"
+	" rank INTEGER NOT NULL, host TEXT, cpu INTEGER, ok INTEGER,"
+	" ops INTEGER, iops REAL, p50_ns REAL, p99_ns REAL, seconds REAL, cpu_s REAL, model TEXT,"
+	" conns INTEGER, busy REAL, skew_us REAL, straggler INTEGER,"
+	" PRIMARY KEY (result_id, rank)) WITHOUT ROWID;";
+
+const char *const iolens__schema_steps[] = { v1, v2, v3 };
 const unsigned iolens__schema_nsteps = sizeof(iolens__schema_steps) / sizeof(iolens__schema_steps[0]);

@@ -60,16 +60,13 @@ struct iolens__store_run {
 };
 
 /*
- * Record one run: its meta, its results (figures, histogram buckets, syscalls
- * by name, measured model) and this host. *run_id gets the new run's id.
- * 0, or a negative errno with a one-line reason in err; nothing is half
+ * Record one run from the document and CSV it wrote: its meta, its results
+ * (figures, histogram buckets, syscalls by name, measured model; for an
+ * iolens-mpi document, the fleet's merged figures and its ranks' rows) and
+ * this host. *run_id gets the new run's id. 0, or a negative errno with a
+ * one-line reason in err (-EINVAL: a fleet with no merge); nothing is half
  * written (one transaction).
  */
-int iolens__store_record(struct iolens__store *s, const struct iolens__store_run *run,
-			 const struct iolens_meta *meta, struct iolens_result *const *res, size_t n,
-			 long long *run_id, char *err, size_t errlen);
-
-/* The same from the document and CSV already written (imports, tests). */
 int iolens__store_record_text(struct iolens__store *s, const struct iolens__store_run *run,
 			      const struct iolens_meta *meta, const char *doc, const char *csv,
 			      long long *run_id, char *err, size_t errlen);
@@ -83,5 +80,10 @@ int iolens__store_record_text(struct iolens__store *s, const struct iolens__stor
 void iolens__store_save(const struct iolens__store_args *a, const struct iolens__store_run *run,
 			const struct iolens_meta *meta, struct iolens_result *const *res, size_t n,
 			FILE *say);
+
+/* The same from the document and CSV already written (iolens-mpi's; NULL: out of memory). */
+void iolens__store_save_text(const struct iolens__store_args *a, const struct iolens__store_run *run,
+			     const struct iolens_meta *meta, const char *doc, const char *csv,
+			     FILE *say);
 
 #endif
