@@ -4,10 +4,14 @@
 # must hold the counts, percentiles and times of its result in the JSON of
 # the same run (tests/hdr/read_log.js says what is asserted and why).
 # Skipped (77) with the reason without node or npm, or when the package
-# cannot be installed (no registry). Usage: test_hdr_js.sh IOLENS BUILD_DIR.
+# cannot be installed (no registry). With IOLENS-MPI and MPIRUN, a 2-rank
+# run's log too: each interval is the fleet's merged histogram.
+# Usage: test_hdr_js.sh IOLENS BUILD_DIR [IOLENS-MPI MPIRUN].
 set -euo pipefail
 iolens=$1
 cache=$2/npm-hdr # the package, kept between runs
+mpi=${3:-}
+mpirun=${4:-mpirun}
 here=$(cd "$(dirname "$0")" && pwd)
 
 skip() {
@@ -29,3 +33,14 @@ fi
 TMPDIR=$tmp "$iolens" run --backend blocking,io_uring --workload randread --size 8m \
 	--time 100ms --repeat 2 --no-db --hdr-log "$tmp/run.hlog" --json "$tmp/run.json" >/dev/null
 NODE_PATH=$cache/node_modules node "$here/hdr/read_log.js" "$tmp/run.hlog" "$tmp/run.json"
+
+if [ -n "$mpi" ] && [ -x "$mpi" ] && command -v "$mpirun" >/dev/null; then
+	here_supp=$here/lsan_mpi.supp
+	LSAN_OPTIONS="suppressions=$here_supp:fast_unwind_on_malloc=0:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+		TMPDIR=$tmp timeout 60 "$mpirun" --allow-run-as-root --oversubscribe --bind-to none -n 2 \
+		"$mpi" run --backend blocking --workload randread --size 8m --time 100ms --repeat 2 \
+		--count off --no-db --hdr-log "$tmp/fleet.hlog" --json "$tmp/fleet.json" >/dev/null
+	NODE_PATH=$cache/node_modules node "$here/hdr/read_log.js" "$tmp/fleet.hlog" "$tmp/fleet.json"
+else
+	echo "no iolens-mpi here: the fleet's log is not checked"
+fi

@@ -73,14 +73,55 @@ print("fleet of %d: %s" % (n, ", ".join("%s %d ops" % (r["backend"], r["merged"]
 PY
 }
 
+# The fleet as recorded in the results database: its rows hold the merged
+# figures, one row per rank beside them, and its parameters name the fleet.
+check_store() { # db, label, json
+	/usr/bin/python3 - "$@" <<'PY'
+import json, sqlite3, sys
+db, label, path = sys.argv[1:]
+doc = json.load(open(path))
+con = sqlite3.connect(db)
+runs = con.execute("SELECT id, kind FROM runs WHERE label = ?", (label,)).fetchall()
+assert len(runs) == 1 and runs[0][1] == "fleet", runs
+rows = con.execute("SELECT id, idx, ops, iops, p50_ns, p99_ns, params FROM results WHERE run_id = ?"
+                   " ORDER BY idx", (runs[0][0],)).fetchall()
+assert len(rows) == len(doc["results"]) == len(doc["fleet"]["results"]), rows
+for (rid, idx, ops, iops, p50, p99, params), f in zip(rows, doc["fleet"]["results"]):
+    m, role = f["merged"], doc["fleet"]["role"]
+    want = m if role != "serve" else doc["results"][idx]  # serve: the server's own result
+    assert ops == want["ops"] and p50 == want["latency_ns"]["p50"] and p99 == want["latency_ns"]["p99"], \
+        (ops, p50, p99, want["ops"], want["latency_ns"])
+    assert json.loads(params)["fleet"] == {"role": role, "ranks": doc["fleet"]["ranks"]}, params
+    counted = con.execute("SELECT sum(count) FROM hist_buckets WHERE result_id = ?", (rid,)).fetchone()[0]
+    assert counted == m["histogram"]["count"], (counted, m["histogram"]["count"])
+    ranks = con.execute("SELECT rank, ops FROM fleet_ranks WHERE result_id = ? ORDER BY rank",
+                        (rid,)).fetchall()
+    assert ranks == [(r["rank"], r["ops"]) for r in f["ranks"]], ranks
+print("recorded: %d results of the fleet" % len(rows))
+PY
+}
+
 run="run --backend blocking --workload randread --size 8m --time 200ms --count off"
-out=$(launch 2 $run --json "$work/two.json" 2>"$work/two.err")
+out=$(launch 2 $run --json "$work/two.json" --db "$work/f.db" --label two 2>"$work/two.err")
 check "2 ranks run" $?
 echo "$out"
 check_fleet "$work/two.json" 2; check "  the merge holds every rank's operations" $?
 [ "$(echo "$out" | grep -c '^ *[01]  ')" -eq 2 ]; check "  the table has a row per rank" $?
 echo "$out" | grep -q '^clock: rank 1 '; check "  the clock offset of rank 1 is said" $?
 [ "$(ls "$work" | grep -c json)" -eq 1 ]; check "  only rank 0 wrote the JSON" $?
+[ "$(echo "$out" | grep -c '^recorded: run 1 in ')" -eq 1 ]; check "  rank 0 alone recorded it" $?
+check_store "$work/f.db" two "$work/two.json"; check "  the database holds the merged figures" $?
+if [ -x "$(dirname "$exe")/iolens" ]; then
+	iolens=$(dirname "$exe")/iolens
+	"$iolens" diff --db "$work/f.db" two "$work/two.json" >"$work/diff.out" 2>&1
+	check "  iolens diff pairs the recorded fleet with its JSON" $?
+	grep -q '^randread.* 1/1 ' "$work/diff.out"; check "    one result a side" $?
+	"$iolens" run --backend blocking --workload randread --size 8m --time 100ms --count off \
+		--no-db --json "$work/one.json" >/dev/null 2>&1
+	err=$("$iolens" diff --db "$work/f.db" two "$work/one.json" 2>&1 >/dev/null)
+	check "  and not with a run of one process (exit 2)" $(( $? != 2 ))
+	echo "$err" | grep -q "pairs with"; check "    saying nothing pairs" $?
+fi
 
 launch 4 $run --json "$work/four.json" >/dev/null 2>"$work/four.err"
 check "4 ranks run (oversubscribed)" $?
@@ -107,10 +148,11 @@ check "  each rank's measured model, and the fleet's" $?
 
 # serve at fleet scale: rank 0 runs the backend under test, ranks 1-3 are
 # load generators; the server's figures are the generators' summed.
-out=$(launch 4 run --workload serve --backend epoll --conns 7 --time 200ms --count off \
-	--json "$work/serve.json" 2>"$work/serve.err")
+out=$(IOLENS_DB=$work/s.db launch 4 run --workload serve --backend epoll --conns 7 --time 200ms \
+	--count off --label serve3 --json "$work/serve.json" 2>"$work/serve.err")
 check "serve driven by 3 generator ranks" $?
 echo "$out"
+check_store "$work/s.db" serve3 "$work/serve.json"; check "  recorded: the server's figures, a row per generator" $?
 /usr/bin/python3 - "$work/serve.json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
@@ -208,7 +250,7 @@ check "  by the rank that could not enter it, naming it" $?
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" timeout 60 "$mpirun" --allow-run-as-root \
 	--mca orte_enable_recovery 1 --oversubscribe --bind-to none -n 2 "$exe" run \
 	--backend blocking,null --workload randread --size 8m --time 1500ms --count off \
-	--rank-timeout 2s --json "$work/lost.json" >"$work/lost.out" 2>&1 &
+	--rank-timeout 2s --json "$work/lost.json" --db "$work/lost.db" >"$work/lost.out" 2>&1 &
 launcher=$!
 victim=""
 for _ in $(seq 100); do # rank 1's pid, from the rank Open MPI put in its environment
@@ -230,6 +272,9 @@ assert "a rank was lost" in doc["fleet"]["error"], doc["fleet"]
 assert doc["results"], "rank 0's own results are there"
 PY
 check "  rank 0 wrote its own results, marked, saying a rank was lost" $?
+grep -q "^iolens-mpi: the run is not recorded in the results database: without the lost rank" \
+	"$work/lost.out"; check "  not recorded, and it says why" $?
+[ ! -e "$work/lost.db" ]; check "    no database made" $?
 
 # Not supported: one line, exit 2, straight from a singleton.
 err=$("$exe" run --workload echo --backend epoll --time 100ms 2>&1 >/dev/null)
@@ -244,9 +289,11 @@ check "stream is refused with exit 2" $(( rc != 2 ))
 check "  in one line" $?
 "$exe" run --backend null --time 100ms --json - >/dev/null 2>&1
 check "--json - is refused" $(( $? != 2 ))
-"$exe" run --backend null --time 100ms --db "$work/x.db" >/dev/null 2>&1
-check "--db is refused (nothing is recorded yet)" $(( $? != 2 ))
-[ ! -e "$work/x.db" ]; check "  and no database made" $?
+"$exe" run --backend null --time 100ms --hdr-log - >/dev/null 2>&1
+check "--hdr-log - is refused" $(( $? != 2 ))
+"$exe" run --backend null --time 100ms --json "$work/same" --hdr-log "$work/same" >/dev/null 2>&1
+check "--json and --hdr-log on one file are refused" $(( $? != 2 ))
+[ ! -e "$work/same" ]; check "  and nothing written" $?
 # An output checked before the run: a bad --json path costs no run at all.
 err=$("$exe" run --backend null --time 100ms --json "$work/no/such/dir/x.json" 2>&1 >/dev/null)
 rc=$?

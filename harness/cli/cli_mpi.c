@@ -3,9 +3,8 @@
  * parses the same options, opens its own target and runs every spec, each
  * pass started at a barrier so every rank's window is the same phase; rank
  * 0 merges (cli_mpi_merge.c), prints the per-rank table and writes the
- * files (docs/mpi.md). Socket roles: cli_mpi_roles.c (a responder rank)
- * and cli_mpi_serve.c (generator ranks). Nothing is recorded in the
- * results database.
+ * files and records the run (docs/mpi.md). Socket roles: cli_mpi_roles.c
+ * (a responder rank) and cli_mpi_serve.c (generator ranks).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,7 +23,9 @@
 #include "cli_output.h"
 #include "cli_run.h"
 #include "cli_usage.h"
+#include "hdrlog.h"
 #include "iolens/iolens.h"
+#include "store.h"
 
 static const char mpi_help[] =
     "usage: mpirun [--allow-run-as-root] --bind-to none -n N [--host a,b] iolens-mpi run "
@@ -43,8 +44,10 @@ static const char mpi_help[] =
     "  connections shared out); stream is not supported yet (exit 2)\n"
     "  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
     "  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
-    "  --hdr-log is not supported yet; nothing is recorded in the results database\n"
-    "  (--db and --label are refused as not supported yet, --no-db is accepted)\n"
+    "  --hdr-log PATH: one interval per result, the fleet's merged histogram\n"
+    "  (serve: the server's, which holds every generator's samples)\n"
+    "  rank 0 records the run in the results database as kind \"fleet\", its\n"
+    "  figures the merged ones (--db, --no-db, --label as for iolens run)\n"
     "  with --file every rank uses that path (on one host, the same file)\n"
     "\n"
     "  --responder-rank R      rank R serves the iolens responder; every other rank\n"
@@ -223,11 +226,9 @@ static int check_supported(const struct iolens__run_args *a)
 		return mpi_usage(
 		    "--%s -: not supported (rank 0 writes files; the table is on stdout)",
 		    a->json && !strcmp(a->json, "-") ? "json" : "csv");
-	if (a->hdr_log)
-		return mpi_usage("--hdr-log: not supported yet");
-	if (a->store.db || a->store.label)
-		return mpi_usage("--%s: not supported yet (iolens-mpi records nothing in the results "
-				 "database)", a->store.db ? "db" : "label");
+	if (a->hdr_log && !strcmp(a->hdr_log, "-"))
+		return mpi_usage("--hdr-log -: not supported (rank 0 writes files; the table is on "
+				 "stdout)");
 	return 0;
 }
 
@@ -250,49 +251,135 @@ static int agree(int r)
 }
 
 /* Rank 0's output files, opened (and so checked) before anything runs. */
-static struct iolens__output json_out, csv_out;
+static struct iolens__output json_out, csv_out, hdr_out;
+static const struct iolens__store_args *store_args; /* --db, --no-db, --label */
+static struct iolens_meta run_meta; /* collected as the run starts: its start time */
 
-/* Rank 0: --json and --csv, checked and opened. 0, or 2 after the usage error. */
+/* Rank 0: --json, --csv and --hdr-log, checked and opened. 0, or 2 after the usage error. */
 static int open_outputs(const struct iolens__run_args *a)
 {
+	struct iolens__output *out[] = { &json_out, &csv_out, &hdr_out };
 	int r = iolens__output_open(&json_out, "--json", a->json);
 
 	if (!r)
 		r = iolens__output_open(&csv_out, "--csv", a->csv);
-	if (!r && iolens__output_same(&json_out, &csv_out))
-		r = mpi_usage("--json/--csv: both name '%s' (give each its own file)", a->csv);
+	if (!r)
+		r = iolens__output_open(&hdr_out, "--hdr-log", a->hdr_log);
+	for (int i = 0; !r && i < 3; i++)
+		for (int j = i + 1; !r && j < 3; j++)
+			if (out[i]->f && out[j]->f && iolens__output_same(out[i], out[j]))
+				r = mpi_usage("%s/%s: both name '%s' (give each its own file)",
+					      out[i]->opt, out[j]->opt, out[j]->path);
+	store_args = &a->store;
+	return r;
+}
+
+/* What f wrote into memory, as a string; NULL when it failed or ran out of memory. */
+static char *drained(FILE *f, char **buf, int failed)
+{
+	if (!f || fclose(f) || failed) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return *buf;
+}
+
+/*
+ * The hdr log: one interval per result of the fleet's merged histogram (for
+ * serve, the server's result holds the generators' samples already).
+ */
+static int write_hdr(const struct iolens_meta *meta, struct iolens_result **res,
+		     const struct iolens__mpi_merged *m, size_t n)
+{
+	struct iolens_result *merged[IOLENS__MAX_RESULTS], *copy;
+	int r = 0;
+
+	if (serving)
+		return iolens__hdrlog_write(hdr_out.f, meta, res, n);
+	copy = calloc(n ? n : 1, sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) { /* the result as it was, with the fleet's histogram */
+		copy[i] = *res[i];
+		copy[i].hist = m[i].hist;
+		merged[i] = &copy[i];
+	}
+	r = iolens__hdrlog_write(hdr_out.f, meta, merged, n);
+	free(copy);
 	return r;
 }
 
 /*
  * The files, on the rank that opened them: the document with its fleet
- * (or, when a rank was lost, with why there is none) and the CSV. 1 when a
- * file could not be written.
+ * (or, when a rank was lost, with why there is none), the CSV and the hdr
+ * log (none without a merge); then the run is recorded (a fleet without a
+ * merge is refused there, with why). 1 when a file could not be written.
  */
 static int write_files(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
-		       const struct iolens__mpi_clock *clk, const char *cmdline, const char *lost)
+		       const struct iolens__mpi_clock *clk, const char *cmdline, const char *lost,
+		       const char *table)
 {
-	struct iolens_meta meta;
+	struct iolens__store_run run = { .kind = "fleet", .table = table };
+	struct iolens_meta meta = run_meta;
+	char *doc = NULL, *csv = NULL;
+	size_t dl = 0, cl = 0;
+	FILE *df = open_memstream(&doc, &dl), *cf = open_memstream(&csv, &cl);
 	int failed = 0;
 
-	iolens_meta_collect(&meta, cmdline);
+	meta.command_line = cmdline;
 	meta.interrupted = stop_flag || lost;
-	errno = 0;
-	if (json_out.f && iolens__mpi_json(json_out.f, &meta, res, m, n, n_ranks, clk, lost))
-		failed = iolens__output_abandon(&json_out);
-	if (csv_out.f)
-		iolens__csv_write(csv_out.f, res, n);
+	drained(df, &doc, !df || iolens__mpi_json(df, &meta, res, m, n, n_ranks, clk, lost));
+	drained(cf, &csv, !cf || iolens__csv_write(cf, res, n));
+	errno = ENOMEM;
+	if (json_out.f && (!doc || fputs(doc, json_out.f) == EOF))
+		failed |= iolens__output_abandon(&json_out);
+	errno = ENOMEM;
+	if (csv_out.f && (!csv || fputs(csv, csv_out.f) == EOF))
+		failed |= iolens__output_abandon(&csv_out);
+	if (hdr_out.f && lost) {
+		fprintf(stderr, "iolens-mpi: --hdr-log: not written: %s\n", lost);
+		iolens__output_discard(&hdr_out);
+	} else if (hdr_out.f && (errno = -write_hdr(&meta, res, m, n))) {
+		failed |= iolens__output_abandon(&hdr_out);
+	}
 	failed |= iolens__output_finish(&json_out);
 	failed |= iolens__output_finish(&csv_out);
+	failed |= iolens__output_finish(&hdr_out);
+	if (store_args) {
+		run.label = store_args->label;
+		iolens__store_save_text(store_args, &run, &meta, doc, csv, stdout);
+	}
+	free(doc);
+	free(csv);
 	return failed;
 }
 
-/* Rank 0: the table and the files. 1 when a file could not be written. */
+/* The table as printed, kept for the results database; NULL when out of memory. */
+static char *show_table(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
+			const struct iolens__mpi_clock *clk)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f && serving)
+		iolens__mpi_serve_table(f, res, m, n, n_ranks);
+	else if (f)
+		iolens__mpi_table(f, res, m, n, n_ranks, clk);
+	if (drained(f, &text, 0))
+		fputs(text, stdout);
+	return text;
+}
+
+/* Rank 0: the table, the files and the record. 1 when a file could not be written. */
 static int report(struct iolens_result **res, const struct iolens__mpi_merged *m, size_t n,
 		  const struct iolens__mpi_clock *clk, const char *cmdline)
 {
-	iolens__mpi_table(stdout, res, m, n, n_ranks, clk);
-	return write_files(res, m, n, clk, cmdline, NULL);
+	char *table = show_table(res, m, n, clk);
+	int failed = write_files(res, m, n, clk, cmdline, NULL, table);
+
+	free(table);
+	return failed;
 }
 
 /*
@@ -310,7 +397,11 @@ static void lost_end(struct iolens_result **res, size_t n, const char *cmdline)
 		 "%g s (--rank-timeout); these are rank %d's own results", iolens__mpi_timeout_s,
 		 iolens__mpi_world_rank);
 	fprintf(stderr, "iolens-mpi: rank %d: %s\n", iolens__mpi_world_rank, why);
-	write_files(res, NULL, n, NULL, cmdline, why);
+	if (store_args && !store_args->no_db)
+		fprintf(stderr, "iolens-mpi: the run is not recorded in the results database: "
+			"without the lost rank there is no fleet to record\n");
+	store_args = NULL;
+	write_files(res, NULL, n, NULL, cmdline, why, NULL);
 	fflush(stdout);
 	fflush(stderr);
 	MPI_Abort(MPI_COMM_WORLD, 1);
@@ -421,6 +512,7 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 	r = agree(clk ? 0 : 1);
 	if (!r)
 		r = agree(iolens__mpi_clock_sync(my_rank, n_ranks, clk) ? 1 : 0);
+	iolens_meta_collect(&run_meta, cmdline);
 	if (!r)
 		r = run_all(&a, res, &n);
 	if (iolens__mpi_lost)
@@ -433,13 +525,12 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 		MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
 		n_ranks--; /* the fleet's rows are the generators' */
 		failed = serve_merge(&a, res, n, m);
-		if (!failed)
-			iolens__mpi_serve_table(stdout, res, m, n, n_ranks);
 		free(clk);
 		clk = calloc((size_t)n_ranks, sizeof(*clk));
 		for (int i = 0; clk && i < n_ranks; i++)
 			clk[i].offset_us = clk[i].rtt_us = NAN; /* their clocks were not compared */
-		failed |= !clk || write_files(res, m, n, clk, cmdline, NULL);
+		if (!failed)
+			failed = !clk || report(res, m, n, clk, cmdline);
 	} else if (!failed) {
 		for (size_t i = 0; i < n; i++)
 			iolens__mpi_merge(res[i], my_rank, n_ranks, clk, &m[i]);
@@ -470,6 +561,8 @@ out_args:
 	}
 	iolens__output_discard(&json_out);
 	iolens__output_discard(&csv_out);
+	iolens__output_discard(&hdr_out);
+	store_args = NULL;
 	iolens__run_args_free(&a);
 	return r;
 }

@@ -1,4 +1,4 @@
-// Usage: node read_log.js LOG JSON. Reads an iolens --hdr-log with
+// Usage: node read_log.js LOG JSON. Reads an iolens (or iolens-mpi) --hdr-log with
 // hdr-histogram-js (a reader no one here wrote) and holds every interval to
 // the result of the same run in iolens's JSON. Exits 1 naming each
 // disagreement, or when there is nothing to compare.
@@ -76,7 +76,19 @@ function check(h, r, i) {
   console.log(`${where}: ${total} values; hdr-histogram-js vs iolens: ${rels.join(', ')}`);
 }
 
-const measured = doc.results.filter((r) => r.status === 'ok' && r.ops > 0 && r.histogram);
+// An iolens-mpi log holds the fleet's merged histogram of each result (serve's
+// result is the server's, which holds the generators' samples already).
+function fleetMerged(r, k) {
+  const f = doc.fleet;
+
+  if (!f || f.role === 'serve')
+    return r;
+  const m = f.results[k].merged;
+  return Object.assign({}, r, { ops: m.ops, histogram: m.histogram, latency_ns: m.latency_ns });
+}
+
+const measured = doc.results.map(fleetMerged)
+  .filter((r) => r.status === 'ok' && r.ops > 0 && r.histogram);
 const reader = new HistogramLogReader(log, 64);
 let n = 0;
 
