@@ -48,8 +48,8 @@
 #                     "mpirun --bind-to none -n 4 --host a,b,c,d": its words
 #                     split at spaces (no quotes, no '#'), the first an
 #                     executable on PATH; iolens-mpi is the one beside iolens,
-#                     or IOLENS_MPI=path. MPI cells are not recorded in the
-#                     results database (so not with --db or --label); no
+#                     or IOLENS_MPI=path. Each cell is recorded by rank 0
+#                     as a run of kind fleet, its figures the merged ones; no
 #                     stream; echo cells get --responder-rank 0, which serves
 #                     on loopback (every rank on rank 0's host). A cell's JSON
 #                     is the writing rank's (rank 0; rank 1 for echo) with a
@@ -296,9 +296,6 @@ if [ "$no_db" = yes ] && [ -n "${opt[db]+x}${opt[label]+x}" ]; then
 	other=$([ -n "${opt[db]+x}" ] && echo db || echo label)
 	die_usage "${opt_origin[no-db]}: not with ${opt_origin[$other]} (nothing is recorded)"
 fi
-# What asks for a record, for --mpi to refuse (the matrix may bring --mpi on a resume).
-records=""
-if [ -n "${opt[db]+x}" ]; then records=${opt_origin[db]}; elif [ -n "${opt[label]+x}" ]; then records=${opt_origin[label]}; fi
 unset 'opt[db]' 'opt_origin[db]' 'opt[no-db]' 'opt_origin[no-db]'
 if [ "$quick" = yes ]; then
 	declare -A quick_set=([backends]="null,blocking" [workloads]="randread,echo" [bs]=4k [depths]="1,8"
@@ -418,7 +415,6 @@ fi
 # Under --mpi: iolens-mpi beside iolens, and nothing it would refuse in every cell.
 mpi=${opt[mpi]:-} launcher=() iolens_mpi=""
 if [ -n "$mpi" ]; then
-	[ -z "$records" ] || die_usage "$records: not with --mpi (iolens-mpi records nothing in the results database)"
 	if [ -n "${IOLENS_MPI:-}" ]; then iolens_mpi=$(abspath "$IOLENS_MPI"); else iolens_mpi=${iolens%/*}/iolens-mpi; fi
 	{ [ -x "$iolens_mpi" ] && [ -f "$iolens_mpi" ]; } ||
 		die_usage "--mpi: no iolens-mpi at '$iolens_mpi' (accepts a launcher when iolens-mpi is built beside iolens, as it is where MPI's C bindings are installed, or IOLENS_MPI=path names it)"
@@ -490,8 +486,9 @@ if [ $resume -eq 0 ]; then
 	{
 		echo "# bench.sh matrix: a run with --out on this directory resumes it"
 		for key in "${matrix_keys[@]}"; do echo "$key =${opt[$key]:+ ${opt[$key]}}"; done
-		# MPI cells carry no label (they record nothing); a matrix without MPI has no mpi key.
-		if [ -n "$mpi" ]; then echo "mpi = $mpi"; else echo "label = ${opt[label]}"; fi
+		echo "label = ${opt[label]}"
+		# A matrix without MPI has no mpi key.
+		[ -z "$mpi" ] || echo "mpi = $mpi"
 	} >"$out/.matrix.txt.part"
 	{
 		echo "host = $host"
@@ -631,14 +628,13 @@ for c in "${cells[@]}"; do
 	read -ra cell_args <<<"$args"
 	cmd=(run --backend "$b" "${cell_args[@]}" --time "$time")
 	[ "$warmup" = 0 ] || cmd+=(--warmup "$warmup")
+	if [ "$no_db" = yes ]; then cmd+=(--no-db); else cmd+=(--label "${opt[label]}"); fi
+	[ -z "$db" ] || cmd+=(--db "$db")
 	if [ -n "$mpi" ]; then
-		# iolens-mpi records nothing and refuses --db and --label; echo's
-		# clients need a rank that serves them.
-		cmd=("${launcher[@]}" "$iolens_mpi" "${cmd[@]}" --no-db)
+		# echo's clients need a rank that serves them.
+		cmd=("${launcher[@]}" "$iolens_mpi" "${cmd[@]}")
 		[ "${cell_args[1]}" != echo ] || cmd+=(--responder-rank 0)
 	else
-		if [ "$no_db" = yes ]; then cmd+=(--no-db); else cmd+=(--label "${opt[label]}"); fi
-		[ -z "$db" ] || cmd+=(--db "$db")
 		cmd=("$iolens" "${cmd[@]}")
 	fi
 	if [[ $disk_workloads == *" ${cell_args[1]} "* ]]; then
@@ -695,6 +691,6 @@ done
 merge
 rows=$(($(wc -l <"$out/results.csv") - 1))
 bad=$(awk -F'\t' 'NR > 1 { rc[$1] = $2 } END { n = 0; for (c in rc) if (rc[c] != 0) n++; print n }' "$out/cells.tsv")
-echo "bench.sh: $ncells cells, ${#failed[@]} not done, $bad with a failed backend; results.csv has $rows rows${mpi:+; MPI cells are not recorded in the results database}" >&2
+echo "bench.sh: $ncells cells, ${#failed[@]} not done, $bad with a failed backend; results.csv has $rows rows" >&2
 echo "$out"
 [ ${#failed[@]} -eq 0 ] && [ "$bad" -eq 0 ] || exit 1
