@@ -203,6 +203,36 @@ class PlotTest(unittest.TestCase):
                                    delta=max(1e-9, per_op * 1e-4), msg=s["label"])
         self.assertIn("5-scaling-randread: skipped", p.stderr)
 
+    def test_fleet(self):
+        # An iolens-mpi document (made up from the disk run): its results are
+        # drawn as the fleet's merged figures, and one that lost a rank is refused.
+        doc = json.loads(json.dumps(self.json["disk"]))
+        fleet = []
+        for r in doc["results"]:
+            m = {"ops": 2 * (r["ops"] or 0), "iops": 2 * (r["iops"] or 0) + 1,
+                 "latency_ns": r["latency_ns"], "histogram": r["histogram"],
+                 "cpu_per_op_ns": None, "syscalls_per_op": None, "vcsw": None, "ivcsw": None,
+                 "model": None}
+            fleet.append({"backend": r["backend"], "variant": r["variant"], "ranks": [],
+                          "merged": m})
+        doc["fleet"] = {"ranks": 2, "role": "ranks", "results": fleet}
+        path = os.path.join(self.dir, "fleet.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        p, out = self.plot("--dump", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        plots = json.loads(p.stdout)["plots"]
+        got = {s["label"]: s["y"] for s in plots["1-throughput-randread"]["series"]}
+        want = {f["backend"]: f["merged"]["iops"] for f, r in zip(fleet, doc["results"])
+                if r["status"] == "ok" and not r["backend"].startswith("null")}
+        self.assertEqual(got, want)
+        doc["fleet"] = {"ranks": 2, "error": "a rank was lost"}
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        p, out = self.plot("--dump", path)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("the fleet has no merged results (a rank was lost)", p.stderr)
+
     def test_null_floor(self):
         # The null backend's rate (no I/O: the harness's floor) would squash
         # every other bar and line: left out and given in the caption, drawn

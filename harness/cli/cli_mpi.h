@@ -101,7 +101,7 @@ struct iolens__mpi_row {
 	int ok;	 /* the result's status was IOLENS_STATUS_OK */
 	int counted; /* its syscalls were counted (syscalls is meaningless otherwise) */
 	unsigned conns; /* serve: the generator's connections (0: it sat this pass out) */
-	uint64_t ops, bytes, syscalls, p50, p99, max;
+	uint64_t ops, bytes, syscalls, min, p50, p99, max;
 	uint64_t sc_ops; /* the operations its syscalls were counted over (the counting pass's) */
 	double iops, mib_s;
 	double mean;	     /* its mean latency, ns (exact: every sample's sum over their count) */
@@ -120,6 +120,7 @@ struct iolens__mpi_merged {
 	double *skew_us;	      /* each rank's window start after rank 0's first, corrected */
 	struct iolens_hist *hist;     /* every rank's samples, bucket by bucket */
 	uint64_t ops, bytes, syscalls, max;
+	uint64_t min;	      /* the smallest of the ranks' minima (UINT64_MAX: none) */
 	uint64_t vcsw, ivcsw; /* summed */
 	uint64_t sc_ops;      /* the counted operations, summed (syscalls / sc_ops per op) */
 	double cpu_s;	   /* summed; NaN when a rank did not measure it */

@@ -84,7 +84,7 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 {
 	uint64_t lo, hi, count;
 	size_t cur = 0;
-	int first = 1;
+	int first = 1, has, exact;
 
 	fprintf(f, "\"merged\": {\"ranks\": %u, \"ops\": %llu, \"bytes\": %llu, \"syscalls\": ",
 		m->ok_ranks, (unsigned long long)m->ops, (unsigned long long)m->bytes);
@@ -111,22 +111,27 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 			(unsigned long long)m->ivcsw);
 	else
 		fputs(", \"vcsw\": null, \"ivcsw\": null", f);
-	if (iolens_hist_count(m->hist))
-		fprintf(f, ", \"latency_ns\": {\"p50\": %llu, \"p90\": %llu, \"p99\": %llu, "
-			"\"p99_9\": %llu, \"max\": %llu",
-			(unsigned long long)iolens_hist_percentile(m->hist, 50),
-			(unsigned long long)iolens_hist_percentile(m->hist, 90),
-			(unsigned long long)iolens_hist_percentile(m->hist, 99),
-			(unsigned long long)iolens_hist_percentile(m->hist, 99.9),
-			(unsigned long long)m->max);
-	else /* no rank measured a latency: not measured, never 0 */
-		fputs(", \"latency_ns\": {\"p50\": null, \"p90\": null, \"p99\": null, "
-		      "\"p99_9\": null, \"max\": null", f);
-	/* Exact only when every sample of the histogram came with its rank's mean. */
+	/*
+	 * Percentiles from the summed histogram; null when no rank measured a
+	 * latency (never 0). The mean and min are exact only when every sample
+	 * came with its rank's own (serve's generators give neither).
+	 */
+	has = iolens_hist_count(m->hist) != 0;
+	exact = has && m->lat_n == iolens_hist_count(m->hist) && m->min != UINT64_MAX;
+	fputs(", \"latency_ns\": {\"p50\": ", f);
+	put_number(f, has ? (double)iolens_hist_percentile(m->hist, 50) : NAN);
+	fputs(", \"p90\": ", f);
+	put_number(f, has ? (double)iolens_hist_percentile(m->hist, 90) : NAN);
+	fputs(", \"p99\": ", f);
+	put_number(f, has ? (double)iolens_hist_percentile(m->hist, 99) : NAN);
+	fputs(", \"p99_9\": ", f);
+	put_number(f, has ? (double)iolens_hist_percentile(m->hist, 99.9) : NAN);
+	fputs(", \"max\": ", f);
+	put_number(f, has ? (double)m->max : NAN);
+	fputs(", \"min\": ", f);
+	put_number(f, exact ? (double)m->min : NAN);
 	fputs(", \"mean\": ", f);
-	put_number(f, iolens_hist_count(m->hist) && m->lat_n == iolens_hist_count(m->hist)
-			      ? m->lat_sum / (double)m->lat_n
-			      : NAN);
+	put_number(f, exact ? m->lat_sum / (double)m->lat_n : NAN);
 	fputc('}', f);
 	fprintf(f, ", \"histogram\": {\"count\": %llu, \"buckets\": [",
 		(unsigned long long)iolens_hist_count(m->hist));

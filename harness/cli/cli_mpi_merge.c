@@ -34,6 +34,7 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	row->counted = r->syscalls.measured;
 	row->syscalls = r->syscalls.measured ? r->syscalls.total : 0;
 	row->sc_ops = r->syscalls.measured ? r->syscalls.ops : 0;
+	row->min = r->lat.min;
 	row->p50 = r->lat.p50;
 	row->p99 = r->lat.p99;
 	row->max = r->lat.max;
@@ -70,6 +71,7 @@ void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
 	int mixed = 0, measured = 0;
 
 	m->model[0] = '\0';
+	m->min = UINT64_MAX;
 	for (int i = 0; i < nranks; i++) {
 		const struct iolens__mpi_row *row = &m->rows[i];
 
@@ -93,6 +95,8 @@ void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
 		m->ivcsw += row->ivcsw;
 		if (row->max > m->max)
 			m->max = row->max;
+		if (row->lat_count && row->min < m->min)
+			m->min = row->min;
 		/* The fleet's model: the ranks' when every rank measured the same one. */
 		if (row->model[0])
 			measured++;

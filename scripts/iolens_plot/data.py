@@ -43,6 +43,33 @@ def load(path):
         if not isinstance(r, dict) or not isinstance(r.get("backend"), str) \
                 or not isinstance(r.get("workload"), dict):
             fail(1, f"{path}: results[{i}] has no backend or workload")
+    return fleet_merged(path, doc)
+
+
+def fleet_merged(path, doc):
+    """An iolens-mpi document, as the fleet's: where every rank ran the
+    workload (role ranks or echo) each result gets the fleet's merged
+    figures in place of rank 0's, as the results database records them.
+    Syscalls by name and the trace are rank 0's alone, so they are dropped;
+    serve's results are the server's already."""
+    fleet = doc.get("fleet")
+    if not isinstance(fleet, dict):
+        return doc
+    if fleet.get("error"):
+        fail(1, f"{path}: the fleet has no merged results ({fleet['error']})")
+    if fleet.get("role") == "serve":
+        return doc
+    merged = [f.get("merged") if isinstance(f, dict) else None for f in fleet.get("results") or []]
+    if len(merged) != len(doc["results"]) or not all(isinstance(m, dict) for m in merged):
+        fail(1, f"{path}: fleet.results does not match results (one merged object each)")
+    for r, m in zip(doc["results"], merged):
+        r.update(ops=m.get("ops"), iops=m.get("iops"), mib_s=m.get("mib_s"),
+                 latency_ns=m.get("latency_ns"), histogram=m.get("histogram"), trace=None,
+                 ctx_switches={"voluntary": m.get("vcsw"), "involuntary": m.get("ivcsw")})
+        r["cpu"] = dict(r.get("cpu") or {}, per_op_ns=m.get("cpu_per_op_ns"))
+        r["syscalls"] = dict(r.get("syscalls") or {}, per_op=m.get("syscalls_per_op"),
+                             by_name=None, why="a fleet's syscalls are summed, not by name")
+        r["model"] = dict(r.get("model") or {}, measured=m.get("model"))
     return doc
 
 
