@@ -49,8 +49,8 @@
 #                     split at spaces (no quotes, no '#'), the first an
 #                     executable on PATH; iolens-mpi is the one beside iolens,
 #                     or IOLENS_MPI=path. Each cell is recorded by rank 0
-#                     as a run of kind fleet, its figures the merged ones; no
-#                     stream; echo cells get --responder-rank 0, which serves
+#                     as a run of kind fleet, its figures the merged ones;
+#                     echo and stream cells get --responder-rank 0, which serves
 #                     on loopback (every rank on rank 0's host). A cell's JSON
 #                     is the writing rank's (rank 0; rank 1 for echo) with a
 #                     `fleet` object, written on that rank's host (DIR must be
@@ -418,8 +418,6 @@ if [ -n "$mpi" ]; then
 	if [ -n "${IOLENS_MPI:-}" ]; then iolens_mpi=$(abspath "$IOLENS_MPI"); else iolens_mpi=${iolens%/*}/iolens-mpi; fi
 	{ [ -x "$iolens_mpi" ] && [ -f "$iolens_mpi" ]; } ||
 		die_usage "--mpi: no iolens-mpi at '$iolens_mpi' (accepts a launcher when iolens-mpi is built beside iolens, as it is where MPI's C bindings are installed, or IOLENS_MPI=path names it)"
-	[[ ,${opt[workloads]}, != *,stream,* ]] ||
-		die_usage "${opt_origin[workloads]}: stream is not run with --mpi (iolens-mpi refuses it; accepts the other workloads)"
 	read -ra launcher <<<"$mpi"
 fi
 runner=iolens # what a cell's exit status is of
@@ -631,9 +629,9 @@ for c in "${cells[@]}"; do
 	if [ "$no_db" = yes ]; then cmd+=(--no-db); else cmd+=(--label "${opt[label]}"); fi
 	[ -z "$db" ] || cmd+=(--db "$db")
 	if [ -n "$mpi" ]; then
-		# echo's clients need a rank that serves them.
+		# echo's and stream's clients need a rank that serves them.
 		cmd=("${launcher[@]}" "$iolens_mpi" "${cmd[@]}")
-		[ "${cell_args[1]}" != echo ] || cmd+=(--responder-rank 0)
+		[[ ${cell_args[1]} != echo && ${cell_args[1]} != stream ]] || cmd+=(--responder-rank 0)
 	else
 		cmd=("$iolens" "${cmd[@]}")
 	fi

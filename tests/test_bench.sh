@@ -264,7 +264,6 @@ grep -qx 'label = fake' fake/matrix.txt || fail "--mpi: matrix.txt has no label:
 	fail "--mpi: host.txt: $(cat fake/host.txt)"
 bad "--mpi" --mpi "nonexistent-launcher" --out bad
 bad "--mpi" --mpi "./fake-mpirun -n 3" --out fake # the matrix's launcher is kept
-IOLENS_MPI=$iolens bad "stream" --mpi ./fake-mpirun --workloads randread,stream --out bad
 IOLENS_MPI=$work/nope bad "iolens-mpi" --mpi ./fake-mpirun --out bad
 echo "ok: --mpi, its cells' options, a lost rank and the refusals"
 

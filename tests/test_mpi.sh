@@ -196,6 +196,27 @@ peer = doc["results"][0]["net"]["peer"]
 assert "remote responder" in peer, peer                # not an in-process one
 PY
 check "  the client's requests went to rank 1's responder, merged" $?
+# Stream at fleet scale: ranks 1 and 2 stream to rank 0's sink, each
+# checking its own bytes; the fleet's Gbit/s is the clients' summed.
+launch 3 run --responder-rank 0 --workload stream --backend epoll --time 200ms --count off \
+	--db "$work/st.db" --label st --json "$work/stream.json" >"$work/stream.out" 2>"$work/stream.err"
+check "stream to a responder rank from 2 ranks" $?
+/usr/bin/python3 - "$work/stream.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+fleet = doc["fleet"]
+assert fleet["role"] == "stream" and fleet["responder_rank"] == 0 and fleet["ranks"] == 2, fleet
+r, res = doc["results"][0], fleet["results"][0]
+assert r["net"]["data_check"] == "verified" and "remote responder" in r["net"]["peer"], r["net"]
+assert [x["rank"] for x in res["ranks"]] == [1, 2], res["ranks"]
+assert res["merged"]["ops"] == sum(x["ops"] for x in res["ranks"]) > 0
+g = [x["gbit_s"] for x in res["ranks"]]
+assert all(v > 0 for v in g) and abs(res["merged"]["gbit_s"] - sum(g)) < 1e-9 * sum(g), (g, res["merged"])
+PY
+check "  every byte checked, the Gbit/s summed over the clients" $?
+grep -q "^  merged, 2 ranks: [0-9]* send calls/s ([0-9.]* Gbit/s)" "$work/stream.out"
+check "  the merged line says send calls/s and Gbit/s" $?
+check_store "$work/st.db" st "$work/stream.json"; check "  recorded with the merged figures" $?
 err=$(launch 2 run --responder-rank 2 --workload echo --backend epoll --time 100ms 2>&1 >/dev/null)
 check "a responder rank outside the job is refused" $(( $? == 0 ))
 echo "$err" | grep -q "^iolens-mpi: --responder-rank: '2' (accepts a rank 0 to 1"
@@ -284,8 +305,8 @@ check "echo without a responder rank is refused with exit 2" $(( rc != 2 ))
 check "  in one line" $?
 err=$("$exe" run --workload stream --backend epoll --time 100ms 2>&1 >/dev/null)
 rc=$?
-check "stream is refused with exit 2" $(( rc != 2 ))
-[ "$err" = "iolens-mpi: --workload stream: not supported yet (disk workloads, echo with --responder-rank, serve)" ]
+check "stream without a responder rank is refused with exit 2" $(( rc != 2 ))
+[ "$err" = "iolens-mpi: --workload stream: needs --responder-rank R (the rank the others stream to)" ]
 check "  in one line" $?
 "$exe" run --backend null --time 100ms --json - >/dev/null 2>&1
 check "--json - is refused" $(( $? != 2 ))

@@ -39,9 +39,9 @@ static const char mpi_help[] =
     "bucket by bucket, the ranks' measured model.\n"
     "\n"
     "The options are those of `iolens run` (iolens-mpi run --help), with these limits:\n"
-    "  disk workloads on every rank; echo with --responder-rank; serve with rank 0\n"
-    "  the server and every other rank a load generator (one thread each, the\n"
-    "  connections shared out); stream is not supported yet (exit 2)\n"
+    "  disk workloads on every rank; echo and stream with --responder-rank; serve\n"
+    "  with rank 0 the server and every other rank a load generator (one thread\n"
+    "  each, the connections shared out)\n"
     "  --json PATH and --csv PATH are written by rank 0 (rank 0's results, and for\n"
     "  --json a \"fleet\" object with every rank's figures); '-' is refused\n"
     "  --hdr-log PATH: one interval per result, the fleet's merged histogram\n"
@@ -51,7 +51,7 @@ static const char mpi_help[] =
     "  with --file every rank uses that path (on one host, the same file)\n"
     "\n"
     "  --responder-rank R      rank R serves the iolens responder; every other rank\n"
-    "                          runs --workload echo against it (echo at fleet scale)\n"
+    "                          runs --workload echo or stream against it\n"
     "  --responder-listen ADDR where rank R listens, HOST:PORT the others can reach\n"
     "                          (default loopback with a free port: one host only)\n"
     "  --rank-timeout DURATION how long a rank waits for the others at a barrier or\n"
@@ -204,18 +204,15 @@ static int check_supported(const struct iolens__run_args *a)
 {
 	char name[64];
 
-	if (roles.responder >= 0 && a->w.kind != IOLENS_WL_ECHO)
-		return mpi_usage("--responder-rank: for --workload echo only");
+	if (roles.responder >= 0 && a->w.kind != IOLENS_WL_ECHO && a->w.kind != IOLENS_WL_STREAM)
+		return mpi_usage("--responder-rank: for --workload echo or stream only");
 	if (roles.responder >= 0 && a->w.connect)
 		return mpi_usage("--connect: not with --responder-rank (the responder rank is the peer)");
-	if (a->w.kind == IOLENS_WL_STREAM) {
+	if ((a->w.kind == IOLENS_WL_ECHO || a->w.kind == IOLENS_WL_STREAM) && roles.responder < 0) {
 		iolens_workload_names(1u << a->w.kind, name, sizeof(name));
-		return mpi_usage("--workload %s: not supported yet (disk workloads, echo with "
-				 "--responder-rank, serve)", name);
+		return mpi_usage("--workload %s: needs --responder-rank R (the rank the others %s)",
+				 name, a->w.kind == IOLENS_WL_ECHO ? "echo against" : "stream to");
 	}
-	if (a->w.kind == IOLENS_WL_ECHO && roles.responder < 0)
-		return mpi_usage("--workload echo: needs --responder-rank R (the rank the others "
-				 "echo against)");
 	if (a->w.kind == IOLENS_WL_SERVE && n_ranks < 2)
 		return mpi_usage("--workload serve: needs 2 or more ranks (rank 0 serves, the others "
 				 "generate the load)");
@@ -496,6 +493,8 @@ static int cmd_run(int argc, char **argv, const char *cmdline)
 		r = iolens__mpi_roles_start(&roles, iolens__mpi_world_rank, peer, sizeof(peer));
 		if (!r && iolens__mpi_world_rank == roles.responder)
 			goto out_args; /* it serves until the clients are done (main) */
+		if (a.w.kind == IOLENS_WL_STREAM)
+			iolens__mpi_role.name = "stream"; /* the clients stream to its sink */
 		MPI_Comm_rank(iolens__mpi_comm, &my_rank);
 		MPI_Comm_size(iolens__mpi_comm, &n_ranks);
 		a.w.connect = peer;

@@ -104,6 +104,7 @@ struct iolens__mpi_row {
 	uint64_t ops, bytes, syscalls, min, p50, p99, max;
 	uint64_t sc_ops; /* the operations its syscalls were counted over (the counting pass's) */
 	double iops, mib_s;
+	double gbit_s;	     /* sockets: payload Gbit/s; NaN for a disk workload */
 	double mean;	     /* its mean latency, ns (exact: every sample's sum over their count) */
 	uint64_t lat_count;  /* the samples its histogram holds */
 	double seconds;	     /* the window's length on the rank's own monotonic clock; NaN none */
@@ -125,6 +126,7 @@ struct iolens__mpi_merged {
 	uint64_t sc_ops;      /* the counted operations, summed (syscalls / sc_ops per op) */
 	double cpu_s;	   /* summed; NaN when a rank did not measure it */
 	double iops, mib_s; /* the sums of the ranks' */
+	double gbit_s;	   /* sockets: the ranks' Gbit/s summed; NaN for disk */
 	double lat_sum;	   /* sum over the ranks of mean x samples: the exact mean's numerator */
 	uint64_t lat_n;	   /* the samples that sum is over (the histogram's count, or not exact) */
 	double spread_us;  /* max - min of the corrected window starts */

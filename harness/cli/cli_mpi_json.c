@@ -63,6 +63,8 @@ static void put_ranks(FILE *f, const struct iolens__mpi_merged *m, int nranks)
 		put_number(f, row->seconds);
 		fputs(", \"cpu_s\": ", f);
 		put_number(f, row->cpu_s);
+		fputs(", \"gbit_s\": ", f);
+		put_number(f, row->gbit_s);
 		fputs(", \"model\": ", f);
 		put_text(f, row->model);
 		if (iolens__mpi_role.peer_key && !strcmp(iolens__mpi_role.name, "serve"))
@@ -101,6 +103,8 @@ static void put_merged(FILE *f, const struct iolens__mpi_merged *m)
 	put_number(f, m->ok_ranks ? m->iops : NAN);
 	fputs(", \"mib_s\": ", f);
 	put_number(f, m->ok_ranks ? m->mib_s : NAN);
+	fputs(", \"gbit_s\": ", f);
+	put_number(f, m->ok_ranks ? m->gbit_s : NAN);
 	/* CPU and switches of the ranks that ran the workload, in their windows. */
 	fputs(", \"cpu_s\": ", f);
 	put_number(f, m->ok_ranks ? m->cpu_s : NAN);

@@ -27,6 +27,7 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	row->seconds = NAN;
 	row->busy = NAN;
 	row->cpu_s = NAN;
+	row->gbit_s = NAN;
 	if (!row->ok)
 		return;
 	row->ops = r->ops;
@@ -40,6 +41,9 @@ static void fill_row(struct iolens__mpi_row *row, const struct iolens_result *r,
 	row->max = r->lat.max;
 	row->iops = r->iops;
 	row->mib_s = r->mib_s;
+	if (r->workload.kind == IOLENS_WL_ECHO || r->workload.kind == IOLENS_WL_STREAM ||
+	    r->workload.kind == IOLENS_WL_SERVE)
+		row->gbit_s = r->net.gbit_s;
 	row->lat_count = r->hist ? iolens_hist_count(r->hist) : 0;
 	row->mean = r->lat.mean;
 	row->seconds = r->seconds;
@@ -86,6 +90,7 @@ void iolens__mpi_merge_rows(struct iolens__mpi_merged *m, int nranks,
 		m->counted_ranks += row->counted != 0;
 		m->iops += row->iops;
 		m->mib_s += row->mib_s;
+		m->gbit_s += row->gbit_s; /* NaN for disk, from every rank */
 		if (row->lat_count) {
 			m->lat_sum += row->mean * (double)row->lat_count;
 			m->lat_n += row->lat_count;
@@ -226,6 +231,10 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 	for (size_t k = 0; k < n; k++) {
 		const struct iolens_result *r = res[k];
 		const struct iolens__mpi_merged *x = &m[k];
+		char gbit[32] = "";
+
+		if (x->ok_ranks && isfinite(x->gbit_s))
+			snprintf(gbit, sizeof(gbit), " (%.2f Gbit/s)", x->gbit_s);
 
 		fprintf(f, "\n%s%s%s, %d rank%s\n", r->backend, r->variant[0] ? ":" : "",
 			r->variant, nranks, nranks == 1 ? "" : "s");
@@ -247,10 +256,12 @@ void iolens__mpi_table(FILE *f, struct iolens_result *const *res,
 				iolens__mpi_is_straggler(x, nranks, i) ? "  (straggler)" : "");
 		}
 		fprintf(f,
-			"  merged, %u rank%s: %.0f IOPS, p50 %.2f us, p99 %.2f us, max %.2f us, "
+			"  merged, %u rank%s: %.0f %s%s, p50 %.2f us, p99 %.2f us, max %.2f us, "
 			"window starts spread %.1f us, lengths spread %.1f us\n",
 			x->ok_ranks, x->ok_ranks == 1 ? "" : "s", x->iops,
-			(double)iolens_hist_percentile(x->hist, 50) / 1e3,
+			r->workload.kind == IOLENS_WL_ECHO ? "requests/s"
+			: r->workload.kind == IOLENS_WL_STREAM ? "send calls/s" : "IOPS",
+			gbit, (double)iolens_hist_percentile(x->hist, 50) / 1e3,
 			(double)iolens_hist_percentile(x->hist, 99) / 1e3, (double)x->max / 1e3,
 			x->spread_us, x->len_spread_s * 1e6);
 		if (x->ok_ranks && x->ops && isfinite(x->cpu_s)) {

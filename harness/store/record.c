@@ -20,7 +20,7 @@
 /*
  * Each result of run ?1 as res(key, value, p): its object in the document
  * and its parameters. An iolens-mpi document whose ranks all ran the
- * workload (fleet role "ranks" or "echo") has its fleet's merged figures
+ * workload (fleet role "ranks", "echo" or "stream") has its fleet's merged figures
  * put in place of the first rank's: the run's figures are the fleet's. A
  * fleet's parameters name its role and size (serve's too, whose results are
  * already the server's), so it compares only with fleets like it.
@@ -34,7 +34,7 @@
 	"    json_extract(d, '$.fleet.ranks'), json_extract(d, '$.fleet.results[' || r.key || ']')" \
 	"  FROM doc, json_each(d, '$.results') AS r)," \
 	" res(key, value, p) AS (" \
-	"  SELECT key, CASE WHEN role IN ('ranks', 'echo') THEN json_remove(json_set(value," \
+	"  SELECT key, CASE WHEN role IN ('ranks', 'echo', 'stream') THEN json_remove(json_set(value," \
 	"     '$.ops', " M("ops") ", '$.iops', " M("iops") ", '$.mib_s', " M("mib_s") "," \
 	"     '$.latency_ns', json(" M("latency_ns") "), '$.histogram', json(" M("histogram") ")," \
 	"     '$.cpu.per_op_ns', " M("cpu_per_op_ns") ", '$.syscalls.per_op', " M("syscalls_per_op") "," \
