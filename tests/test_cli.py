@@ -751,6 +751,41 @@ class CliTest(unittest.TestCase):
                     self.assertEqual(sc["offloaded"], 0)
         self.assertIn("req/s", p.stdout)
 
+    def test_open_loop_lateness(self):
+        """echo's open loop: latency from the intended start = from the actual start plus
+        the generator's lateness, measured; past capacity the two part and the loop waits
+        for completions instead of looking again and again."""
+        j = self.path("ol.json")
+        p = self.run_cli("run", "--workload", "echo", "--backend", "epoll,io_uring", "--conns", "1",
+                         "--rate", "1000", "--time", "300ms", "--count", "off", "--notes", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        tol = 1.01  # the histograms' buckets: 1/128 of the value
+        for r in load_json(j)["results"]:
+            with self.subTest(backend=r["backend"], load="low"):
+                self.assertEqual(r["status"], "ok", r["reason"])
+                n, c = r["net"], r["latency_ns"]
+                u, late = n["latency_uncorrected_ns"], n["lateness_ns"]
+                self.assertEqual(n["rate_target"], 1000)
+                self.assertGreaterEqual(late["max"], late["p99"])
+                self.assertGreaterEqual(late["p50"], 0)
+                # Each request: corrected = uncorrected + its lateness (0 <= lateness <= max).
+                self.assertLessEqual(u["p50"], c["p50"] * tol)
+                self.assertLessEqual(c["p50"], (u["p50"] + late["max"]) * tol)
+                self.assertLessEqual(n["late_requests"], r["ops"])
+        self.assertRegex(p.stdout, r"1000 requests/s asked, [0-9]+ achieved; the generator started "
+                                   r"them late by p50 [0-9.]+ us, p99 [0-9.]+ us, max [0-9.]+ us")
+        p = self.run_cli("run", "--workload", "echo", "--backend", "epoll,io_uring", "--conns", "1",
+                         "--rate", "10000000", "--time", "300ms", "--count", "off", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        for r in load_json(j)["results"]:
+            with self.subTest(backend=r["backend"], load="past capacity"):
+                n, st = r["net"], r["backend_stats"]
+                self.assertGreater(n["late_requests"], 0)
+                self.assertGreater(r["latency_ns"]["p50"], 10 * n["latency_uncorrected_ns"]["p50"])
+                # A completion is waited for (about a send and a receive a request),
+                # never looked for in a loop (ten and more reaps a request before).
+                self.assertLessEqual(st["reap_calls"], 4 * n["requests"] + 100, st)
+
     def test_socket_serve_stream_csv(self):
         c = self.path("s.csv")
         for wl in ("serve", "stream"):

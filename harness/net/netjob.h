@@ -69,6 +69,9 @@ struct netjob {
 	uint64_t next_due, gap_ns; /* open loop */
 	unsigned rr;
 	struct iolens_hist *unc;   /* open loop: latency from the actual start */
+	struct iolens_hist *late;  /* open loop: actual start - intended start */
+	uint64_t late_n;           /* open loop: measured requests started over a gap late */
+	uint64_t open_reqs;        /* echo: requests started and not yet answered, all connections */
 	int fake;                  /* the backend moves no bytes (null): nothing to check */
 	unsigned trailers, unchecked; /* stream: clean trailers, and those that did not check */
 	int mismatch;              /* stream: a trailer named a bad byte */

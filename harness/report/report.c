@@ -89,6 +89,9 @@ static void net(const struct iolens_result *r, const struct iolens__visitor *vis
 				     : ol ? "intended send time (open loop)"
 					  : "request start");
 	latency(vis, v, "latency_uncorrected_ns", &x->lat_uncorrected, ol);
+	latency(vis, v, "lateness_ns", &x->lateness, ol);
+	vis->num(v, "late_requests", ol ? (double)x->late_requests : NAN);
+	vis->num(v, "rate_target", ol ? x->rate_target : NAN);
 	vis->str(v, "placement", have ? x->placement : NULL);
 	vis->str(v, "data_check",
 		 have && x->data_check > 0 && x->data_check <= IOLENS_CHECK_MISMATCH

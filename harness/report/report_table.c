@@ -157,9 +157,15 @@ static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
 			b, (unsigned long long)x->sink_bytes);
 	if (x->latency_from)
 		fprintf(f, "  %s: latencies are the load generator's round trips\n", b);
-	if (x->open_loop)
+	if (x->open_loop) {
 		fprintf(f, "  %s: open loop: latency from the intended send time; from the actual send: p50 %.1f us, p99 %.1f us\n",
 			b, (double)x->lat_uncorrected.p50 / 1e3, (double)x->lat_uncorrected.p99 / 1e3);
+		fprintf(f, "  %s: open loop: %.0f requests/s asked, %.0f achieved; the generator started "
+			"them late by p50 %.1f us, p99 %.1f us, max %.1f us; %llu over an interval late\n",
+			b, x->rate_target, r->iops, (double)x->lateness.p50 / 1e3,
+			(double)x->lateness.p99 / 1e3, (double)x->lateness.max / 1e3,
+			(unsigned long long)x->late_requests);
+	}
 }
 
 /*

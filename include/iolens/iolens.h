@@ -63,7 +63,7 @@ extern "C" {
  * Bumped whenever a public struct layout or a function signature changes;
  * compare it with iolens_abi_version() to catch a header/library mismatch.
  */
-#define IOLENS_ABI_VERSION 12
+#define IOLENS_ABI_VERSION 13
 
 #if defined(IOLENS_BUILDING) && defined(__GNUC__)
 #define IOLENS_EXPORT __attribute__((visibility("default")))

@@ -283,6 +283,11 @@ struct iolens_net_result {
 	double bytes_per_send, bytes_per_recv; /* their mean size */
 	int open_loop;           /* --rate given: lat is from each request's intended time */
 	struct iolens_latency lat_uncorrected; /* open loop: from the actual send time */
+	struct iolens_latency lateness; /* open loop: the generator's own lateness, actual
+					   start - intended start, of the measured requests */
+	uint64_t late_requests;  /* open loop: measured requests started more than one
+				    interval (1/rate per job) after their intended time */
+	double rate_target;      /* open loop: requests/s asked for (the achieved: iops) */
 	int latency_from;        /* serve: latencies are the load generator's round trips */
 	char placement[160];     /* where the job threads and the peer ran (pinned or last seen) */
 	int data_check;          /* enum iolens_data_check: what became of the bytes received */
