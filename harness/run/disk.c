@@ -149,17 +149,27 @@ void iolens__disk_loop(struct job *j, struct iolens_ctx *ctx)
 			return;
 		}
 		if (quota_left && j->nfree && (inflight == 0 || j->nfree >= batch)) {
-			now = now_ns();
+			unsigned first = n;
+
 			while (j->nfree && (!run->ops_mode || !measuring || submitted < j->quota)) {
 				struct slot *s = (struct slot *)j->freelist[--j->nfree];
 
 				prepare(j, s, measuring);
-				s->op.t_submit = now;
-				s->instr_mark = j->instr_ns;
-				s->sync_ns = 0;
 				j->batch[n++] = &s->op;
 				/* --ops counts reads and writes; fsyncs ride along. */
 				submitted += (uint64_t)(measuring && s->op.kind != IOLENS_OP_FSYNC);
+			}
+			/*
+			 * Stamped once the batch is ready: filling --verify's
+			 * blocks is the harness's work, not the backend's.
+			 */
+			now = now_ns();
+			for (unsigned i = first; i < n; i++) {
+				struct slot *s = (struct slot *)j->batch[i];
+
+				s->op.t_submit = now;
+				s->instr_mark = j->instr_ns;
+				s->sync_ns = 0;
 			}
 		}
 		if (n) {
