@@ -25,7 +25,8 @@
 #   --repeats N       the whole matrix N times, 1..1000             default 3
 #   --time DURATION   measured window of each cell (5s, 500ms, 2m)  default 5s
 #   --warmup DURATION run before each window, 0..1h                 default 1s
-#   --size SIZE       bytes of file each disk cell covers           default 1g
+#   --size SIZE       bytes of file each disk cell covers           default 1g,
+#                     with --file the size of the file
 #   --file PATH       an existing file for the disk cells; default: iolens
 #                     makes, fills and removes a temporary file per cell
 #   --direct          disk cells open the file with O_DIRECT
@@ -297,6 +298,11 @@ if [ "$no_db" = yes ] && [ -n "${opt[db]+x}${opt[label]+x}" ]; then
 	die_usage "${opt_origin[no-db]}: not with ${opt_origin[$other]} (nothing is recorded)"
 fi
 unset 'opt[db]' 'opt_origin[db]' 'opt[no-db]' 'opt_origin[no-db]'
+# With --file the default size is the file's own: iolens refuses more than it holds.
+if [ -z "${opt[size]+x}" ] && [ -n "${opt[file]:-}" ] && [ -e "${opt[file]}" ]; then
+	if [ -b "${opt[file]}" ]; then fsize=$(blockdev --getsize64 "${opt[file]}" 2>/dev/null || echo 0); else fsize=$(stat -Lc %s "${opt[file]}"); fi
+	((fsize > 0)) && opt[size]=$(size_name "$fsize") opt_origin[size]="the size of ${opt_origin[file]}"
+fi
 if [ "$quick" = yes ]; then
 	declare -A quick_set=([backends]="null,blocking" [workloads]="randread,echo" [bs]=4k [depths]="1,8"
 		[conns]=1 [msg]=default [repeats]=1 [time]=200ms [warmup]=0 [size]=16m)

@@ -708,6 +708,19 @@ class CliTest(unittest.TestCase):
         doc = load_json(self.path("x.json"))
         self.assertEqual([r["ops"] for r in doc["results"]], [1000, 1000])
         self.assertEqual(doc["results"][1]["workload"]["file"], f)
+        # Without --size the run covers the file, and says so; more than it holds is refused.
+        self.assertEqual([r["workload"]["size"] for r in doc["results"]], [4 << 20] * 2)
+        p = self.run_cli("run", "--file", f, "--size", "8m", "--ops", "100", "--backend",
+                         "blocking", "--json", self.path("y.json"))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(p.stderr, f"iolens: --size: 8388608 bytes is more than '{f}' holds "
+                                   "(4194304 bytes; accepts up to that, or leave --size out to "
+                                   "cover the file)\n")
+        self.assertFalse(os.path.exists(self.path("y.json")))
+        p = self.run_cli("run", "--file", f, "--size", "1m", "--ops", "100", "--backend",
+                         "blocking", "--json", self.path("y.json"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(load_json(self.path("y.json"))["results"][0]["workload"]["size"], 1 << 20)
 
     def test_trace(self):
         """--trace keeps the first ops of each job: ordered, inside the window, as timed."""

@@ -34,7 +34,8 @@ const char iolens__run_help[] =
 	"                     backend is the server), stream (one-way bulk send)\n"
 	"  --rwmix PCT        randrw: percent of reads, 0..100 (default 50)\n"
 	"  --bs SIZE          block size, 512 to 64m (default 4k)\n"
-	"  --size SIZE        file size covered (default 1g)\n"
+	"  --size SIZE        file size covered (default 1g; with --file, all of it:\n"
+	"                     more than the file holds is refused)\n"
 	"  --file PATH        existing file or (with --allow-device) block device;\n"
 	"                     default: a temporary file in $TMPDIR, removed after\n"
 	"  --overwrite        allow a write workload on an existing --file\n"
@@ -531,6 +532,9 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 	if (optind < argc)
 		return iolens__usage("unexpected argument '%s' (see iolens run --help)", argv[optind]);
 	r = check_combination(a, given);
+	/* An existing --file without --size: all of it, not the default's 1g. */
+	if (!r && a->w.file && !given[OPT_SIZE - OPT_BACKEND])
+		a->w.size = 0;
 	if (!r)
 		r = parse_specs(backends, a);
 	if (!r && (uint64_t)a->repeat * a->nspecs > IOLENS__MAX_RESULTS)

@@ -58,6 +58,8 @@ static int prepare_spec(struct spec_run *x, struct iolens_target *t, const struc
 	if (e)
 		return e;
 	r = x->r = iolens__spec_result(&x->sp, w, t->path);
+	if (r && !IOLENS_WL_IS_SOCKET(w->kind))
+		r->workload.size = t->size; /* what the run covered */
 	x->all = iolens_hist_new();
 	if (!r || !x->all) {
 		free(r);

@@ -35,7 +35,7 @@ static int check_workload(const struct iolens_workload *w, char *err, size_t err
 	if (w->bs < IOLENS_BLOCK_MIN || w->bs > MAX_BS)
 		return iolens__target_fail(err, errlen, -EINVAL, "--bs: %u is out of range (accepts 512 to 64m)",
 			    w->bs);
-	if (w->size < w->bs)
+	if (w->size < w->bs && !(w->file && w->size == 0)) /* 0: all of an existing file */
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--size: %llu is smaller than --bs %u (accepts a size of at least one block)",
 			    (unsigned long long)w->size, w->bs);
@@ -236,7 +236,13 @@ static int open_existing(struct iolens_target *t, const struct iolens_workload *
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--file: '%s' holds %llu bytes, less than one --bs block", w->file,
 			    (unsigned long long)avail);
-	t->size = w->size < avail ? w->size : avail;
+	/* Never less than was asked for, said as if it were what was asked. */
+	if (w->size > avail)
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--size: %llu bytes is more than '%s' holds (%llu bytes; accepts up to that, "
+			    "or leave --size out to cover the file)", (unsigned long long)w->size,
+			    w->file, (unsigned long long)avail);
+	t->size = w->size ? w->size : avail;
 	t->size -= t->size % w->bs;
 	return 0;
 }

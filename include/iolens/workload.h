@@ -59,7 +59,8 @@ struct iolens_workload {
 	int kind;             /* enum iolens_workload_kind */
 	unsigned rwmix;       /* randrw: percent of reads, 0..100 (default 50) */
 	uint32_t bs;          /* block size in bytes (default 4096) */
-	uint64_t size;        /* file size in bytes (default 1 GiB) */
+	uint64_t size;        /* bytes covered (default 1 GiB); with an existing file, 0 covers */
+			      /* the whole file, and more than it holds is refused */
 	const char *file;     /* NULL: a temporary file in $TMPDIR, removed after */
 	int direct;           /* open with O_DIRECT */
 	unsigned depth;       /* operations in flight per job (default 1) */
