@@ -424,6 +424,45 @@ class CliTest(unittest.TestCase):
                     self.assertEqual(r["ops"], 4000)
                 os.unlink(j)
 
+    def test_verified_writes_on_a_file_of_its_own(self):
+        """--verify on an existing file iolens did not lay out: the blocks it wrote are
+        checked (a corrupted one is caught), the file's own data is counted, not failed,
+        and left as it was."""
+        f, bs = self.path("own"), 4096
+        content = os.urandom(1 << 20)
+        with open(f, "wb") as fh:
+            fh.write(content)
+        j = self.path("own.json")
+        p = self.run_cli("run", "--file", f, "--overwrite", "--workload", "randwrite", "--verify",
+                         "--ops", "100", "--backend", "blocking,io_uring", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertEqual([(r["status"], r["unchecked_reads"]) for r in load_json(j)["results"]],
+                         [("ok", 0), ("ok", 0)])
+        after = read_bytes(f)
+        changed = [o for o in range(0, len(after), bs) if after[o:o + bs] != content[o:o + bs]]
+        self.assertTrue(changed)
+        self.assertLess(len(changed), len(after) // bs)  # the rest is the file's own, as it was
+        p = self.run_cli("run", "--file", f, "--overwrite", "--workload", "randrw", "--verify",
+                         "--ops", "2000", "--backend", "blocking", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        r = load_json(j)["results"][0]
+        self.assertEqual(r["status"], "ok", r["reason"])
+        self.assertGreater(r["unchecked_reads"], 0)
+        self.assertLessEqual(r["unchecked_reads"], r["by_kind"]["read"]["ops"])
+        self.assertIn("of the reads found the file's own data", p.stdout)
+        # A block iolens wrote, corrupted after: a new run's reads catch it.
+        after = bytearray(read_bytes(f))
+        hit = next(o for o in range(0, len(after), bs) if after[o:o + bs] != content[o:o + bs])
+        after[hit + bs // 2] ^= 0xff
+        with open(f, "wb") as fh:
+            fh.write(after)
+        p = self.run_cli("run", "--file", f, "--workload", "read", "--verify", "--ops",
+                         str(len(after) // bs), "--backend", "blocking", "--json", j)
+        self.assertEqual(p.returncode, 1, p.stderr + p.stdout)
+        r = load_json(j)["results"][0]
+        self.assertEqual(r["status"], "error")
+        self.assertIn(f"verify: block at offset {hit}:", r["reason"])
+
     def sigint(self, args, after, within):
         """Start iolens ARGS, SIGINT it AFTER seconds; it must exit 130 WITHIN seconds."""
         p = subprocess.Popen([IOLENS, *args], env=self.env, stdout=subprocess.PIPE,

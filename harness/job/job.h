@@ -64,6 +64,7 @@ struct job {
 	uint64_t region_start, region_blocks, seq_next;
 	uint64_t writes_since_fsync, stamp;
 	uint64_t ops, bytes;
+	uint64_t unchecked_reads; /* --verify: measured reads of foreign blocks (not ours to check) */
 	uint64_t t_end;
 	int err;
 	char errmsg[256];

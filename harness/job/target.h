@@ -18,6 +18,15 @@ struct iolens_target {
 	uint64_t size;    /* bytes the workload covers, a multiple of bs */
 	uint32_t bs;
 	uint32_t dio_align; /* O_DIRECT offset/length alignment */
+	/*
+	 * --verify. A temporary file is laid out: every block is iolens's.
+	 * In an existing file only the blocks written since it was opened are
+	 * known to be: one bit each, in blocks of written_bs, set atomically
+	 * by the jobs as their writes complete.
+	 */
+	int laid_out;
+	uint8_t *written;
+	uint32_t written_bs;
 	/* Socket workloads: path holds a description of the peer. */
 	int net;
 	int transport;                /* enum iolens_transport */
@@ -27,6 +36,34 @@ struct iolens_target {
 	char unix_dir[96];              /* serve over unix: our directory for the socket */
 	uint64_t nofile;                /* RLIMIT_NOFILE in effect */
 };
+
+/*
+ * Before a --verify run of blocks of bs: track the blocks it writes (a new
+ * map when bs differs from the last one's). 0, or -ENOMEM.
+ */
+int iolens__target_track(struct iolens_target *t, uint32_t bs);
+
+/* A write of the block at off completed. */
+static inline void iolens__target_wrote(const struct iolens_target *t, uint64_t off)
+{
+	uint64_t b = off / t->written_bs;
+
+	if (t->written)
+		__atomic_fetch_or(&t->written[b / 8], (uint8_t)(1u << (b % 8)), __ATOMIC_RELAXED);
+}
+
+/* Whether the block at off must hold iolens's pattern: laid out, or written here. */
+static inline int iolens__target_ours(const struct iolens_target *t, uint64_t off)
+{
+	uint64_t b;
+
+	if (t->laid_out)
+		return 1;
+	if (!t->written)
+		return 0;
+	b = off / t->written_bs;
+	return (__atomic_load_n(&t->written[b / 8], __ATOMIC_RELAXED) >> (b % 8)) & 1;
+}
 
 /* Store a one-line message in err (if errlen) and return code. */
 int iolens__target_fail(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -245,6 +245,8 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	vis->end(v);
 	vis->num(v, "ops", ran ? (double)r->ops : NAN);
 	vis->num(v, "bytes", ran ? (double)r->bytes : NAN);
+	vis->num(v, "unchecked_reads", ran && r->workload.verify && !IOLENS_WL_IS_SOCKET(r->workload.kind)
+				       ? (double)r->unchecked_reads : NAN);
 	vis->num(v, "seconds", ran ? r->seconds : NAN);
 	vis->num(v, "window_start", ran ? r->window_start : NAN);
 	vis->num(v, "iops", ran ? r->iops : NAN);

@@ -235,6 +235,10 @@ static void status_note(FILE *f, const struct iolens_result *r)
 		fprintf(f, "  %s: %s: %s\n", b, status_names[r->status], r->reason);
 	if (r->status == IOLENS_STATUS_OK && r->interrupted)
 		fprintf(f, "  %s: interrupted: figures cover the window up to the signal\n", b);
+	if (r->status == IOLENS_STATUS_OK && r->unchecked_reads)
+		fprintf(f, "  %s: verify: %llu of the reads found the file's own data (no iolens header, "
+			"in blocks this run never wrote): not checked\n", b,
+			(unsigned long long)r->unchecked_reads);
 }
 
 /* Depth as threads or processes, and what one of them cost. */

@@ -65,7 +65,7 @@ int iolens__block_check(const void *buf, uint32_t bs, uint64_t offset, const cha
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != BLOCK_MAGIC) {
 		*what = "no block header (not written by iolens, or torn)";
-		return -EILSEQ;
+		return -ENODATA;
 	}
 	if (h.offset != offset) {
 		*what = "header names another offset (misplaced block)";

@@ -15,8 +15,10 @@
 void iolens__block_fill(void *buf, uint32_t bs, uint64_t offset, uint64_t stamp);
 
 /*
- * 0 if buf holds a well-formed block for `offset`; -EILSEQ otherwise, with a
- * short description of what is wrong in *what.
+ * 0 if buf holds a well-formed block for `offset`; otherwise a short
+ * description of what is wrong in *what and -ENODATA when the block has no
+ * header at all (data iolens never wrote, or a block torn at its start),
+ * -EILSEQ for a block of iolens's that is wrong (misplaced, corrupt).
  */
 int iolens__block_check(const void *buf, uint32_t bs, uint64_t offset, const char **what);
 

@@ -74,6 +74,7 @@ void iolens__summarise(struct iolens_result *r, struct run *run, struct job *job
 	iolens__hist_summary(all, &r->lat);
 	for (unsigned i = 0; i < n; i++) {
 		r->ops += jobs[i].ops;
+		r->unchecked_reads += jobs[i].unchecked_reads;
 		r->bytes += jobs[i].bytes;
 		add_stats(&r->stats, &jobs[i].stats);
 		if (jobs[i].err && r->status == IOLENS_STATUS_OK)

@@ -246,7 +246,10 @@ int iolens_run_many(struct iolens_target *t, const struct iolens_workload *w,
 	if (atomic_flag_test_and_set(&busy))
 		return iolens__target_fail(err, errlen, -EBUSY,
 					   "another run is in progress in this process");
-	e = run_many(t, w, specs, n, out, err, errlen);
+	if (w->verify && !t->net && iolens__target_track(t, w->bs))
+		e = iolens__target_fail(err, errlen, -ENOMEM, "verify: out of memory for the written blocks' map");
+	if (!e)
+		e = run_many(t, w, specs, n, out, err, errlen);
 	atomic_flag_clear(&busy);
 	return e;
 }

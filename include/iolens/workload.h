@@ -348,6 +348,8 @@ struct iolens_result {
 	char cpus[128];        /* workload.cpus as run ("" = none); workload.cpus is NULL here */
 	double window_start;   /* when the measured window opened, CLOCK_REALTIME seconds since */
 			       /* the epoch; NaN if it never opened */
+	uint64_t unchecked_reads; /* --verify on an existing file: measured reads of blocks */
+				  /* without iolens's header that this target never wrote */
 };
 
 /*
