@@ -761,6 +761,37 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(load_json(self.path("y.json"))["results"][0]["workload"]["size"], 1 << 20)
 
+    def test_missing_file_is_made(self):
+        """A missing --file is made, laid out to --size and kept, as fio does; without
+        --size, or in a directory that does not exist, it is refused with nothing made."""
+        f = self.path("made.dat")
+        j = self.path("made.json")
+        p = self.run_cli("run", "--file", f, "--size", "2m", "--workload", "randwrite", "--verify",
+                         "--ops", "200", "--backend", "blocking", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertIn(f"iolens: --file: made '{f}' and laid out 2097152 bytes of it; it is kept\n",
+                      p.stderr)
+        self.assertEqual(os.path.getsize(f), 2 << 20)
+        self.assertEqual(load_json(j)["results"][0]["status"], "ok")
+        # Laid out: every block is iolens's, so a new run's verified reads check them all.
+        p = self.run_cli("run", "--file", f, "--workload", "read", "--verify", "--ops", "512",
+                         "--backend", "blocking", "--json", j)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("made", p.stderr)
+        r = load_json(j)["results"][0]
+        self.assertEqual((r["status"], r["unchecked_reads"], r["workload"]["size"]), ("ok", 0, 2 << 20))
+        for args, says in ((["--file", self.path("nosize.dat")],
+                            "iolens: --size: needed to create '%s' (a missing --file is laid out "
+                            "to --size)\n" % self.path("nosize.dat")),
+                           (["--file", self.path("no/such/dir.dat"), "--size", "1m"],
+                            "iolens: --file: cannot create '%s': No such file or directory "
+                            "(accepts a file to create in an existing directory, or an existing "
+                            "file)\n" % self.path("no/such/dir.dat"))):
+            with self.subTest(args=args):
+                p = self.run_cli("run", *args, "--ops", "10", "--backend", "blocking")
+                self.assertEqual((p.returncode, p.stderr), (2, says))
+                self.assertFalse(os.path.exists(args[1]))
+
     def test_trace(self):
         """--trace keeps the first ops of each job: ordered, inside the window, as timed."""
         j = self.path("t.json")

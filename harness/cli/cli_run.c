@@ -36,7 +36,8 @@ const char iolens__run_help[] =
 	"  --bs SIZE          block size, 512 to 64m (default 4k)\n"
 	"  --size SIZE        file size covered (default 1g; with --file, all of it:\n"
 	"                     more than the file holds is refused)\n"
-	"  --file PATH        existing file or (with --allow-device) block device;\n"
+	"  --file PATH        a file, made and laid out to --size when missing (and\n"
+	"                     kept), or (with --allow-device) a block device;\n"
 	"                     default: a temporary file in $TMPDIR, removed after\n"
 	"  --overwrite        allow a write workload on an existing --file\n"
 	"  --allow-device     allow --file to be a block device\n"
@@ -532,9 +533,15 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 	if (optind < argc)
 		return iolens__usage("unexpected argument '%s' (see iolens run --help)", argv[optind]);
 	r = check_combination(a, given);
-	/* An existing --file without --size: all of it, not the default's 1g. */
-	if (!r && a->w.file && !given[OPT_SIZE - OPT_BACKEND])
-		a->w.size = 0;
+	/*
+	 * --file: made when missing (as fio does; then --size says how big);
+	 * an existing one without --size is covered whole, not the default 1g.
+	 */
+	if (!r && a->w.file) {
+		a->w.create = 1;
+		if (!given[OPT_SIZE - OPT_BACKEND])
+			a->w.size = 0;
+	}
 	if (!r)
 		r = parse_specs(backends, a);
 	if (!r && (uint64_t)a->repeat * a->nspecs > IOLENS__MAX_RESULTS)

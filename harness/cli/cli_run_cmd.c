@@ -116,7 +116,7 @@ int iolens__cli_run(int argc, char **argv, const char *cmdline)
 	struct sigaction sa;
 	char err[512];
 	size_t nres = 0;
-	int r, failed = 0;
+	int r, failed = 0, made;
 
 	r = iolens__run_parse(argc, argv, &a);
 	if (r)
@@ -140,7 +140,11 @@ int iolens__cli_run(int argc, char **argv, const char *cmdline)
 	sigaction(SIGTERM, &sa, NULL);
 	a.w.stop = &stop_flag;
 	iolens_meta_collect(&meta, cmdline);
+	made = a.w.file && !IOLENS_WL_IS_SOCKET(a.w.kind) && access(a.w.file, F_OK) && errno == ENOENT;
 	r = iolens_target_open(&t, &a.w, err, sizeof(err));
+	if (!r && made && !stop_flag)
+		fprintf(stderr, "iolens: --file: made '%s' and laid out %llu bytes of it; it is kept\n",
+			a.w.file, (unsigned long long)(a.w.size - a.w.size % a.w.bs));
 	if (r == -EINTR || (!r && stop_flag)) {
 		fprintf(stderr, "iolens: interrupted while preparing the %s\n",
 			IOLENS_WL_IS_SOCKET(a.w.kind) ? "peer" : "file");

@@ -14,6 +14,7 @@
 struct iolens_target {
 	char path[PATH_MAX];
 	int temporary;    /* created by iolens, removed at close */
+	int created;      /* a missing --file, created and laid out by iolens, kept */
 	int device;       /* a block device */
 	uint64_t size;    /* bytes the workload covers, a multiple of bs */
 	uint32_t bs;

@@ -151,6 +151,33 @@ static int fill(int fd, uint64_t size, uint32_t bs, volatile int *stop)
 	return err;
 }
 
+/*
+ * Lay a new file out: size bytes of verifiable blocks, allocated first.
+ * where names it in messages. On failure the caller removes the file.
+ */
+static int lay_out(struct iolens_target *t, int fd, const struct iolens_workload *w, const char *where,
+		   char *err, size_t errlen)
+{
+	struct stat st;
+	int r;
+
+	t->laid_out = 1;
+	t->size = w->size - w->size % w->bs;
+	r = fstat(fd, &st) ? -errno : 0;
+	t->dio_align = r ? 512 : direct_alignment(fd, &st);
+	/* Refuse a misaligned --direct before spending time on the fill. */
+	if (w->direct && w->bs % t->dio_align)
+		return -EINVAL;
+	r = posix_fallocate(fd, 0, (off_t)t->size);
+	if (r && r != EOPNOTSUPP)
+		return iolens__target_fail(err, errlen, -r, "--size: cannot allocate %llu bytes in '%s': %s",
+			 (unsigned long long)t->size, where, strerror(r));
+	r = fill(fd, t->size, w->bs, w->stop);
+	if (r)
+		iolens__target_fail(err, errlen, r, "filling '%s': %s", t->path, strerror(-r));
+	return r;
+}
+
 static int open_temporary(struct iolens_target *t, const struct iolens_workload *w, char *err,
 			  size_t errlen)
 {
@@ -166,29 +193,33 @@ static int open_temporary(struct iolens_target *t, const struct iolens_workload 
 		return iolens__target_fail(err, errlen, -errno, "TMPDIR: cannot create a file in '%s': %s", dir,
 			    strerror(errno));
 	t->temporary = 1;
-	t->laid_out = 1; /* filled with verifiable blocks below */
-	t->size = w->size - w->size % w->bs;
-	{
-		struct stat st;
-
-		r = fstat(fd, &st) ? -errno : 0;
-		t->dio_align = r ? 512 : direct_alignment(fd, &st);
-	}
-	/* Refuse a misaligned --direct before spending time on the fill. */
-	if (w->direct && w->bs % t->dio_align) {
-		r = -EINVAL;
-		goto out;
-	}
-	r = posix_fallocate(fd, 0, (off_t)t->size);
-	if (r && r != EOPNOTSUPP) {
-		r = iolens__target_fail(err, errlen, -r, "--size: cannot allocate %llu bytes in '%s': %s",
-			 (unsigned long long)t->size, dir, strerror(r));
-		goto out;
-	}
-	r = fill(fd, t->size, w->bs, w->stop);
+	r = lay_out(t, fd, w, dir, err, errlen);
+	close(fd);
 	if (r)
-		iolens__target_fail(err, errlen, r, "filling '%s': %s", t->path, strerror(-r));
-out:
+		unlink(t->path);
+	return r;
+}
+
+/*
+ * A --file that does not exist, with workload.create: made (never over
+ * anything: O_EXCL), laid out to --size and kept, as fio does. Its
+ * directory must exist; a failure removes what was made.
+ */
+static int open_created(struct iolens_target *t, const struct iolens_workload *w, char *err,
+			size_t errlen)
+{
+	int fd, r;
+
+	if (!w->size)
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--size: needed to create '%s' (a missing --file is laid out to --size)", w->file);
+	fd = open(w->file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return iolens__target_fail(err, errlen, -errno,
+			    "--file: cannot create '%s': %s (accepts a file to create in an existing "
+			    "directory, or an existing file)", w->file, strerror(errno));
+	t->created = 1;
+	r = lay_out(t, fd, w, w->file, err, errlen);
 	close(fd);
 	if (r)
 		unlink(t->path);
@@ -206,6 +237,8 @@ static int open_existing(struct iolens_target *t, const struct iolens_workload *
 	if (strlen(w->file) >= sizeof(t->path))
 		return iolens__target_fail(err, errlen, -ENAMETOOLONG, "--file: path too long");
 	strcpy(t->path, w->file);
+	if (stat(w->file, &st) && errno == ENOENT && w->create)
+		return open_created(t, w, err, errlen);
 	if (stat(w->file, &st))
 		return iolens__target_fail(err, errlen, -errno,
 			    "--file: cannot use '%s': %s (accepts an existing file; leave it out for a temporary one)",
@@ -277,7 +310,7 @@ int iolens_target_open(struct iolens_target **out, const struct iolens_workload 
 		r = iolens__target_fail(err, errlen, -EINVAL,
 			 "--bs: %u is not a multiple of the logical block size (%u) that --direct needs",
 			 w->bs, t->dio_align);
-		if (t->temporary && !access(t->path, F_OK))
+		if ((t->temporary || t->created) && !access(t->path, F_OK))
 			unlink(t->path);
 	}
 	if (r) {

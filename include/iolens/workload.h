@@ -75,6 +75,8 @@ struct iolens_workload {
 	uint64_t seed;        /* random offsets are a function of this (default 1) */
 	int overwrite;        /* allow writes to an existing `file` */
 	int allow_device;     /* allow `file` to be a block device */
+	int create;           /* a missing `file` is made (its directory must exist), laid out */
+			      /* to `size` with verifiable blocks and kept; else -ENOENT */
 	int count;            /* enum iolens_count_mode (default separate) */
 	/* Socket workloads (echo, serve, stream); the disk fields above but
 	 * depth, jobs, batch, time_s, ops, warmup_s and seed are ignored. */
