@@ -851,39 +851,49 @@ class CliTest(unittest.TestCase):
         self.assertIn("req/s", p.stdout)
 
     def test_open_loop_lateness(self):
-        """echo's open loop: latency from the intended start = from the actual start plus
-        the generator's lateness, measured; past capacity the two part and the loop waits
-        for completions instead of looking again and again."""
+        """The open loop, disk and echo: latency from the intended start = from the actual
+        start plus the generator's lateness, measured; past capacity the two part and the
+        loop waits for completions instead of looking again and again."""
         j = self.path("ol.json")
-        p = self.run_cli("run", "--workload", "echo", "--backend", "epoll,io_uring", "--conns", "1",
-                         "--rate", "1000", "--time", "300ms", "--count", "off", "--notes", "--json", j)
-        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
         tol = 1.01  # the histograms' buckets: 1/128 of the value
-        for r in load_json(j)["results"]:
-            with self.subTest(backend=r["backend"], load="low"):
-                self.assertEqual(r["status"], "ok", r["reason"])
-                n, c = r["net"], r["latency_ns"]
-                u, late = n["latency_uncorrected_ns"], n["lateness_ns"]
-                self.assertEqual(n["rate_target"], 1000)
-                self.assertGreaterEqual(late["max"], late["p99"])
-                self.assertGreaterEqual(late["p50"], 0)
-                # Each request: corrected = uncorrected + its lateness (0 <= lateness <= max).
-                self.assertLessEqual(u["p50"], c["p50"] * tol)
-                self.assertLessEqual(c["p50"], (u["p50"] + late["max"]) * tol)
-                self.assertLessEqual(n["late_requests"], r["ops"])
-        self.assertRegex(p.stdout, r"1000 requests/s asked, [0-9]+ achieved; the generator started "
-                                   r"them late by p50 [0-9.]+ us, p99 [0-9.]+ us, max [0-9.]+ us")
-        p = self.run_cli("run", "--workload", "echo", "--backend", "epoll,io_uring", "--conns", "1",
-                         "--rate", "10000000", "--time", "300ms", "--count", "off", "--json", j)
-        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
-        for r in load_json(j)["results"]:
-            with self.subTest(backend=r["backend"], load="past capacity"):
-                n, st = r["net"], r["backend_stats"]
-                self.assertGreater(n["late_requests"], 0)
-                self.assertGreater(r["latency_ns"]["p50"], 10 * n["latency_uncorrected_ns"]["p50"])
-                # A completion is waited for (about a send and a receive a request),
-                # never looked for in a loop (ten and more reaps a request before).
-                self.assertLessEqual(st["reap_calls"], 4 * n["requests"] + 100, st)
+        runs = (["--workload", "echo", "--backend", "epoll,io_uring", "--conns", "1"],
+                ["--workload", "randread", "--backend", "blocking,io_uring", "--size", "8m"])
+        for args in runs:
+            p = self.run_cli("run", *args, "--rate", "1000", "--time", "300ms", "--count", "off",
+                             "--notes", "--json", j)
+            self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+            for r in load_json(j)["results"]:
+                with self.subTest(backend=r["backend"], workload=args[1], load="low"):
+                    self.assertEqual(r["status"], "ok", r["reason"])
+                    o, c = r["open_loop"], r["latency_ns"]
+                    u, late = o["latency_uncorrected_ns"], o["lateness_ns"]
+                    self.assertEqual(o["rate_target"], 1000)
+                    self.assertGreaterEqual(late["max"], late["p99"])
+                    # Each op: corrected = uncorrected + its lateness (0 <= lateness <= max).
+                    self.assertLessEqual(u["p50"], c["p50"] * tol)
+                    self.assertLessEqual(c["p50"], (u["p50"] + late["max"]) * tol)
+                    self.assertLessEqual(o["late"], r["ops"])
+                    self.assertGreaterEqual(o["spin_s"], 0)
+                    if args[1] == "echo":  # the old place of the uncorrected latency
+                        self.assertEqual(r["net"]["latency_uncorrected_ns"], u)
+            what = "requests" if args[1] == "echo" else "ops"
+            self.assertRegex(p.stdout, r"1000 %s/s asked, [0-9]+ achieved; the generator started "
+                                       r"them late by p50 [0-9.]+ us, p99 [0-9.]+ us, max [0-9.]+ us"
+                             % what)
+            p = self.run_cli("run", *args, "--depth", "2", "--rate", "10000000", "--time", "300ms",
+                             "--count", "off", "--json", j)
+            self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+            for r in load_json(j)["results"]:
+                with self.subTest(backend=r["backend"], workload=args[1], load="past capacity"):
+                    o, st = r["open_loop"], r["backend_stats"]
+                    self.assertGreater(o["late"], 0)
+                    self.assertGreater(r["latency_ns"]["p50"], 10 * o["latency_uncorrected_ns"]["p50"])
+                    # A completion is waited for (a send and a receive a request, one
+                    # reap an op on disk), never looked for in a loop (ten and more a
+                    # request before).
+                    self.assertLessEqual(st["reap_calls"], 4 * r["ops"] + 100, st)
+        p = self.run_cli("run", "--workload", "randread", "--rate", "poisson:0", "--ops", "10")
+        self.assertEqual(p.returncode, 2, p.stderr)
 
     def test_socket_serve_stream_csv(self):
         c = self.path("s.csv")

@@ -283,7 +283,7 @@ class Safety(unittest.TestCase):
     def test_options_a_workload_cannot_use(self):
         t = ["--time", "1s"]
         cases = [
-            (["--workload", "randread", "--rate", "1000"], "--rate"),
+            (["--workload", "serve", "--rate", "1000"], "--rate"),
             (["--workload", "randread", "--think", "5"], "--think"),
             (["--workload", "read", "--conns", "4"], "--conns"),
             (["--workload", "randread", "--connect", "127.0.0.1:9"], "--connect"),

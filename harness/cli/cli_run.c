@@ -57,6 +57,9 @@ const char iolens__run_help[] =
 	"  --cpus LIST        pin job thread i to the i-th CPU of LIST (0,2-3), cycling\n"
 	"  --trace N          keep submit and completion times of the first N ops of\n"
 	"                     each job in the window (JSON \"trace\"), 0..100000\n"
+	"  --rate N           open loop (disk workloads, echo): N operations (echo:\n"
+	"                     requests) per second over all jobs, or poisson:N;\n"
+	"                     latency counts from each one's intended start\n"
 	"  --count MODE       syscall counting: separate (default: a second pass with\n"
 	"                     kernel counters; the timed pass runs without them),\n"
 	"                     inline (count while timing), off\n"
@@ -71,8 +74,7 @@ const char iolens__run_help[] =
 	"  --connect ADDR     a responder started with 'iolens responder' (default: one\n"
 	"                     in this process on loopback)\n"
 	"  --listen ADDR      serve: where the backend listens (default loopback)\n"
-	"  --rate N           echo open loop: N requests/s over all jobs, or poisson:N;\n"
-	"                     latency counts from each request's intended send time\n"
+
 	"  --think USEC       CPU work (a spin) after each completed request\n"
 	"  --delay USEC       the responder answers each request after this delay\n"
 	"  --peer-cpu N       pin the built-in responder or load generator to CPU N\n"
@@ -144,7 +146,7 @@ static const struct {
 	{ { "transport", required_argument, NULL, OPT_TRANSPORT }, WL_NET },
 	{ { "connect", required_argument, NULL, OPT_CONNECT }, WL(ECHO) | WL(STREAM) },
 	{ { "listen", required_argument, NULL, OPT_LISTEN }, WL(SERVE) },
-	{ { "rate", required_argument, NULL, OPT_RATE }, WL(ECHO) },
+	{ { "rate", required_argument, NULL, OPT_RATE }, WL(ECHO) | WL_DISK },
 	{ { "think", required_argument, NULL, OPT_THINK }, WL(ECHO) | WL(SERVE) },
 	{ { "delay", required_argument, NULL, OPT_DELAY }, WL(ECHO) },
 	{ { "cpu", required_argument, NULL, OPT_CPU }, WL_ANY },

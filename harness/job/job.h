@@ -36,6 +36,7 @@ _Static_assert(K__COUNT == 3 && IOLENS_OP_FSYNC == 2, "hist index is the op kind
 
 struct slot {
 	struct iolens_op op; /* first: a slot is found from its op */
+	uint64_t t_intended; /* open loop: when the op was due (disk) */
 	int measured;        /* submitted inside the window */
 	int busy;            /* in flight (verify mode offset collision check) */
 	uint64_t sync_ns;    /* counting pass: time inside the submit call that took it */
@@ -85,6 +86,12 @@ struct job {
 	uint64_t instr_ns;         /* time spent instrumenting, kept out of latencies */
 	uint64_t instr_calls;      /* getrusage calls made, kept out of the counts */
 	struct netjob *net;        /* socket workloads: this job's connections */
+	/* Open loop (--rate): openloop.c. */
+	struct iolens_hist *ol_unc;  /* latency from the actual start */
+	struct iolens_hist *ol_late; /* actual start - intended start */
+	uint64_t ol_late_n;          /* measured ops started over an interval late */
+	uint64_t ol_next, ol_gap;    /* the next op's intended start; the mean interval */
+	uint64_t ol_spin_ns;         /* spun waiting for due times inside the window */
 	struct iolens_trace_op *trace; /* the first ops of the window (timing pass only) */
 	unsigned ntrace;
 	unsigned index;            /* among the pass's job threads */
@@ -192,5 +199,20 @@ int iolens__job_join(struct job *j, const struct timespec *deadline);
  * Call with run->lock held, and broadcast run->cond when it returns > 0.
  */
 unsigned iolens__jobs_lost(struct run *run, struct job *jobs, unsigned n);
+
+/*
+ * The open loop (openloop.c), with w->rate > 0; nothing without. setup: the
+ * job's histograms and its share of the rate (share: the job threads that
+ * split it), 0 or -ENOMEM; free undoes it. take: the next op's intended
+ * start. done: a measured op that was due at intended, started at started,
+ * ended now. wait: until due (at most a reap timeout), with nothing in
+ * flight that could complete meanwhile (the spin in the window is added to
+ * the job's ol_spin_ns).
+ */
+int iolens__ol_setup(struct job *j, unsigned share);
+void iolens__ol_free(struct job *j);
+uint64_t iolens__ol_take(struct job *j);
+void iolens__ol_done(struct job *j, uint64_t intended, uint64_t started, uint64_t now);
+void iolens__ol_wait(struct job *j, uint64_t due, uint64_t now);
 
 #endif

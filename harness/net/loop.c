@@ -20,7 +20,6 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 #include "netjob.h"
@@ -190,11 +189,8 @@ static void finish_requests(struct job *j, struct conn *k, uint64_t now, uint64_
 		n->open_reqs--;
 		if ((e[1] & MEASURED_BIT) && count_measured(j, measured_done)) {
 			iolens__hist_record(j->hist[K_READ], now - e[0]);
-			if (n->unc) {
-				iolens__hist_record(n->unc, now - sent);
-				iolens__hist_record(n->late, sent - e[0]);
-				n->late_n += sent - e[0] > n->gap_ns;
-			}
+			if (j->ol_unc)
+				iolens__ol_done(j, e[0], sent, now);
 			j->ops++;
 			j->bytes += n->msg;
 		}
@@ -333,45 +329,17 @@ static void schedule(struct job *j, uint64_t now, int measuring)
 {
 	struct netjob *n = j->net;
 
-	for (unsigned tries = 0; n->next_due <= now && tries < n->nconns; tries++) {
+	for (unsigned tries = 0; j->ol_next <= now && tries < n->nconns; tries++) {
 		struct conn *k = &n->conns[n->rr];
 		unsigned c = n->rr;
 
 		n->rr = (n->rr + 1) % n->nconns;
 		if (k->started - k->done >= n->reqdepth || k->closed)
 			continue;
-		start_request(j, k, n->next_due, now, measuring);
+		start_request(j, k, iolens__ol_take(j), now, measuring);
 		push(n, c);
 		tries = 0;
-		if (wl(j)->poisson) {
-			double u = ((double)(next_rand(&j->rng) >> 11) + 0.5) / 9007199254740992.0;
-
-			n->next_due += (uint64_t)(-log(u) * (double)n->gap_ns);
-		} else {
-			n->next_due += n->gap_ns;
-		}
 	}
-}
-
-/*
- * Open loop, nothing in flight: sleep until shortly before the next request
- * is due, then spin to it. A sleep alone wakes late (timer slack, then the
- * scheduler): at 2000 requests/s with the default 50 us slack, 80 us late
- * on this kind of VM, all of it charged to the backend by the corrected
- * latency. The spin is only ever this short and only ever idle, with
- * nothing in flight whose completion it could delay.
- */
-#define OPEN_LOOP_SPIN_NS 30000ull
-static void wait_until(uint64_t due, uint64_t now)
-{
-	if (due - now > OPEN_LOOP_SPIN_NS) {
-		uint64_t until = due - OPEN_LOOP_SPIN_NS;
-		struct timespec ts = { (time_t)(until / 1000000000ull), (long)(until % 1000000000ull) };
-
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-	}
-	while (now_ns() < due)
-		;
 }
 
 /* Whether a connection has room for another request (the open loop could start one). */
@@ -384,7 +352,7 @@ static int room(const struct netjob *n)
 	return 0;
 }
 
-static void net_loop(struct job *j, struct iolens_ctx *ctx)
+void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 {
 	struct run *run = j->run;
 	struct netjob *n = j->net;
@@ -393,12 +361,6 @@ static void net_loop(struct job *j, struct iolens_ctx *ctx)
 	uint64_t measured_done = 0;
 	unsigned npend = 0;
 
-	if (open_loop) {
-		unsigned share = iolens__net_threads(run);
-
-		n->gap_ns = (uint64_t)(1e9 * share / w->rate);
-		n->next_due = now_ns();
-	}
 	for (unsigned c = 0; c < n->nconns; c++)
 		if (n->conns[c].fd >= 0)
 			push(n, c);
@@ -437,12 +399,9 @@ static void net_loop(struct job *j, struct iolens_ctx *ctx)
 		 * clock, to the due time, instead of in the backend (whose
 		 * timeout wakes as late as any sleep).
 		 */
-		if (open_loop && n->inflight > npend && !n->open_reqs && n->next_due > now &&
+		if (open_loop && n->inflight > npend && !n->open_reqs && j->ol_next > now &&
 		    wl(j)->kind == IOLENS_WL_ECHO) {
-			wait_until(n->next_due - now > (uint64_t)REAP_TIMEOUT_NS
-					   ? now + (uint64_t)REAP_TIMEOUT_NS
-					   : n->next_due,
-				   now);
+			iolens__ol_wait(j, j->ol_next, now);
 			continue;
 		}
 		if (n->inflight == npend) {
@@ -451,16 +410,8 @@ static void net_loop(struct job *j, struct iolens_ctx *ctx)
 						 "submit: backend accepted nothing with nothing in flight");
 				return;
 			}
-			/*
-			 * In steps, so the window's end and a stop are seen
-			 * within one: at a low rate the next request may be due
-			 * long after both.
-			 */
-			if (open_loop && n->next_due > now)
-				wait_until(n->next_due - now > (uint64_t)REAP_TIMEOUT_NS
-						   ? now + (uint64_t)REAP_TIMEOUT_NS
-						   : n->next_due,
-					   now);
+			if (open_loop && j->ol_next > now)
+				iolens__ol_wait(j, j->ol_next, now);
 			if (!open_loop && !n->qlen && !(n->accepts && n->naccepted < n->nconns)) {
 				/* Every connection closed (serve, outside the window): idle. */
 				struct timespec ts = { 0, 1000000 };
@@ -476,10 +427,10 @@ static void net_loop(struct job *j, struct iolens_ctx *ctx)
 		 * take the CPU from the peer being measured; else wait no later
 		 * than the next due time.
 		 */
-		if (open_loop && n->next_due <= now)
+		if (open_loop && j->ol_next <= now)
 			timeout = room(n) ? 0 : REAP_TIMEOUT_NS;
-		else if (open_loop && n->next_due - now < (uint64_t)REAP_TIMEOUT_NS)
-			timeout = (int64_t)(n->next_due - now);
+		else if (open_loop && j->ol_next - now < (uint64_t)REAP_TIMEOUT_NS)
+			timeout = (int64_t)(j->ol_next - now);
 		min = timeout == 0 ? 0 : reap_min(j, npend);
 		got = iolens__job_reap(j, ctx, min, timeout, probing);
 		if (got < 0)
@@ -489,17 +440,4 @@ static void net_loop(struct job *j, struct iolens_ctx *ctx)
 			if (completed(j, j->done[i], now, &measured_done))
 				return;
 	}
-}
-
-void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
-{
-	int open_loop = j->run->w->rate > 0;
-	int slack = open_loop ? prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0) : -1;
-
-	/* Open loop: the deadlines of its waits kept as asked, no slack added. */
-	if (slack > 0)
-		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	net_loop(j, ctx);
-	if (slack > 0) /* the thread may be the caller's */
-		prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
 }

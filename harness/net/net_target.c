@@ -52,7 +52,7 @@ static int check(const struct iolens_workload *w, char *err, size_t errlen)
 	if (!(w->rate >= 0) || w->rate > 1e9)
 		return iolens__target_fail(err, errlen, -EINVAL, "--rate: accepts 0 to 1e9 requests per second");
 	if (w->rate > 0 && w->kind != IOLENS_WL_ECHO)
-		return iolens__target_fail(err, errlen, -EINVAL, "--rate: open loop is for echo (not %s)", name);
+		return iolens__target_fail(err, errlen, -EINVAL, "--rate: open loop is for echo and the disk workloads (not %s)", name);
 	if (w->poisson && !(w->rate > 0))
 		return iolens__target_fail(err, errlen, -EINVAL, "--rate: poisson needs a rate (e.g. poisson:1000)");
 	if (w->think_ns > 1000000000ull)

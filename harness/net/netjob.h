@@ -66,11 +66,7 @@ struct netjob {
 	char *rbufs;
 	struct slot *accepts;
 	unsigned inflight;
-	uint64_t next_due, gap_ns; /* open loop */
-	unsigned rr;
-	struct iolens_hist *unc;   /* open loop: latency from the actual start */
-	struct iolens_hist *late;  /* open loop: actual start - intended start */
-	uint64_t late_n;           /* open loop: measured requests started over a gap late */
+	unsigned rr;               /* open loop: the connection tried next */
 	uint64_t open_reqs;        /* echo: requests started and not yet answered, all connections */
 	int fake;                  /* the backend moves no bytes (null): nothing to check */
 	unsigned trailers, unchecked; /* stream: clean trailers, and those that did not check */

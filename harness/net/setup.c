@@ -161,7 +161,7 @@ static int job_alloc(struct job *j, struct run *run, unsigned nconns, unsigned c
 	}
 	if (!(j->hist[K_READ] = iolens__pass_hist(run)))
 		return -ENOMEM;
-	if (w->rate > 0 && (!(n->unc = iolens__pass_hist(run)) || !(n->late = iolens__pass_hist(run))))
+	if (iolens__ol_setup(j, iolens__net_threads(run)))
 		return -ENOMEM;
 	for (unsigned c = 0; c < nconns; c++) {
 		n->conns[c].fd = -1;
@@ -253,8 +253,6 @@ void iolens__net_free(struct job *j)
 	for (unsigned c = 0; n->conns && c < n->nconns; c++)
 		if (n->conns[c].fd >= 0)
 			close(n->conns[c].fd);
-	iolens__pass_hist_free(j->run, n->unc);
-	iolens__pass_hist_free(j->run, n->late);
 	iolens__pass_free(j->run, n->conns);
 	iolens__pass_free(j->run, n->queue);
 	iolens__pass_free(j->run, n->ring);

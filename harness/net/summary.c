@@ -55,7 +55,7 @@ void iolens__net_summarise(struct iolens_result *r, const struct run *run, struc
 			   unsigned n, struct iolens_hist *all)
 {
 	struct iolens_net_result *x = &r->net;
-	struct iolens_hist *unc = NULL, *late = NULL;
+
 	uint64_t sent = 0, received = 0;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -67,30 +67,13 @@ void iolens__net_summarise(struct iolens_result *r, const struct run *run, struc
 		x->recv_calls += nj->recv_calls;
 		sent += nj->sent;
 		received += nj->received;
-		if (nj->unc) {
-			if (!unc)
-				unc = iolens_hist_new();
-			if (!late)
-				late = iolens_hist_new();
-			if (unc)
-				iolens_hist_merge(unc, nj->unc);
-			if (late)
-				iolens_hist_merge(late, nj->late);
-			x->late_requests += nj->late_n;
-		}
+
 	}
 	x->bytes_per_send = x->send_calls ? (double)sent / (double)x->send_calls : NAN;
 	x->bytes_per_recv = x->recv_calls ? (double)received / (double)x->recv_calls : NAN;
-	if (unc) {
-		x->open_loop = 1;
-		x->rate_target = run->w->rate;
-		iolens__hist_summary(unc, &x->lat_uncorrected);
-		iolens_hist_free(unc);
-	}
-	if (late) {
-		iolens__hist_summary(late, &x->lateness);
-		iolens_hist_free(late);
-	}
+	/* Kept under net as before: the open loop's own figures are the result's. */
+	x->open_loop = r->open_loop.on;
+	x->lat_uncorrected = r->open_loop.uncorrected;
 	memset(r->by_kind, 0, sizeof(r->by_kind));
 	if (run->w->kind == IOLENS_WL_SERVE) {
 		x->latency_from = 1;

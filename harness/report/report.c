@@ -53,8 +53,8 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "conns", net ? w->conns : NAN);
 	vis->num(v, "msg", net ? r->net.msg : NAN);
 	vis->str(v, "transport", net ? iolens_transport_name(w->transport) : NULL);
-	vis->num(v, "rate", net && w->rate > 0 ? w->rate : NAN);
-	vis->str(v, "arrivals", net && w->rate > 0 ? (w->poisson ? "poisson" : "constant") : NULL);
+	vis->num(v, "rate", w->rate > 0 ? w->rate : NAN);
+	vis->str(v, "arrivals", w->rate > 0 ? (w->poisson ? "poisson" : "constant") : NULL);
 	vis->num(v, "think_us", net ? (double)w->think_ns / 1e3 : NAN);
 	vis->num(v, "delay_us", net ? (double)w->delay_ns / 1e3 : NAN);
 	vis->num(v, "cpu", w->cpu >= 0 ? w->cpu : NAN);
@@ -64,6 +64,21 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 		vis->boolean(v, "no_check", w->stream_nocheck != 0);
 	else
 		vis->str(v, "no_check", NULL);
+	vis->end(v);
+}
+
+/* What the open loop's generator did; null throughout for a closed loop. */
+static void open_loop(const struct iolens_result *r, const struct iolens__visitor *vis, void *v)
+{
+	const struct iolens_open_loop *o = &r->open_loop;
+	int have = o->on && r->status == IOLENS_STATUS_OK;
+
+	vis->begin(v, "open_loop");
+	vis->num(v, "rate_target", have ? o->rate_target : NAN);
+	vis->num(v, "late", have ? (double)o->late : NAN);
+	vis->num(v, "spin_s", have ? o->spin_s : NAN);
+	latency(vis, v, "lateness_ns", &o->lateness, have);
+	latency(vis, v, "latency_uncorrected_ns", &o->uncorrected, have);
 	vis->end(v);
 }
 
@@ -89,9 +104,6 @@ static void net(const struct iolens_result *r, const struct iolens__visitor *vis
 				     : ol ? "intended send time (open loop)"
 					  : "request start");
 	latency(vis, v, "latency_uncorrected_ns", &x->lat_uncorrected, ol);
-	latency(vis, v, "lateness_ns", &x->lateness, ol);
-	vis->num(v, "late_requests", ol ? (double)x->late_requests : NAN);
-	vis->num(v, "rate_target", ol ? x->rate_target : NAN);
 	vis->str(v, "placement", have ? x->placement : NULL);
 	vis->str(v, "data_check",
 		 have && x->data_check > 0 && x->data_check <= IOLENS_CHECK_MISMATCH
@@ -277,6 +289,7 @@ void iolens__report_walk(const struct iolens_result *r, const struct iolens__vis
 	syscalls(r, vis, v);
 	model(r, vis, v);
 	net(r, vis, v);
+	open_loop(r, vis, v);
 	vis->begin(v, "cache");
 	vis->num(v, "resident_before", r->resident_before >= 0 ? r->resident_before : NAN);
 	vis->num(v, "resident_after", r->resident_after >= 0 ? r->resident_after : NAN);

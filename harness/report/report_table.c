@@ -157,15 +157,26 @@ static void notes_net(FILE *f, const struct iolens_result *r, const char *b)
 			b, (unsigned long long)x->sink_bytes);
 	if (x->latency_from)
 		fprintf(f, "  %s: latencies are the load generator's round trips\n", b);
-	if (x->open_loop) {
-		fprintf(f, "  %s: open loop: latency from the intended send time; from the actual send: p50 %.1f us, p99 %.1f us\n",
-			b, (double)x->lat_uncorrected.p50 / 1e3, (double)x->lat_uncorrected.p99 / 1e3);
-		fprintf(f, "  %s: open loop: %.0f requests/s asked, %.0f achieved; the generator started "
-			"them late by p50 %.1f us, p99 %.1f us, max %.1f us; %llu over an interval late\n",
-			b, x->rate_target, r->iops, (double)x->lateness.p50 / 1e3,
-			(double)x->lateness.p99 / 1e3, (double)x->lateness.max / 1e3,
-			(unsigned long long)x->late_requests);
-	}
+}
+
+/* The open loop, any workload: what the generator did beside what the backend did. */
+static void notes_open_loop(FILE *f, const struct iolens_result *r, const char *b)
+{
+	const struct iolens_open_loop *o = &r->open_loop;
+	const char *what = IOLENS_WL_IS_SOCKET(r->workload.kind) ? "requests" : "ops";
+
+	if (!o->on)
+		return;
+	fprintf(f, "  %s: open loop: latency from the intended start; from the actual start: p50 %.1f us, p99 %.1f us\n",
+		b, (double)o->uncorrected.p50 / 1e3, (double)o->uncorrected.p99 / 1e3);
+	fprintf(f, "  %s: open loop: %.0f %s/s asked, %.0f achieved; the generator started them late "
+		"by p50 %.1f us, p99 %.1f us, max %.1f us; %llu over an interval late\n",
+		b, o->rate_target, what, r->iops, (double)o->lateness.p50 / 1e3,
+		(double)o->lateness.p99 / 1e3, (double)o->lateness.max / 1e3,
+		(unsigned long long)o->late);
+	if (o->spin_s > 0 && r->ops)
+		fprintf(f, "  %s: open loop: the generator spun %.1f us per op to start them on time "
+			"(in CPU/op)\n", b, o->spin_s * 1e6 / (double)r->ops);
 }
 
 /*
@@ -308,6 +319,7 @@ static void notes(FILE *f, const struct iolens_result *r)
 	}
 	if (IOLENS_WL_IS_SOCKET(r->workload.kind))
 		notes_net(f, r, b);
+	notes_open_loop(f, r, b);
 	notes_syscalls(f, r, b);
 	notes_model(f, r, b);
 }

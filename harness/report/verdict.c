@@ -118,6 +118,11 @@ static double p99(const struct iolens_result *r)
 	return (double)r->lat.p99;
 }
 
+static double p50(const struct iolens_result *r)
+{
+	return (double)r->lat.p50;
+}
+
 static double cpu_per_op(const struct iolens_result *r)
 {
 	return r->cpu_per_op_ns >= 0 ? r->cpu_per_op_ns : NAN;
@@ -555,11 +560,43 @@ static void load(struct iolens_verdict *v, struct iolens_result *const *rs, size
 	end(v, &t);
 }
 
+/*
+ * An open loop sets the throughput: there is no most of it to name, only
+ * what was asked and what the backends achieved of it.
+ */
+static void open_loop_rate(struct iolens_verdict *v, struct iolens_result *const *rs, size_t n)
+{
+	double lo = INFINITY, hi = -INFINITY;
+	char want[32], a[32], b[32];
+	uint64_t late = 0;
+	struct text t;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rs[i]->status != IOLENS_STATUS_OK || !(rs[i]->iops > 0))
+			continue;
+		lo = fmin(lo, rs[i]->iops);
+		hi = fmax(hi, rs[i]->iops);
+		late += rs[i]->open_loop.late;
+	}
+	if (!(hi >= lo) || !begin(v, &t))
+		return;
+	count_text(rs[0]->workload.rate, want, sizeof(want));
+	count_text(lo, a, sizeof(a));
+	count_text(hi, b, sizeof(b));
+	add(&t, "throughput is the open loop's: %s/s asked, %s%s%s achieved", want, a,
+	    hi > lo ? " to " : "", hi > lo ? b : "");
+	if (late)
+		add(&t, "; %llu %s started over an interval late (open_loop.late)",
+		    (unsigned long long)late, IOLENS_WL_IS_SOCKET(rs[0]->workload.kind) ? "requests" : "ops");
+	end(v, &t);
+}
+
 int iolens_verdict(struct iolens_result *const *rs, size_t n, struct iolens_verdict *out)
 {
 	static const struct figure f_iops = { iops, 0 }, f_p99 = { p99, 1 },
-				   f_cpu = { cpu_per_op, 1 };
+				   f_cpu = { cpu_per_op, 1 }, f_p50 = { p50, 1 };
 	unsigned before;
+	int lowest_p50;
 
 	if (!out || (!rs && n))
 		return -EINVAL;
@@ -570,7 +607,12 @@ int iolens_verdict(struct iolens_result *const *rs, size_t n, struct iolens_verd
 	out->most_iops = out->lowest_p99 = out->least_cpu_per_op = -1;
 	if (!n)
 		return 0;
-	ranking(out, rs, n, "most throughput", &f_iops, &out->most_iops);
+	if (rs[0]->workload.rate > 0) { /* the latency at the rate asked is the figure */
+		open_loop_rate(out, rs, n);
+		ranking(out, rs, n, "lowest p50", &f_p50, &lowest_p50);
+	} else {
+		ranking(out, rs, n, "most throughput", &f_iops, &out->most_iops);
+	}
 	ranking(out, rs, n, "lowest p99", &f_p99, &out->lowest_p99);
 	ranking(out, rs, n, "least CPU per op", &f_cpu, &out->least_cpu_per_op);
 	before = out->nsentences;

@@ -127,7 +127,12 @@ static int complete(struct job *j, struct iolens_op *op, uint64_t now)
 	if (!s->measured)
 		return 0;
 	iolens__trace_op(j, op, now);
-	iolens__hist_record(j->hist[op->kind], now - op->t_submit);
+	if (j->ol_unc) { /* open loop: from when it was due */
+		iolens__hist_record(j->hist[op->kind], now - s->t_intended);
+		iolens__ol_done(j, s->t_intended, op->t_submit, now);
+	} else {
+		iolens__hist_record(j->hist[op->kind], now - op->t_submit);
+	}
 	if (j->run->counting) {
 		j->sync_ns += s->sync_ns;
 		j->lat_ns += now - op->t_submit - (j->instr_ns - s->instr_mark);
@@ -146,6 +151,7 @@ void iolens__disk_loop(struct job *j, struct iolens_ctx *ctx)
 	const unsigned per_call = run->w->submit_batch;
 	uint64_t submitted = 0, measured_done = 0;
 	unsigned inflight = 0;
+	const int ol = run->w->rate > 0;
 
 	for (;;) {
 		int ph = atomic_load_explicit(&run->phase, memory_order_relaxed);
@@ -161,13 +167,21 @@ void iolens__disk_loop(struct job *j, struct iolens_ctx *ctx)
 			j->t_end = now_ns();
 			return;
 		}
-		if (quota_left && j->nfree && (inflight == 0 || j->nfree >= batch)) {
+		/*
+		 * Closed loop: refill every free slot once a batch is free. Open
+		 * loop: start every op that is due, as slots allow.
+		 */
+		if (quota_left && j->nfree && (ol || inflight == 0 || j->nfree >= batch)) {
 			unsigned first = n;
+			uint64_t t = ol ? now_ns() : 0;
 
-			while (j->nfree && (!run->ops_mode || !measuring || submitted < j->quota)) {
+			while (j->nfree && (!run->ops_mode || !measuring || submitted < j->quota) &&
+			       (!ol || j->ol_next <= t)) {
 				struct slot *s = (struct slot *)j->freelist[--j->nfree];
 
 				prepare(j, s, measuring);
+				if (ol)
+					s->t_intended = iolens__ol_take(j);
 				j->batch[n++] = &s->op;
 				/* --ops counts reads and writes; fsyncs ride along. */
 				submitted += (uint64_t)(measuring && s->op.kind != IOLENS_OP_FSYNC);
@@ -218,10 +232,31 @@ void iolens__disk_loop(struct job *j, struct iolens_ctx *ctx)
 				iolens__job_fail(j, -EAGAIN, "submit: backend accepted nothing with nothing in flight");
 				return;
 			}
+			if (ol && quota_left) { /* nothing that could complete: wait on the clock */
+				now = now_ns();
+				if (j->ol_next > now)
+					iolens__ol_wait(j, j->ol_next, now);
+			}
 			continue;
 		}
-		got = iolens__job_reap(j, ctx, batch < inflight ? batch : inflight, REAP_TIMEOUT_NS,
-				       probing);
+		if (ol) {
+			/*
+			 * Wait for a completion no later than the next op is due;
+			 * one due with no free slot waits for a completion to
+			 * free one. Never a loop of looks.
+			 */
+			int64_t timeout = REAP_TIMEOUT_NS;
+
+			now = now_ns();
+			if (j->ol_next <= now)
+				timeout = j->nfree && quota_left ? 0 : REAP_TIMEOUT_NS;
+			else if (j->ol_next - now < (uint64_t)REAP_TIMEOUT_NS)
+				timeout = (int64_t)(j->ol_next - now);
+			got = iolens__job_reap(j, ctx, timeout ? 1 : 0, timeout, probing);
+		} else {
+			got = iolens__job_reap(j, ctx, batch < inflight ? batch : inflight, REAP_TIMEOUT_NS,
+					       probing);
+		}
 		if (got < 0)
 			return;
 		now = now_ns();

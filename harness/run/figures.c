@@ -48,6 +48,31 @@ void iolens__set_status(struct iolens_result *r, int status, int err, const char
 	va_end(ap);
 }
 
+/* The open loop's figures over the jobs: the same for disk and sockets. */
+static void open_loop(struct iolens_result *r, const struct run *run, const struct job *jobs,
+		      unsigned n)
+{
+	struct iolens_hist *unc = iolens_hist_new(), *late = iolens_hist_new();
+
+	if (!(run->w->rate > 0) || !unc || !late)
+		goto out;
+	r->open_loop.on = 1;
+	r->open_loop.rate_target = run->w->rate;
+	for (unsigned i = 0; i < n; i++) {
+		if (jobs[i].ol_unc)
+			iolens_hist_merge(unc, jobs[i].ol_unc);
+		if (jobs[i].ol_late)
+			iolens_hist_merge(late, jobs[i].ol_late);
+		r->open_loop.late += jobs[i].ol_late_n;
+		r->open_loop.spin_s += (double)jobs[i].ol_spin_ns / 1e9;
+	}
+	iolens__hist_summary(unc, &r->open_loop.uncorrected);
+	iolens__hist_summary(late, &r->open_loop.lateness);
+out:
+	iolens_hist_free(unc);
+	iolens_hist_free(late);
+}
+
 void iolens__summarise(struct iolens_result *r, struct run *run, struct job *jobs, unsigned n,
 		       struct iolens_hist *all)
 {
@@ -80,6 +105,7 @@ void iolens__summarise(struct iolens_result *r, struct run *run, struct job *job
 		if (jobs[i].err && r->status == IOLENS_STATUS_OK)
 			iolens__set_status(r, IOLENS_STATUS_ERROR, jobs[i].err, "%s", jobs[i].errmsg);
 	}
+	open_loop(r, run, jobs, n);
 	if (run->net)
 		iolens__net_summarise(r, run, jobs, n, all);
 	if (r->seconds > 0) {

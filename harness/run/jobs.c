@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "blockfmt.h"
@@ -34,6 +35,9 @@ void *iolens__job_main(void *arg)
 	int r;
 
 	atomic_store(&j->os_tid, gettid());
+	/* An open loop's waits end when asked: no timer slack added (openloop.c). */
+	if (run->w->rate > 0)
+		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	/* A job process's counters are the main thread's to open: it reads them. */
 	if (run->counting && !run->procs) {
 		j->sc_fd = iolens__syscount_thread(0);
@@ -123,6 +127,8 @@ int iolens__job_setup(struct job *j, struct run *run, unsigned index, unsigned n
 	for (unsigned k = 0; k < K__COUNT; k++)
 		if (run->issues[k] && !(j->hist[k] = iolens__pass_hist(run)))
 			return -ENOMEM;
+	if (iolens__ol_setup(j, nthreads))
+		return -ENOMEM;
 	for (unsigned i = 0; i < depth; i++) {
 		char *buf = j->bufs + (size_t)i * w->bs;
 
@@ -159,6 +165,7 @@ void iolens__job_free(struct job *j)
 		close(j->enter_fd);
 	for (unsigned k = 0; k < K__COUNT; k++)
 		iolens__pass_hist_free(j->run, j->hist[k]);
+	iolens__ol_free(j);
 	iolens__pass_free(j->run, j->slots);
 	iolens__pass_free(j->run, j->freelist);
 	iolens__pass_free(j->run, j->batch);

@@ -88,14 +88,18 @@ common:
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--no-check: turns off the stream sink's byte check (accepted with stream only, not %s)",
 			    iolens_workload_name(w->kind));
+	if (!IOLENS_WL_IS_SOCKET(w->kind) && (!(w->rate >= 0) || w->rate > 1e9))
+		return iolens__target_fail(err, errlen, -EINVAL, "--rate: accepts 0 to 1e9 operations per second");
+	if (!IOLENS_WL_IS_SOCKET(w->kind) && w->poisson && !(w->rate > 0))
+		return iolens__target_fail(err, errlen, -EINVAL, "--rate: poisson needs a rate (e.g. poisson:1000)");
 	if (w->fsync_every && !is_write_kind(w->kind))
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--fsync: needs a workload that writes (write, randwrite, randrw)");
 	if (!IOLENS_WL_IS_SOCKET(w->kind) &&
-	    (w->connect || w->listen || w->rate > 0 || w->think_ns || w->delay_ns || w->msg ||
+	    (w->connect || w->listen || w->think_ns || w->delay_ns || w->msg ||
 	     w->conns != 1 || w->transport != IOLENS_TRANSPORT_TCP))
 		return iolens__target_fail(err, errlen, -EINVAL, "--%s: a socket option (not accepted with %s)",
-			    w->connect ? "connect" : w->listen ? "listen" : w->rate > 0 ? "rate"
+			    w->connect ? "connect" : w->listen ? "listen"
 			    : w->think_ns ? "think" : w->delay_ns ? "delay" : w->msg ? "msg"
 			    : w->conns != 1 ? "conns" : "transport",
 			    iolens_workload_name(w->kind));

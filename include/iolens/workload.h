@@ -85,7 +85,9 @@ struct iolens_workload {
 	int transport;        /* enum iolens_transport (default tcp) */
 	const char *connect;  /* echo/stream: a remote responder, "HOST:PORT"; NULL = in-process */
 	const char *listen;   /* serve: where the backend listens; responder: where it listens */
-	double rate;          /* echo: open loop, requests per second over all jobs; 0 = closed loop */
+	double rate;          /* open loop: operations (echo: requests) per second over all */
+			      /* jobs, each from its intended start; 0 = closed loop (not serve */
+			      /* or stream) */
 	int poisson;          /* open loop with exponential gaps instead of constant ones */
 	uint64_t think_ns;    /* CPU work (a spin) after each request the backend completes */
 	uint64_t delay_ns;    /* the responder answers each request this long after it arrived */
@@ -285,12 +287,8 @@ struct iolens_net_result {
 	uint64_t send_calls, recv_calls;       /* completed send/recv operations in the window */
 	double bytes_per_send, bytes_per_recv; /* their mean size */
 	int open_loop;           /* --rate given: lat is from each request's intended time */
-	struct iolens_latency lat_uncorrected; /* open loop: from the actual send time */
-	struct iolens_latency lateness; /* open loop: the generator's own lateness, actual
-					   start - intended start, of the measured requests */
-	uint64_t late_requests;  /* open loop: measured requests started more than one
-				    interval (1/rate per job) after their intended time */
-	double rate_target;      /* open loop: requests/s asked for (the achieved: iops) */
+	struct iolens_latency lat_uncorrected; /* open loop: from the actual send time (the
+						  same as the result's open_loop.uncorrected) */
 	int latency_from;        /* serve: latencies are the load generator's round trips */
 	char placement[160];     /* where the job threads and the peer ran (pinned or last seen) */
 	int data_check;          /* enum iolens_data_check: what became of the bytes received */
@@ -314,6 +312,22 @@ struct iolens_job_syscalls {
 };
 
 /* What one backend did on one workload. Read-only once returned. */
+/*
+ * An open loop (workload.rate > 0, any workload): each operation has an
+ * intended start and lat counts from it; these say what the generator did.
+ */
+struct iolens_open_loop {
+	int on;                            /* workload.rate > 0 */
+	double rate_target;                /* operations (requests) per second asked for; */
+					   /* the achieved is the result's iops */
+	struct iolens_latency uncorrected; /* from each measured op's actual start */
+	struct iolens_latency lateness;    /* the generator's own: actual - intended start */
+	uint64_t late;                     /* measured ops started more than one interval */
+					   /* (1/rate per job thread) after their intended start */
+	double spin_s;                     /* CPU seconds the job threads spun in the window */
+					   /* to start ops on time: part of cpu_user_s */
+};
+
 struct iolens_result {
 	char backend[32];      /* backend name */
 	char variant[96];      /* options, e.g. "sqpoll+fixed-files"; "" for none */
@@ -352,6 +366,7 @@ struct iolens_result {
 			       /* the epoch; NaN if it never opened */
 	uint64_t unchecked_reads; /* --verify on an existing file: measured reads of blocks */
 				  /* without iolens's header that this target never wrote */
+	struct iolens_open_loop open_loop;
 };
 
 /*
