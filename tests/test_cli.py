@@ -792,6 +792,48 @@ class CliTest(unittest.TestCase):
                 self.assertEqual((p.returncode, p.stderr), (2, says))
                 self.assertFalse(os.path.exists(args[1]))
 
+    def test_distributions(self):
+        """--distribution: the offsets the trace records fall as the distribution says
+        (20,000 draws: each share within 0.015 of its expected value, about 5 standard
+        errors), and a bad one is refused naming the option."""
+        n = (16 << 20) // 4096
+        zipf = [k ** -1.2 for k in range(1, n + 1)]
+        cases = {  # distribution: [(blocks [lo, hi), expected share)]
+            "random": [(0, n // 10, 0.1), (n // 2, n, 0.5)],
+            "zipf:1.2": [(0, 1, zipf[0] / sum(zipf)), (0, n // 10, sum(zipf[:n // 10]) / sum(zipf))],
+            "pareto:0.8": [(0, n // 5, 0.8), (0, n // 10, None)],
+            "normal:10": [(n // 2 - n // 10, n // 2 + n // 10, 0.6827), (0, n // 10, 0.0)],
+            "zoned:60/10:40/90": [(0, n // 10, 0.6), (n // 10, n, 0.4)],
+        }
+        j = self.path("dist.json")
+        for spec, shares in cases.items():
+            with self.subTest(distribution=spec):
+                p = self.run_cli("run", "--workload", "randread", "--backend", "blocking",
+                                 "--size", "16m", "--ops", "20000", "--trace", "20000",
+                                 "--distribution", spec, "--count", "off", "--json", j)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                r = load_json(j)["results"][0]
+                self.assertEqual(r["workload"]["distribution"], spec)
+                self.assertEqual(r["trace"]["fields"][5:], ["offset", "len"])
+                blocks = [op[5] // 4096 for op in r["trace"]["ops"]]
+                self.assertEqual(len(blocks), 20000)
+                self.assertTrue(all(0 <= b < n for b in blocks))
+                for lo, hi, want in shares:
+                    got = sum(lo <= b < hi for b in blocks) / len(blocks)
+                    if want is not None:
+                        self.assertAlmostEqual(got, want, delta=0.015, msg=(lo, hi))
+        for bad in ("zipf:0", "pareto:1.5", "zoned:60/10:30/90", "gauss:3"):
+            with self.subTest(bad=bad):
+                p = self.run_cli("run", "--workload", "randread", "--ops", "10",
+                                 "--distribution", bad)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertRegex(p.stderr, r"^iolens: --distribution: '%s' .*\(accepts random, "
+                                           r"zipf:S, pareto:H, normal:DEV or zoned:A/R:A/R\.\.\., "
+                                           r"as fio's random_distribution\)\n$" % re.escape(bad))
+        p = self.run_cli("run", "--workload", "read", "--ops", "10", "--distribution", "zipf:1.1")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--distribution", p.stderr)
+
     def test_trace(self):
         """--trace keeps the first ops of each job: ordered, inside the window, as timed."""
         j = self.path("t.json")
@@ -804,8 +846,10 @@ class CliTest(unittest.TestCase):
                 # blocking runs depth 4 as 4 threads per job: 8 jobs of 50.
                 self.assertEqual(len(ops), 50 * r["threads"])
                 self.assertEqual([o[0] for o in ops], sorted(o[0] for o in ops))
-                for submit, complete, kind, inline, job in ops:
+                for submit, complete, kind, inline, job, offset, length in ops:
                     self.assertEqual(kind, "read")
+                    self.assertEqual((offset % 4096, length), (0, 4096))
+                    self.assertLess(offset, 16 << 20)
                     self.assertLessEqual(submit, complete)
                     self.assertLessEqual(complete, r["seconds"] * 1e9)
                     self.assertGreaterEqual(complete - submit, r["latency_ns"]["min"])

@@ -53,6 +53,9 @@ const char iolens__run_help[] =
 	"  --fsync N          an fsync after every N writes of a job\n"
 	"  --verify           check every block read; write checkable blocks\n"
 	"  --seed N           seed of the random offsets (default 1)\n"
+	"  --distribution D   where random offsets fall: random (default), zipf:S,\n"
+	"                     pareto:H, normal:DEV or zoned:A/R:A/R... (as fio's\n"
+	"                     random_distribution; the hot blocks first)\n"
 	"  --cpu N            pin job thread i to CPU N+i (mod CPUs); default unpinned\n"
 	"  --cpus LIST        pin job thread i to the i-th CPU of LIST (0,2-3), cycling\n"
 	"  --trace N          keep submit and completion times of the first N ops of\n"
@@ -102,7 +105,8 @@ enum {
 	OPT_DIRECT, OPT_DEPTH, OPT_JOBS, OPT_BATCH, OPT_SUBMIT_BATCH, OPT_TIME, OPT_OPS, OPT_WARMUP, OPT_CACHE, OPT_FSYNC,
 	OPT_VERIFY, OPT_NO_CHECK, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_CONNS, OPT_MSG,
 	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_CPUS, OPT_PEER_CPU,
-	OPT_TRACE, OPT_NOTES, OPT_REPEAT, OPT_HDR_LOG, OPT_DB, OPT_NO_DB, OPT_LABEL, OPT__END
+	OPT_TRACE, OPT_NOTES, OPT_REPEAT, OPT_HDR_LOG, OPT_DB, OPT_NO_DB, OPT_LABEL, OPT_DISTRIBUTION,
+	OPT__END
 };
 
 #define WL(k) (1u << IOLENS_WL_##k)
@@ -138,6 +142,7 @@ static const struct {
 	{ { "verify", no_argument, NULL, OPT_VERIFY }, WL_DISK },
 	{ { "no-check", no_argument, NULL, OPT_NO_CHECK }, WL(STREAM) },
 	{ { "seed", required_argument, NULL, OPT_SEED }, WL_RANDOM },
+	{ { "distribution", required_argument, NULL, OPT_DISTRIBUTION }, WL_RANDOM },
 	{ { "count", required_argument, NULL, OPT_COUNT }, WL_ANY },
 	{ { "json", required_argument, NULL, OPT_JSON }, WL_ANY },
 	{ { "csv", required_argument, NULL, OPT_CSV }, WL_ANY },
@@ -317,6 +322,9 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 		break;
 	case OPT_SEED:
 		r = parse_uint_opt("seed", arg, 0, UINT64_MAX, &w->seed);
+		break;
+	case OPT_DISTRIBUTION: /* checked where the target opens, as the library's callers are */
+		w->distribution = arg;
 		break;
 	case OPT_COUNT:
 		if (strcmp(arg, "separate") == 0)

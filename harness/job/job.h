@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "dist.h"
 #include "hist.h"
 #include "spec.h"
 #include "syscount.h"
@@ -63,6 +64,7 @@ struct job {
 	struct iolens_hist *hist[K__COUNT]; /* NULL for kinds the workload never issues */
 	uint64_t rng;
 	uint64_t region_start, region_blocks, seq_next;
+	struct iolens__dist dist; /* random offsets: where in the region they fall */
 	uint64_t writes_since_fsync, stamp;
 	uint64_t ops, bytes;
 	uint64_t unchecked_reads; /* --verify: measured reads of foreign blocks (not ours to check) */
@@ -161,7 +163,8 @@ static inline void iolens__trace_op(struct job *j, const struct iolens_op *op, u
 {
 	if (j->ntrace < j->run->trace_cap)
 		j->trace[j->ntrace++] = (struct iolens_trace_op){ op->t_submit, now, op->kind,
-								  op->flags, j->index };
+								  op->flags, j->index,
+								  j->net ? 0 : op->offset, op->len };
 }
 
 /*

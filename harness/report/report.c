@@ -49,6 +49,10 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 	vis->num(v, "fsync", w->fsync_every);
 	vis->boolean(v, "verify", w->verify);
 	vis->num(v, "seed", (double)w->seed);
+	vis->str(v, "distribution", net || (w->kind != IOLENS_WL_RANDREAD && w->kind != IOLENS_WL_RANDWRITE &&
+					    w->kind != IOLENS_WL_RANDRW)
+					   ? NULL
+					   : w->distribution ? w->distribution : "random");
 	vis->str(v, "count", pass_names[w->count]);
 	vis->num(v, "conns", net ? w->conns : NAN);
 	vis->num(v, "msg", net ? r->net.msg : NAN);

@@ -140,15 +140,19 @@ static void j_trace(void *v, const char *k, const struct iolens_result *r)
 		fputs("null", j->f);
 		return;
 	}
-	fputs("{\"unit\": \"ns from the window's start\", \"fields\": [\"submit\", \"complete\", \"kind\", \"inline\", \"job\"], \"ops\": [",
+	fputs("{\"unit\": \"ns from the window's start\", \"fields\": [\"submit\", \"complete\", \"kind\", \"inline\", \"job\", \"offset\", \"len\"], \"ops\": [",
 	      j->f);
 	for (size_t i = 0; i < r->ntrace; i++) {
 		const struct iolens_trace_op *t = &r->trace[i];
 
-		fprintf(j->f, "%s[%llu, %llu, \"%s\", %s, %u]", i ? ", " : "",
+		fprintf(j->f, "%s[%llu, %llu, \"%s\", %s, %u, ", i ? ", " : "",
 			(unsigned long long)t->submit_ns, (unsigned long long)t->complete_ns,
 			t->kind < IOLENS_OP__COUNT ? kinds[t->kind] : "?",
 			(t->flags & IOLENS_OPF_INLINE) ? "true" : "false", t->job);
+		if (IOLENS_WL_IS_SOCKET(r->workload.kind)) /* no offset on a socket */
+			fprintf(j->f, "null, %u]", t->len);
+		else
+			fprintf(j->f, "%llu, %u]", (unsigned long long)t->offset, t->len);
 	}
 	fputs("]}", j->f);
 }

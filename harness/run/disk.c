@@ -53,7 +53,7 @@ static uint64_t next_offset(struct job *j)
 		if (++j->seq_next == j->region_blocks)
 			j->seq_next = 0;
 	} else {
-		block = below(&j->rng, j->region_blocks);
+		block = iolens__dist_next(&j->dist, &j->rng);
 	}
 	return (j->region_start + block) * w->bs;
 }

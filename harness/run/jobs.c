@@ -116,6 +116,10 @@ int iolens__job_setup(struct job *j, struct run *run, unsigned index, unsigned n
 		j->region_blocks = nblocks;
 		j->seq_next = nblocks * index / nthreads;
 	}
+	/* Checked when the target opened: parsed again for this job's region. */
+	if (iolens__dist_parse(w->distribution, &j->dist, NULL, 0))
+		return -EINVAL;
+	iolens__dist_size(&j->dist, j->region_blocks);
 	j->slots = iolens__pass_alloc(run, depth * sizeof(*j->slots), 0);
 	j->freelist = iolens__pass_alloc(run, depth * sizeof(*j->freelist), 0);
 	j->batch = iolens__pass_alloc(run, depth * sizeof(*j->batch), 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "blockfmt.h"
+#include "dist.h"
 #include "net.h"
 #include "run.h"
 
@@ -92,6 +93,18 @@ common:
 		return iolens__target_fail(err, errlen, -EINVAL, "--rate: accepts 0 to 1e9 operations per second");
 	if (!IOLENS_WL_IS_SOCKET(w->kind) && w->poisson && !(w->rate > 0))
 		return iolens__target_fail(err, errlen, -EINVAL, "--rate: poisson needs a rate (e.g. poisson:1000)");
+	if (w->distribution && strcmp(w->distribution, "random") &&
+	    w->kind != IOLENS_WL_RANDREAD && w->kind != IOLENS_WL_RANDWRITE && w->kind != IOLENS_WL_RANDRW)
+		return iolens__target_fail(err, errlen, -EINVAL,
+			    "--distribution: for the random workloads (randread, randwrite, randrw), not %s",
+			    iolens_workload_name(w->kind));
+	if (!IOLENS_WL_IS_SOCKET(w->kind)) {
+		struct iolens__dist d;
+		int e = iolens__dist_parse(w->distribution, &d, err, errlen);
+
+		if (e)
+			return e;
+	}
 	if (w->fsync_every && !is_write_kind(w->kind))
 		return iolens__target_fail(err, errlen, -EINVAL,
 			    "--fsync: needs a workload that writes (write, randwrite, randrw)");

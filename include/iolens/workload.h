@@ -75,6 +75,9 @@ struct iolens_workload {
 	uint64_t seed;        /* random offsets are a function of this (default 1) */
 	int overwrite;        /* allow writes to an existing `file` */
 	int allow_device;     /* allow `file` to be a block device */
+	const char *distribution; /* random workloads: where offsets fall, as fio's */
+			      /* random_distribution: NULL or "random" (uniform), "zipf:S", */
+			      /* "pareto:H", "normal:DEV", "zoned:A/R:A/R..." (the hot blocks first) */
 	int create;           /* a missing `file` is made (its directory must exist), laid out */
 			      /* to `size` with verifiable blocks and kept; else -ENOENT */
 	int count;            /* enum iolens_count_mode (default separate) */
@@ -301,6 +304,8 @@ struct iolens_trace_op {
 	uint16_t kind;  /* enum iolens_op_kind */
 	uint16_t flags; /* IOLENS_OPF_* the backend set */
 	uint32_t job;   /* job thread index */
+	uint64_t offset; /* disk: the op's file offset; sockets: 0 */
+	uint32_t len;    /* bytes it asked for */
 };
 
 /* The job (submitting) threads' own syscalls over the counting pass's window. */
