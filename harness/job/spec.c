@@ -224,6 +224,10 @@ struct iolens_result *iolens__spec_result(const struct iolens__spec *sp, const s
 	r->workload.on_pass = NULL;
 	r->workload.on_pass_arg = NULL;
 	snprintf(r->cpus, sizeof(r->cpus), "%s", w->cpus ? w->cpus : "");
+	r->workload.job_file = NULL;
+	r->workload.job_section = NULL;
+	snprintf(r->job_file, sizeof(r->job_file), "%s", w->job_file ? w->job_file : "");
+	snprintf(r->job_section, sizeof(r->job_section), "%s", w->job_section ? w->job_section : "");
 	r->model.declared = sp->info->model;
 	iolens__model_unmeasured(&r->model, "");
 	r->model.concurrency = NAN;

@@ -68,6 +68,8 @@ static void workload(const struct iolens_result *r, const struct iolens__visitor
 		vis->boolean(v, "no_check", w->stream_nocheck != 0);
 	else
 		vis->str(v, "no_check", NULL);
+	vis->str(v, "job_file", r->job_file[0] ? r->job_file : NULL);
+	vis->str(v, "job_section", r->job_file[0] ? r->job_section : NULL);
 	vis->end(v);
 }
 

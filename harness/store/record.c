@@ -23,14 +23,16 @@
  * workload (fleet role "ranks", "echo" or "stream") has its fleet's merged figures
  * put in place of the first rank's: the run's figures are the fleet's. A
  * fleet's parameters name its role and size (serve's too, whose results are
- * already the server's), so it compares only with fleets like it.
+ * already the server's), so it compares only with fleets like it. Where a
+ * workload was described (the file, a job file and its section) is not a
+ * parameter: a job file's workload compares with the same one typed out.
  */
 #define M(x) "json_extract(fr, '$.merged." x "')"
 #define RESULTS_CTE \
 	"WITH doc(d) AS (SELECT document FROM runs WHERE id = ?1)," \
 	" raw(key, value, p0, role, ranks, fr) AS (" \
 	"  SELECT r.key, r.value, json_remove(json_extract(r.value, '$.workload'), '$.time_s'," \
-	"    '$.warmup_s', '$.file', '$.ops'), json_extract(d, '$.fleet.role')," \
+	"    '$.warmup_s', '$.file', '$.ops', '$.job_file', '$.job_section'), json_extract(d, '$.fleet.role')," \
 	"    json_extract(d, '$.fleet.ranks'), json_extract(d, '$.fleet.results[' || r.key || ']')" \
 	"  FROM doc, json_each(d, '$.results') AS r)," \
 	" res(key, value, p) AS (" \

@@ -118,6 +118,11 @@ struct iolens_workload {
 	/* serve: the load generator that drives the backend, or NULL for the
 	 * built-in one in a child process (see struct iolens_loadgen). */
 	const struct iolens_loadgen *loadgen;
+	/* Where the workload was described, for the report: a job file (fio's
+	 * format: `iolens run --fio-job`) and the section in it; NULL for
+	 * neither. The result keeps copies (job_file, job_section). */
+	const char *job_file;
+	const char *job_section;
 };
 
 struct iolens_hist;
@@ -372,6 +377,8 @@ struct iolens_result {
 	uint64_t unchecked_reads; /* --verify on an existing file: measured reads of blocks */
 				  /* without iolens's header that this target never wrote */
 	struct iolens_open_loop open_loop;
+	char job_file[4096];   /* workload.job_file as run ("" = none); workload.job_file is NULL here */
+	char job_section[256]; /* workload.job_section likewise */
 };
 
 /*
