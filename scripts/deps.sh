@@ -1,7 +1,7 @@
 # Sourced by the other scripts: install the Debian packages iolens needs, only
 # those missing, so a second run touches nothing.
 iolens_install_deps() {
-	local want=(cmake make gcc pkg-config liburing-dev libaio-dev libcmocka-dev libsqlite3-dev zlib1g-dev python3 "$@")
+	local want=(cmake make gcc pkg-config liburing-dev libaio-dev libcmocka-dev libsqlite3-dev zlib1g-dev libinih-dev python3 "$@")
 	local missing=() p
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
