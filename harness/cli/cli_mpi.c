@@ -204,6 +204,8 @@ static int check_supported(const struct iolens__run_args *a)
 {
 	char name[64];
 
+	if (a->fio_job)
+		return mpi_usage("--fio-job: not supported under iolens-mpi yet (run the job file with iolens run)");
 	if (roles.responder >= 0 && a->w.kind != IOLENS_WL_ECHO && a->w.kind != IOLENS_WL_STREAM)
 		return mpi_usage("--responder-rank: for --workload echo or stream only");
 	if (roles.responder >= 0 && a->w.connect)

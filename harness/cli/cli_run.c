@@ -97,6 +97,16 @@ const char iolens__run_help[] =
 	"  --no-db            record nothing\n"
 	"  --label TEXT       name the run in the database, for history and diff\n"
 	"\n"
+	"fio job files (docs/fio.md): each job section is a workload, run in turn:\n"
+	"  --fio-job FILE     run the jobs of FILE; its ioengine picks the backend unless\n"
+	"                     --backend is given; options the file sets are not given\n"
+	"                     again here (also: iolens fio FILE [options])\n"
+	"  --fio-lenient      skip options iolens does not know, with a warning\n"
+	"  --fio-serial       run the jobs of a group (no stonewall between them) one\n"
+	"                     after the other; fio runs them at once\n"
+	"  --fio-scale F      multiply every size and time of the file by F (0 < F <= 1),\n"
+	"                     keeping at least one block per job\n"
+	"\n"
 	"SIZE takes k, m, g, t (powers of 1024); COUNT takes k, m, g (powers of 1000).\n"
 	"Exit status: 0 ok, 1 a backend failed, 2 bad usage, 130 interrupted.\n";
 
@@ -106,8 +116,11 @@ enum {
 	OPT_VERIFY, OPT_NO_CHECK, OPT_SEED, OPT_COUNT, OPT_JSON, OPT_CSV, OPT_CONNS, OPT_MSG,
 	OPT_TRANSPORT, OPT_CONNECT, OPT_LISTEN, OPT_RATE, OPT_THINK, OPT_DELAY, OPT_CPU, OPT_CPUS, OPT_PEER_CPU,
 	OPT_TRACE, OPT_NOTES, OPT_REPEAT, OPT_HDR_LOG, OPT_DB, OPT_NO_DB, OPT_LABEL, OPT_DISTRIBUTION,
-	OPT__END
+	OPT_FIO_JOB, OPT_FIO_LENIENT, OPT_FIO_SERIAL, OPT_FIO_SCALE, OPT__END
 };
+
+_Static_assert(OPT__END - OPT_BACKEND <= sizeof(((struct iolens__run_args *)0)->given),
+	       "iolens__run_args.given holds every option");
 
 #define WL(k) (1u << IOLENS_WL_##k)
 #define WL_WRITES (WL(WRITE) | WL(RANDWRITE) | WL(RANDRW))
@@ -164,6 +177,10 @@ static const struct {
 	{ { "db", required_argument, NULL, OPT_DB }, WL_ANY },
 	{ { "no-db", no_argument, NULL, OPT_NO_DB }, WL_ANY },
 	{ { "label", required_argument, NULL, OPT_LABEL }, WL_ANY },
+	{ { "fio-job", required_argument, NULL, OPT_FIO_JOB }, WL_DISK },
+	{ { "fio-lenient", no_argument, NULL, OPT_FIO_LENIENT }, WL_DISK },
+	{ { "fio-serial", no_argument, NULL, OPT_FIO_SERIAL }, WL_DISK },
+	{ { "fio-scale", required_argument, NULL, OPT_FIO_SCALE }, WL_DISK },
 	{ { "help", no_argument, NULL, 'h' }, WL_ANY },
 };
 
@@ -422,6 +439,23 @@ static int take(int c, const char *arg, struct iolens__run_args *a)
 	case OPT_LABEL:
 		r = iolens__store_opt(&a->store, option_name(c), arg);
 		break;
+	case OPT_FIO_JOB:
+		if (!*arg)
+			r = iolens__usage("--fio-job: empty (accepts the path of a fio job file)");
+		a->fio_job = arg;
+		break;
+	case OPT_FIO_LENIENT:
+		a->fio_lenient = 1;
+		break;
+	case OPT_FIO_SERIAL:
+		a->fio_serial = 1;
+		break;
+	case OPT_FIO_SCALE:
+		if (iolens__parse_decimal(arg, &a->fio_scale) || !(a->fio_scale > 0) ||
+		    a->fio_scale > 1)
+			r = iolens__usage("--fio-scale: '%s' is not accepted (accepts a factor above 0 and at most 1, e.g. 0.01)",
+					  arg);
+		break;
 	}
 	return r;
 }
@@ -473,7 +507,7 @@ static int parse_specs(const char *list, struct iolens__run_args *a)
 		if (strcmp(tok, "all") == 0) {
 			for (size_t i = 0; i < count && !r; i++)
 				r = add_spec(a, all[i].name);
-		} else if (iolens_spec_check(tok, a->w.kind, err, sizeof(err))) {
+		} else if (iolens_spec_check(tok, a->fio_job ? -1 : a->w.kind, err, sizeof(err))) {
 			r = iolens__usage("%s", err);
 		} else {
 			r = add_spec(a, tok);
@@ -483,25 +517,71 @@ static int parse_specs(const char *list, struct iolens__run_args *a)
 	return r;
 }
 
-/* Options given that the workload cannot use, and pairs that exclude each other. */
-static int check_combination(const struct iolens__run_args *a, const unsigned char *given)
+int iolens__run_given(const struct iolens__run_args *a, const char *name)
 {
-	const int kind = a->w.kind;
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		int val = run_options[i].o.val;
+
+		if (val >= OPT_BACKEND && !strcmp(run_options[i].o.name, name))
+			return a->given[val - OPT_BACKEND];
+	}
+	return 0;
+}
+
+int iolens__run_fits(const struct iolens__run_args *a, unsigned kinds, const char *with)
+{
 	char accepts[128];
 
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		int val = run_options[i].o.val;
 
-		if (val < OPT_BACKEND || !given[val - OPT_BACKEND] ||
-		    (run_options[i].workloads & (1u << kind)))
+		if (val < OPT_BACKEND || !a->given[val - OPT_BACKEND] ||
+		    (run_options[i].workloads & kinds))
 			continue;
 		iolens_workload_names(run_options[i].workloads, accepts, sizeof(accepts));
-		return iolens__usage("--%s: not accepted with --workload %s (applies to %s)",
-				     run_options[i].o.name, iolens_workload_name(kind), accepts);
+		return iolens__usage("--%s: not accepted with %s (applies to %s)",
+				     run_options[i].o.name, with, accepts);
 	}
+	return 0;
+}
+
+/*
+ * The fio options given without --fio-job, and what --fio-job rules out
+ * before the file is read: the workload is the file's. The rest is
+ * checked against the file's jobs when it has been read (cli_fio_map.c).
+ */
+static int check_fio(const struct iolens__run_args *a)
+{
+	static const int fio_only[] = { OPT_FIO_LENIENT, OPT_FIO_SERIAL, OPT_FIO_SCALE };
+
+	if (!a->fio_job) {
+		for (size_t i = 0; i < sizeof(fio_only) / sizeof(fio_only[0]); i++)
+			if (a->given[fio_only[i] - OPT_BACKEND])
+				return iolens__usage("--%s: only with --fio-job FILE",
+						     option_name(fio_only[i]));
+		return 0;
+	}
+	if (a->given[OPT_WORKLOAD - OPT_BACKEND])
+		return iolens__usage("--workload: not with --fio-job (each job's rw in the file is its workload; fio's default is read)");
+	return 0;
+}
+
+/* Options given that the workload cannot use, and pairs that exclude each other. */
+static int check_combination(const struct iolens__run_args *a)
+{
+	const unsigned char *given = a->given;
+	char with[64];
+	int r = check_fio(a);
+
+	if (r)
+		return r;
+	snprintf(with, sizeof(with), "--workload %s", iolens_workload_name(a->w.kind));
+	r = a->fio_job ? 0 : iolens__run_fits(a, 1u << a->w.kind, with);
+	if (r)
+		return r;
 	if (given[OPT_TIME - OPT_BACKEND] && given[OPT_OPS - OPT_BACKEND])
 		return iolens__usage("--time/--ops: give one of them, not both");
-	if (!given[OPT_TIME - OPT_BACKEND] && !given[OPT_OPS - OPT_BACKEND])
+	if (!given[OPT_TIME - OPT_BACKEND] && !given[OPT_OPS - OPT_BACKEND] && !a->fio_job)
 		return iolens__usage("--time/--ops: one of them is required (a duration like 5s, or a count like 100k)");
 	if (a->json && a->csv && !strcmp(a->json, "-") && !strcmp(a->csv, "-"))
 		return iolens__usage("--json/--csv: only one of them can go to stdout (-)");
@@ -511,7 +591,6 @@ static int check_combination(const struct iolens__run_args *a, const unsigned ch
 int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 {
 	struct option longopts[NOPTIONS + 1];
-	unsigned char given[OPT__END - OPT_BACKEND] = { 0 };
 	const char *backends = "all";
 	int c, r = 0;
 
@@ -519,6 +598,7 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 	iolens_workload_init(&a->w);
 	a->w.time_s = 0;
 	a->repeat = 1;
+	a->fio_scale = 1;
 	for (size_t i = 0; i < NOPTIONS; i++)
 		longopts[i] = run_options[i].o;
 	memset(&longopts[NOPTIONS], 0, sizeof(longopts[NOPTIONS]));
@@ -533,7 +613,7 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 			c = OPT_NOTES;
 		if (c == '?' || c == ':')
 			return bad_option(c, argv);
-		given[c - OPT_BACKEND] = 1;
+		a->given[c - OPT_BACKEND] = 1;
 		if (c == OPT_BACKEND)
 			backends = optarg;
 		r = take(c, optarg, a);
@@ -542,17 +622,18 @@ int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a)
 		return r;
 	if (optind < argc)
 		return iolens__usage("unexpected argument '%s' (see iolens run --help)", argv[optind]);
-	r = check_combination(a, given);
+	r = check_combination(a);
 	/*
 	 * --file: made when missing (as fio does; then --size says how big);
 	 * an existing one without --size is covered whole, not the default 1g.
 	 */
 	if (!r && a->w.file) {
 		a->w.create = 1;
-		if (!given[OPT_SIZE - OPT_BACKEND])
+		if (!a->given[OPT_SIZE - OPT_BACKEND])
 			a->w.size = 0;
 	}
-	if (!r)
+	/* A job file's ioengine picks each job's backend unless --backend is given. */
+	if (!r && (!a->fio_job || a->given[OPT_BACKEND - OPT_BACKEND]))
 		r = parse_specs(backends, a);
 	if (!r && (uint64_t)a->repeat * a->nspecs > IOLENS__MAX_RESULTS)
 		r = iolens__usage("--repeat: %u repeats of %zu backends is more than %d results (accepts fewer)",

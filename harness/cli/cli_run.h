@@ -22,6 +22,10 @@ struct iolens__run_args {
 	unsigned repeat;                 /* --repeat: every backend this many times (1..1000) */
 	const char *hdr_log;             /* --hdr-log: HdrHistogram interval log, or NULL */
 	struct iolens__store_args store; /* --db, --no-db, --label */
+	const char *fio_job;             /* --fio-job: the workloads are this fio job file's */
+	int fio_lenient, fio_serial;     /* --fio-lenient, --fio-serial */
+	double fio_scale;                /* --fio-scale: sizes and times times this (1 without) */
+	unsigned char given[64];         /* which options the command line gave (see run_given) */
 };
 
 extern const char iolens__run_help[];
@@ -34,6 +38,16 @@ extern const char iolens__run_help[];
 int iolens__run_parse(int argc, char **argv, struct iolens__run_args *a);
 
 void iolens__run_args_free(struct iolens__run_args *a);
+
+/* Whether the command line gave option `name` ("bs", without dashes). */
+int iolens__run_given(const struct iolens__run_args *a, const char *name);
+
+/*
+ * 0 when every option given applies to one of the workload kinds in
+ * `kinds` (bit 1 << kind), else 2 after the usage error, which names the
+ * option and says it is not accepted "with <with>".
+ */
+int iolens__run_fits(const struct iolens__run_args *a, unsigned kinds, const char *with);
 
 /* iolens run (cli_run_cmd.c): argv[0] is "run"; returns the exit status. */
 int iolens__cli_run(int argc, char **argv, const char *cmdline);
