@@ -31,6 +31,7 @@ static const char main_help[] =
 	"  iolens list         every backend, available or not, with its declared model\n"
 	"  iolens doctor       what this machine lets iolens measure, and how to enable the rest\n"
 	"  iolens run [opts]   run a workload on backends (iolens run --help)\n"
+	"  iolens fio FILE     run the jobs of a fio job file: iolens run --fio-job FILE\n"
 	"  iolens compare      the default comparison: disk and sockets, every backend\n"
 	"  iolens demo         five lessons around real measurements (iolens demo --help)\n"
 	"  iolens responder    serve echo, sink and source sockets (iolens responder --help)\n"
@@ -41,6 +42,38 @@ static const char main_help[] =
 	"                      whether it is significant (iolens diff --help)\n"
 	"  iolens import FILE  record fio's JSON output in the results database\n"
 	"  iolens --version    print the version\n";
+
+/*
+ * iolens fio FILE [options]: iolens run --fio-job FILE [options], the
+ * command line recorded as typed.
+ */
+static int fio_command(int argc, char **argv)
+{
+	char **args, *cmdline;
+	int r;
+
+	if (argc < 3)
+		return iolens__usage("fio: needs a job file (iolens fio FILE [iolens run options])");
+	if (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
+		fputs(iolens__run_help, stdout);
+		return 0;
+	}
+	args = calloc((size_t)argc + 2, sizeof(*args));
+	cmdline = iolens__join_args(argc, argv);
+	if (!args || !cmdline) {
+		free(args);
+		free(cmdline);
+		return iolens__usage("out of memory");
+	}
+	args[0] = "run";
+	args[1] = "--fio-job";
+	for (int i = 2; i < argc; i++)
+		args[i] = argv[i];
+	r = iolens__cli_run(argc, args, cmdline);
+	free(args);
+	free(cmdline);
+	return r;
+}
 
 /* A command that takes no arguments: 0 when there are none, else the usage status. */
 static int no_arguments(int argc, char **argv)
@@ -98,8 +131,10 @@ int main(int argc, char **argv)
 		free(cmdline);
 		return r;
 	}
+	if (!strcmp(argv[1], "fio"))
+		return fio_command(argc, argv);
 	if (strcmp(argv[1], "run") != 0) {
-		return iolens__usage("unknown command '%s' (accepts list, doctor, run, compare, demo, responder, history, show, export, diff, import; see iolens --help)",
+		return iolens__usage("unknown command '%s' (accepts list, doctor, run, fio, compare, demo, responder, history, show, export, diff, import; see iolens --help)",
 				     argv[1]);
 	}
 	cmdline = iolens__join_args(argc, argv);
