@@ -3,7 +3,7 @@
 Usage: test_json_schema.py PATH-TO-IOLENS. Runs iolens on a few short
 workloads that between them write every key (disk with a trace and every
 stop condition, echo open loop, stream unchecked and uncounted, serve with a
-skipped backend), flattens their documents as tests/json_keys.py does and
+skipped backend, a fio job file), flattens their documents as tests/json_keys.py does and
 fails, naming each, on a key written that has no row in docs/json.md, a row
 whose key no run wrote, and a type the row does not list. The CSV header is
 held to the same rows, and the recorded compare --quick keys
@@ -38,6 +38,9 @@ RUNS = {
                "--no-check", "--count", "off"],
     # null cannot accept: a skipped result, its figures null
     "serve": ["--workload", "serve", "--backend", "null,epoll", "--conns", "4", "--time", "50ms"],
+    # a fio job file: job_file and job_section are strings
+    "fio": ["--fio-job", os.path.join(HERE, "fio", "phases.fio"), "--backend", "blocking",
+            "--fio-scale", "0.1"],
 }
 
 
@@ -98,6 +101,8 @@ class JsonSchemaTest(unittest.TestCase):
         self.assertIsNotNone(by["echo"][0]["net"]["latency_uncorrected_ns"]["p50"])
         self.assertIsNotNone(by["stream"][0]["syscalls"]["why"])
         self.assertIs(by["stream"][0]["workload"]["no_check"], True)
+        self.assertEqual([r["workload"]["job_section"] for r in by["fio"]],
+                         ["seq-read", "rand-read", "mixed"])
 
     def test_every_key_written_is_documented(self):
         doc = documented()
