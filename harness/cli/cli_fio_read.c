@@ -251,9 +251,10 @@ static int make_line(struct reader *rd, char *line, char *out, int num, int *bar
 		}
 		*bare = !eq;
 	}
-	if ((int)len + (*bare ? 3 : 1) >= num) {
-		fail(rd, "%s:%u: longer than %d characters (the most a line can hold here)", s->path,
-		     s->line, num - 4);
+	/* inih needs room for "\r\n" and the NUL beyond the longest line. */
+	if ((int)len + (*bare ? 2 : 0) > num - 3) {
+		fail(rd, "%s:%u: longer than %d characters without its comment (the most the INI parser takes)",
+		     s->path, s->line, num - 3);
 		return 0;
 	}
 	snprintf(out, (size_t)num, "%s%s\n", line, *bare ? "=1" : "");
