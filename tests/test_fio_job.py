@@ -96,6 +96,8 @@ class FioJob(unittest.TestCase):
         self.assertEqual([(r["workload"]["job_section"], r["workload"]["name"], r["ops"])
                           for r in doc["results"]],
                          [("reader-a", "randread", 32), ("reader-b", "randread", 32)])
+        # Alike as they are, two jobs are two workloads: a verdict each.
+        self.assertEqual([v["result_indices"] for v in doc["verdict"]], [[0], [1]])
         self.assertIn("job together.fio [reader-b] (group 1 of 1: its 2 jobs ran one after the "
                       "other, --fio-serial; fio runs them at once)\n", p.stdout)
 

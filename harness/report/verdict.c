@@ -68,7 +68,9 @@ int iolens__verdict_same_workload(const struct iolens_result *a, const struct io
 	       x->batch == y->batch && x->submit_batch == y->submit_batch && x->cache == y->cache &&
 	       x->fsync_every == y->fsync_every && x->verify == y->verify && x->conns == y->conns &&
 	       x->msg == y->msg && x->transport == y->transport && x->rate == y->rate &&
-	       x->poisson == y->poisson && x->think_ns == y->think_ns && x->delay_ns == y->delay_ns;
+	       x->poisson == y->poisson && x->think_ns == y->think_ns && x->delay_ns == y->delay_ns &&
+	       /* two jobs of a job file are two workloads, however alike */
+	       !strcmp(a->job_file, b->job_file) && !strcmp(a->job_section, b->job_section);
 }
 
 /* A result with figures to compare: ok, something done, and not the harness's floor. */

@@ -523,7 +523,8 @@ struct iolens_verdict {
  * result to rank there is no ranking sentence. Returns 0 with *out filled,
  * or -EINVAL (out untouched) when out is NULL, rs is NULL with n > 0, an
  * entry is NULL, or the results are of different workloads (kind, sizes,
- * depth, jobs, connections, cache or other shape fields differ).
+ * depth, jobs, connections, cache or other shape fields differ, or they
+ * came from different jobs of a job file: job_file, job_section).
  */
 IOLENS_EXPORT int iolens_verdict(struct iolens_result *const *rs, size_t n,
 				 struct iolens_verdict *out);
