@@ -186,6 +186,15 @@ class FioJob(unittest.TestCase):
         # A job that writes to the file it names overwrites it: that is what it asked for.
         self.assertEqual((named["workload"]["file"], named["status"], named["ops"]),
                          (data, "ok", 8))
+        # --file for a job that names no file: size=128k covers what the 64k file has.
+        doc, _ = self.run_json("--fio-job", "unknown.fio", "--fio-lenient", "--file", data,
+                               "--backend", "null")
+        self.assertEqual(doc["results"][0]["ops"], 16)
+        empty = os.path.join(self.tmp, "empty")
+        open(empty, "w").close()
+        self.refused(["--fio-job", "timed.fio", "--file", empty],
+                     "--file: '%s' holds 0 bytes, less than one block of 4096 (accepts a file of "
+                     "at least one block)" % empty)
 
     def test_reader_names_the_line_written(self):
         files = {

@@ -27,7 +27,11 @@ struct job {
 	unsigned kb_base;
 	const char *engine; /* fio's name, and whether it does one I/O at a time */
 	int sync_engine;
-	uint64_t avail;     /* bytes of the job's existing file; 0 for a temporary one */
+	int named;          /* the job runs on an existing file (filename=, or --file) */
+	uint64_t avail;     /* its bytes; 0 for a device whose size could not be read */
+	int device;         /* it is a block device */
+	const char *where;  /* what named it, for a message: "FILE:LINE: filename" or "--file" */
+	char where_buf[4200];
 };
 
 #define OPT(j, k) ((j)->s->opt[k])
@@ -264,10 +268,10 @@ static int unescape(const char *s, char **out)
 	return list;
 }
 
-/* The existing file a job names: its size in *avail. 0, or 2 after the usage error. */
-static int existing(const struct job *j, const struct iolens__fio_opt *o, const char *path,
-		    uint64_t *avail)
+/* The existing file a job names: its size in j->avail. 0, or 2 after the usage error. */
+static int existing(struct job *j, const struct iolens__fio_opt *o, const char *path)
 {
+	uint64_t *avail = &j->avail;
 	struct stat st;
 	int fd;
 
@@ -285,6 +289,7 @@ static int existing(const struct job *j, const struct iolens__fio_opt *o, const 
 	if (!j->c->a->w.allow_device)
 		return iolens__usage("%s:%u: filename: '%s' is a block device (accepted only with --allow-device)",
 				     o->file, o->line, path);
+	j->device = 1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, BLKGETSIZE64, avail))
 		*avail = 0; /* the target says why when it opens the device */
@@ -316,7 +321,10 @@ static int map_file(struct job *j)
 		/* fio puts directory before any filename, an absolute one too. */
 		if (d ? asprintf(&path, "%s/%s", d, n) < 0 : !(path = strdup(n)))
 			path = NULL;
-		r = !path ? iolens__usage("out of memory") : existing(j, name, path, &j->avail);
+		r = !path ? iolens__usage("out of memory") : existing(j, name, path);
+		j->named = 1;
+		snprintf(j->where_buf, sizeof(j->where_buf), "%s:%u: filename", name->file, name->line);
+		j->where = j->where_buf;
 		j->out->file = path;
 		j->out->w.file = path;
 		/* A job that writes to the file it names is the user asking for it. */
@@ -324,6 +332,15 @@ static int map_file(struct job *j)
 	} else if (d) {
 		j->out->tmpdir = d;
 		d = NULL;
+	} else if (j->out->w.file) {
+		/* --file for a job that names none: its size is the job's default size */
+		if (stat(j->out->w.file, &st))
+			r = iolens__usage("--file: cannot use '%s': %s (accepts an existing file)",
+					  j->out->w.file, strerror(errno));
+		j->named = 1;
+		j->where = "--file";
+		j->device = !r && !S_ISREG(st.st_mode); /* the target checks it is one */
+		j->avail = r || j->device ? 0 : (uint64_t)st.st_size;
 	}
 	free(d);
 	free(n);
@@ -346,14 +363,17 @@ static int map_size(struct job *j)
 	} else if (iolens__run_given(j->c->a, "size")) {
 		scale = 1; /* --fio-scale scales the file's sizes, not the command line's */
 		size = w->size;
-	} else if (j->avail) {
+	} else if (j->named) {
 		size = j->avail; /* fio's default: the whole file */
 	} else {
 		return iolens__usage("%s:%u: [%s]: no size (fio needs size= for a job on a file it makes, or a filename= that exists)",
 				     j->sec->file, j->sec->line, j->sec->name);
 	}
-	if (j->avail && size > j->avail)
+	if (j->named && j->avail && size > j->avail)
 		size = j->avail;
+	if (j->named && !j->device && j->avail < w->bs)
+		return iolens__usage("%s: '%s' holds %llu bytes, less than one block of %u (accepts a file of at least one block)",
+				     j->where, w->file, (unsigned long long)j->avail, w->bs);
 	if (scale < 1)
 		size = (uint64_t)((double)size * scale);
 	size -= size % w->bs;
