@@ -319,7 +319,9 @@ static int map_file(struct job *j)
 		r = bad(name, "the path of an existing file, not - for stdin or stdout");
 	} else if (name) {
 		/* fio puts directory before any filename, an absolute one too. */
-		if (d ? asprintf(&path, "%s/%s", d, n) < 0 : !(path = strdup(n)))
+		if (!d)
+			path = strdup(n);
+		else if (asprintf(&path, "%s/%s", d, n) < 0)
 			path = NULL;
 		r = !path ? iolens__usage("out of memory") : existing(j, name, path);
 		j->named = 1;

@@ -93,10 +93,8 @@ static int push(struct reader *rd, const char *path, const char *named_by, unsig
 		return fail(rd, "%s:%u: include: nested more than %d deep (accepts %d files open at once)",
 			    named_by, line, INCLUDE_DEPTH - 1, INCLUDE_DEPTH);
 	s->f = fopen(path, "re");
-	if (!s->f)
-		e = errno;
-	else if (fstat(fileno(s->f), &st))
-		e = errno;
+	if (!s->f || fstat(fileno(s->f), &st))
+		e = errno ? errno : EIO;
 	else if (!S_ISREG(st.st_mode)) /* a fifo or a device could hang or never end */
 		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 	if (e) {

@@ -65,12 +65,13 @@ static int is_usage_errno(int e)
 static char *fio_tables(struct iolens_result **res, size_t n, const struct iolens__fio_plan *p,
 			unsigned flags, FILE *show)
 {
-	char *text = NULL, *table, heading[4400];
+	char *text = NULL, heading[4400];
 	size_t len, at = 0;
 	FILE *f = open_memstream(&text, &len);
 
 	for (size_t i = 0; f && i < p->njobs && at < n; i++) {
 		size_t k = p->jobs[i].nresults < n - at ? p->jobs[i].nresults : n - at;
+		char *table;
 
 		iolens__fio_heading(p, &p->jobs[i], heading, sizeof(heading));
 		fprintf(f, "%s%s\n", i ? "\n" : "", heading);
