@@ -125,9 +125,22 @@ class FioJob(unittest.TestCase):
         self.refused(["--fio-job", "bssplit.fio"],
                      "bssplit.fio:7: bssplit=4k/10:64k/50:32k/40: not supported yet "
                      "(iolens runs one block size per job)")
-        self.refused(["--fio-job", "poisson.fio"],
-                     "poisson.fio:5: rate_iops=50: not supported yet "
-                     "(iolens paces only the echo socket workload, with --rate)")
+
+    def test_rates_and_distributions(self):
+        """rate_iops with a Poisson process, and rate (bytes/s) with random_distribution:
+        fio's rates are per job, so iolens's --rate is theirs times numjobs."""
+        doc, _ = self.run_json("--fio-job", "poisson.fio", "--backend", "blocking")
+        r = doc["results"][0]
+        self.assertEqual((r["workload"]["rate"], r["workload"]["arrivals"], r["ops"]),
+                         (2000, "poisson", 64))
+        self.assertEqual(r["open_loop"]["rate_target"], 2000)
+        doc, _ = self.run_json("--fio-job", "skewed.fio", "--backend", "blocking")
+        r = doc["results"][0]
+        self.assertEqual((r["workload"]["rate"], r["workload"]["arrivals"], r["workload"]["jobs"]),
+                         (2 * (4 << 20) // 4096, "constant", 2))
+        self.assertEqual(r["workload"]["distribution"], "zipf:1.2")
+        self.refused(["--fio-job", "skewed.fio", "--rate", "100"],
+                     "--rate: the job file sets it too (rate=4m at skewed.fio:8); give it in one place")
 
     def test_unknown_options(self):
         self.refused(["--fio-job", "unknown.fio"],

@@ -16,6 +16,7 @@
 struct iolens__fio_job {
 	struct iolens_workload w; /* its strings point into this job and the plan */
 	char *section;            /* the section's name */
+	char *distribution;       /* random_distribution as written (w.distribution), or NULL */
 	char *file;               /* w.file: the job's filename, with directory before it */
 	char *tmpdir;             /* directory without filename: where the temporary file goes */
 	char *specs[1];           /* the backend its ioengine maps to (--backend not given) */

@@ -210,7 +210,36 @@ static int map_shape(struct job *j)
 	return 0;
 }
 
-/* verify, randseed, fsync, random_distribution, rate_process. */
+/*
+ * rate_iops or rate (bytes/s, one block size: ops/s), per job in fio and so
+ * times numjobs for iolens's --rate over all jobs; rate_process.
+ */
+static int map_rate(struct job *j)
+{
+	struct iolens_workload *w = &j->out->w;
+	const struct iolens__fio_opt *iops = OPT(j, K_RATE_IOPS), *bw = OPT(j, K_RATE), *o;
+	uint64_t v;
+
+	o = iops ? iops : bw;
+	if (o && strchr(o->value, ','))
+		return not_yet(o, "iolens paces reads and writes together, at one rate");
+	if (iops && iolens__fio_uint(iops->value, 0, 1000000000, &v))
+		return bad(iops, "operations per second, a whole number");
+	if (!iops && bw && (iolens__fio_size(bw->value, j->kb_base, &v) || v / w->bs > 1000000000))
+		return bad(bw, "bytes per second, e.g. 4m");
+	if (o)
+		w->rate = (double)(iops ? v : v / w->bs) * w->jobs;
+	if (o && v && !(w->rate > 0))
+		return bad(o, "a rate of at least one block per second");
+	if ((o = OPT(j, K_RATE_PROCESS))) {
+		if (strcmp(o->value, "linear") && strcmp(o->value, "poisson"))
+			return bad(o, "linear or poisson");
+		w->poisson = w->rate > 0 && !strcmp(o->value, "poisson");
+	}
+	return 0;
+}
+
+/* verify, randseed, fsync, random_distribution. */
 static int map_data(struct job *j)
 {
 	static const char *const sums[] = { "md5", "crc64", "crc32c", "crc32c-intel", "crc32",
@@ -239,13 +268,20 @@ static int map_data(struct job *j)
 			return bad(o, "a whole number of writes, 0 for never");
 		w->fsync_every = (unsigned)v;
 	}
-	o = OPT(j, K_RANDOM_DISTRIBUTION);
-	if (o && strcmp(o->value, "random"))
-		return not_yet(o, "iolens's random offsets are uniform: random");
-	o = OPT(j, K_RATE_PROCESS);
-	if (o && strcmp(o->value, "linear") && strcmp(o->value, "poisson"))
-		return bad(o, "linear or poisson");
-	return 0;
+	/* iolens takes fio's own spelling; the forms it does not have are said here. */
+	if ((o = OPT(j, K_RANDOM_DISTRIBUTION))) {
+		if (strcmp(o->value, "random") && strncmp(o->value, "zipf:", 5) &&
+		    strncmp(o->value, "pareto:", 7) && strncmp(o->value, "normal:", 7) &&
+		    strncmp(o->value, "zoned:", 6))
+			return not_yet(o, "iolens has random, zipf, pareto, normal and zoned");
+		/* The file's lines are gone when the job runs: its own copy. */
+		free(j->out->distribution);
+		j->out->distribution = strdup(o->value);
+		if (!j->out->distribution)
+			return iolens__usage("out of memory");
+		w->distribution = j->out->distribution;
+	}
+	return map_rate(j);
 }
 
 /* s with fio's "\:" made ':'; 1 if it has a ':' that is not escaped (a list), -1 out of memory. */

@@ -34,17 +34,15 @@ const struct iolens__fio_key iolens__fio_keys[K__COUNT] = {
 	[K_RUNTIME] = { "runtime", NULL, 0, { "time", "ops" }, NULL },
 	[K_TIME_BASED] = { "time_based", NULL, 1, { "time", "ops" }, NULL },
 	[K_RAMP_TIME] = { "ramp_time", NULL, 0, { "warmup" }, NULL },
-	[K_RATE] = { "rate", NULL, 0, { NULL },
-		     "iolens paces only the echo socket workload, with --rate" },
-	[K_RATE_IOPS] = { "rate_iops", NULL, 0, { NULL },
-			  "iolens paces only the echo socket workload, with --rate" },
-	[K_RATE_PROCESS] = { "rate_process", NULL, 0, { NULL }, NULL },
+	[K_RATE] = { "rate", NULL, 0, { "rate" }, NULL },
+	[K_RATE_IOPS] = { "rate_iops", NULL, 0, { "rate" }, NULL },
+	[K_RATE_PROCESS] = { "rate_process", NULL, 0, { "rate" }, NULL },
 	[K_FSYNC] = { "fsync", NULL, 0, { "fsync" }, NULL },
 	[K_FDATASYNC] = { "fdatasync", NULL, 0, { NULL },
 			  "iolens syncs with fsync=N, not fdatasync" },
 	[K_VERIFY] = { "verify", NULL, 0, { "verify" }, NULL },
 	[K_RANDSEED] = { "randseed", NULL, 0, { "seed" }, NULL },
-	[K_RANDOM_DISTRIBUTION] = { "random_distribution", NULL, 0, { NULL }, NULL },
+	[K_RANDOM_DISTRIBUTION] = { "random_distribution", NULL, 0, { "distribution" }, NULL },
 	[K_THINKTIME] = { "thinktime", NULL, 0, { NULL },
 			  "iolens thinks only in the socket workloads, with --think" },
 	[K_STONEWALL] = { "stonewall", "wait_for_previous", 1, { NULL }, NULL },
@@ -217,6 +215,7 @@ void iolens__fio_plan_free(struct iolens__fio_plan *p)
 {
 	for (size_t i = 0; i < p->njobs; i++) {
 		free(p->jobs[i].section);
+		free(p->jobs[i].distribution);
 		free(p->jobs[i].file);
 		free(p->jobs[i].tmpdir);
 		free(p->jobs[i].specs[0]);
