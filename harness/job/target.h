@@ -47,10 +47,12 @@ int iolens__target_track(struct iolens_target *t, uint32_t bs);
 /* A write of the block at off completed. */
 static inline void iolens__target_wrote(const struct iolens_target *t, uint64_t off)
 {
-	uint64_t b = off / t->written_bs;
+	uint64_t b;
 
-	if (t->written)
-		__atomic_fetch_or(&t->written[b / 8], (uint8_t)(1u << (b % 8)), __ATOMIC_RELAXED);
+	if (!t->written)
+		return;
+	b = off / t->written_bs;
+	__atomic_fetch_or(&t->written[b / 8], (uint8_t)(1u << (b % 8)), __ATOMIC_RELAXED);
 }
 
 /* Whether the block at off must hold iolens's pattern: laid out, or written here. */
