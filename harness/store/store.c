@@ -206,6 +206,19 @@ static int settle_schema(struct iolens__store *s, char *err, size_t errlen)
 	return e;
 }
 
+/* Whether the file is in WAL mode already (asking takes no lock of its own). */
+static int in_wal(struct iolens__store *s)
+{
+	sqlite3_stmt *st;
+	int wal = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	return wal;
+}
+
 /* Byte-for-byte the same as FNV-1a in C: the comparison hashes SQL computes. */
 static void sql_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -250,11 +263,40 @@ static int check_path(const char *path, int readonly, char *err, size_t errlen)
 	return e;
 }
 
+/*
+ * Check the file, switch it to WAL and create or migrate its schema: 0, or a
+ * negative errno with err (-EBUSY: another process had it, try again).
+ */
+static int set_up(struct iolens__store *s, int readonly, char *err, size_t errlen)
+{
+	long long version = 0;
+	int e;
+
+	/*
+	 * Checked before anything is written: WAL mode alone rewrites the file's
+	 * header. One read transaction, so the three reads see one state of a file
+	 * another first run may be creating at this moment.
+	 */
+	e = iolens__store_exec(s, "BEGIN", err, errlen, "cannot read it");
+	if (!e) {
+		e = check_file(s, readonly, &version, err, errlen);
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	}
+	/* Once in WAL mode a file stays so: only a new one needs the switch. */
+	if (!e && !readonly && !in_wal(s))
+		e = iolens__store_exec(s, "PRAGMA journal_mode = WAL", err, errlen, "cannot open it");
+	if (!e)
+		e = iolens__store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err,
+				       errlen, "cannot open it");
+	if (!e && !readonly && version < (long long)iolens__schema_nsteps)
+		e = settle_schema(s, err, errlen);
+	return e;
+}
+
 int iolens__store_open(struct iolens__store **out, const char *path, int readonly, char *err,
 		       size_t errlen)
 {
 	struct iolens__store *s;
-	long long version = 0;
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	int e, rc;
 
@@ -279,22 +321,16 @@ int iolens__store_open(struct iolens__store **out, const char *path, int readonl
 	sqlite3_create_function(s->db, "iolens_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				sql_hash, NULL, NULL);
 	/*
-	 * Checked before anything is written: WAL mode alone rewrites the file's
-	 * header. One read transaction, so the three reads see one state of a file
-	 * another first run may be creating at this moment.
+	 * Several first runs at once on a new file: the switch to WAL needs the
+	 * file to itself, and SQLite answers it "busy" at once rather than
+	 * waiting, so the set-up is tried again within the busy timeout.
 	 */
-	e = iolens__store_exec(s, "BEGIN", err, errlen, "cannot read it");
-	if (!e) {
-		e = check_file(s, readonly, &version, err, errlen);
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	for (int waited_ms = 0;; waited_ms += 20) {
+		e = set_up(s, readonly, err, errlen);
+		if (e != -EBUSY || waited_ms >= BUSY_TIMEOUT_MS)
+			break;
+		usleep(20000);
 	}
-	if (!e && !readonly)
-		e = iolens__store_exec(s, "PRAGMA journal_mode = WAL", err, errlen, "cannot open it");
-	if (!e)
-		e = iolens__store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err,
-				       errlen, "cannot open it");
-	if (!e && !readonly && version < (long long)iolens__schema_nsteps)
-		e = settle_schema(s, err, errlen);
 	if (e) {
 		iolens__store_close(s);
 		return e;
