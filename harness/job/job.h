@@ -94,6 +94,7 @@ struct job {
 	uint64_t ol_late_n;          /* measured ops started over an interval late */
 	uint64_t ol_next, ol_gap;    /* the next op's intended start; the mean interval */
 	uint64_t ol_spin_ns;         /* spun waiting for due times inside the window */
+	int64_t ol_wake_ns;          /* how late its sleeps woke, on average (the spin's length) */
 	struct iolens_trace_op *trace; /* the first ops of the window (timing pass only) */
 	unsigned ntrace;
 	unsigned index;            /* among the pass's job threads */
