@@ -342,16 +342,6 @@ static void schedule(struct job *j, uint64_t now, int measuring)
 	}
 }
 
-/* Whether a connection has room for another request (the open loop could start one). */
-static int room(const struct netjob *n)
-{
-	for (unsigned c = 0; c < n->nconns; c++)
-		if (!n->conns[c].closed && n->conns[c].fd >= 0 &&
-		    n->conns[c].started - n->conns[c].done < n->reqdepth)
-			return 1;
-	return 0;
-}
-
 void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 {
 	struct run *run = j->run;
@@ -421,14 +411,14 @@ void iolens__net_loop(struct job *j, struct iolens_ctx *ctx)
 			continue;
 		}
 		/*
-		 * Open loop: a request due with room to start it goes at once
-		 * (look, do not wait); one due with no room waits for a
-		 * completion to make room, never a loop of looks, which would
-		 * take the CPU from the peer being measured; else wait no later
-		 * than the next due time.
+		 * Open loop: schedule() above started every due request it had
+		 * room for, so one still due has no room and waits for a
+		 * completion to make it, never a loop of looks, which would take
+		 * the CPU from the peer being measured; else wait no later than
+		 * the next due time.
 		 */
 		if (open_loop && j->ol_next <= now)
-			timeout = room(n) ? 0 : REAP_TIMEOUT_NS;
+			timeout = REAP_TIMEOUT_NS;
 		else if (open_loop && j->ol_next - now < (uint64_t)REAP_TIMEOUT_NS)
 			timeout = (int64_t)(j->ol_next - now);
 		min = timeout == 0 ? 0 : reap_min(j, npend);

@@ -52,9 +52,13 @@ void iolens__set_status(struct iolens_result *r, int status, int err, const char
 static void open_loop(struct iolens_result *r, const struct run *run, const struct job *jobs,
 		      unsigned n)
 {
-	struct iolens_hist *unc = iolens_hist_new(), *late = iolens_hist_new();
+	struct iolens_hist *unc, *late;
 
-	if (!(run->w->rate > 0) || !unc || !late)
+	if (!(run->w->rate > 0))
+		return;
+	unc = iolens_hist_new();
+	late = iolens_hist_new();
+	if (!unc || !late)
 		goto out;
 	r->open_loop.on = 1;
 	r->open_loop.rate_target = run->w->rate;
